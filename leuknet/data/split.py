@@ -1,0 +1,143 @@
+"""Splits with MATLAB ``splitEachLabel`` rounding, subject-level splits and class balancing by undersampling.
+
+All functions take and return index arrays into a :class:`~leuknet.data.sources.Dataset`'s samples; files are
+never touched. Randomness comes from a seeded ``numpy.random.Generator`` (MATLAB's random stream cannot be
+reproduced outside MATLAB).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from leuknet.errors import ConfigError, DataError
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def parse_fractions(text) -> tuple[float, ...]:
+    """'0.7,0.2,0.1' -> (0.7, 0.2, 0.1). Two or three fractions in (0, 1] summing to at most 1."""
+    if isinstance(text, str):
+        try:
+            fr = tuple(float(x) for x in text.replace(" ", "").split(",") if x != "")
+        except ValueError:
+            raise ConfigError(f"split fractions must be numbers like 0.7,0.2,0.1, received {text!r}") from None
+    else:
+        fr = tuple(float(x) for x in text)
+    if not 1 <= len(fr) <= 3:
+        raise ConfigError(f"give one to three split fractions (train,validation,test), received {len(fr)}")
+    if any(not (0.0 <= f <= 1.0) for f in fr) or fr[0] <= 0:
+        raise ConfigError(f"split fractions must lie in [0, 1] with a positive training share, received {fr}")
+    if sum(fr) > 1.0 + 1e-9:
+        raise ConfigError(f"split fractions sum to {sum(fr):g} > 1: {fr}")
+    return fr + (0.0,) * (3 - len(fr))
+
+
+def split_each_label(labels, fractions, seed: int = 0, randomized: bool = True) -> list[np.ndarray]:
+    """MATLAB ``splitEachLabel(imds, p1, p2, ...)`` per label: counts ``floor(p * n)``; where the fractions sum
+    to 1 the last non-empty split takes the remainder (MATLAB's last output). Without ``randomized`` the first
+    files of each label go first."""
+    labels = np.asarray(labels)
+    fractions = tuple(fractions)
+    rng = np.random.default_rng(seed)
+    parts = [[] for _ in fractions]
+    fills_all = abs(sum(fractions) - 1.0) < 1e-9
+    last = max(i for i, f in enumerate(fractions) if f > 0)
+    for lab in np.unique(labels):
+        idx = np.flatnonzero(labels == lab)
+        if randomized:
+            idx = idx[rng.permutation(len(idx))]
+        n = len(idx)
+        counts = [int(np.floor(f * n + 1e-9)) for f in fractions]
+        if fills_all:
+            counts[last] = n - sum(c for i, c in enumerate(counts) if i != last)
+        start = 0
+        for i, c in enumerate(counts):
+            parts[i].extend(idx[start : start + c].tolist())
+            start += c
+    return [np.array(sorted(p), dtype=np.int64) for p in parts]
+
+
+def split_by_subject(labels, subjects, fractions, seed: int = 0) -> list[np.ndarray]:
+    """No subject in two splits. Subjects are shuffled per (majority) class and dealt to the splits so that
+    each split's image count approaches its fraction; every split with a positive fraction gets at least one
+    subject of each class, or a :class:`DataError` says there are too few subjects."""
+    labels = np.asarray(labels)
+    subjects = np.asarray(subjects, dtype=object)
+    rng = np.random.default_rng(seed)
+    by_subject = defaultdict(list)
+    for i, s in enumerate(subjects):
+        by_subject[s].append(i)
+    by_class = defaultdict(list)
+    for s, idx in sorted(by_subject.items()):
+        major = np.bincount(labels[idx]).argmax()
+        by_class[int(major)].append(s)
+    active = [i for i, f in enumerate(fractions) if f > 0]
+    parts = [[] for _ in fractions]
+    for cls, subs in sorted(by_class.items()):
+        if len(subs) < len(active):
+            raise DataError(
+                f"class {cls} has {len(subs)} subject(s), too few for {len(active)} subject-level splits; "
+                "use --split-by cell or fewer splits"
+            )
+        order = [subs[i] for i in rng.permutation(len(subs))]
+        total = sum(len(by_subject[s]) for s in order)
+        targets = np.array([fractions[i] * total for i in active])
+        got = np.zeros(len(active))
+        # one subject for each split first, then each next subject to the split furthest below its target
+        for j, s in enumerate(order):
+            k = j if j < len(active) else int(np.argmax(targets - got))
+            if j >= len(active) and sum(fractions) < 1.0 - 1e-9 and np.all(got >= targets):
+                break  # the fractions leave some data unused
+            parts[active[k]].extend(by_subject[s])
+            got[k] += len(by_subject[s])
+    return [np.array(sorted(p), dtype=np.int64) for p in parts]
+
+
+def undersample(labels, indices, seed: int = 0) -> np.ndarray:
+    """Random undersampling of ``indices`` so every class has as many as the smallest (the LeukNet paper)."""
+    labels = np.asarray(labels)
+    indices = np.asarray(indices)
+    rng = np.random.default_rng(seed)
+    present = np.unique(labels[indices])
+    smallest = min(int(np.sum(labels[indices] == c)) for c in present)
+    keep = []
+    for c in present:
+        idx = indices[labels[indices] == c]
+        keep.extend(rng.choice(idx, size=smallest, replace=False).tolist())
+    return np.array(sorted(keep), dtype=np.int64)
+
+
+def make_splits(dataset, fractions, *, by: str = "cell", seed: int = 0, balance: str = "none") -> dict:
+    """Split a dataset into train/validation/test index arrays.
+
+    ``balance='undersample'`` first cuts every class to the smallest class count (the paper balances the data
+    set, then splits it). Every split with a positive fraction must hold images of every class.
+    """
+    labels = np.asarray(dataset.labels)
+    pool = np.arange(len(labels))
+    if balance == "undersample":
+        pool = undersample(labels, pool, seed)
+    elif balance != "none":
+        raise ConfigError(f"unknown balance {balance!r}; choose none or undersample")
+    if by == "subject":
+        if not dataset.has_subjects:
+            raise DataError(f"--split-by subject needs subject ids; the {dataset.format} layout has none")
+        subs = [dataset.samples[i].subject for i in pool]
+        parts = split_by_subject(labels[pool], subs, fractions, seed)
+    elif by == "cell":
+        parts = split_each_label(labels[pool], fractions, seed)
+    else:
+        raise ConfigError(f"unknown split unit {by!r}; choose cell or subject")
+    parts = [pool[p] for p in parts]
+    n_classes = len(dataset.classes)
+    for name, frac, p in zip(SPLIT_NAMES, fractions, parts):
+        if frac > 0:
+            missing = [dataset.classes[c] for c in range(n_classes) if not np.any(labels[p] == c)]
+            if missing:
+                raise DataError(
+                    f"the {name} split ({frac:g} of {len(pool)} images) has no images of class {missing[0]!r}; "
+                    "use more data or larger fractions"
+                )
+    return dict(zip(SPLIT_NAMES, parts))

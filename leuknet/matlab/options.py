@@ -1,0 +1,110 @@
+"""``trainingOptions(solverName, Name=Value, ...)`` with MATLAB's option names and defaults."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from leuknet.errors import ConfigError
+from leuknet.solvers import CLIP_METHODS, SOLVERS
+
+SHUFFLE = ("once", "every-epoch", "never")
+SCHEDULES = ("none", "piecewise")
+OUTPUT_NETWORKS = ("last-iteration", "best-validation-loss")
+
+
+@dataclass
+class TrainingOptions:
+    """MATLAB ``TrainingOptions``. Field names are MATLAB's; defaults are MATLAB's (adam/rmsprop take
+    InitialLearnRate 0.001, sgdm 0.01)."""
+
+    SolverName: str = "sgdm"
+    InitialLearnRate: float | None = None
+    Momentum: float = 0.9
+    GradientDecayFactor: float = 0.9
+    SquaredGradientDecayFactor: float | None = None
+    Epsilon: float = 1e-8
+    MaxEpochs: int = 30
+    MiniBatchSize: int = 128
+    Shuffle: str = "once"
+    ValidationData: object = None
+    ValidationFrequency: int = 50
+    ValidationPatience: float = math.inf
+    L2Regularization: float = 1e-4
+    LearnRateSchedule: str = "none"
+    LearnRateDropFactor: float = 0.1
+    LearnRateDropPeriod: int = 10
+    GradientThreshold: float = math.inf
+    GradientThresholdMethod: str = "l2norm"
+    Verbose: bool = True
+    VerboseFrequency: int = 50
+    OutputNetwork: str = "last-iteration"
+    ResetInputNormalization: bool = True
+    Plots: str = "none"
+    # leuknet additions (not MATLAB options): validate at iteration 1 as MATLAB's printed tables show
+    ValidateAtFirstIteration: bool = True
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        s = self.SolverName
+        if s not in SOLVERS:
+            raise ConfigError(f"unknown solver {s!r}; choose one of {', '.join(SOLVERS)}")
+        if self.InitialLearnRate is None:
+            self.InitialLearnRate = 0.01 if s == "sgdm" else 0.001
+        if self.SquaredGradientDecayFactor is None:
+            self.SquaredGradientDecayFactor = 0.999 if s == "adam" else 0.9
+        pos = {"InitialLearnRate": self.InitialLearnRate, "Epsilon": self.Epsilon}
+        for k, v in pos.items():
+            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                raise ConfigError(f"{k} must be a positive number, received {v!r}")
+        for k in ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod"):
+            v = getattr(self, k)
+            if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+                raise ConfigError(f"{k} must be a positive integer, received {v!r}")
+        for k in ("Momentum", "GradientDecayFactor", "SquaredGradientDecayFactor", "LearnRateDropFactor"):
+            v = getattr(self, k)
+            if not (0 <= v <= 1 if k == "LearnRateDropFactor" else 0 <= v < 1):
+                raise ConfigError(f"{k} must lie in [0, 1), received {v!r}")
+        if self.L2Regularization < 0:
+            raise ConfigError(f"L2Regularization must be >= 0, received {self.L2Regularization!r}")
+        if not self.GradientThreshold > 0:
+            raise ConfigError(f"GradientThreshold must be positive, received {self.GradientThreshold!r}")
+        if not self.ValidationPatience > 0:
+            raise ConfigError(f"ValidationPatience must be positive or Inf, received {self.ValidationPatience!r}")
+        for k, allowed in (("Shuffle", SHUFFLE), ("LearnRateSchedule", SCHEDULES),
+                           ("OutputNetwork", OUTPUT_NETWORKS), ("GradientThresholdMethod", CLIP_METHODS)):
+            if getattr(self, k) not in allowed:
+                raise ConfigError(f"{k} must be one of {', '.join(allowed)}, received {getattr(self, k)!r}")
+
+    def learn_rate(self, epoch: int) -> float:
+        """Base learn rate in ``epoch`` (counted from 1): piecewise = Initial * Drop^floor((epoch-1)/Period)."""
+        if self.LearnRateSchedule == "piecewise":
+            return self.InitialLearnRate * self.LearnRateDropFactor ** ((epoch - 1) // self.LearnRateDropPeriod)
+        return self.InitialLearnRate
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ValidationData"}
+        d["ValidationData"] = None if self.ValidationData is None else "given"
+        return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in d.items()}
+
+
+_NAMES = {f.name for f in fields(TrainingOptions)} - {"SolverName"}
+
+
+def trainingOptions(solverName="sgdm", **options) -> TrainingOptions:
+    """``trainingOptions('adam', InitialLearnRate=1e-4, MaxEpochs=10, ...)``; unknown names are an error."""
+    unknown = sorted(set(options) - _NAMES)
+    if unknown:
+        raise ConfigError(f"trainingOptions: unknown option {unknown[0]!r}; valid: {', '.join(sorted(_NAMES))}")
+    if "ValidationPatience" in options and options["ValidationPatience"] in ("Inf", "inf", None):
+        options["ValidationPatience"] = math.inf
+    if "GradientThreshold" in options and options["GradientThreshold"] in ("Inf", "inf", None):
+        options["GradientThreshold"] = math.inf
+    return TrainingOptions(SolverName=solverName, **options)
+
+
+__all__ = ["TrainingOptions", "trainingOptions", "asdict"]

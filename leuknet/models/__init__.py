@@ -1,0 +1,55 @@
+"""Model registry: ``build(name, num_classes, ...)``, ``list_models()``, ``model_info(name)``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from leuknet.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    input_size: int
+    paper: str
+    default_recipe: str
+    description: str
+
+
+_REGISTRY: dict = {}
+
+
+def register(info: ModelInfo, builder):
+    _REGISTRY[info.name] = (info, builder)
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> dict:
+    return asdict(_get(name)[0])
+
+
+def _get(name):
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def build(name: str, num_classes: int = 2, **kwargs):
+    """Build a registered model as a Keras functional model (softmax probabilities out)."""
+    if int(num_classes) < 2:
+        raise ConfigError(f"num_classes must be at least 2, received {num_classes}")
+    return _get(name)[1](num_classes=int(num_classes), **kwargs)
+
+
+def _register_builtin():
+    from leuknet.models import leuknet_cnn
+
+    register(ModelInfo("leuknet", 224, "Anilkumar, Manoj, Sagi: LeukNet (C-NMC 2019, MATLAB R2021a)",
+                       "leuknet-paper", "3 x conv/ReLU/cross-channel norm/max-pool, FC 512, dropout 0.5"),
+             leuknet_cnn.build)
+
+
+_register_builtin()

@@ -1,0 +1,212 @@
+"""The training loop with MATLAB ``trainNetwork`` semantics.
+
+- An epoch has ``floor(N / MiniBatchSize)`` iterations: the last incomplete mini-batch is dropped every epoch.
+- Shuffle 'once' (one seeded permutation before training, the same order every epoch), 'every-epoch', 'never'.
+- Validation at iteration 1 (as MATLAB's printed tables show; ``ValidateAtFirstIteration``), every
+  ``ValidationFrequency`` iterations and at the final iteration, on the network after that iteration's update.
+- Base learn rate by epoch (piecewise drops), ``ValidationPatience`` early stopping, ``OutputNetwork``.
+- Input normalisation statistics from the training data, in one pass before the first iteration.
+
+The same :class:`Trainer` serves ``leuknet train``, ``leuknet.matlab.trainNetwork`` and ``leuknet bench``.
+Progress is reported through ``callback(event, payload)``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from leuknet.layers import ClassificationOutput, ImageInputNormalization, crossentropyex, input_statistics
+from leuknet.matlab.layers import layer_factors
+from leuknet.matlab.options import TrainingOptions
+from leuknet.solvers import Solver
+
+HISTORY_FIELDS = ("Epoch", "Iteration", "TimeElapsed", "BaseLearnRate", "TrainingLoss", "TrainingAccuracy",
+                  "ValidationLoss", "ValidationAccuracy")
+
+
+def input_layer(model) -> ImageInputNormalization | None:
+    for layer in model.layers:
+        if isinstance(layer, ImageInputNormalization):
+            return layer
+    return None
+
+
+def output_layer(model) -> ClassificationOutput | None:
+    for layer in model.layers:
+        if isinstance(layer, ClassificationOutput):
+            return layer
+    return None
+
+
+def set_input_statistics(model, data, batch_size=128, force=False) -> bool:
+    """Compute the input layer's statistics from ``data`` (training split only) and store them in the model."""
+    layer = input_layer(model)
+    if layer is None or not layer.needs_statistics:
+        return False
+    if not force and float(layer.statistics_set.numpy()) == 1.0:
+        return False
+    stats = input_statistics(data.iter_uint8(batch_size), layer.normalization, layer.normalization_dimension)
+    layer.set_statistics(**stats)
+    return True
+
+
+@dataclass
+class TrainingInfo:
+    """Per-iteration records (MATLAB's ``info``): accuracies in percent, NaN where not validated."""
+
+    rows: list = field(default_factory=list)
+    final_validation_loss: float = math.nan
+    final_validation_accuracy: float = math.nan
+    output_network_iteration: int = 0
+    stopped_early: bool = False
+    iterations_per_epoch: int = 0
+
+    def as_dict(self) -> dict:
+        d = {k: np.array([r[k] for r in self.rows], dtype=np.float64) for k in HISTORY_FIELDS}
+        d.update(FinalValidationLoss=self.final_validation_loss,
+                 FinalValidationAccuracy=self.final_validation_accuracy,
+                 OutputNetworkIteration=self.output_network_iteration)
+        return d
+
+
+class Trainer:
+    """Owns the compiled training step and the solver for one model."""
+
+    def __init__(self, model, options: TrainingOptions, class_weights=None, jit_solver=True):
+        self.model = model
+        self.options = options
+        out = output_layer(model)
+        if class_weights is None and out is not None and out.class_weights:
+            class_weights = out.class_weights
+        self.class_weights = class_weights
+        self.num_classes = int(model.output.shape[-1])
+        o = options
+        self.solver = Solver(o.SolverName, model.trainable_variables, layer_factors(model), momentum=o.Momentum,
+                             gradient_decay=o.GradientDecayFactor,
+                             squared_gradient_decay=o.SquaredGradientDecayFactor, epsilon=o.Epsilon,
+                             l2=o.L2Regularization, gradient_threshold=o.GradientThreshold,
+                             gradient_threshold_method=o.GradientThresholdMethod, fused=jit_solver)
+        self._train_step = tf.function(self._train_step_impl, reduce_retracing=True)
+        self._eval_step = tf.function(self._eval_step_impl, reduce_retracing=True)
+
+    def _loss(self, probs, y):
+        onehot = tf.one_hot(y, self.num_classes, dtype=tf.float32)
+        return crossentropyex(probs, onehot, self.class_weights)
+
+    def _train_step_impl(self, x, y, lr):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            probs = self.model(x, training=True)
+            loss = self._loss(probs, y)
+        grads = tape.gradient(loss, variables)
+        self.solver.apply(grads, lr)
+        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
+        return loss, acc
+
+    def _eval_step_impl(self, x, y):
+        probs = self.model(x, training=False)
+        n = tf.cast(tf.shape(y)[0], tf.float32)
+        return self._loss(probs, y) * n, tf.reduce_sum(
+            tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32)), probs
+
+    def train_step(self, x, y, learn_rate):
+        """One iteration (forward, backward, solver update): returns (loss, accuracy in [0, 1])."""
+        return self._train_step(x, y, tf.constant(learn_rate, tf.float32))
+
+    def evaluate(self, data, batch_size=None):
+        """(mean loss, accuracy in percent) over all of ``data``."""
+        batch_size = batch_size or self.options.MiniBatchSize
+        total_loss = total_correct = 0.0
+        for x, y in data.batches(None, batch_size):
+            loss, correct, _ = self._eval_step(x, y)
+            total_loss += float(loss)
+            total_correct += float(correct)
+        n = len(data)
+        return total_loss / n, 100.0 * total_correct / n
+
+    def epoch_orders(self, n, epochs, seed):
+        rng = np.random.default_rng(seed)
+        mode = self.options.Shuffle
+        once = rng.permutation(n) if mode == "once" else np.arange(n)
+        for _ in range(epochs):
+            yield rng.permutation(n) if mode == "every-epoch" else once
+
+    def fit(self, train, validation=None, seed=0, callback=None, start_epoch=1) -> TrainingInfo:
+        o = self.options
+        cb = callback or (lambda event, payload: None)
+        n = len(train)
+        per_epoch = n // o.MiniBatchSize
+        if per_epoch == 0:
+            from leuknet.errors import ConfigError
+
+            raise ConfigError(f"MiniBatchSize {o.MiniBatchSize} is larger than the {n} training images: "
+                              "no complete mini-batch (MATLAB drops the incomplete one)")
+        total = per_epoch * o.MaxEpochs
+        info = TrainingInfo(iterations_per_epoch=per_epoch)
+        if o.ResetInputNormalization or not float(getattr(input_layer(self.model), "statistics_set", 0.0) or 0):
+            cb("statistics", {"n": n})
+            set_input_statistics(self.model, train, o.MiniBatchSize, force=o.ResetInputNormalization)
+        cb("start", {"total_iterations": total, "iterations_per_epoch": per_epoch, "epochs": o.MaxEpochs,
+                     "n_train": n, "n_validation": len(validation) if validation is not None else 0})
+        best_loss, best_weights, bad_validations = math.inf, None, 0
+        iteration = 0
+        t0 = time.perf_counter()
+        stop = False
+        for epoch, order in enumerate(self.epoch_orders(n, o.MaxEpochs, seed), start=1):
+            lr = o.learn_rate(epoch)
+            for x, y in train.batches(order, o.MiniBatchSize, drop_remainder=True):
+                iteration += 1
+                loss, acc = self.train_step(x, y, lr)
+                row = {"Epoch": epoch, "Iteration": iteration, "BaseLearnRate": lr,
+                       "TrainingLoss": float(loss), "TrainingAccuracy": 100.0 * float(acc),
+                       "ValidationLoss": math.nan, "ValidationAccuracy": math.nan}
+                final = iteration == total
+                due = validation is not None and (
+                    iteration % o.ValidationFrequency == 0 or final
+                    or (iteration == 1 and o.ValidateAtFirstIteration))
+                if due:
+                    vloss, vacc = self.evaluate(validation)
+                    row["ValidationLoss"], row["ValidationAccuracy"] = vloss, vacc
+                    info.final_validation_loss, info.final_validation_accuracy = vloss, vacc
+                    if vloss < best_loss:
+                        best_loss, bad_validations = vloss, 0
+                        if o.OutputNetwork == "best-validation-loss":
+                            best_weights = (iteration, [v.numpy() for v in self.model.weights])
+                    else:
+                        bad_validations += 1
+                        if bad_validations >= o.ValidationPatience:
+                            stop = True
+                row["TimeElapsed"] = time.perf_counter() - t0
+                row["verbose"] = (iteration == 1 or iteration % o.VerboseFrequency == 0 or due or final or stop)
+                info.rows.append(row)
+                cb("iteration", row)
+                if stop:
+                    break
+            cb("epoch", {"epoch": epoch, "iteration": iteration})
+            if stop:
+                info.stopped_early = True
+                break
+        info.output_network_iteration = iteration
+        if o.OutputNetwork == "best-validation-loss" and best_weights is not None:
+            info.output_network_iteration = best_weights[0]
+            for v, w in zip(self.model.weights, best_weights[1]):
+                v.assign(w)
+        cb("end", {"iterations": iteration, "time": time.perf_counter() - t0})
+        return info
+
+
+def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
+    """Class probabilities (N x classes) for an :class:`~leuknet.data.pipeline.ImageData`, streamed."""
+    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    out = [step(x).numpy() for x, _ in data.batches(None, batch_size)]
+    return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
+
+
+def seed_everything(seed: int):
+    keras.utils.set_random_seed(int(seed))
