@@ -165,6 +165,12 @@ class ImageData:
             ds = ds.batch(batch_size)
         return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(prefetch)
 
+    def subset(self, indices) -> "ImageData":
+        indices = np.asarray(indices, np.int64)
+        if self.in_memory:
+            return ImageData(self.labels[indices], self.size, self.colorspace, images=self.images[indices])
+        return ImageData(self.labels[indices], self.size, self.colorspace, paths=[self.paths[i] for i in indices])
+
     def iter_uint8(self, batch_size=128):
         """Batches as NumPy arrays in stored order (for input statistics)."""
         for x, _ in self.batches(None, batch_size):

@@ -1,0 +1,275 @@
+"""The ``leuknet`` command line (typer + rich). The only module that prints or exits.
+
+Errors a user can act on (:class:`~leuknet.errors.LeuknetError`) are shown as one line on stderr with exit
+status 2; usage errors (unknown flags) also exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leuknet.errors import LeuknetError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="MATLAB-parity CNNs for leukaemic blast classification (LeukNet, ...).")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2):
+    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class RunDisplay:
+    """CLI callback: dataset summary, scan progress, MATLAB's training table, results."""
+
+    def __init__(self, verbose=True):
+        from leuknet.console import TrainingProgress
+
+        self.training = TrainingProgress(console, verbose=verbose)
+        self.scan = None
+
+    def __call__(self, event, payload):
+        if event == "dataset":
+            tag = " [bold yellow](SYNTHETIC demo data)[/bold yellow]" if payload["synthetic"] else ""
+            counts = ", ".join(f"{k}: {v}" for k, v in payload["counts"].items())
+            console.print(f"Data: {payload['root']} - {payload['format']}{tag}\n"
+                          f"  {payload['n_images']} images ({counts})"
+                          + (f", {payload['n_subjects']} subjects" if payload["n_subjects"] else ""),
+                          highlight=False)
+        elif event == "scan":
+            self.scan = Progress(TextColumn("[bold]Reading images"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=True)
+            self.scan.start()
+            self.task = self.scan.add_task("scan", total=payload["total"])
+        elif event == "scan_advance":
+            self.scan.update(self.task, advance=payload["n"])
+        elif event == "skipped":
+            self._stop_scan()
+            files = payload["files"]
+            console.print(f"[yellow]Skipped {len(files)} unreadable file(s)[/yellow] (listed in skipped.csv): "
+                          + ", ".join(files[:3]) + (" ..." if len(files) > 3 else ""), highlight=False)
+        elif event == "splits":
+            self._stop_scan()
+            console.print("Split: " + ", ".join(f"{k} {v}" for k, v in payload.items()), highlight=False)
+        elif event == "model":
+            console.print(f"Model: {payload['name']} ({payload['params']:,} learnables)", highlight=False)
+        else:
+            self._stop_scan()
+            self.training(event, payload)
+
+    def _stop_scan(self):
+        if self.scan is not None:
+            self.scan.stop()
+            self.scan = None
+
+
+def _metrics_table(metrics, title):
+    t = Table(title=title, title_justify="left")
+    t.add_column("class")
+    for c in ("precision", "sensitivity", "specificity", "F1", "support"):
+        t.add_column(c, justify="right")
+    for c, m in metrics["per_class"].items():
+        t.add_row(c, f"{m['precision']:.4f}", f"{m['sensitivity']:.4f}", f"{m['specificity']:.4f}",
+                  f"{m['f1']:.4f}", str(m["support"]))
+    mac = metrics["macro"]
+    t.add_row("[i]macro[/i]", f"{mac['precision']:.4f}", f"{mac['sensitivity']:.4f}", f"{mac['specificity']:.4f}",
+              f"{mac['f1']:.4f}", str(metrics["n_test"]))
+    return t
+
+
+def _confusion_table(metrics):
+    cls = metrics["classes"]
+    console.print("Confusion matrix (rows true, columns predicted)")
+    t = Table()
+    t.add_column("")
+    for c in cls:
+        t.add_column(c, justify="right")
+    for c, row in zip(cls, metrics["confusion_matrix"]):
+        t.add_row(c, *map(str, row))
+    return t
+
+
+def _show_metrics(metrics, what):
+    console.print(f"\n[bold]{what} accuracy: {100 * metrics['accuracy']:.2f}%[/bold]  "
+                  f"(n = {metrics['n_test']}, weighted F1 {metrics['weighted_f1']:.4f})", highlight=False)
+    console.print(_confusion_table(metrics))
+    console.print("Per-class metrics")
+    console.print(_metrics_table(metrics, None))
+
+
+@app.command()
+def train(
+    model: Optional[str] = typer.Option(None, help="Model name (see `leuknet models`); default: the recipe's."),
+    data: Optional[Path] = typer.Option(None, help="Data folder (C-NMC, ALL-IDB or folder per class). "
+                                        "Default: the embedded synthetic demo set."),
+    dataset_format: Optional[str] = typer.Option(None, help="Force the layout: cnmc, allidb or folders."),
+    recipe: Optional[str] = typer.Option(None, help="Recipe (see `leuknet recipes`). Default: demo without "
+                                         "--data, leuknet-paper with it."),
+    device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    epochs: Optional[int] = typer.Option(None, min=1, help="MaxEpochs."),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="MiniBatchSize."),
+    lr: Optional[float] = typer.Option(None, help="InitialLearnRate."),
+    solver: Optional[str] = typer.Option(None, help="sgdm, adam or rmsprop."),
+    image_size: Optional[int] = typer.Option(None, help="Network input size (pixels, square)."),
+    colorspace: Optional[str] = typer.Option(None, help="rgb, hsv, ycbcr or hcbcr (MATLAB conversions)."),
+    seed: int = typer.Option(0, help="Seed for splits, initial weights, shuffling and dropout."),
+    split: Optional[str] = typer.Option(None, help="Train,validation,test fractions, e.g. 0.7,0.2,0.1."),
+    split_by: Optional[str] = typer.Option(None, help="cell or subject (no subject in two splits)."),
+    balance: Optional[str] = typer.Option(None, help="none or undersample (every class cut to the smallest)."),
+    validation_frequency: Optional[int] = typer.Option(None, min=1, help="ValidationFrequency (iterations)."),
+    fc_units: Optional[int] = typer.Option(None, min=1, help="Width of LeukNet's first fully connected layer."),
+    pool_stride: Optional[int] = typer.Option(None, min=1, help="LeukNet's max-pooling stride."),
+    cache_mb: Optional[int] = typer.Option(None, min=0, help="Memory budget for caching decoded images."),
+    demo_per_class: Optional[int] = typer.Option(None, min=4, help="Images per class in the demo set."),
+    out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<model>-<time>)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+    quiet: bool = typer.Option(False, help="No per-iteration table."),
+):
+    """Train a network (LeukNet by default) with MATLAB trainNetwork semantics and write a run directory."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.config import resolve
+    from leuknet.run import train_run
+
+    flags = dict(model=model, data=str(data) if data else None,
+                 dataset_format=dataset_format, recipe=recipe, device=device, epochs=epochs,
+                 batch_size=batch_size, lr=lr, solver=solver, image_size=image_size, colorspace=colorspace,
+                 seed=seed, split=split, split_by=split_by, balance=balance,
+                 validation_frequency=validation_frequency, fc_units=fc_units, pool_stride=pool_stride,
+                 cache_mb=cache_mb, demo_per_class=demo_per_class, out=str(out) if out else None,
+                 overwrite=overwrite)
+    cfg = resolve(flags)
+    console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, device {cfg.device}, "
+                  f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {cfg.epochs} epochs, batch "
+                  f"{cfg.batch_size}, image {cfg.image_size}, seed {cfg.seed}", highlight=False)
+    result = train_run(cfg, RunDisplay(verbose=not quiet))
+    if result["metrics"]:
+        what = "Test" if result["metrics"]["evaluated_split"] == "test" else "Validation"
+        _show_metrics(result["metrics"], what + (" (synthetic data)" if result["synthetic"] else ""))
+    tm = result["timing"]
+    console.print(f"Training: {tm['iterations']} iterations in {tm['train_seconds']:.1f} s "
+                  f"({tm['train_images_per_second_incl_validation']:.1f} images/s incl. validation).",
+                  highlight=False)
+    console.print(f"Run directory: [bold]{result['out']}[/bold]", highlight=False)
+
+
+@app.command()
+def evaluate(
+    model_file: Path = typer.Option(..., help="A model.keras from a run directory."),
+    data: Path = typer.Option(..., help="Data folder to evaluate on (every image)."),
+    dataset_format: Optional[str] = typer.Option(None, help="cnmc, allidb or folders."),
+    out: Optional[Path] = typer.Option(None, help="Output folder for metrics.json and predictions.csv."),
+    batch_size: int = typer.Option(64, min=1),
+    device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    overwrite: bool = typer.Option(False, help="Replace files in an existing output folder."),
+):
+    """Evaluate a trained model on a labelled data set."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.profiles import resolve_device
+    from leuknet.run import evaluate_run
+
+    resolve_device(device)
+    display = RunDisplay()
+    res = evaluate_run(model_file, data, dataset_format, out, batch_size, callback=display, overwrite=overwrite)
+    display._stop_scan()
+    m = res["metrics"]
+    if m["skipped_files"]:
+        console.print(f"[yellow]Skipped {len(m['skipped_files'])} unreadable file(s)[/yellow] (listed in "
+                      "metrics.json)", highlight=False)
+    _show_metrics(m, "Evaluation")
+    console.print(f"Written: {res['out']}/metrics.json, predictions.csv", highlight=False)
+
+
+@app.command()
+def predict(
+    inputs: List[Path] = typer.Argument(..., help="Image files or folders."),
+    model_file: Path = typer.Option(..., help="A model.keras from a run directory."),
+    out: Path = typer.Option(Path("predictions.csv"), help="CSV of class probabilities."),
+    batch_size: int = typer.Option(64, min=1),
+    device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    show: int = typer.Option(20, help="Rows to show in the table (all are in the CSV)."),
+):
+    """Class probabilities for images (a table and a CSV)."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.io import write_csv
+    from leuknet.profiles import resolve_device
+    from leuknet.run import predict_files
+
+    resolve_device(device)
+    res = predict_files(model_file, [str(i) for i in inputs], batch_size)
+    classes, probs = res["classes"], res["probabilities"]
+    write_csv(out, ["file", "predicted_class"] + [f"p_{c}" for c in classes],
+              [[f, classes[int(p.argmax())]] + [f"{v:.6f}" for v in p] for f, p in zip(res["files"], probs)])
+    t = Table(title=f"Predictions ({len(res['files'])} images)", title_justify="left")
+    t.add_column("file")
+    t.add_column("predicted")
+    for c in classes:
+        t.add_column(f"p({c})", justify="right")
+    for f, p in list(zip(res["files"], probs))[:show]:
+        t.add_row(os.path.basename(f), classes[int(p.argmax())], *(f"{v:.4f}" for v in p))
+    console.print(t)
+    if len(res["files"]) > show:
+        console.print(f"... {len(res['files']) - show} more rows in {out}", highlight=False)
+    if res["skipped"]:
+        console.print(f"[yellow]Skipped {len(res['skipped'])} unreadable file(s):[/yellow] "
+                      + ", ".join(res["skipped"][:5]), highlight=False)
+    console.print(f"Written: {out}", highlight=False)
+
+
+@app.command("models")
+def models_cmd():
+    """List the registered models."""
+    from leuknet import models
+
+    t = Table(title="Models")
+    for c in ("name", "input", "paper", "default recipe", "description"):
+        t.add_column(c)
+    for name in models.list_models():
+        i = models.model_info(name)
+        t.add_row(name, str(i["input_size"]), i["paper"], i["default_recipe"], i["description"])
+    console.print(t)
+
+
+@app.command("recipes")
+def recipes_cmd():
+    """List the recipes and their settings."""
+    from leuknet.config import RECIPE_NOTES, RECIPES
+
+    t = Table(title="Recipes")
+    t.add_column("name")
+    t.add_column("summary")
+    t.add_column("settings")
+    for name, r in sorted(RECIPES.items()):
+        t.add_row(name, RECIPE_NOTES.get(name, ""), ", ".join(f"{k}={v}" for k, v in r.items()))
+    console.print(t)
+
+
+def main(argv=None):
+    """Entry point: LeuknetError -> one line and exit 2."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except LeuknetError as e:
+        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

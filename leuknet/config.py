@@ -1,0 +1,121 @@
+"""Run configuration and recipes. Resolution order: defaults < recipe < command-line flags.
+
+The fully resolved :class:`RunConfig` is saved as ``config.json`` in every run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from leuknet.errors import ConfigError
+
+
+@dataclass
+class RunConfig:
+    model: str = "leuknet"
+    data: str | None = None  # None: the embedded synthetic demo set
+    dataset_format: str | None = None
+    recipe: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    seed: int = 0
+    out: str | None = None
+    overwrite: bool = False
+    # data
+    image_size: int = 224
+    colorspace: str = "rgb"
+    split: tuple = (0.7, 0.2, 0.1)
+    split_by: str = "cell"
+    balance: str = "none"
+    cache_mb: int = 2048
+    demo_per_class: int = 150
+    # network
+    fc_units: int = 512
+    pool_stride: int = 2
+    normalization: str = "zerocenter"
+    # trainingOptions
+    solver: str = "adam"
+    lr: float | None = None
+    epochs: int = 30
+    batch_size: int = 128
+    momentum: float = 0.9
+    l2: float = 1e-4
+    shuffle: str = "once"
+    validation_frequency: int = 50
+    validation_patience: float | None = None
+    schedule: str = "none"
+    lr_drop_factor: float = 0.1
+    lr_drop_period: int = 10
+    verbose_frequency: int = 50
+    output_network: str = "last-iteration"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["split"] = list(self.split)
+        return d
+
+    def training_options(self):
+        from leuknet.matlab.options import trainingOptions
+
+        kw = dict(InitialLearnRate=self.lr, MaxEpochs=self.epochs, MiniBatchSize=self.batch_size,
+                  L2Regularization=self.l2, Shuffle=self.shuffle, ValidationFrequency=self.validation_frequency,
+                  LearnRateSchedule=self.schedule, LearnRateDropFactor=self.lr_drop_factor,
+                  LearnRateDropPeriod=self.lr_drop_period, VerboseFrequency=self.verbose_frequency,
+                  OutputNetwork=self.output_network, Verbose=False)
+        if self.solver == "sgdm":
+            kw["Momentum"] = self.momentum
+        if self.validation_patience is not None:
+            kw["ValidationPatience"] = self.validation_patience
+        return trainingOptions(self.solver, **kw)
+
+
+RECIPES: dict[str, dict] = {
+    # Anilkumar, Manoj, Sagi (LeukNet): Adam, 1e-4, 10 epochs, validation every 5 iterations, learn rate x0.5
+    # every 7 epochs, 70/20/10, classes balanced by undersampling. The paper does not give the mini-batch size:
+    # MATLAB's default 128.
+    "leuknet-paper": dict(model="leuknet", solver="adam", lr=1e-4, epochs=10, batch_size=128,
+                          validation_frequency=5, schedule="piecewise", lr_drop_factor=0.5, lr_drop_period=7,
+                          split=(0.7, 0.2, 0.1), balance="undersample", image_size=224),
+    # A short run for the embedded synthetic data (a few minutes on a 2-core CPU).
+    "demo": dict(model="leuknet", solver="adam", lr=1e-4, epochs=6, batch_size=32, validation_frequency=5,
+                 verbose_frequency=5, schedule="none", split=(0.7, 0.2, 0.1), balance="undersample",
+                 image_size=224, demo_per_class=150),
+}
+
+RECIPE_NOTES = {
+    "leuknet-paper": "LeukNet paper: adam 1e-4, 10 epochs, batch 128, validate every 5 it., lr x0.5 every 7 epochs",
+    "demo": "embedded synthetic demo: adam 1e-4, 6 epochs, batch 32, 300 cells",
+}
+
+
+def list_recipes() -> list[str]:
+    return sorted(RECIPES)
+
+
+def resolve(flags: dict) -> RunConfig:
+    """defaults < recipe < flags (flags whose value is None are not given)."""
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(flags) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}")
+    given = {k: v for k, v in flags.items() if v is not None}
+    recipe = given.get("recipe") or ("demo" if not given.get("data") else "leuknet-paper")
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; available: {', '.join(list_recipes())}")
+    values = dict(RECIPES[recipe])
+    values.update(given)
+    values["recipe"] = recipe
+    cfg = RunConfig(**values)
+    cfg.split = tuple(cfg.split)
+    return cfg
+
+
+def load(path) -> RunConfig:
+    with open(path, encoding="utf-8") as f:
+        d = json.load(f)["config"]
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in d.items() if k in known})
+
+
+__all__ = ["RunConfig", "RECIPES", "resolve", "list_recipes", "field"]
