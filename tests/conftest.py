@@ -1,0 +1,43 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CNMC_MINI = ROOT.parent / "shared" / "data" / "c-nmc-mini"
+
+
+@pytest.fixture
+def cnmc_mini():
+    if not CNMC_MINI.is_dir():
+        pytest.skip("../shared/data/c-nmc-mini is absent")
+    return CNMC_MINI
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("LEUKNET_CACHE", str(tmp_path_factory.getbasetemp() / "leuknet-cache"))
+
+
+def write_image(path, rgb, ext=None):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.asarray(rgb)
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    assert cv2.imwrite(str(path), img), path
+    return path
+
+
+def blob_image(label, rng, size=48):
+    """Tiny separable images: class 0 a bright square on the left, class 1 on the right."""
+    img = rng.integers(0, 40, (size, size, 3)).astype(np.uint8)
+    x0 = 4 if label == 0 else size // 2 + 4
+    img[size // 4 : size // 4 + size // 3, x0 : x0 + size // 3] = (200, 80, 160)
+    return img

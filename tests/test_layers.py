@@ -1,0 +1,139 @@
+"""Layers against NumPy transcriptions of MATLAB's documented formulas."""
+
+import numpy as np
+import pytest
+import keras
+import tensorflow as tf
+
+from leuknet.layers import (ClassificationOutput, CrossChannelNormalization, GroupedConv2D, ImageInputNormalization,
+                            crossentropyex, input_statistics)
+
+
+def lrn_reference(x, w, alpha, beta, k):
+    """MATLAB crossChannelNormalizationLayer, float64: window floor((w-1)/2) before, floor(w/2) after."""
+    x = np.asarray(x, np.float64)
+    c = x.shape[-1]
+    ss = np.zeros_like(x)
+    for i in range(c):
+        lo, hi = max(0, i - (w - 1) // 2), min(c, i + w // 2 + 1)
+        ss[..., i] = np.sum(x[..., lo:hi] ** 2, axis=-1)
+    return x / (k + alpha * ss / w) ** beta
+
+
+@pytest.mark.parametrize("w", [1, 2, 3, 4, 5, 6, 7, 16])
+@pytest.mark.parametrize("beta", [0.75, 0.6])
+def test_cross_channel_normalization_matches_matlab_formula(w, beta):
+    rng = np.random.default_rng(w)
+    x = rng.normal(0, 20, (2, 4, 5, 19)).astype(np.float32)
+    layer = CrossChannelNormalization(w, alpha=0.3, beta=beta, k=1.5)
+    y = layer(x).numpy()
+    ref = lrn_reference(x, w, 0.3, beta, 1.5)
+    np.testing.assert_allclose(y, ref, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("w", [4, 5])
+def test_cross_channel_normalization_gradient_matches_autodiff_of_formula(w):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(0, 10, (2, 3, 3, 9)).astype(np.float32))
+    alpha, beta, k = 0.05, 0.75, 2.0
+    layer = CrossChannelNormalization(w, alpha, beta, k)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        loss = tf.reduce_sum(tf.sin(layer(x)))
+    g = t.gradient(loss, x).numpy()
+    # independent transcription: explicit windowed sum via padding and slices, autodiff by TF
+    xd = tf.cast(x, tf.float64)
+    with tf.GradientTape() as t:
+        t.watch(xd)
+        sq = tf.pad(tf.square(xd), [[0, 0], [0, 0], [0, 0], [(w - 1) // 2, w // 2]])
+        ss = tf.add_n([sq[..., i : i + 9] for i in range(w)])
+        loss = tf.reduce_sum(tf.sin(xd / (k + alpha * ss / w) ** beta))
+    ref = t.gradient(loss, xd).numpy()
+    np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_cross_channel_normalization_equals_tf_lrn_for_odd_window_with_alpha_over_w():
+    x = np.random.default_rng(1).normal(0, 5, (1, 3, 3, 12)).astype(np.float32)
+    y = CrossChannelNormalization(5, 1e-4, 0.75, 2.0)(x).numpy()
+    ref = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4 / 5, beta=0.75).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype,tol", [("bfloat16", 3e-2), ("float16", 3e-3)])
+def test_cross_channel_normalization_low_precision_compute_dtypes(dtype, tol):
+    x = np.random.default_rng(2).normal(0, 3, (2, 4, 4, 8)).astype(np.float32)
+    layer = CrossChannelNormalization(5, 1e-2, 0.75, 2.0, dtype=keras.DTypePolicy(f"mixed_{dtype}"))
+    y = layer(x)
+    assert y.dtype == tf.as_dtype(dtype)
+    np.testing.assert_allclose(tf.cast(y, tf.float32).numpy(), lrn_reference(x, 5, 1e-2, 0.75, 2.0), rtol=tol,
+                               atol=tol)
+
+
+def test_cross_channel_normalization_rejects_bad_window():
+    with pytest.raises(ValueError, match="1 to 16"):
+        CrossChannelNormalization(17)
+
+
+def test_layers_serialise_and_reload(tmp_path):
+    inp = keras.Input((6, 6, 4))
+    x = ImageInputNormalization("zscore", "channel", colorspace="hsv", name="imageinput")(inp)
+    x = GroupedConv2D(3, 3, 2, padding="same", name="gconv")(x)
+    x = CrossChannelNormalization(4, 1e-3, 0.7, 1.0, name="norm")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(2)(x)
+    x = keras.layers.Softmax()(x)
+    x = ClassificationOutput(["a", "b"], [1.0, 2.0], name="out")(x)
+    model = keras.Model(inp, x)
+    model.get_layer("imageinput").set_statistics(mean=[1, 2, 3, 4], std=[2, 2, 2, 2], min=0, max=255)
+    data = np.random.default_rng(0).uniform(0, 255, (3, 6, 6, 4)).astype(np.float32)
+    before = model(data).numpy()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded(data).numpy(), before, rtol=1e-6)
+    assert loaded.get_layer("imageinput").colorspace == "hsv"
+    assert loaded.get_layer("out").classes == ["a", "b"]
+    assert loaded.get_layer("out").class_weights == [1.0, 2.0]
+
+
+def test_grouped_conv_equals_keras_grouped_conv():
+    x = np.random.default_rng(3).normal(size=(2, 9, 9, 6)).astype(np.float32)
+    g = GroupedConv2D(4, (3, 3), 2, strides=2, padding="valid")
+    y = g(x)
+    k = keras.layers.Conv2D(8, 3, strides=2, groups=2)
+    k.build(x.shape)
+    k.kernel.assign(g.kernel)
+    k.bias.assign(np.arange(8, dtype=np.float32))
+    g.bias.assign(np.arange(8, dtype=np.float32))
+    np.testing.assert_allclose(g(x).numpy(), k(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert y.shape == (2, 4, 4, 8)
+
+
+@pytest.mark.parametrize("mode", ["zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none"])
+@pytest.mark.parametrize("dim", ["channel", "element"])
+def test_input_normalization_modes(mode, dim):
+    rng = np.random.default_rng(4)
+    train = rng.integers(0, 256, (10, 5, 4, 3)).astype(np.float64)
+    axes = (0, 1, 2) if dim == "channel" else (0,)
+    mean, std = train.mean(axis=axes), train.std(axis=axes)
+    lo, hi = train.min(axis=axes), train.max(axis=axes)
+    stats = input_statistics([train[:4], train[4:]], mode, dim)  # two batches: one pass, same result
+    np.testing.assert_allclose(stats["mean"], mean)
+    np.testing.assert_allclose(stats["std"], np.where(std == 0, 1, std))
+    layer = ImageInputNormalization(mode, dim)
+    layer.build((None, 5, 4, 3))
+    layer.set_statistics(**stats)
+    x = rng.integers(0, 256, (2, 5, 4, 3)).astype(np.float32)
+    expected = {"zerocenter": x - mean, "zscore": (x - mean) / std, "rescale-symmetric": 2 * (x - lo) / (hi - lo) - 1,
+                "rescale-zero-one": (x - lo) / (hi - lo), "none": x}[mode]
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_crossentropyex_matches_matlab_formula_with_class_weights():
+    rng = np.random.default_rng(5)
+    y = rng.dirichlet(np.ones(3), size=7).astype(np.float32)
+    t = np.eye(3)[rng.integers(0, 3, 7)]
+    w = np.array([0.5, 2.0, 1.0])
+    ref = -np.sum(w * t * np.log(y)) / 7  # divides by N, not by the sum of weights
+    np.testing.assert_allclose(float(crossentropyex(y, t, w)), ref, rtol=1e-5)
+    np.testing.assert_allclose(float(crossentropyex(y, t)), -np.sum(t * np.log(y)) / 7, rtol=1e-5)
