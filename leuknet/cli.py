@@ -269,6 +269,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         sys.exit(130)
+    except Exception as e:  # a bug, not bad input: one line unless LEUKNET_DEBUG asks for the traceback
+        if os.environ.get("LEUKNET_DEBUG"):
+            raise
+        err_console.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+                          " (set LEUKNET_DEBUG=1 for the traceback; please report it)", highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -106,8 +106,10 @@ def resolve(flags: dict) -> RunConfig:
     values = dict(RECIPES[recipe])
     values.update(given)
     values["recipe"] = recipe
+    from leuknet.data.split import parse_fractions
+
     cfg = RunConfig(**values)
-    cfg.split = tuple(cfg.split)
+    cfg.split = parse_fractions(cfg.split)
     return cfg
 
 

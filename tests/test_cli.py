@@ -1,0 +1,146 @@
+"""The command line, as a user runs it (subprocesses): bad input gives one line and exit 2; end-to-end runs."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import blob_image, write_image
+
+
+def leuknet(*args, cwd=None, timeout=900):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "leuknet.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+def error_lines(stderr):
+    return [l for l in stderr.splitlines() if l.strip() and not l.startswith(("WARNING", "I0000", "E0000", "W0000"))]
+
+
+@pytest.fixture
+def folders(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "cells"
+    for c in (0, 1):
+        for i in range(10):
+            write_image(root / ("blast" if c == 0 else "normal") / f"{i:02d}.png", blob_image(c, rng, 40))
+    return root
+
+
+def bad_input_cases(tmp_path, folders):
+    (tmp_path / "empty").mkdir()
+    single = tmp_path / "single"
+    write_image(single / "a" / "x.png", np.zeros((8, 8, 3), np.uint8))
+    return [
+        (["train", "--data", tmp_path / "nope"], "does not exist"),
+        (["train", "--data", tmp_path / "empty"], "no class folders"),
+        (["train", "--data", single], "only one class"),
+        (["train", "--model", "resnet1000"], "unknown model"),
+        (["train", "--recipe", "magic"], "unknown recipe"),
+        (["train", "--data", folders, "--dataset-format", "dicom"], "unknown dataset format"),
+        (["train", "--data", folders, "--split", "0.8,0.3,0.1"], "sum to"),
+        (["train", "--data", folders, "--split", "0.9,0.05,0.05", "--image-size", "32"], "has no images of class"),
+        (["train", "--colorspace", "lab"], "unknown colour space"),
+        (["train", "--device", "gpu"], "no GPU"),
+        (["train", "--solver", "sgd"], "unknown solver"),
+        (["evaluate", "--model-file", tmp_path / "none.keras", "--data", folders], "does not exist"),
+        (["predict", "--model-file", tmp_path / "none.keras", folders], "does not exist"),
+    ]
+
+
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders):
+    bad_model = tmp_path / "corrupt.keras"
+    bad_model.write_bytes(b"PK\x03\x04 not really a zip")
+    cases = bad_input_cases(tmp_path, folders) + [
+        (["predict", "--model-file", bad_model, folders], "cannot load model")]
+    for args, message in cases:
+        out = tmp_path / "run"
+        args = list(args) + (["--out", out] if args[0] == "train" else [])
+        r = leuknet(*args, cwd=tmp_path)
+        lines = error_lines(r.stderr)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, (args, r.stderr)
+        assert not out.exists() and not Path(str(out) + ".partial").exists()
+    r = leuknet("train", "--no-such-flag", cwd=tmp_path)
+    assert r.returncode == 2
+
+
+@pytest.mark.slow
+def test_train_evaluate_predict_on_folders_with_a_corrupt_file(tmp_path, folders):
+    (folders / "normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "run"
+    r = leuknet("train", "--data", folders, "--image-size", "40", "--epochs", "6", "--batch-size", "4",
+                "--split", "0.6,0.2,0.2", "--fc-units", "16", "--lr", "1e-3", "--device", "cpu", "--out", out,
+                "--quiet")
+    assert r.returncode == 0, r.stderr
+    for f in ("config.json", "model.keras", "history.csv", "metrics.json", "predictions.csv", "splits.csv",
+              "skipped.csv"):
+        assert (out / f).is_file(), f
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["dataset"]["synthetic"] is False and cfg["dataset"]["format"] == "folders"
+    assert cfg["skipped_files"] == [str(folders / "normal" / "broken.png")]
+    assert cfg["versions"]["tensorflow"] and cfg["dataset"]["fingerprint_sha256"]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["classes"] == ["blast", "normal"] and m["n_test"] == 4
+    assert set(m["per_class"]["blast"]) == {"precision", "sensitivity", "specificity", "f1", "support"}
+    assert "weighted_f1" in m and "macro" in m
+    assert (folders / "normal" / "broken.png").exists()  # the user's data is never touched
+    r = leuknet("train", "--data", folders, "--out", out)
+    assert r.returncode == 2 and "already exists" in r.stderr
+    # evaluate and predict with the saved model
+    r = leuknet("evaluate", "--model-file", out / "model.keras", "--data", folders, "--out", tmp_path / "ev",
+                "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    ev = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert ev["n_test"] == 20 and ev["accuracy"] > 0.6 and len(ev["skipped_files"]) == 1
+    r = leuknet("predict", "--model-file", out / "model.keras", folders / "blast", folders / "normal" / "03.png",
+                "--out", tmp_path / "p.csv", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert len(rows) == 11 and set(rows[0]) == {"file", "predicted_class", "p_blast", "p_normal"}
+    assert abs(float(rows[0]["p_blast"]) + float(rows[0]["p_normal"]) - 1) < 1e-4
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_learns_well_above_chance(tmp_path):
+    """`leuknet train --device cpu` on the embedded demo (at a reduced size to keep CI short), then the model is
+    evaluated on fresh synthetic cells it has never seen (another generator seed)."""
+    from leuknet.data.synthetic import write_demo
+
+    out = tmp_path / "demo"
+    r = leuknet("train", "--device", "cpu", "--image-size", "96", "--demo-per-class", "80", "--epochs", "8",
+                "--batch-size", "16", "--fc-units", "64", "--lr", "3e-4", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "SYNTHETIC" in r.stdout and "Mini-batch" in r.stdout and "Base Learning" in r.stdout
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["dataset"]["synthetic"] is True and cfg["config"]["recipe"] == "demo"
+    history = list(csv.DictReader(open(out / "history.csv")))
+    assert len(history) == 8 * (112 // 16)
+    fresh = write_demo(tmp_path / "fresh", per_class=40, seed=7)
+    r = leuknet("evaluate", "--model-file", out / "model.keras", "--data", fresh, "--out", tmp_path / "ev")
+    assert r.returncode == 0, r.stderr
+    acc = json.loads((tmp_path / "ev" / "metrics.json").read_text())["accuracy"]
+    assert acc >= 0.75, acc
+
+
+@pytest.mark.slow
+def test_paper_recipe_trains_on_real_cnmc_layout(tmp_path, cnmc_mini):
+    out = tmp_path / "paper"
+    r = leuknet("train", "--data", cnmc_mini, "--recipe", "leuknet-paper", "--image-size", "64", "--epochs", "1",
+                "--batch-size", "8", "--split-by", "subject", "--split", "0.6,0.2,0.2", "--device", "cpu",
+                "--out", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["dataset"]["format"] == "cnmc" and cfg["config"]["balance"] == "undersample"
+    assert cfg["training_options"]["LearnRateSchedule"] == "piecewise"
+    splits = list(csv.DictReader(open(out / "splits.csv")))
+    by_split = {}
+    for row in splits:
+        by_split.setdefault(row["split"], set()).add(row["subject"])
+    assert not (by_split["train"] & by_split["test"]) and not (by_split["train"] & by_split["validation"])
