@@ -116,6 +116,7 @@ def train(
     recipe: Optional[str] = typer.Option(None, help="Recipe (see `leuknet recipes`). Default: demo without "
                                          "--data, leuknet-paper with it."),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    precision: str = typer.Option("fp32", help="fp32 (parity), bf16 (CPU with AVX512-BF16/AMX, or GPU) or fp16."),
     epochs: Optional[int] = typer.Option(None, min=1, help="MaxEpochs."),
     batch_size: Optional[int] = typer.Option(None, min=1, help="MiniBatchSize."),
     lr: Optional[float] = typer.Option(None, help="InitialLearnRate."),
@@ -143,7 +144,7 @@ def train(
     from leuknet.run import train_run
 
     flags = dict(model=model, data=str(data) if data else None,
-                 dataset_format=dataset_format, recipe=recipe, device=device, epochs=epochs,
+                 dataset_format=dataset_format, recipe=recipe, device=device, precision=precision, epochs=epochs,
                  batch_size=batch_size, lr=lr, solver=solver, image_size=image_size, colorspace=colorspace,
                  seed=seed, split=split, split_by=split_by, balance=balance,
                  validation_frequency=validation_frequency, fc_units=fc_units, pool_stride=pool_stride,
@@ -151,6 +152,7 @@ def train(
                  overwrite=overwrite)
     cfg = resolve(flags)
     console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, device {cfg.device}, "
+                  f"precision {cfg.precision}, "
                   f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {cfg.epochs} epochs, batch "
                   f"{cfg.batch_size}, image {cfg.image_size}, seed {cfg.seed}", highlight=False)
     result = train_run(cfg, RunDisplay(verbose=not quiet))
@@ -229,6 +231,45 @@ def predict(
         console.print(f"[yellow]Skipped {len(res['skipped'])} unreadable file(s):[/yellow] "
                       + ", ".join(res["skipped"][:5]), highlight=False)
     console.print(f"Written: {out}", highlight=False)
+
+
+@app.command()
+def bench(
+    model: List[str] = typer.Option(["leuknet"], help="Model(s) to time (repeat the flag)."),
+    device: str = typer.Option("cpu", help="cpu or gpu."),
+    precision: List[str] = typer.Option(["fp32"], help="fp32, bf16, fp16 (repeat the flag)."),
+    batch_size: List[int] = typer.Option([32, 128], help="Batch size(s) (repeat the flag)."),
+    image_size: int = typer.Option(224, min=32),
+    repeats: int = typer.Option(5, min=1, help="Timed repetitions (after warm-up) per measurement."),
+    warmup: int = typer.Option(2, min=1),
+    baseline: bool = typer.Option(False, help="Also time plain Keras LeukNet (TF LRN, Keras Adam) for ratios."),
+    out: Path = typer.Option(Path("bench"), help="Folder for bench.json, bench.md, bench.png."),
+):
+    """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.bench import run_bench
+    from leuknet.profiles import resolve_device
+
+    resolve_device(device)
+
+    def progress(event, payload):
+        if event == "config":
+            s = payload["spec"]
+            console.print(f"[{payload['i'] + 1}/{payload['n']}] {s['model']} {s['precision']} batch "
+                          f"{s['batch_size']} ...", highlight=False)
+        else:
+            r = payload
+            console.print(f"    train {r['train_images_per_s']:.2f} img/s, inference {r['inference_images_per_s']:.2f}"
+                          f" img/s" + (f", pipeline {r['pipeline_images_per_s']:.1f} img/s"
+                                       if r.get("pipeline_images_per_s") else "")
+                          + f", {100 * r['train_fraction_of_peak']:.0f}% of peak, peak RSS {r['peak_rss_mb']:.0f} MB",
+                          highlight=False)
+
+    run_bench(model, precision, batch_size, device, image_size, repeats, warmup, baseline, out, progress)
+    console.print((out / "bench.md").read_text(), highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Written: {out}/bench.json, bench.md, bench.png", highlight=False)
 
 
 @app.command("models")

@@ -88,6 +88,10 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
         raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or "
                           "pass --overwrite")
     device = resolve_device(cfg.device)
+    from leuknet.precision import set_policy
+
+    device["precision"] = cfg.precision
+    device["dtype_policy"] = set_policy(cfg.precision, device["used"])
 
     dataset = load_dataset(cfg)
     cb("dataset", dataset.describe())

@@ -92,6 +92,12 @@ class Trainer:
                              squared_gradient_decay=o.SquaredGradientDecayFactor, epsilon=o.Epsilon,
                              l2=o.L2Regularization, gradient_threshold=o.GradientThreshold,
                              gradient_threshold_method=o.GradientThresholdMethod, fused=jit_solver)
+        # mixed float16: dynamic loss scaling (scale 2^15, halved and the step skipped on inf/NaN gradients,
+        # doubled after 2000 finite steps); bfloat16 and float32 need none
+        self.loss_scaling = getattr(model.dtype_policy, "compute_dtype", "float32") == "float16"
+        if self.loss_scaling:
+            self.loss_scale = tf.Variable(2.0**15, trainable=False, dtype=tf.float32)
+            self.finite_steps = tf.Variable(0, trainable=False, dtype=tf.int64)
         self._train_step = tf.function(self._train_step_impl, reduce_retracing=True)
         self._eval_step = tf.function(self._eval_step_impl, reduce_retracing=True)
 
@@ -104,8 +110,27 @@ class Trainer:
         with tf.GradientTape() as tape:
             probs = self.model(x, training=True)
             loss = self._loss(probs, y)
-        grads = tape.gradient(loss, variables)
-        self.solver.apply(grads, lr)
+            scaled = loss * self.loss_scale if self.loss_scaling else loss
+        grads = tape.gradient(scaled, variables)
+        if self.loss_scaling:
+            grads = [g / self.loss_scale for g in grads]
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+            def update():
+                self.solver.apply(grads, lr)
+                self.finite_steps.assign_add(1)
+                grow = tf.equal(self.finite_steps % 2000, 0)
+                self.loss_scale.assign(tf.where(grow, self.loss_scale * 2.0, self.loss_scale))
+                return tf.constant(True)
+
+            def skip():
+                self.loss_scale.assign(tf.maximum(self.loss_scale / 2.0, 1.0))
+                self.finite_steps.assign(0)
+                return tf.constant(False)
+
+            tf.cond(finite, update, skip)
+        else:
+            self.solver.apply(grads, lr)
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
         return loss, acc
 

@@ -1,0 +1,334 @@
+"""``leuknet bench``: throughput of the code users run, measured, not asserted.
+
+Each (model, precision, batch size) runs in a fresh subprocess (clean memory peak, clean dtype policy):
+warm-up steps, then repeated timings of
+
+- training: :meth:`leuknet.train.Trainer.train_step`, the step ``leuknet train`` runs (forward, backward,
+  MATLAB solver update);
+- inference: the model's forward pass in prediction mode;
+- input pipeline: real-format 450 x 450 BMP files decoded, colour-converted and resized to batches by
+  :class:`leuknet.data.pipeline.ImageData` (as in training, streamed from disk);
+- forward GFLOP per image counted from the layers (convolutions and fully connected layers), the achieved
+  training GFLOP/s (3 x forward per image), and the machine's peak GFLOP/s from a matrix-multiply probe in the
+  same precision;
+- the process's peak resident memory.
+
+``baseline=True`` also times what a plain Keras user writes for LeukNet (TensorFlow's LRN in a layer, Keras
+Adam, ``train_on_batch``/``predict_on_batch``), so results can be reported as ratios on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from leuknet.errors import ConfigError
+
+
+def model_gflop_per_image(model) -> float:
+    """Forward GFLOP per image: 2 x multiply-adds of convolutions and fully connected layers."""
+    import keras
+
+    from leuknet.layers import GroupedConv2D
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, GroupedConv2D)):
+            _, ho, wo, co = layer.output.shape
+            kh, kw, cin_g, _ = layer.kernel.shape
+            flops += 2 * ho * wo * co * kh * kw * cin_g
+        elif isinstance(layer, keras.layers.Dense):
+            flops += 2 * int(np.prod(layer.kernel.shape))
+    return flops / 1e9
+
+
+def _stats(values):
+    v = np.asarray(values, np.float64)
+    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()),
+            "iqr": float(np.subtract(*np.percentile(v, [75, 25]))), "n": int(len(v))}
+
+
+def peak_gflops(dtype="float32", n=2048, repeats=5):
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    f = tf.function(lambda x: tf.matmul(x, x))
+    f(a).numpy()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(a).numpy()
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / np.median(times) / 1e9
+
+
+def write_bmp_cells(folder, n, seed=0):
+    import cv2
+
+    from leuknet.data.synthetic import synth_cell
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        img = synth_cell("all" if i % 2 else "hem", np.random.default_rng([seed, i]))
+        p = folder / f"UID_{i}_1_1_{'all' if i % 2 else 'hem'}.bmp"
+        cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        paths.append(str(p))
+    return paths
+
+
+def _peak_rss_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _plain_keras_leuknet(image_size, num_classes=2):
+    """What a plain Keras user writes: same layers, TF's LRN (alpha/size as MATLAB), Keras Adam, compile."""
+    import keras
+    import tensorflow as tf
+
+    class TFLRN(keras.layers.Layer):
+        def call(self, x):
+            return tf.nn.local_response_normalization(x, 2, 2.0, 1e-4 / 5, 0.75)
+
+    L = keras.layers
+    layers = [keras.Input((image_size, image_size, 3))]
+    for f in (64, 128, 256):
+        layers += [L.Conv2D(f, 3, activation="relu"), TFLRN(), L.MaxPooling2D(3, 2)]
+    layers += [L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5), L.Dense(num_classes, activation="softmax")]
+    model = keras.Sequential(layers)
+    # jit_compile=False: what Keras' 'auto' resolves to for the usual Lambda(tf.nn.lrn) version
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy", jit_compile=False)
+    return model
+
+
+def _time(fn, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def bench_one(spec: dict) -> dict:
+    """One (model, precision, batch size) measurement in this process."""
+    import tensorflow as tf
+
+    from leuknet import models
+    from leuknet.precision import set_policy
+
+    model_name, precision, bs = spec["model"], spec["precision"], int(spec["batch_size"])
+    device = spec.get("device", "cpu")
+    warmup, repeats, size = int(spec.get("warmup", 2)), int(spec.get("repeats", 5)), int(spec["image_size"])
+    policy = set_policy(precision, device)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.integers(0, 256, (bs, size, size, 3)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 2, bs).astype(np.int32))
+    result = {"model": model_name, "device": device, "precision": precision, "policy": policy, "batch_size": bs,
+              "image_size": size}
+    if model_name == "plain-keras-leuknet":
+        model = _plain_keras_leuknet(size)
+        train = lambda: model.train_on_batch(x, y)  # noqa: E731
+        infer = lambda: model.predict_on_batch(x)  # noqa: E731
+    else:
+        from leuknet.matlab import trainingOptions
+        from leuknet.train import Trainer
+
+        model = models.build(model_name, num_classes=2, image_size=size)
+        trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4))
+        train = lambda: float(trainer.train_step(x, y, 1e-4)[0])  # noqa: E731
+        step = tf.function(lambda v: model(v, training=False))
+        infer = lambda: step(x).numpy()  # noqa: E731
+    t_train = _time(train, warmup, repeats)
+    t_infer = _time(infer, warmup, repeats)
+    gflop = model_gflop_per_image(model)
+    train_ips = [bs / t for t in t_train]
+    infer_ips = [bs / t for t in t_infer]
+    result.update(
+        train_images_per_s=float(np.median(train_ips)), train_images_per_s_stats=_stats(train_ips),
+        inference_images_per_s=float(np.median(infer_ips)), inference_images_per_s_stats=_stats(infer_ips),
+        gflop_per_image=gflop,
+        achieved_train_gflops=3 * gflop * float(np.median(train_ips)),
+        achieved_inference_gflops=gflop * float(np.median(infer_ips)),
+    )
+    if spec.get("pipeline", True):
+        result.update(bench_pipeline(size, bs, spec.get("colorspace", "rgb"), repeats))
+    peak = peak_gflops("bfloat16" if precision == "bf16" else "float16" if precision == "fp16" else "float32")
+    result["peak_gflops"] = peak
+    result["train_fraction_of_peak"] = result["achieved_train_gflops"] / peak
+    result["peak_rss_mb"] = _peak_rss_mb()
+    return result
+
+
+def bench_pipeline(size, batch_size, colorspace="rgb", repeats=3, n_files=None):
+    from leuknet.data.pipeline import ImageData
+
+    n_files = n_files or max(2 * batch_size, 64)
+    with tempfile.TemporaryDirectory(prefix="leuknet-bench-") as d:
+        paths = write_bmp_cells(d, n_files)
+        data = ImageData(np.zeros(n_files, np.int32), (size, size), colorspace, paths=paths)
+
+        def run():
+            for xb, _ in data.batches(None, batch_size):
+                xb.numpy()
+
+        times = _time(run, 1, repeats)
+    ips = [n_files / t for t in times]
+    return {"pipeline_images_per_s": float(np.median(ips)), "pipeline_images_per_s_stats": _stats(ips),
+            "pipeline_files": n_files, "pipeline_format": "450x450 24-bit BMP"}
+
+
+def machine_info() -> dict:
+    from leuknet.precision import cpu_flags
+    from leuknet.profiles import physical_cores
+
+    flags = cpu_flags()
+    model_name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model_name = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    import psutil
+
+    return {"cpu": model_name or platform.processor(), "physical_cores": physical_cores(),
+            "logical_cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "isa": sorted(f for f in flags if f.startswith(("avx512_bf16", "amx", "avx512_fp16", "avx512f"))),
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, repeats=5, warmup=2,
+              baseline=False, out=None, progress=None, pipeline=True) -> dict:
+    """Run every configuration in a subprocess; write bench.json, bench.md and bench.png to ``out``."""
+    from leuknet import models as registry
+    from leuknet.precision import check_precision
+
+    for m in models_:
+        registry._get(m)
+    for p in precisions:
+        check_precision(p, device)
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise ConfigError("give at least one positive --batch-size")
+    specs = [dict(model=m, precision=p, batch_size=b, device=device, image_size=image_size, repeats=repeats,
+                  warmup=warmup, pipeline=pipeline) for m in models_ for p in precisions for b in batch_sizes]
+    if baseline:
+        specs += [dict(model="plain-keras-leuknet", precision="fp32", batch_size=b, device=device,
+                       image_size=image_size, repeats=repeats, warmup=warmup, pipeline=False) for b in batch_sizes]
+    results = []
+    for i, spec in enumerate(specs):
+        if progress:
+            progress("config", {"i": i, "n": len(specs), "spec": spec})
+        results.append(_run_subprocess(spec, device))
+        if progress:
+            progress("result", results[-1])
+    report = {"machine": machine_info(), "command_specs": specs, "results": results}
+    if out:
+        write_reports(report, out)
+    return report
+
+
+def _run_subprocess(spec, device):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+    r = subprocess.run([sys.executable, "-m", "leuknet.bench", json.dumps(spec)], capture_output=True, text=True,
+                       env=env)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if r.returncode != 0 or not lines:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ConfigError(f"benchmark of {spec['model']} {spec['precision']} batch {spec['batch_size']} failed: "
+                          f"{tail[0][:300]}")
+    return json.loads(lines[-1])
+
+
+def add_ratios(results):
+    base = {r["batch_size"]: r for r in results if r["model"] == "plain-keras-leuknet"}
+    for r in results:
+        b = base.get(r["batch_size"])
+        if b and r["model"] == "leuknet":
+            r["train_speedup_vs_plain_keras"] = r["train_images_per_s"] / b["train_images_per_s"]
+            r["inference_speedup_vs_plain_keras"] = r["inference_images_per_s"] / b["inference_images_per_s"]
+    return results
+
+
+def write_reports(report, out):
+    from leuknet.io import atomic_path, write_json, write_text
+
+    out = Path(out)
+    add_ratios(report["results"])
+    write_json(out / "bench.json", report)
+    write_text(out / "bench.md", markdown(report))
+    with atomic_path(out / "bench.png") as tmp:
+        chart(report["results"], tmp)
+
+
+def markdown(report) -> str:
+    m = report["machine"]
+    lines = [f"# leuknet bench", "", f"Machine: {m['cpu']}, {m['physical_cores']} physical cores, "
+             f"{m['memory_gb']} GB; {m['platform']}", "",
+             "Medians of repeated timings after warm-up (spread in bench.json).", "",
+             "| model | device | precision | batch | train img/s | inference img/s | pipeline img/s | GFLOP/img | "
+             "train GFLOP/s | peak GFLOP/s | % of peak | peak RSS MB | train x plain Keras | inference x plain Keras |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v, fmt="{:.1f}"):
+        return "" if v is None else fmt.format(v)
+
+    for r in report["results"]:
+        lines.append("| " + " | ".join([
+            r["model"], r["device"], r["precision"], str(r["batch_size"]), f(r["train_images_per_s"], "{:.2f}"),
+            f(r["inference_images_per_s"], "{:.2f}"), f(r.get("pipeline_images_per_s")),
+            f(r["gflop_per_image"], "{:.2f}"), f(r["achieved_train_gflops"]), f(r["peak_gflops"]),
+            f(100 * r["train_fraction_of_peak"]), f(r["peak_rss_mb"], "{:.0f}"),
+            f(r.get("train_speedup_vs_plain_keras"), "{:.2f}x"),
+            f(r.get("inference_speedup_vs_plain_keras"), "{:.2f}x")]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    groups = {}
+    for r in results:
+        groups.setdefault((r["model"], r["precision"]), []).append(r)
+    for ax, key, title in ((axes[0], "train_images_per_s", "Training"),
+                           (axes[1], "inference_images_per_s", "Inference")):
+        for (model, prec), rs in sorted(groups.items()):
+            rs = sorted(rs, key=lambda r: r["batch_size"])
+            bsz = [r["batch_size"] for r in rs]
+            med = [r[key] for r in rs]
+            lo = [r[key] - r[key + "_stats"]["min"] for r in rs]
+            hi = [r[key + "_stats"]["max"] - r[key] for r in rs]
+            ax.errorbar(bsz, med, yerr=[lo, hi], marker="o", capsize=3, label=f"{model} {prec}")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("images / s")
+        ax.set_title(f"{title} throughput (median, min-max)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":  # one configuration, as a subprocess of run_bench
+    spec = json.loads(sys.argv[1])
+    print(json.dumps(bench_one(spec)))
