@@ -319,6 +319,9 @@ def chart(results, path):
             hi = [r[key + "_stats"]["max"] - r[key] for r in rs]
             ax.errorbar(bsz, med, yerr=[lo, hi], marker="o", capsize=3, label=f"{model} {prec}")
         ax.set_xscale("log", base=2)
+        sizes = sorted({r["batch_size"] for r in results})
+        ax.set_xticks(sizes, [str(b) for b in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("batch size")
         ax.set_ylabel("images / s")
         ax.set_title(f"{title} throughput (median, min-max)")

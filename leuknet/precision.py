@@ -27,7 +27,7 @@ def check_precision(precision: str, device: str, flags=None) -> str:
         flags = cpu_flags() if flags is None else flags
         need = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}[precision]
         if not any(f in flags for f in need):
-            raise DeviceError(f"--precision {precision} needs a CPU with {' or '.join(need).upper()} "
+            raise DeviceError(f"--precision {precision} needs a CPU with {' or '.join(n.upper() for n in need)} "
                               "(this one has neither); use --precision fp32")
     return PRECISIONS[precision]
 

@@ -1,0 +1,78 @@
+"""Precision policies, device resolution and the benchmark's output (no timing assertions)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from leuknet.errors import DeviceError
+from leuknet.precision import check_precision
+
+
+def test_precision_availability_rules():
+    assert check_precision("fp32", "cpu", flags=set()) == "float32"
+    with pytest.raises(DeviceError, match="AVX512_BF16 or AMX_BF16"):
+        check_precision("bf16", "cpu", flags={"avx2"})
+    assert check_precision("bf16", "cpu", flags={"amx_bf16"}) == "mixed_bfloat16"
+    assert check_precision("fp16", "gpu", flags=set()) == "mixed_float16"
+    with pytest.raises(DeviceError, match="unknown precision"):
+        check_precision("int8", "cpu")
+
+
+def test_device_resolution_without_gpu():
+    from leuknet.profiles import resolve_device
+
+    assert resolve_device("cpu")["used"] == "cpu"
+    assert resolve_device("auto")["used"] == "cpu"
+    with pytest.raises(DeviceError, match="no GPU"):
+        resolve_device("gpu")
+
+
+@pytest.mark.parametrize("policy,compute", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+def test_every_layer_dtype_under_mixed_policies(policy, compute):
+    from leuknet import models
+    from leuknet.matlab import trainingOptions
+    from leuknet.train import Trainer
+
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        m = models.build("leuknet", image_size=48, fc_units=8)
+        for layer in m.layers[1:]:
+            want = "float32" if layer.name in ("softmax", "classoutput") else compute
+            assert layer.compute_dtype == want, layer.name
+            for v in layer.weights:
+                assert v.dtype == "float32", (layer.name, v.path)  # variables stay float32
+        x = np.random.default_rng(0).integers(0, 255, (4, 48, 48, 3)).astype(np.float32)
+        t = Trainer(m, trainingOptions("adam"))
+        assert t.loss_scaling == (compute == "float16")
+        loss, _ = t.train_step(x, np.array([0, 1, 0, 1], np.int32), 1e-3)
+        assert np.isfinite(float(loss)) and m.output.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_bench_tiny_configuration_writes_complete_reports(tmp_path):
+    from leuknet.bench import run_bench
+
+    report = run_bench(["leuknet"], ["fp32"], [2], image_size=32, repeats=1, warmup=1, out=tmp_path)
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert len(data["results"]) == len(report["results"]) == 1
+    assert {"cpu", "physical_cores", "memory_gb"} <= set(data["machine"])
+    r = data["results"][0]
+    for key in ("model", "device", "precision", "batch_size", "train_images_per_s", "inference_images_per_s",
+                "pipeline_images_per_s", "gflop_per_image", "achieved_train_gflops", "peak_gflops", "peak_rss_mb"):
+        assert r[key] is not None, key
+    assert r["train_images_per_s"] > 0 and r["peak_gflops"] > 0
+    assert (tmp_path / "bench.md").read_text().count("| leuknet |") == 1
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gflop_count_of_leuknet():
+    from leuknet import models
+    from leuknet.bench import model_gflop_per_image
+
+    m = models.build("leuknet")
+    expected = 2 * (222 * 222 * 64 * 27 + 108 * 108 * 128 * 576 + 51 * 51 * 256 * 1152 + 160000 * 512 + 512 * 2)
+    assert model_gflop_per_image(m) == pytest.approx(expected / 1e9)
+    assert m.count_params() == 82_292_367
