@@ -233,6 +233,91 @@ def predict(
     console.print(f"Written: {out}", highlight=False)
 
 
+class StudyDisplay:
+    """Progress over spaces x repeats x epochs, one line per finished run."""
+
+    def __init__(self):
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("epochs"), TimeElapsedColumn(), console=console)
+        self.task = None
+        self.space = None
+
+    def __call__(self, event, payload):
+        if event == "study_start":
+            self.progress.start()
+            self.task = self.progress.add_task("Colour-space study", total=payload["runs"] * payload["epochs"])
+        elif event == "run_skipped":
+            self.progress.update(self.task, advance=payload["epochs"])
+            console.print(f"  {payload['space']} seed {payload['seed']}: already done, kept", highlight=False)
+        elif event == "run_start":
+            self.space = payload
+            self.progress.update(self.task, description=f"{payload['space']} seed {payload['seed']}")
+        elif event == "epoch":
+            self.progress.update(self.task, advance=1)
+        elif event == "done":
+            m = payload["metrics"]
+            console.print(f"  {self.space['space']} seed {self.space['seed']}: test accuracy "
+                          f"{100 * m['accuracy']:.2f}%", highlight=False)
+        elif event == "study_end":
+            self.progress.stop()
+
+
+@app.command()
+def colorspace(
+    model: Optional[str] = typer.Option(None, help="Model name; default: the recipe's."),
+    data: Optional[Path] = typer.Option(None, help="Data folder; default: the synthetic demo set."),
+    dataset_format: Optional[str] = typer.Option(None, help="cnmc, allidb or folders."),
+    task: str = typer.Option("detection", help="detection (two classes) or subtype (three or more)."),
+    spaces: str = typer.Option("rgb,hsv,ycbcr,hcbcr", help="Colour spaces to compare."),
+    repeats: int = typer.Option(1, min=1, help="Seeds per space (mean and s.d. over them)."),
+    recipe: Optional[str] = typer.Option(None, help="Recipe for every run."),
+    device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    precision: str = typer.Option("fp32", help="fp32, bf16 or fp16."),
+    epochs: Optional[int] = typer.Option(None, min=1),
+    batch_size: Optional[int] = typer.Option(None, min=1),
+    lr: Optional[float] = typer.Option(None),
+    image_size: Optional[int] = typer.Option(None),
+    seed: int = typer.Option(0, help="First seed; repeats use seed, seed+1, ..."),
+    split: Optional[str] = typer.Option(None),
+    split_by: Optional[str] = typer.Option(None),
+    balance: Optional[str] = typer.Option(None),
+    fc_units: Optional[int] = typer.Option(None, min=1),
+    demo_per_class: Optional[int] = typer.Option(None, min=4),
+    out: Path = typer.Option(Path("runs/colorspace"), help="Study folder (resumes where runs are finished)."),
+):
+    """Train the same recipe on RGB, HSV, YCbCr and HCbCr data and compare (the paper's Table 1)."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.study import run_study
+
+    flags = dict(model=model, data=str(data) if data else None, dataset_format=dataset_format, recipe=recipe,
+                 device=device, precision=precision, epochs=epochs, batch_size=batch_size, lr=lr,
+                 image_size=image_size, seed=seed, split=split, split_by=split_by, balance=balance,
+                 fc_units=fc_units, demo_per_class=demo_per_class)
+    display = StudyDisplay()
+    try:
+        res = run_study(flags, spaces, repeats, out, task, callback=display)
+    finally:
+        display.progress.stop()
+    console.print((Path(res["out"]) / "colorspace.md").read_text().split("Per-class")[0], highlight=False,
+                  markup=False, soft_wrap=True)
+    console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, colorspace.png, confusion_*.png",
+                  highlight=False)
+
+
+@app.command()
+def report(
+    inputs: List[Path] = typer.Argument(..., help="Run directories and/or colour-space study folders."),
+    out: Path = typer.Option(Path("report.html"), help="report.html (self-contained) or report.md."),
+):
+    """A readable report: configuration, training curves, confusion matrices, metrics, example cells."""
+    from leuknet.report import build_report
+
+    path = build_report(inputs, out)
+    console.print(f"Written: {path}", highlight=False)
+
+
 @app.command()
 def bench(
     model: List[str] = typer.Option(["leuknet"], help="Model(s) to time (repeat the flag)."),

@@ -1,0 +1,120 @@
+"""Figures (matplotlib, non-interactive Agg backend): training progress, confusion matrices, colour-space bars,
+example cells. Every function writes a PNG to ``path`` and returns it."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _smooth(values, alpha=0.6):
+    out, acc = [], None
+    for v in values:
+        acc = v if acc is None else alpha * acc + (1 - alpha) * v
+        out.append(acc)
+    return out
+
+
+def training_progress(history, path, title="Training progress"):
+    """MATLAB-style training-progress plot: accuracy (top) and loss (bottom) per iteration, smoothed training
+    curve over the raw one, validation points joined by a dashed line, epoch boundaries shaded."""
+    it = [r["iteration"] for r in history]
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6.2), sharex=True)
+    for ax, key, label in ((axes[0], "accuracy", "Accuracy (%)"), (axes[1], "loss", "Loss")):
+        tr = [r[f"training_{key}"] for r in history]
+        ax.plot(it, tr, color="#9ecae1" if key == "accuracy" else "#fdae6b", lw=1, label="Training (raw)")
+        ax.plot(it, _smooth(tr), color="#1f77b4" if key == "accuracy" else "#e6550d", lw=2,
+                label="Training (smoothed)")
+        vi = [(r["iteration"], r[f"validation_{key}"]) for r in history
+              if r[f"validation_{key}"] is not None and not math.isnan(r[f"validation_{key}"])]
+        if vi:
+            ax.plot(*zip(*vi), "k--o", ms=4, lw=1, label="Validation")
+        epochs = [r["epoch"] for r in history]
+        for e in sorted(set(epochs))[1::2]:
+            xs = [i for i, ep in zip(it, epochs) if ep == e]
+            ax.axvspan(min(xs) - 0.5, max(xs) + 0.5, color="0.93", zorder=0)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if key == "accuracy":
+            ax.set_ylim(0, 100)
+            ax.legend(fontsize=8, loc="lower right")
+    axes[1].set_xlabel("Iteration (shaded bands: alternate epochs)")
+    axes[0].set_title(title)
+    return _save(fig, path)
+
+
+def confusion_matrix_chart(cm, classes, path, title="Confusion matrix"):
+    """Counts with row percentages (rows true class, columns predicted), as MATLAB's confusionchart."""
+    cm = np.asarray(cm)
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.3 * k + 2.6, 1.1 * k + 2.0))
+    rows = cm.sum(1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{cm[i, j]}\n{100 * frac[i, j]:.1f}%", ha="center", va="center",
+                    color="white" if frac[i, j] > 0.55 else "black", fontsize=10)
+    ax.set_xticks(range(k), classes)
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("Predicted class")
+    ax.set_ylabel("True class")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def colorspace_bars(summary, path, title="Colour-space comparison"):
+    """Grouped bars (accuracy, F1, sensitivity, specificity) per colour space with standard-deviation error
+    bars over the repeats."""
+    spaces = list(summary)
+    keys = [("accuracy", "Accuracy"), ("macro_f1", "F1 (macro)"), ("sensitivity", "Sensitivity"),
+            ("specificity", "Specificity")]
+    x = np.arange(len(spaces))
+    w = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(spaces) + 2), 4.2))
+    for i, (k, label) in enumerate(keys):
+        means = [100 * summary[s][k]["mean"] for s in spaces]
+        stds = [100 * (summary[s][k]["std"] or 0) for s in spaces]
+        bars = ax.bar(x + (i - (len(keys) - 1) / 2) * w, means, w, yerr=stds, capsize=3, label=label)
+        if k == "accuracy":
+            for b, m in zip(bars, means):
+                ax.text(b.get_x() + b.get_width() / 2, m + 1, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
+    names = {"rgb": "RGB", "hsv": "HSV", "ycbcr": "YCbCr", "hcbcr": "HCbCr"}
+    ax.set_xticks(x, [names.get(s, s) for s in spaces])
+    ax.set_ylabel("% (mean ± s.d. over repeats)")
+    ax.set_ylim(0, 110)
+    ax.legend(fontsize=8, ncol=4, loc="lower center")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def example_cells(items, classes, path, title="Example test cells"):
+    """A grid of cells, each titled with its true class and the predicted probabilities (LeukNet paper, Fig. 4).
+    ``items``: (RGB uint8 image, true class, {class: probability})."""
+    n = len(items)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (img, true, probs) in zip(axes.ravel(), items):
+        ax.imshow(img)
+        pred = max(probs, key=probs.get)
+        ok = pred == true
+        ax.set_title(f"true: {true}\n" + ", ".join(f"{c} {100 * probs[c]:.1f}%" for c in classes),
+                     fontsize=8, color="darkgreen" if ok else "firebrick")
+    fig.suptitle(title)
+    return _save(fig, path)

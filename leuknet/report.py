@@ -1,0 +1,210 @@
+"""``leuknet report``: one self-contained HTML file (figures embedded) or a Markdown file with its figures, for
+run directories and colour-space study folders."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import math
+import tempfile
+from pathlib import Path
+
+from leuknet.errors import DataError
+
+
+def _read_history(run):
+    rows = []
+    with open(run / "history.csv", newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            conv = {}
+            for k, v in r.items():
+                conv[k] = float(v) if v not in ("", None) else math.nan
+            conv["iteration"] = int(conv["iteration"])
+            conv["epoch"] = int(conv["epoch"])
+            rows.append(conv)
+    return rows
+
+
+def _example_items(run, metrics, n=8):
+    """Up to n test cells, both correct and wrong ones, each class represented."""
+    import cv2
+
+    from leuknet.data.pipeline import read_image
+
+    path = run / "predictions.csv"
+    if not path.is_file():
+        return []
+    rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    classes = metrics["classes"]
+    wrong = [r for r in rows if r["true_class"] != r["predicted_class"]]
+    picked, seen = [], set()
+    for r in wrong[:2] + rows:
+        key = r["file"]
+        if key in seen:
+            continue
+        if sum(1 for p in picked if p["true_class"] == r["true_class"]) >= (n + 1) // len(classes) + 1:
+            continue
+        picked.append(r)
+        seen.add(key)
+        if len(picked) >= n:
+            break
+    items = []
+    for r in picked:
+        try:
+            img = read_image(r["file"])
+        except Exception:  # noqa: BLE001 - files may have moved since the run
+            continue
+        img = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
+        items.append((img, r["true_class"], {c: float(r[f"p_{c}"]) for c in classes}))
+    return items
+
+
+class _Doc:
+    """Collects sections; figures become embedded PNGs (HTML) or files beside the Markdown."""
+
+    def __init__(self, kind, assets):
+        self.kind, self.assets, self.parts, self.n = kind, assets, [], 0
+
+    def h(self, level, text):
+        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>" if self.kind == "html" else
+                          f"{'#' * level} {text}\n")
+
+    def p(self, text):
+        self.parts.append(f"<p>{html.escape(text)}</p>" if self.kind == "html" else f"{text}\n")
+
+    def table(self, header, rows):
+        if self.kind == "html":
+            th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+            trs = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+            self.parts.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+        else:
+            lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+            self.parts.append("\n".join(lines) + "\n")
+
+    def figure(self, make, caption):
+        self.n += 1
+        if self.kind == "html":
+            with tempfile.TemporaryDirectory() as d:
+                p = make(Path(d) / "f.png")
+                data = base64.b64encode(Path(p).read_bytes()).decode()
+            self.parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                              f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        else:
+            self.assets.mkdir(parents=True, exist_ok=True)
+            name = f"figure{self.n}.png"
+            make(self.assets / name)
+            self.parts.append(f"![{caption}]({self.assets.name}/{name})\n")
+
+    def render(self, title):
+        if self.kind == "html":
+            css = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;padding:0 1em}"
+                   "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+                   "text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+                   "figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:90%}"
+                   ".warn{background:#fff3cd;padding:.5em 1em;border:1px solid #e0c070}")
+            return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                    f"<style>{css}</style></head><body><h1>{html.escape(title)}</h1>" + "\n".join(self.parts)
+                    + "</body></html>\n")
+        return f"# {title}\n\n" + "\n".join(self.parts)
+
+
+def _pct(v):
+    return f"{100 * v:.2f}%"
+
+
+def _run_section(doc, run: Path, level=2):
+    from leuknet import figures
+
+    cfg = json.loads((run / "config.json").read_text())
+    c = cfg["config"]
+    doc.h(level, f"Run {run.name}")
+    if cfg["dataset"].get("synthetic"):
+        doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
+    doc.table(["setting", "value"], [
+        ["model", f"{c['model']} ({cfg['model']['params']:,} learnables)"], ["recipe", c["recipe"]],
+        ["data", f"{cfg['dataset']['root']} ({cfg['dataset']['format']})"],
+        ["images / classes", f"{cfg['dataset']['n_images']} / {', '.join(cfg['dataset']['classes'])}"],
+        ["split (train / validation / test)", " / ".join(str(cfg["splits"][k]) for k in ("train", "validation", "test"))
+         + f" by {c['split_by']}, balance {c['balance']}"],
+        ["colour space, input size", f"{c['colorspace']}, {c['image_size']} x {c['image_size']}"],
+        ["solver", f"{c['solver']}, InitialLearnRate {cfg['training_options']['InitialLearnRate']}, "
+                   f"schedule {c['schedule']}"],
+        ["epochs, mini-batch", f"{c['epochs']}, {c['batch_size']}"],
+        ["device, precision", f"{cfg['device']['used']}, {c.get('precision', 'fp32')}"],
+        ["seed", c["seed"]], ["training time", f"{cfg['timing']['train_seconds']:.1f} s"],
+        ["versions", ", ".join(f"{k} {v}" for k, v in cfg["versions"].items() if k in ("leuknet", "tensorflow",
+                                                                                     "keras"))],
+        ["dataset fingerprint", cfg["dataset"]["fingerprint_sha256"][:16]],
+    ])
+    history = _read_history(run)
+    doc.figure(lambda p: figures.training_progress(history, p, f"Training progress: {run.name}"),
+               "Accuracy and loss per iteration (training smoothed over raw; validation dashed).")
+    if (run / "metrics.json").is_file():
+        m = json.loads((run / "metrics.json").read_text())
+        doc.h(level + 1, f"Test metrics ({m.get('evaluated_split', 'test')} split, n = {m['n_test']})")
+        doc.p(f"Accuracy {_pct(m['accuracy'])}, weighted F1 {m['weighted_f1']:.4f}.")
+        doc.table(["class", "precision", "sensitivity", "specificity", "F1", "support"],
+                  [[k, _pct(v["precision"]), _pct(v["sensitivity"]), _pct(v["specificity"]), f"{v['f1']:.4f}",
+                    v["support"]] for k, v in m["per_class"].items()]
+                  + [["macro", _pct(m["macro"]["precision"]), _pct(m["macro"]["sensitivity"]),
+                      _pct(m["macro"]["specificity"]), f"{m['macro']['f1']:.4f}", m["n_test"]]])
+        doc.figure(lambda p: figures.confusion_matrix_chart(m["confusion_matrix"], m["classes"], p),
+                   "Confusion matrix: rows true class, columns predicted; counts and row percentages.")
+        items = _example_items(run, m)
+        if items:
+            doc.figure(lambda p: figures.example_cells(items, m["classes"], p),
+                       "Example test cells with the predicted probabilities (green: correct, red: wrong).")
+
+
+def _study_section(doc, study: Path):
+    from leuknet import figures
+
+    data = json.loads((study / "colorspace.json").read_text())
+    meta, summary = data["study"], data["spaces"]
+    doc.h(2, f"Colour-space study: {meta['model']}, {meta['task']}")
+    if meta.get("synthetic"):
+        doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
+    doc.p(f"Recipe {meta['recipe']}, {meta['repeats']} repeat(s) from seed {meta['seed']}; every colour space "
+          "sees the same split and initial weights per seed. Mean ± s.d. over repeats.")
+
+    def pm(d):
+        return f"{100 * d['mean']:.2f}" + (f" ± {100 * d['std']:.2f}" if d["std"] is not None else "")
+
+    doc.table(["colour model", "training samples", "accuracy %", "F1 %", "sensitivity %", "specificity %"],
+              [[s["label"], s["training_samples"], pm(s["accuracy"]), pm(s["macro_f1"]), pm(s["sensitivity"]),
+                pm(s["specificity"])] for s in summary.values()])
+    doc.figure(lambda p: figures.colorspace_bars(summary, p), "Accuracy, F1, sensitivity, specificity per colour "
+               "space (error bars: s.d. over repeats).")
+    for space, s in summary.items():
+        doc.figure(lambda p, s=s: figures.confusion_matrix_chart(s["confusion_matrix_sum"], s["classes"], p,
+                                                                 s["label"]),
+                   f"{s['label']}: confusion matrix summed over the repeats.")
+    runs = sorted((study / "runs").glob(f"*-seed{meta['seed']}"))
+    for run in runs:
+        if (run / "config.json").is_file():
+            _run_section(doc, run, level=3)
+
+
+def build_report(inputs, out) -> Path:
+    """Write an HTML report (``out`` ending .html) or a Markdown one (``.md``, figures in ``<stem>_files/``)."""
+    from leuknet.io import write_text
+
+    out = Path(out)
+    kind = "md" if out.suffix.lower() in (".md", ".markdown") else "html"
+    doc = _Doc(kind, out.with_name(out.stem + "_files"))
+    if not inputs:
+        raise DataError("give at least one run directory or study folder")
+    for item in inputs:
+        p = Path(item)
+        if (p / "colorspace.json").is_file():
+            _study_section(doc, p)
+        elif (p / "config.json").is_file() and (p / "history.csv").is_file():
+            _run_section(doc, p)
+        else:
+            raise DataError(f"{p} is neither a run directory (config.json, history.csv) nor a colour-space study "
+                            "(colorspace.json)")
+    write_text(out, doc.render("leuknet report"))
+    return out
