@@ -357,6 +357,36 @@ def bench(
     console.print(f"Written: {out}/bench.json, bench.md, bench.png", highlight=False)
 
 
+@app.command()
+def parity(
+    out: Optional[Path] = typer.Option(None, help="Folder for parity.json and parity.md."),
+    cases: Optional[Path] = typer.Option(None, help="Folder of reference cases (default: the repository's "
+                                         "parity/cases)."),
+):
+    """Check every MATLAB behaviour leuknet claims against independent reference cases; exit 1 on a failure."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device("cpu")
+    from leuknet.parity import run_all, write
+
+    t = Table(title="leuknet parity", title_justify="left")
+    for c in ("case", "oracle", "max abs error", "tolerance", "pass"):
+        t.add_column(c, justify="right" if c in ("max abs error", "tolerance") else "left")
+    results = run_all(cases)
+    for r in results:
+        t.add_row(r["name"], r["oracle"], f"{r['max_abs_error']:.3g}", f"{r['tolerance']:.3g}",
+                  "[green]yes[/green]" if r["passed"] else f"[bold red]NO[/bold red] {r['note']}")
+    console.print(t)
+    n_ok = sum(r["passed"] for r in results)
+    console.print(f"{n_ok} of {len(results)} cases pass; oracles: "
+                  + ", ".join(sorted({r['oracle'] for r in results})), highlight=False)
+    if out:
+        write(results, out)
+        console.print(f"Written: {out}/parity.json, parity.md", highlight=False)
+    if n_ok != len(results):
+        raise typer.Exit(1)
+
+
 @app.command("models")
 def models_cmd():
     """List the registered models."""

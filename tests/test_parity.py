@@ -1,0 +1,37 @@
+"""The parity suite runs in CI on every change: every committed reference case must pass."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+from leuknet.parity import DEFAULT_CASES, run_all
+
+
+def test_every_parity_case_passes_with_at_least_three_oracles():
+    results = run_all()
+    failed = [(r["name"], r["max_abs_error"], r["tolerance"], r["note"]) for r in results if not r["passed"]]
+    assert not failed, failed
+    assert len(results) >= 20
+    families = {r["oracle"].split(" (")[0] for r in results}
+    assert {"onnxruntime", "GNU Octave", "NumPy"} <= families
+
+
+def test_parity_cli_exit_status_and_files(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name in ("maxpool_3_stride2", "published_rgb2ycbcr_values"):
+        shutil.copy(DEFAULT_CASES / f"{name}.npz", cases)
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "parity", "--cases", cases, "--out", tmp_path / "o"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "o" / "parity.json").is_file() and (tmp_path / "o" / "parity.md").is_file()
+    # a case whose expected output is wrong must fail the run
+    with np.load(cases / "maxpool_3_stride2.npz") as z:
+        data = {k: z[k] for k in z.files}
+    data["expected"] = data["expected"] + 1
+    np.savez(cases / "maxpool_3_stride2.npz", **data)
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "parity", "--cases", cases], capture_output=True,
+                       text=True)
+    assert r.returncode == 1
