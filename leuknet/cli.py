@@ -62,7 +62,9 @@ class RunDisplay:
             self._stop_scan()
             console.print("Split: " + ", ".join(f"{k} {v}" for k, v in payload.items()), highlight=False)
         elif event == "model":
-            console.print(f"Model: {payload['name']} ({payload['params']:,} learnables)", highlight=False)
+            how = (f"pretrained base from {payload['weights']}" if payload.get("pretrained")
+                   else "randomly initialised (no pretrained weights)")
+            console.print(f"Model: {payload['name']} ({payload['params']:,} learnables, {how})", highlight=False)
         else:
             self._stop_scan()
             self.training(event, payload)
@@ -128,7 +130,17 @@ def train(
     split_by: Optional[str] = typer.Option(None, help="cell or subject (no subject in two splits)."),
     balance: Optional[str] = typer.Option(None, help="none or undersample (every class cut to the smallest)."),
     validation_frequency: Optional[int] = typer.Option(None, min=1, help="ValidationFrequency (iterations)."),
-    fc_units: Optional[int] = typer.Option(None, min=1, help="Width of LeukNet's first fully connected layer."),
+    fc_units: Optional[int] = typer.Option(None, min=1, help="Width of the first fully connected layer (LeukNet) "
+                                           "or of the new one (AlexNet transfer)."),
+    weights: Optional[str] = typer.Option(None, help="Pretrained AlexNet weights (.onnx, .keras, .weights.h5) or "
+                                          "'none' to train from scratch."),
+    input_order: Optional[str] = typer.Option(None, help="Channel order of ONNX weights: rgb, bgr or auto."),
+    lr_factor: Optional[float] = typer.Option(None, help="Learn-rate factor of the new layers (transfer)."),
+    freeze_base: bool = typer.Option(False, help="Freeze the pretrained layers (learn-rate factor 0)."),
+    labels: Optional[Path] = typer.Option(None, help="CSV of file,label (e.g. ALL subtypes L1, L2, L3, normal)."),
+    augment: Optional[str] = typer.Option(None, help="none or rotate-mirror (training split x5)."),
+    equalize: Optional[bool] = typer.Option(None, "--equalize/--no-equalize",
+                                            help="Cut every training class to the smallest after augmentation."),
     pool_stride: Optional[int] = typer.Option(None, min=1, help="LeukNet's max-pooling stride."),
     cache_mb: Optional[int] = typer.Option(None, min=0, help="Memory budget for caching decoded images."),
     demo_per_class: Optional[int] = typer.Option(None, min=4, help="Images per class in the demo set."),
@@ -148,6 +160,8 @@ def train(
                  batch_size=batch_size, lr=lr, solver=solver, image_size=image_size, colorspace=colorspace,
                  seed=seed, split=split, split_by=split_by, balance=balance,
                  validation_frequency=validation_frequency, fc_units=fc_units, pool_stride=pool_stride,
+                 weights=weights, input_order=input_order, lr_factor=lr_factor, freeze_base=freeze_base or None,
+                 labels=str(labels) if labels else None, augment=augment, equalize=equalize,
                  cache_mb=cache_mb, demo_per_class=demo_per_class, out=str(out) if out else None,
                  overwrite=overwrite)
     cfg = resolve(flags)
@@ -355,6 +369,86 @@ def bench(
     run_bench(model, precision, batch_size, device, image_size, repeats, warmup, baseline, out, progress)
     console.print((out / "bench.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     console.print(f"Written: {out}/bench.json, bench.md, bench.png", highlight=False)
+
+
+weights_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import pretrained weights.")
+app.add_typer(weights_app, name="weights")
+study_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Studies that rerun a recipe.")
+app.add_typer(study_app, name="study")
+
+
+@weights_app.command("import")
+def weights_import(
+    src: Path = typer.Argument(..., help="AlexNet ONNX file (ONNX model zoo bvlcalexnet, or MATLAB "
+                               "exportONNXNetwork(alexnet, ...))."),
+    out: Path = typer.Option(..., help="Destination .keras file."),
+    input_order: str = typer.Option("auto", help="rgb (MATLAB exports), bgr (Caffe / ONNX model zoo) or auto "
+                                     "(bgr when the input is named data_0)."),
+    mean: Optional[str] = typer.Option(None, help="Input mean r,g,b to subtract (default: the graph's, or none)."),
+):
+    """Import an AlexNet ONNX file, check it against onnxruntime, and save it as a Keras model."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device("cpu")
+    from leuknet.errors import ConfigError
+    from leuknet.weights.onnx_import import import_to_keras
+
+    if not str(out).endswith(".keras"):
+        raise ConfigError(f"--out must end in .keras, received {out}")
+    m = None
+    if mean:
+        try:
+            m = [float(v) for v in mean.split(",")]
+        except ValueError:
+            raise ConfigError(f"--mean must be three numbers r,g,b, received {mean!r}") from None
+        if len(m) != 3:
+            raise ConfigError(f"--mean must be three numbers r,g,b, received {mean!r}")
+    model, info = import_to_keras(src, out, input_order, m)
+    from leuknet.models import learnables
+
+    console.print(f"Imported {src}: {len(model.layers)} Keras layers, {learnables(model):,} learnables, input "
+                  f"{info['input_size'][0]} x {info['input_size'][1]} {info['input_order'].upper()}, mean: "
+                  f"{info['mean']}, MATLAB alexnet layout: {info['alexnet_layout']}", highlight=False)
+    console.print(f"Largest difference from onnxruntime on random input: "
+                  f"{info['max_abs_difference_vs_onnxruntime']:.3g}", highlight=False)
+    console.print(f"Written: {out}", highlight=False)
+
+
+@study_app.command("fc-units")
+def study_fc_units(
+    values: str = typer.Option("4096,3072,2048,1024", help="Widths of the new fully connected layer."),
+    model: str = typer.Option("alexnet"),
+    data: Optional[Path] = typer.Option(None),
+    dataset_format: Optional[str] = typer.Option(None),
+    labels: Optional[Path] = typer.Option(None),
+    weights: Optional[str] = typer.Option(None),
+    recipe: Optional[str] = typer.Option(None),
+    device: str = typer.Option("auto"),
+    epochs: Optional[int] = typer.Option(None, min=1),
+    batch_size: Optional[int] = typer.Option(None, min=1),
+    lr: Optional[float] = typer.Option(None),
+    image_size: Optional[int] = typer.Option(None),
+    seed: int = typer.Option(0),
+    split: Optional[str] = typer.Option(None),
+    demo_per_class: Optional[int] = typer.Option(None, min=4),
+    out: Path = typer.Option(Path("runs/fc-units")),
+):
+    """Rerun the recipe for each feature-vector width with identical splits and seeds (Shafique's Table 4)."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.study import run_fc_study
+
+    flags = dict(model=model, data=str(data) if data else None, dataset_format=dataset_format,
+                 labels=str(labels) if labels else None, weights=weights, recipe=recipe, device=device,
+                 epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, seed=seed, split=split,
+                 demo_per_class=demo_per_class)
+    display = StudyDisplay()
+    try:
+        res = run_fc_study(flags, values, out, callback=display)
+    finally:
+        display.progress.stop()
+    console.print((Path(res["out"]) / "fc_units.md").read_text(), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

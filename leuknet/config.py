@@ -30,7 +30,14 @@ class RunConfig:
     balance: str = "none"
     cache_mb: int = 2048
     demo_per_class: int = 150
+    labels: str | None = None  # CSV file,label (subtype labels)
+    augment: str = "none"  # none | rotate-mirror (training split x5: rotations 90/180/270 and mirror)
+    equalize: bool = False  # after augmentation, cut every class of the training split to the smallest
     # network
+    weights: str | None = None  # pretrained weights (alexnet): .onnx, .keras, .weights.h5; "none" = from scratch
+    input_order: str | None = None  # rgb | bgr | auto for ONNX weights
+    lr_factor: float = 20.0  # learn-rate factor of the new layers (transfer learning)
+    freeze_base: bool = False
     fc_units: int = 512
     pool_stride: int = 2
     normalization: str = "zerocenter"
@@ -77,6 +84,13 @@ RECIPES: dict[str, dict] = {
     "leuknet-paper": dict(model="leuknet", solver="adam", lr=1e-4, epochs=10, batch_size=128,
                           validation_frequency=5, schedule="piecewise", lr_drop_factor=0.5, lr_drop_period=7,
                           split=(0.7, 0.2, 0.1), balance="undersample", image_size=224),
+    # Shafique & Tehsin (2018): MATLAB alexnet, layers(1:end-3) + FC 1024 + ReLU + FC(classes), new layers'
+    # learn-rate factors 20, mini-batch 28, 100 epochs, 60/40 split, training data x5 by rotation and mirroring,
+    # then classes equalised. Solver and rate are not given: MATLAB's transfer-learning example (which the paper
+    # follows) uses sgdm with InitialLearnRate 1e-4.
+    "alexnet-shafique": dict(model="alexnet", solver="sgdm", lr=1e-4, momentum=0.9, epochs=100, batch_size=28,
+                             split=(0.6, 0.0, 0.4), balance="none", augment="rotate-mirror", equalize=True,
+                             image_size=227, fc_units=1024, lr_factor=20.0, validation_frequency=50),
     # A short run for the embedded synthetic data (a few minutes on a 2-core CPU).
     "demo": dict(model="leuknet", solver="adam", lr=1e-4, epochs=6, batch_size=32, validation_frequency=5,
                  verbose_frequency=5, schedule="none", split=(0.7, 0.2, 0.1), balance="undersample",
@@ -86,6 +100,7 @@ RECIPES: dict[str, dict] = {
 RECIPE_NOTES = {
     "leuknet-paper": "LeukNet paper: adam 1e-4, 10 epochs, batch 128, validate every 5 it., lr x0.5 every 7 epochs",
     "demo": "embedded synthetic demo: adam 1e-4, 6 epochs, batch 32, 300 cells",
+    "alexnet-shafique": "Shafique & Tehsin: AlexNet transfer, sgdm 1e-4, factor 20, batch 28, 100 epochs, 60/40",
 }
 
 
@@ -100,7 +115,14 @@ def resolve(flags: dict) -> RunConfig:
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}")
     given = {k: v for k, v in flags.items() if v is not None}
-    recipe = given.get("recipe") or ("demo" if not given.get("data") else "leuknet-paper")
+    recipe = given.get("recipe")
+    if not recipe:
+        if given.get("model") and given["model"] != "leuknet":
+            from leuknet import models
+
+            recipe = models.model_info(given["model"])["default_recipe"]
+        else:
+            recipe = "demo" if not given.get("data") else "leuknet-paper"
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; available: {', '.join(list_recipes())}")
     values = dict(RECIPES[recipe])

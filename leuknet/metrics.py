@@ -35,6 +35,7 @@ def classification_metrics(y_true, y_pred, classes) -> dict:
             "sensitivity": sensitivity,
             "specificity": _div(tn, tn + fp),
             "f1": _div(2 * precision * sensitivity, precision + sensitivity),
+            "accuracy": _div(tp + tn, n),  # one-vs-rest (Shafique & Tehsin's Table 5)
             "support": int(cm[i].sum()),
         }
     keys = ("precision", "sensitivity", "specificity", "f1")

@@ -58,6 +58,10 @@ def load_dataset(cfg: RunConfig):
     from leuknet.data.sources import discover
     from leuknet.data.synthetic import demo_dataset
 
+    if cfg.labels:
+        from leuknet.data.sources import discover_csv
+
+        return discover_csv(cfg.labels, cfg.data)
     if cfg.data:
         return discover(cfg.data, cfg.dataset_format)
     return demo_dataset(per_class=cfg.demo_per_class, seed=0)
@@ -111,17 +115,34 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             raise DataError(f"class {empty[0]!r} has no readable images")
     splits = make_splits(dataset, fractions, by=cfg.split_by, seed=cfg.seed, balance=cfg.balance)
     train, val, test = (data.subset(splits[k]) for k in ("train", "validation", "test"))
-    cb("splits", {k: len(v) for k, v in splits.items()})
+    if cfg.augment == "rotate-mirror":
+        train = train.augmented((1, 2, 3, 4))
+    elif cfg.augment != "none":
+        raise ConfigError(f"unknown augmentation {cfg.augment!r}; choose none or rotate-mirror")
+    if cfg.equalize:
+        from leuknet.data.split import undersample
+
+        train = train.subset(undersample(train.labels, np.arange(len(train)), cfg.seed))
+    cb("splits", {k: len(v) for k, v in splits.items()} | (
+        {"train after augmentation": len(train)} if cfg.augment != "none" or cfg.equalize else {}))
     if len(train) < cfg.batch_size:
         raise ConfigError(f"the training split has {len(train)} images, fewer than one mini-batch of "
                           f"{cfg.batch_size}; lower --batch-size")
 
     seed_everything(cfg.seed)
-    model = models.build(cfg.model, num_classes=len(dataset.classes), image_size=cfg.image_size,
-                         classes=dataset.classes, colorspace=cfg.colorspace, fc_units=cfg.fc_units,
-                         pool_stride=cfg.pool_stride, normalization=cfg.normalization)
+    kw = dict(num_classes=len(dataset.classes), image_size=cfg.image_size, classes=dataset.classes,
+              colorspace=cfg.colorspace, fc_units=cfg.fc_units, normalization=cfg.normalization)
+    weights = None if cfg.weights in (None, "", "none") else cfg.weights
+    if cfg.model == "leuknet":
+        kw.update(pool_stride=cfg.pool_stride, weights=weights)
+    elif cfg.model == "alexnet":
+        kw.update(weights=weights, lr_factor=cfg.lr_factor, freeze_base=cfg.freeze_base,
+                  input_order=cfg.input_order, transfer=True)
+    model = models.build(cfg.model, **kw)
     trainer = Trainer(model, options)
-    cb("model", {"name": cfg.model, "params": int(model.count_params())})
+    pretrained = bool(weights)
+    cb("model", {"name": cfg.model, "params": models.learnables(model), "pretrained": pretrained,
+                 "weights": weights})
     t_train = time.perf_counter()
     info = trainer.fit(train, val if len(val) else None, seed=cfg.seed, callback=cb)
     t_train = time.perf_counter() - t_train
@@ -178,7 +199,9 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             "device": device,
             "versions": versions(),
             "seed": cfg.seed,
-            "model": {"name": cfg.model, "params": int(model.count_params()), "classes": dataset.classes},
+            "model": {"name": cfg.model, "params": models.learnables(model), "classes": dataset.classes,
+                      "pretrained_weights": weights, "from_scratch": not pretrained,
+                      "layers": [l.name for l in model.layers]},
             "timing": timing,
             "training": {"iterations_per_epoch": info.iterations_per_epoch, "stopped_early": info.stopped_early,
                          "output_network_iteration": info.output_network_iteration,

@@ -152,3 +152,42 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
                                            f"{s['label']} (sum over {repeats} repeats)")
     cb("study_end", {"out": str(out)})
     return {"out": str(out), "summary": summary, "meta": meta}
+
+
+def run_fc_study(flags: dict, values, out, callback=None) -> dict:
+    """Shafique & Tehsin's Table 4: the recipe rerun for each width of the new fully connected layer, with the
+    same split and seed; finished runs are kept."""
+    from leuknet.config import resolve
+    from leuknet.io import write_json, write_text
+    from leuknet.run import train_run
+
+    cb = callback or (lambda e, p: None)
+    try:
+        widths = [int(v) for v in (values.split(",") if isinstance(values, str) else values)]
+    except ValueError:
+        raise ConfigError(f"--values must be integers like 4096,3072,2048,1024, received {values!r}") from None
+    if not widths or min(widths) < 1:
+        raise ConfigError(f"--values must be positive integers, received {values!r}")
+    out = Path(out)
+    base = resolve({k: v for k, v in flags.items() if k != "out"})
+    cb("study_start", {"runs": len(widths), "epochs": base.epochs})
+    rows = []
+    for wdt in widths:
+        run_dir = out / "runs" / f"fc{wdt}"
+        if (run_dir / "metrics.json").is_file():
+            cb("run_skipped", {"space": f"fc {wdt}", "seed": base.seed, "epochs": base.epochs})
+        else:
+            cb("run_start", {"space": f"fc {wdt}", "seed": base.seed})
+            train_run(resolve(dict(flags, fc_units=wdt, out=str(run_dir), overwrite=True)), callback=cb)
+        m = json.loads((run_dir / "metrics.json").read_text())
+        rows.append({"fc_units": wdt, "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
+                     "per_class": m["per_class"], "n_test": m["n_test"]})
+    meta = {"model": base.model, "recipe": base.recipe, "seed": base.seed, "flags": flags}
+    write_json(out / "fc_units.json", {"study": meta, "results": rows})
+    lines = [f"# Feature-vector length study: {base.model}, recipe {base.recipe}, seed {base.seed}", "",
+             "| Feature vector (units) | Accuracy % | F1 (macro) % | Test images |", "|---|---|---|---|"]
+    lines += [f"| {r['fc_units']} | {100 * r['accuracy']:.2f} | {100 * r['macro_f1']:.2f} | {r['n_test']} |"
+              for r in rows]
+    write_text(out / "fc_units.md", "\n".join(lines) + "\n")
+    cb("study_end", {"out": str(out)})
+    return {"out": str(out), "results": rows}

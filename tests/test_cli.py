@@ -88,7 +88,7 @@ def test_train_evaluate_predict_on_folders_with_a_corrupt_file(tmp_path, folders
     assert cfg["versions"]["tensorflow"] and cfg["dataset"]["fingerprint_sha256"]
     m = json.loads((out / "metrics.json").read_text())
     assert m["classes"] == ["blast", "normal"] and m["n_test"] == 4
-    assert set(m["per_class"]["blast"]) == {"precision", "sensitivity", "specificity", "f1", "support"}
+    assert set(m["per_class"]["blast"]) == {"precision", "sensitivity", "specificity", "f1", "support", "accuracy"}
     assert "weighted_f1" in m and "macro" in m
     assert (folders / "normal" / "broken.png").exists()  # the user's data is never touched
     r = leuknet("train", "--data", folders, "--out", out)

@@ -116,6 +116,24 @@ def scan_files(paths, size, space="rgb", keep_images=True, batch=64, progress=No
     return images, bad
 
 
+TRANSFORMS = ("identity", "rot90", "rot180", "rot270", "fliplr", "flipud")
+
+
+def transform_np(img, t: int):
+    """Geometric copies used to multiply training data (Shafique & Tehsin: rotation and mirroring)."""
+    if t == 0:
+        return img
+    if t <= 3:
+        return np.rot90(img, k=t, axes=(0, 1))
+    return img[:, ::-1] if t == 4 else img[::-1]
+
+
+def transform_tf(img, t):
+    return tf.switch_case(tf.cast(t, tf.int32), [
+        lambda: img, lambda: tf.image.rot90(img, 1), lambda: tf.image.rot90(img, 2), lambda: tf.image.rot90(img, 3),
+        lambda: tf.image.flip_left_right(img), lambda: tf.image.flip_up_down(img)])
+
+
 @dataclass
 class ImageData:
     """Images and integer labels for training and evaluation.
@@ -128,6 +146,7 @@ class ImageData:
     colorspace: str = "rgb"
     images: np.ndarray | None = None
     paths: list[str] | None = None
+    transforms: np.ndarray | None = None  # per-sample index into TRANSFORMS (square images only)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -146,11 +165,15 @@ class ImageData:
         h, w = self.size
         if self.in_memory:
             images = self.images
+            tr = self.transforms
 
             def gen():
                 for start in range(0, len(order), batch_size):
                     idx = order[start : start + batch_size]
-                    yield images[idx], labels[idx]
+                    if tr is None or not np.any(tr[idx]):
+                        yield images[idx], labels[idx]
+                    else:
+                        yield np.stack([transform_np(images[i], int(tr[i])) for i in idx]), labels[idx]
 
             ds = tf.data.Dataset.from_generator(
                 gen,
@@ -159,17 +182,34 @@ class ImageData:
             )
         else:
             paths = np.asarray([os.fsencode(self.paths[i]) for i in order], dtype=object)
-            ds = tf.data.Dataset.from_tensor_slices((paths, labels[order]))
-            ds = ds.map(lambda p, y: (decode_and_resize(p, (h, w), self.colorspace)[0], y),
+            tr = (self.transforms if self.transforms is not None else np.zeros(len(self), np.int32))[order]
+            ds = tf.data.Dataset.from_tensor_slices((paths, labels[order], tr.astype(np.int32)))
+            ds = ds.map(lambda p, y, t: (transform_tf(decode_and_resize(p, (h, w), self.colorspace)[0], t), y),
                         num_parallel_calls=AUTOTUNE, deterministic=True)
             ds = ds.batch(batch_size)
         return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(prefetch)
 
     def subset(self, indices) -> "ImageData":
+        """Samples at ``indices`` (repeats allowed)."""
         indices = np.asarray(indices, np.int64)
+        tr = None if self.transforms is None else self.transforms[indices]
         if self.in_memory:
-            return ImageData(self.labels[indices], self.size, self.colorspace, images=self.images[indices])
-        return ImageData(self.labels[indices], self.size, self.colorspace, paths=[self.paths[i] for i in indices])
+            return ImageData(self.labels[indices], self.size, self.colorspace, images=self.images[indices],
+                             transforms=tr)
+        return ImageData(self.labels[indices], self.size, self.colorspace, paths=[self.paths[i] for i in indices],
+                         transforms=tr)
+
+    def augmented(self, transforms=(1, 2, 3, 4)) -> "ImageData":
+        """Every sample once as it is plus once per transform (indices into TRANSFORMS): N x (1 + len)."""
+        if self.size[0] != self.size[1] and any(t in (1, 3) for t in transforms):
+            raise ValueError("90-degree rotations need square images")
+        n = len(self)
+        idx = np.tile(np.arange(n), 1 + len(transforms))
+        base = self.transforms if self.transforms is not None else np.zeros(n, np.int32)
+        tr = np.concatenate([base] + [np.full(n, t, np.int32) for t in transforms])
+        out = self.subset(idx)
+        out.transforms = tr
+        return out
 
     def iter_uint8(self, batch_size=128):
         """Batches as NumPy arrays in stored order (for input statistics)."""

@@ -207,3 +207,29 @@ def discover(path, dataset_format: str | None = None) -> Dataset:
         raise DataError(f"unknown dataset format {dataset_format!r}; choose one of {', '.join(FORMATS)}")
     fmt = dataset_format or detect_format(root)
     return {"cnmc": discover_cnmc, "allidb": discover_allidb, "folders": discover_folders}[fmt](root.resolve())
+
+
+def discover_csv(csv_path, root=None) -> Dataset:
+    """Labels from a CSV with columns ``file,label`` (a header row is optional); relative paths are taken from
+    ``root`` or else the CSV's folder. Classes are the sorted label names (e.g. ALL subtypes L1, L2, L3, normal)."""
+    p = Path(csv_path).expanduser()
+    if not p.is_file():
+        raise DataError(f"labels file {p} does not exist")
+    base = Path(root).expanduser() if root else p.parent
+    samples, missing = [], []
+    with open(p, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["file", "label"]:
+        rows = rows[1:]
+    for i, r in enumerate(rows, start=1):
+        if len(r) < 2 or not r[1].strip():
+            raise DataError(f"{p}, row {i}: expected file,label, received {','.join(r)!r}")
+        f_ = Path(r[0].strip())
+        f_ = f_ if f_.is_absolute() else base / f_
+        if not f_.is_file():
+            missing.append(str(f_))
+            continue
+        samples.append(Sample(str(f_.resolve()), r[1].strip(), None))
+    if missing:
+        raise DataError(f"{len(missing)} file(s) listed in {p} do not exist, first: {missing[0]}")
+    return _finish(samples, "csv", base.resolve())

@@ -28,7 +28,44 @@ __all__ = [
     "imageInputLayer", "convolution2dLayer", "groupedConvolution2dLayer", "reluLayer",
     "crossChannelNormalizationLayer", "maxPooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
     "classificationLayer", "trainingOptions", "trainNetwork", "classify", "predict", "Layers", "imageDatastore",
+    "alexnet", "SeriesNetwork",
 ]
+
+
+class SeriesNetwork:
+    """What MATLAB's ``alexnet()`` returns: ``.Layers`` is the layer array with weights (MATLAB layouts), so
+    ``alexnet().Layers[:-3] + [fullyConnectedLayer(...), ...]`` is the transfer-learning idiom. ``.model`` is the
+    Keras model."""
+
+    def __init__(self, model, pretrained):
+        self.model = model
+        self.pretrained = pretrained
+
+    @property
+    def Layers(self):
+        return network_layers(self.model)
+
+    def __repr__(self):
+        return f"SeriesNetwork({len(self.Layers)} layers, {'pretrained' if self.pretrained else 'random weights'})"
+
+
+def alexnet(Weights=None, InputOrder="auto"):
+    """``net = alexnet`` with weights from a local file (.onnx, .keras, .weights.h5). Without ``Weights`` the
+    network is randomly initialised and a warning says so: leuknet never downloads weights."""
+    import warnings
+
+    from leuknet.models.alexnet import alexnet_layers
+
+    if Weights is None:
+        warnings.warn("alexnet(): no Weights given, the network is randomly initialised (leuknet never downloads "
+                      "weights; pass Weights='alexnet.onnx')", stacklevel=2)
+        layers = alexnet_layers()
+    else:
+        from leuknet.weights import load_alexnet_layers
+
+        layers = load_alexnet_layers(Weights, input_order=InputOrder)
+    model, _ = assemble(layers, name="alexnet")
+    return SeriesNetwork(model, Weights is not None)
 
 
 def Layers(net):

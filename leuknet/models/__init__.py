@@ -37,6 +37,13 @@ def _get(name):
     return _REGISTRY[name]
 
 
+def learnables(model) -> int:
+    """MATLAB's learnables: trainable parameters (input statistics and other state are not counted)."""
+    import numpy as np
+
+    return int(sum(np.prod(v.shape) for v in model.trainable_weights))
+
+
 def build(name: str, num_classes: int = 2, **kwargs):
     """Build a registered model as a Keras functional model (softmax probabilities out)."""
     if int(num_classes) < 2:
@@ -50,6 +57,11 @@ def _register_builtin():
     register(ModelInfo("leuknet", 224, "Anilkumar, Manoj, Sagi: LeukNet (C-NMC 2019, MATLAB R2021a)",
                        "leuknet-paper", "3 x conv/ReLU/cross-channel norm/max-pool, FC 512, dropout 0.5"),
              leuknet_cnn.build)
+    from leuknet.models import alexnet
+
+    register(ModelInfo("alexnet", 227, "Shafique & Tehsin 2018: AlexNet transfer learning (ALL-IDB2), MATLAB alexnet",
+                       "alexnet-shafique", "MATLAB's 25-layer AlexNet; pretrained from --weights, new FC layers"),
+             alexnet.build)
 
 
 _register_builtin()

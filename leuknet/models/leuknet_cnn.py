@@ -33,7 +33,13 @@ def leuknet_layers(num_classes=2, image_size=224, channels=3, pool_stride=2, fc_
     return layers
 
 
-def build(num_classes=2, input_shape=None, image_size=224, classes=None, **kwargs):
+def build(num_classes=2, input_shape=None, image_size=224, classes=None, weights=None, **kwargs):
+    if weights:
+        from leuknet.errors import ConfigError
+
+        raise ConfigError("LeukNet has no pretrained weights: --weights applies to alexnet")
+    for k in ("lr_factor", "freeze_base", "input_order", "transfer"):
+        kwargs.pop(k, None)
     if input_shape is not None:
         image_size = int(input_shape[0])
         kwargs.setdefault("channels", int(input_shape[2]) if len(input_shape) > 2 else 3)

@@ -1,0 +1,41 @@
+"""Weight import: ONNX files of AlexNet-like (BVLC / Caffe layout) networks and Keras files, never from the
+network. See :mod:`leuknet.weights.onnx_import`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leuknet.errors import ModelFileError
+
+WHERE = ("AlexNet weights are not bundled and never downloaded. Get an ONNX file from the ONNX model zoo "
+         "(validated/vision/classification/alexnet/model/bvlcalexnet-12.onnx) or export MATLAB's with "
+         "exportONNXNetwork(alexnet, 'alexnet.onnx'), then pass its path.")
+
+
+def load_alexnet_layers(path, input_order=None):
+    """MATLAB-style layer array (with weights) from .onnx, .keras or .weights.h5."""
+    from leuknet.matlab.layers import assemble, network_layers
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"weights file {p} does not exist. {WHERE}")
+    name = p.name.lower()
+    if name.endswith(".onnx"):
+        from leuknet.weights.onnx_import import import_onnx
+
+        layers, _ = import_onnx(p, input_order=input_order or "auto")
+        return layers
+    if name.endswith(".keras"):
+        from leuknet.run import load_model
+
+        return network_layers(load_model(p))
+    if name.endswith(".weights.h5"):
+        from leuknet.models.alexnet import alexnet_layers
+
+        model, _ = assemble(alexnet_layers(), name="alexnet")
+        try:
+            model.load_weights(p)
+        except Exception as e:  # noqa: BLE001
+            raise ModelFileError(f"cannot load {p} into MATLAB's AlexNet layout: {str(e).splitlines()[0][:200]}")
+        return network_layers(model)
+    raise ModelFileError(f"{p}: unsupported weights file (use .onnx, .keras or .weights.h5)")
