@@ -180,7 +180,21 @@ def _split(c):
     return np.array([[np.sum(c["labels"][p] == k) for p in parts] for k in np.unique(c["labels"])], np.float64)
 
 
-KINDS = {"lrn": _lrn, "conv": _conv, "maxpool": _maxpool, "fc": _fc, "colour": _colour, "resize": _resize,
+def _onnx_forward(c):
+    import tempfile
+
+    from leuknet.matlab.layers import assemble
+    from leuknet.weights.onnx_import import import_onnx
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "model.onnx"
+        p.write_bytes(c["onnx"].tobytes())
+        layers, _ = import_onnx(p, input_order=str(c["order"]))
+    model, _ = assemble(layers)
+    return model(c["x"].astype(np.float32), training=False).numpy()
+
+
+KINDS = {"onnx_forward": _onnx_forward, "lrn": _lrn, "conv": _conv, "maxpool": _maxpool, "fc": _fc, "colour": _colour, "resize": _resize,
          "solver": _solver, "schedule": _schedule, "cadence": _cadence, "stats": _stats, "glorot": _glorot,
          "crossentropy": _crossentropy, "split": _split}
 

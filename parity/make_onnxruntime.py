@@ -57,3 +57,28 @@ for name, pool, stride in (("maxpool_3_stride2", 3, 2), ("maxpool_3_default_stri
          tolerance=0, why="max is exact", expected=y.transpose(0, 2, 3, 1), x_nhwc=x.transpose(0, 2, 3, 1),
          pool=pool, stride=stride)
 print("written")
+
+# a whole BVLC-AlexNet-layout forward pass (the same 5 conv / 3 FC structure with LRN and grouped convolutions,
+# at 99 x 99 with narrow layers so the fixture stays small), in both channel orders
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from onnx_graphs import SIZE, alexnet_like  # noqa: E402
+
+for order, name in (("rgb", "data"), ("bgr", "data_0")):
+    with tempfile.TemporaryDirectory() as d:
+        mean = rng.uniform(90, 130, (3, SIZE, SIZE)) if order == "rgb" else None
+        p = alexnet_like(Path(d) / "a.onnx", name, mean, seed=5)
+        x = rng.uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
+        sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+        src = x[..., ::-1] if order == "bgr" else x
+        y = np.concatenate([sess.run(None, {name: np.ascontiguousarray(s[None].transpose(0, 3, 1, 2))})[0]
+                            for s in src])
+        save(f"alexnet_layout_forward_{order}", kind="onnx_forward", oracle="onnxruntime",
+             behaviour=f"whole BVLC-AlexNet-layout forward pass imported from ONNX ({order.upper()} source"
+                       + (", mean subtraction in the graph)" if mean is not None else ")"),
+             tolerance=1e-5, why="probabilities; float32 on both sides through 8 learnable layers",
+             expected=y, x=x, onnx=np.frombuffer(p.read_bytes(), np.uint8), order=order)
+print("written")
