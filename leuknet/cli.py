@@ -61,6 +61,13 @@ class RunDisplay:
         elif event == "splits":
             self._stop_scan()
             console.print("Split: " + ", ".join(f"{k} {v}" for k, v in payload.items()), highlight=False)
+        elif event == "profile":
+            p = payload
+            threads = f"{p['intra_op_threads']}/{p['inter_op_threads']} threads, " if p["intra_op_threads"] else ""
+            console.print(f"Profile: {p['device']} {p['precision']} ({p['dtype_policy']}), {threads}"
+                          f"XLA {'whole step' if p['xla_train_step'] else 'solver update'}, strategy {p['strategy']}"
+                          f" x{p['num_replicas']}, global batch {p['global_batch']}"
+                          + (", loss scaling" if p["loss_scaling"] else ""), highlight=False)
         elif event == "model":
             how = (f"pretrained base from {payload['weights']}" if payload.get("pretrained")
                    else "randomly initialised (no pretrained weights)")
@@ -118,7 +125,10 @@ def train(
     recipe: Optional[str] = typer.Option(None, help="Recipe (see `leuknet recipes`). Default: demo without "
                                          "--data, leuknet-paper with it."),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    precision: str = typer.Option("fp32", help="fp32 (parity), bf16 (CPU with AVX512-BF16/AMX, or GPU) or fp16."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (parity; CPU default), bf16 (CPU with AVX512-BF16 "
+                                            "or AMX, or GPU) or fp16 (GPU default, with loss scaling)."),
+    strategy: str = typer.Option("auto", help="auto, default or mirrored (tf.distribute.MirroredStrategy over "
+                                 "all visible GPUs; global batch = per-replica batch x replicas)."),
     epochs: Optional[int] = typer.Option(None, min=1, help="MaxEpochs."),
     batch_size: Optional[int] = typer.Option(None, min=1, help="MiniBatchSize."),
     lr: Optional[float] = typer.Option(None, help="InitialLearnRate."),
@@ -156,7 +166,7 @@ def train(
     from leuknet.run import train_run
 
     flags = dict(model=model, data=str(data) if data else None,
-                 dataset_format=dataset_format, recipe=recipe, device=device, precision=precision, epochs=epochs,
+                 dataset_format=dataset_format, recipe=recipe, device=device, precision=precision, strategy=strategy, epochs=epochs,
                  batch_size=batch_size, lr=lr, solver=solver, image_size=image_size, colorspace=colorspace,
                  seed=seed, split=split, split_by=split_by, balance=balance,
                  validation_frequency=validation_frequency, fc_units=fc_units, pool_stride=pool_stride,
@@ -165,8 +175,7 @@ def train(
                  cache_mb=cache_mb, demo_per_class=demo_per_class, out=str(out) if out else None,
                  overwrite=overwrite)
     cfg = resolve(flags)
-    console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, device {cfg.device}, "
-                  f"precision {cfg.precision}, "
+    console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, "
                   f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {cfg.epochs} epochs, batch "
                   f"{cfg.batch_size}, image {cfg.image_size}, seed {cfg.seed}", highlight=False)
     result = train_run(cfg, RunDisplay(verbose=not quiet))
@@ -286,7 +295,7 @@ def colorspace(
     repeats: int = typer.Option(1, min=1, help="Seeds per space (mean and s.d. over them)."),
     recipe: Optional[str] = typer.Option(None, help="Recipe for every run."),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    precision: str = typer.Option("fp32", help="fp32, bf16 or fp16."),
+    precision: Optional[str] = typer.Option(None, help="fp32, bf16 or fp16 (default: the device profile's)."),
     epochs: Optional[int] = typer.Option(None, min=1),
     batch_size: Optional[int] = typer.Option(None, min=1),
     lr: Optional[float] = typer.Option(None),

@@ -18,7 +18,8 @@ class RunConfig:
     dataset_format: str | None = None
     recipe: str | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str | None = None  # None: the profile's default (cpu fp32, gpu fp16)
+    strategy: str = "auto"  # auto | default | mirrored
     seed: int = 0
     out: str | None = None
     overwrite: bool = False

@@ -92,10 +92,16 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
         raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or "
                           "pass --overwrite")
     device = resolve_device(cfg.device)
-    from leuknet.precision import set_policy
+    from leuknet.profiles import apply_profile, make_strategy, resolve_profile
 
-    device["precision"] = cfg.precision
-    device["dtype_policy"] = set_policy(cfg.precision, device["used"])
+    profile = resolve_profile(cfg.device, cfg.precision, cfg.batch_size, cfg.strategy, cache_mb=cfg.cache_mb,
+                              model=cfg.model)
+    apply_profile(profile)
+    cb("profile", profile.to_dict())
+    strategy = make_strategy(profile)
+    if profile.global_batch != cfg.batch_size:  # GPU profile: MiniBatchSize = per-replica batch x replicas
+        cfg.batch_size = profile.global_batch
+        options = cfg.training_options()
 
     dataset = load_dataset(cfg)
     cb("dataset", dataset.describe())
@@ -138,8 +144,11 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     elif cfg.model == "alexnet":
         kw.update(weights=weights, lr_factor=cfg.lr_factor, freeze_base=cfg.freeze_base,
                   input_order=cfg.input_order, transfer=True)
-    model = models.build(cfg.model, **kw)
-    trainer = Trainer(model, options)
+    import contextlib
+
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = models.build(cfg.model, **kw)
+        trainer = Trainer(model, options, strategy=strategy, jit_step=profile.xla_train_step)
     pretrained = bool(weights)
     cb("model", {"name": cfg.model, "params": models.learnables(model), "pretrained": pretrained,
                  "weights": weights})
@@ -197,6 +206,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             "splits": {k: len(v) for k, v in splits.items()},
             "skipped_files": bad,
             "device": device,
+            "profile": profile.to_dict(),
             "versions": versions(),
             "seed": cfg.seed,
             "model": {"name": cfg.model, "params": models.learnables(model), "classes": dataset.classes,

@@ -78,9 +78,16 @@ class TrainingInfo:
 class Trainer:
     """Owns the compiled training step and the solver for one model."""
 
-    def __init__(self, model, options: TrainingOptions, class_weights=None, jit_solver=True):
+    def __init__(self, model, options: TrainingOptions, class_weights=None, jit_solver=True, strategy=None,
+                 jit_step=False):
+        """``strategy``: a ``tf.distribute`` strategy the model was built under (MirroredStrategy: every replica
+        computes the gradient of its share of the mini-batch, the gradients are averaged, the solver updates the
+        mirrored variables once). ``jit_step``: XLA-compile the whole step (GPU profile)."""
         self.model = model
         self.options = options
+        self.strategy = strategy if strategy is not None and strategy.num_replicas_in_sync > 1 else None
+        if self.strategy is not None:
+            jit_solver = False  # the update runs in cross-replica context on mirrored variables
         out = output_layer(model)
         if class_weights is None and out is not None and out.class_weights:
             class_weights = out.class_weights
@@ -98,7 +105,10 @@ class Trainer:
         if self.loss_scaling:
             self.loss_scale = tf.Variable(2.0**15, trainable=False, dtype=tf.float32)
             self.finite_steps = tf.Variable(0, trainable=False, dtype=tf.int64)
-        self._train_step = tf.function(self._train_step_impl, reduce_retracing=True)
+        if self.strategy is not None:
+            self._train_step = tf.function(self._distributed_step_impl, reduce_retracing=True)
+        else:
+            self._train_step = tf.function(self._train_step_impl, reduce_retracing=True, jit_compile=jit_step)
         self._eval_step = tf.function(self._eval_step_impl, reduce_retracing=True)
 
     def _loss(self, probs, y):
@@ -133,6 +143,22 @@ class Trainer:
             self.solver.apply(grads, lr)
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
         return loss, acc
+
+    def _replica_grads(self, x, y):
+        with tf.GradientTape() as tape:
+            probs = self.model(x, training=True)
+            loss = self._loss(probs, y)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
+        return loss, acc, grads
+
+    def _distributed_step_impl(self, x, y, lr):
+        # equal shares per replica: the mean of the replicas' mean losses is the mini-batch mean (MATLAB's 1/N)
+        loss, acc, grads = self.strategy.run(self._replica_grads, args=(x, y))
+        mean = tf.distribute.ReduceOp.MEAN
+        grads = [self.strategy.reduce(mean, g, axis=None) for g in grads]
+        self.solver.apply(grads, lr)
+        return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, acc, axis=None)
 
     def _eval_step_impl(self, x, y):
         probs = self.model(x, training=False)
@@ -185,7 +211,10 @@ class Trainer:
         stop = False
         for epoch, order in enumerate(self.epoch_orders(n, o.MaxEpochs, seed), start=1):
             lr = o.learn_rate(epoch)
-            for x, y in train.batches(order, o.MiniBatchSize, drop_remainder=True):
+            batches = train.batches(order, o.MiniBatchSize, drop_remainder=True)
+            if self.strategy is not None:
+                batches = self.strategy.experimental_distribute_dataset(batches)
+            for x, y in batches:
                 iteration += 1
                 loss, acc = self.train_step(x, y, lr)
                 row = {"Epoch": epoch, "Iteration": iteration, "BaseLearnRate": lr,
