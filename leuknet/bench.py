@@ -212,7 +212,7 @@ def machine_info() -> dict:
 
 
 def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, repeats=5, warmup=2,
-              baseline=False, out=None, progress=None, pipeline=True) -> dict:
+              baseline=False, out=None, progress=None, pipeline=True, workload=None, workload_options=None) -> dict:
     """Run every configuration in a subprocess; write bench.json, bench.md and bench.png to ``out``."""
     from leuknet import models as registry
     from leuknet.precision import check_precision
@@ -236,9 +236,32 @@ def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, re
         if progress:
             progress("result", results[-1])
     report = {"machine": machine_info(), "command_specs": specs, "results": results}
+    if workload:
+        report["workloads"] = []
+        for p in precisions:
+            if progress:
+                progress("workload", {"workload": workload, "precision": p})
+            row = _run_workload_subprocess(dict(workload_options or {}, name=workload, device=device, precision=p,
+                                                out=str(out) if out else None), device)
+            report["workloads"].append(row)
+            if progress:
+                progress("workload_result", row)
     if out:
         write_reports(report, out)
     return report
+
+
+def _run_workload_subprocess(spec, device):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+    r = subprocess.run([sys.executable, "-m", "leuknet.bench", "--workload", json.dumps(spec)], capture_output=True,
+                       text=True, env=env)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if r.returncode != 0 or not lines:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ConfigError(f"workload {spec['name']} failed: {tail[0][:300]}")
+    return json.loads(lines[-1])
 
 
 def _run_subprocess(spec, device):
@@ -253,6 +276,42 @@ def _run_subprocess(spec, device):
         raise ConfigError(f"benchmark of {spec['model']} {spec['precision']} batch {spec['batch_size']} failed: "
                           f"{tail[0][:300]}")
     return json.loads(lines[-1])
+
+
+PAPER_WALL_S = 45 * 60 + 34  # LeukNet paper: 45 min 34 s of training on one CPU (MATLAB R2021a)
+
+
+def run_workload(name, device="cpu", precision=None, data=None, out=None, per_class=1130, image_size=224,
+                 epochs=None, batch_size=None, callback=None) -> dict:
+    """The paper's whole training workload through ``leuknet train``: recipe leuknet-paper on 2,260 images
+    (``per_class`` x 2 of the demo set, or ``data``), 70/20/10, 10 epochs, batch 128, validation every 5
+    iterations. Reports the wall time next to the paper's 45 min 34 s and the test accuracy."""
+    import shutil
+
+    from leuknet.config import resolve
+    from leuknet.run import train_run
+
+    if name != "leuknet-paper":
+        raise ConfigError(f"unknown workload {name!r}; available: leuknet-paper")
+    run_dir = Path(out or tempfile.mkdtemp(prefix="leuknet-workload-")) / f"workload-{name}-{precision or 'auto'}"
+    flags = dict(recipe="leuknet-paper", device=device, precision=precision, data=str(data) if data else None,
+                 demo_per_class=per_class, image_size=image_size, epochs=epochs, batch_size=batch_size,
+                 out=str(run_dir), overwrite=True)
+    t0 = time.perf_counter()
+    res = train_run(resolve(flags), callback=callback)
+    wall = time.perf_counter() - t0
+    cfg = json.loads((run_dir / "config.json").read_text())
+    out_row = {"workload": name, "device": device, "precision": cfg["profile"]["precision"],
+               "images": cfg["dataset"]["n_images"], "synthetic_data": cfg["dataset"]["synthetic"],
+               "splits": cfg["splits"], "epochs": cfg["config"]["epochs"], "batch_size": cfg["config"]["batch_size"],
+               "image_size": cfg["config"]["image_size"], "iterations": res["timing"]["iterations"],
+               "wall_s": wall, "train_s": res["timing"]["train_seconds"], "paper_wall_s": PAPER_WALL_S,
+               "paper_over_ours": PAPER_WALL_S / wall,
+               "test_accuracy": res["metrics"]["accuracy"] if res["metrics"] else None, "run_dir": str(run_dir)}
+    if out is None:
+        shutil.rmtree(run_dir.parent, ignore_errors=True)
+        out_row["run_dir"] = None
+    return out_row
 
 
 def add_ratios(results):
@@ -296,6 +355,15 @@ def markdown(report) -> str:
             f(100 * r["train_fraction_of_peak"]), f(r["peak_rss_mb"], "{:.0f}"),
             f(r.get("train_speedup_vs_plain_keras"), "{:.2f}x"),
             f(r.get("inference_speedup_vs_plain_keras"), "{:.2f}x")]) + " |")
+    if report.get("workloads"):
+        lines += ["", "Whole training workloads (`leuknet train`, wall time including data reading and validation):",
+                  "", "| workload | device | precision | images | epochs | batch | iterations | wall time | "
+                  "paper (MATLAB, 1 CPU) | test accuracy |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for w in report["workloads"]:
+            acc = "" if w["test_accuracy"] is None else f"{100 * w['test_accuracy']:.2f}%"
+            lines.append(f"| {w['workload']}{' (synthetic)' if w['synthetic_data'] else ''} | {w['device']} | "
+                         f"{w['precision']} | {w['images']} | {w['epochs']} | {w['batch_size']} | {w['iterations']} | "
+                         f"{w['wall_s'] / 60:.1f} min | {w['paper_wall_s'] / 60:.1f} min | {acc} |")
     return "\n".join(lines) + "\n"
 
 
@@ -333,5 +401,8 @@ def chart(results, path):
 
 
 if __name__ == "__main__":  # one configuration, as a subprocess of run_bench
-    spec = json.loads(sys.argv[1])
-    print(json.dumps(bench_one(spec)))
+    if sys.argv[1] == "--workload":
+        spec = json.loads(sys.argv[2])
+        print(json.dumps(run_workload(**spec)))
+    else:
+        print(json.dumps(bench_one(json.loads(sys.argv[1]))))

@@ -127,8 +127,11 @@ def train(
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
     precision: Optional[str] = typer.Option(None, help="fp32 (parity; CPU default), bf16 (CPU with AVX512-BF16 "
                                             "or AMX, or GPU) or fp16 (GPU default, with loss scaling)."),
-    strategy: str = typer.Option("auto", help="auto, default or mirrored (tf.distribute.MirroredStrategy over "
-                                 "all visible GPUs; global batch = per-replica batch x replicas)."),
+    strategy: str = typer.Option("auto", help="auto, default, mirrored (MirroredStrategy over all visible GPUs; "
+                                 "global batch = per-replica batch x replicas) or multi-worker "
+                                 "(MultiWorkerMirroredStrategy; cluster from TF_CONFIG or --workers)."),
+    workers: Optional[str] = typer.Option(None, help="host:port,host:port,... of every worker (instead of TF_CONFIG)."),
+    task_index: Optional[int] = typer.Option(None, min=0, help="This worker's index in --workers."),
     epochs: Optional[int] = typer.Option(None, min=1, help="MaxEpochs."),
     batch_size: Optional[int] = typer.Option(None, min=1, help="MiniBatchSize."),
     lr: Optional[float] = typer.Option(None, help="InitialLearnRate."),
@@ -156,12 +159,22 @@ def train(
     demo_per_class: Optional[int] = typer.Option(None, min=4, help="Images per class in the demo set."),
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<model>-<time>)."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+    resume: bool = typer.Option(False, help="Continue the interrupted run in --out from its last checkpoint "
+                                "(its saved settings are used)."),
+    checkpoint_every: Optional[int] = typer.Option(None, min=1, help="Also checkpoint every N iterations "
+                                                   "(always at epoch ends)."),
+    deterministic: bool = typer.Option(False, help="Deterministic TensorFlow ops: same seed and data, same weights."),
     quiet: bool = typer.Option(False, help="No per-iteration table."),
 ):
     """Train a network (LeukNet by default) with MATLAB trainNetwork semantics and write a run directory."""
-    from leuknet.profiles import prepare_device
+    from leuknet.profiles import prepare_device, set_tf_config
 
-    prepare_device(device)
+    if workers:
+        if task_index is None:
+            raise LeuknetError("--workers needs --task-index")
+        set_tf_config(workers, task_index)
+        strategy = "multi-worker"
+    prepare_device(device, collective=strategy == "multi-worker")
     from leuknet.config import resolve
     from leuknet.run import train_run
 
@@ -173,8 +186,15 @@ def train(
                  weights=weights, input_order=input_order, lr_factor=lr_factor, freeze_base=freeze_base or None,
                  labels=str(labels) if labels else None, augment=augment, equalize=equalize,
                  cache_mb=cache_mb, demo_per_class=demo_per_class, out=str(out) if out else None,
-                 overwrite=overwrite)
-    cfg = resolve(flags)
+                 overwrite=overwrite, checkpoint_every=checkpoint_every, deterministic=deterministic or None)
+    if resume:
+        from leuknet.config import load_resume
+
+        if out is None:
+            raise LeuknetError("--resume needs --out (the interrupted run's directory)")
+        cfg = load_resume(out)
+    else:
+        cfg = resolve(flags)
     console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, "
                   f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {cfg.epochs} epochs, batch "
                   f"{cfg.batch_size}, image {cfg.image_size}, seed {cfg.seed}", highlight=False)
@@ -351,6 +371,11 @@ def bench(
     repeats: int = typer.Option(5, min=1, help="Timed repetitions (after warm-up) per measurement."),
     warmup: int = typer.Option(2, min=1),
     baseline: bool = typer.Option(False, help="Also time plain Keras LeukNet (TF LRN, Keras Adam) for ratios."),
+    workload: Optional[str] = typer.Option(None, help="Also run a whole training workload: leuknet-paper (2,260 "
+                                           "images, 10 epochs, batch 128, validation every 5 iterations)."),
+    data: Optional[Path] = typer.Option(None, help="Data for the workload (default: the demo generator)."),
+    workload_images_per_class: int = typer.Option(1130, min=4, help="Demo images per class for the workload."),
+    workload_epochs: Optional[int] = typer.Option(None, min=1, help="Override the workload's 10 epochs."),
     out: Path = typer.Option(Path("bench"), help="Folder for bench.json, bench.md, bench.png."),
 ):
     """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory."""
@@ -375,7 +400,19 @@ def bench(
                           + f", {100 * r['train_fraction_of_peak']:.0f}% of peak, peak RSS {r['peak_rss_mb']:.0f} MB",
                           highlight=False)
 
-    run_bench(model, precision, batch_size, device, image_size, repeats, warmup, baseline, out, progress)
+    def progress_all(event, payload):
+        if event == "workload":
+            console.print(f"Workload {payload['workload']} ({payload['precision']}) ...", highlight=False)
+        elif event == "workload_result":
+            console.print(f"    {payload['wall_s'] / 60:.1f} min (paper: {payload['paper_wall_s'] / 60:.1f} min), test "
+                          f"accuracy {100 * (payload['test_accuracy'] or 0):.2f}%", highlight=False)
+        else:
+            progress(event, payload)
+
+    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
+            "epochs": workload_epochs}
+    run_bench(model, precision, batch_size, device, image_size, repeats, warmup, baseline, out, progress_all,
+              workload=workload, workload_options=opts)
     console.print((out / "bench.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     console.print(f"Written: {out}/bench.json, bench.md, bench.png", highlight=False)
 

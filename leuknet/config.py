@@ -23,6 +23,9 @@ class RunConfig:
     seed: int = 0
     out: str | None = None
     overwrite: bool = False
+    resume: bool = False  # continue an interrupted run in <out>.partial from its last checkpoint
+    checkpoint_every: int | None = None  # also checkpoint every N iterations (always at epoch ends)
+    deterministic: bool = False  # deterministic TensorFlow ops (same seed and data -> same weights)
     # data
     image_size: int = 224
     colorspace: str = "rgb"
@@ -133,6 +136,25 @@ def resolve(flags: dict) -> RunConfig:
 
     cfg = RunConfig(**values)
     cfg.split = parse_fractions(cfg.split)
+    return cfg
+
+
+def load_resume(out) -> RunConfig:
+    """The settings of the interrupted run in ``<out>.partial`` (saved when it started)."""
+    from pathlib import Path
+
+    p = Path(str(out) + ".partial") / "run_config.json"
+    if not p.is_file():
+        if (Path(out) / "model.keras").is_file():
+            raise ConfigError(f"run {out} is already complete; nothing to resume")
+        raise ConfigError(f"no interrupted run to resume at {p.parent}")
+    with open(p, encoding="utf-8") as f:
+        d = json.load(f)
+    known = {f.name for f in fields(RunConfig)}
+    cfg = RunConfig(**{k: v for k, v in d.items() if k in known})
+    cfg.split = tuple(cfg.split)
+    cfg.resume = True
+    cfg.overwrite = False
     return cfg
 
 

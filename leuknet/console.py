@@ -70,7 +70,10 @@ class TrainingProgress:
                                      console=self.console, transient=True,
                                      disable=not self.console.is_terminal and not sys.stdout.isatty())
             self.progress.start()
-            self.task = self.progress.add_task("train", total=payload["total_iterations"])
+            self.task = self.progress.add_task("train", total=payload["total_iterations"],
+                                               completed=payload.get("start_iteration", 0))
+            if payload.get("start_iteration"):
+                self.console.print(f"Resumed at iteration {payload['start_iteration']}.", highlight=False)
         elif event == "iteration":
             if self.progress is not None:
                 self.progress.update(self.task, advance=1)

@@ -22,17 +22,18 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
-def prepare_device(device: str):
-    """Call before TensorFlow is imported (the CLI does)."""
+def prepare_device(device: str, collective: bool = False):
+    """Call before TensorFlow is imported (the CLI does). ``collective``: a multi-worker run, whose strategy must
+    be created before TensorFlow runs any op."""
     if device not in DEVICES:
         raise DeviceError(f"unknown device {device!r}; choose cpu, gpu or auto")
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _quiet_tensorflow_start()
+    _quiet_tensorflow_start(run_op=not collective)
 
 
-def _quiet_tensorflow_start():
+def _quiet_tensorflow_start(run_op=True):
     """Import TensorFlow and list its devices with the process's stderr pointed at /dev/null: TF 2.21 prints
     absl INFO lines (oneDNN, CUDA stubs, cuInit) before TF_CPP_MIN_LOG_LEVEL applies. Python errors still raise;
     LEUKNET_DEBUG=1 keeps the lines."""
@@ -50,8 +51,9 @@ def _quiet_tensorflow_start():
         os.dup2(devnull, fd)
         import tensorflow as tf
 
-        tf.config.list_physical_devices()
-        tf.constant(0.0) + 1.0  # first op: the CPU feature guard line
+        if run_op:
+            tf.config.list_physical_devices()
+            tf.constant(0.0) + 1.0  # first op: the CPU feature guard line
     finally:
         os.dup2(saved, fd)
         os.close(devnull)
@@ -97,6 +99,9 @@ class Profile:
     prefetch_batches: int
     cache_mb: int
     notes: list
+    num_workers: int = 1
+    task_index: int = 0
+    is_chief: bool = True
 
     def to_dict(self):
         return asdict(self)
@@ -137,6 +142,20 @@ def resolve_profile(device, precision=None, batch_size=128, strategy="auto", gpu
                        per_replica * replicas, precision == "fp16", cores, 2, cache_mb, notes)
     replicas = 1
     strat = "default"
+    if strategy == "multi-worker":
+        cluster = tf_config()
+        workers = cluster["cluster"].get("chief", []) + cluster["cluster"].get("worker", [])
+        task = cluster["task"]
+        index = task.get("index", 0) + (len(cluster["cluster"].get("chief", [])) if task["type"] == "worker" else 0)
+        replicas = len(workers)
+        if batch_size % replicas:
+            raise DeviceError(f"--batch-size {batch_size} does not split over {replicas} workers")
+        chief = task["type"] == "chief" or (not cluster["cluster"].get("chief") and task.get("index", 0) == 0)
+        notes.append(f"MultiWorkerMirroredStrategy: {replicas} workers, this is task {task['type']}:"
+                     f"{task.get('index', 0)}{' (chief: writes the run directory)' if chief else ''}")
+        return Profile("cpu", precision, policy, cores, 2, True, False, False, "multi-worker", replicas,
+                       batch_size // replicas, batch_size, precision == "fp16", cores, 2, cache_mb, notes,
+                       num_workers=replicas, task_index=index, is_chief=chief)
     if strategy == "mirrored":
         import tensorflow as tf
 
@@ -164,9 +183,39 @@ def apply_profile(profile: Profile):
     keras.mixed_precision.set_dtype_policy(profile.dtype_policy)
 
 
+def tf_config() -> dict:
+    """The cluster from TF_CONFIG, as on a real cluster (Slurm, Kubernetes: one TF_CONFIG per worker)."""
+    import json
+
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise DeviceError("--strategy multi-worker needs TF_CONFIG (or --workers host:port,... --task-index i)")
+    try:
+        cfg = json.loads(raw)
+        assert cfg["cluster"] and cfg["task"]["type"] in ("worker", "chief")
+    except Exception:  # noqa: BLE001
+        raise DeviceError(f"TF_CONFIG is not a valid cluster description: {raw[:200]}") from None
+    return cfg
+
+
+def set_tf_config(workers: str, task_index: int):
+    """--workers host:port,host:port --task-index i -> TF_CONFIG for this process."""
+    import json
+
+    hosts = [w.strip() for w in workers.split(",") if w.strip()]
+    if len(hosts) < 2 or any(":" not in h for h in hosts):
+        raise DeviceError(f"--workers must list at least two host:port addresses, received {workers!r}")
+    if not 0 <= task_index < len(hosts):
+        raise DeviceError(f"--task-index must be 0..{len(hosts) - 1}, received {task_index}")
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker",
+                                                                                  "index": task_index}})
+
+
 def make_strategy(profile: Profile):
     import tensorflow as tf
 
     if profile.strategy == "mirrored":
         return tf.distribute.MirroredStrategy()
+    if profile.strategy == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return None

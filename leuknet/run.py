@@ -43,15 +43,41 @@ def default_out(cfg: RunConfig) -> str:
     return str(Path("runs") / f"{cfg.model}-{stamp}")
 
 
-def prepare_out(out) -> tuple[Path, Path]:
-    final = Path(out)
-    if final.exists() and not final.is_dir():
-        raise ConfigError(f"--out {final} exists and is not a folder")
-    partial = final.with_name(final.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    return final, partial
+def partial_dir(final: Path) -> Path:
+    return final.with_name(final.name + ".partial")
+
+
+def write_checkpoint(path, state):
+    """One .npz (variables, best weights, counters and history as JSON), written atomically."""
+    import json
+
+    from leuknet.io import atomic_path
+
+    arrays = {f"v{i}": a for i, a in enumerate(state["variables"])}
+    best = state.get("best_weights")
+    if best is not None:
+        arrays.update({f"b{i}": a for i, a in enumerate(best)})
+    meta = {"counters": state["counters"], "rows": state["rows"], "n_variables": len(state["variables"]),
+            "n_best": 0 if best is None else len(best)}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def read_checkpoint(path) -> dict:
+    import json
+
+    from leuknet.errors import ModelFileError
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            state = {"variables": [z[f"v{i}"] for i in range(meta["n_variables"])],
+                     "best_weights": [z[f"b{i}"] for i in range(meta["n_best"])] if meta["n_best"] else None,
+                     "counters": meta["counters"], "rows": meta["rows"]}
+    except Exception as e:  # noqa: BLE001
+        raise ModelFileError(f"checkpoint {path} cannot be read: {str(e).splitlines()[0][:200]}") from None
+    return state
 
 
 def load_dataset(cfg: RunConfig):
@@ -88,17 +114,44 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     options = cfg.training_options()
     models._get(cfg.model)  # unknown model: error before any work
     final = Path(cfg.out or default_out(cfg))
-    if final.exists() and any(final.iterdir()) and not cfg.overwrite:
-        raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or "
-                          "pass --overwrite")
-    device = resolve_device(cfg.device)
+    partial = partial_dir(final)
+    if final.exists() and not final.is_dir():
+        raise ConfigError(f"--out {final} exists and is not a folder")
+    resume_state = None
+    if cfg.resume:
+        if final.exists() and (final / "model.keras").exists() and not partial.exists():
+            raise ConfigError(f"run {final} is already complete; nothing to resume")
+        ck = partial / "checkpoint.npz"
+        if not ck.is_file():
+            raise ConfigError(f"no interrupted run to resume at {partial} (no checkpoint.npz)")
+        resume_state = read_checkpoint(ck)
+    else:
+        if final.exists() and any(final.iterdir()) and not cfg.overwrite:
+            raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or "
+                              "pass --overwrite")
+        if partial.exists() and not cfg.overwrite:
+            raise ConfigError(f"an interrupted run is in {partial}: pass --resume to continue it or --overwrite to "
+                              "start again")
     from leuknet.profiles import apply_profile, make_strategy, resolve_profile
 
+    gpus = [] if cfg.strategy == "multi-worker" else None
     profile = resolve_profile(cfg.device, cfg.precision, cfg.batch_size, cfg.strategy, cache_mb=cfg.cache_mb,
-                              model=cfg.model)
+                              model=cfg.model, gpus=gpus)
+    strategy = make_strategy(profile)  # before any op: collective ops are configured at start-up
+    if cfg.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    device = resolve_device(cfg.device)
     apply_profile(profile)
     cb("profile", profile.to_dict())
-    strategy = make_strategy(profile)
+    worker_tmp = None
+    if not profile.is_chief:  # only the chief writes the run directory; the others write to a scratch folder
+        import tempfile
+
+        worker_tmp = Path(tempfile.mkdtemp(prefix=f"leuknet-worker{profile.task_index}-"))
+        final = worker_tmp / "run"
+        partial = partial_dir(final)
     if profile.global_batch != cfg.batch_size:  # GPU profile: MiniBatchSize = per-replica batch x replicas
         cfg.batch_size = profile.global_batch
         options = cfg.training_options()
@@ -152,12 +205,23 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     pretrained = bool(weights)
     cb("model", {"name": cfg.model, "params": models.learnables(model), "pretrained": pretrained,
                  "weights": weights})
+    if not cfg.resume:
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+        write_json(partial / "run_config.json", dict(cfg.to_dict(), resume=False))
     t_train = time.perf_counter()
-    info = trainer.fit(train, val if len(val) else None, seed=cfg.seed, callback=cb)
+    try:
+        info = trainer.fit(train, val if len(val) else None, seed=cfg.seed, callback=cb,
+                           checkpoint=lambda state: write_checkpoint(partial / "checkpoint.npz", state),
+                           checkpoint_every=cfg.checkpoint_every, resume=resume_state)
+    except Exception:
+        if not (partial / "checkpoint.npz").exists():
+            shutil.rmtree(partial, ignore_errors=True)  # nothing to resume: leave nothing behind
+        raise
     t_train = time.perf_counter() - t_train
     iterations = len(info.rows)
 
-    final, partial = prepare_out(final)
     try:
         result = {"out": str(final), "classes": dataset.classes, "synthetic": dataset.synthetic}
         t_test = time.perf_counter()
@@ -207,6 +271,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             "skipped_files": bad,
             "device": device,
             "profile": profile.to_dict(),
+            "strategy": profile.strategy, "num_workers": profile.num_workers, "num_replicas": profile.num_replicas,
             "versions": versions(),
             "seed": cfg.seed,
             "model": {"name": cfg.model, "params": models.learnables(model), "classes": dataset.classes,
@@ -222,12 +287,17 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             config["note"] = "SYNTHETIC demo data: results say nothing about real cells"
         write_json(partial / "config.json", config)
         save_model(model, partial / "model.keras")
+        (partial / "checkpoint.npz").unlink(missing_ok=True)
+        (partial / "run_config.json").unlink(missing_ok=True)
         if final.exists():
             shutil.rmtree(final)
-        partial.rename(final)
-    except BaseException:
+        partial.rename(final)  # the run is complete only now
+    except Exception:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    if worker_tmp is not None:
+        shutil.rmtree(worker_tmp, ignore_errors=True)
+        result["out"] = None
     result.update(metrics=metrics, timing=timing, info=info, splits={k: len(v) for k, v in splits.items()})
     cb("done", result)
     return result

@@ -188,7 +188,30 @@ class Trainer:
         for _ in range(epochs):
             yield rng.permutation(n) if mode == "every-epoch" else once
 
-    def fit(self, train, validation=None, seed=0, callback=None, start_epoch=1) -> TrainingInfo:
+    # -- checkpoints -------------------------------------------------------------------------------------------
+    def state_variables(self):
+        """Everything that determines the rest of a run: model variables (weights, input statistics, dropout
+        seed state) and the solver's (iteration count, moments, loss scale)."""
+        extra = [self.loss_scale, self.finite_steps] if self.loss_scaling else []
+        return list(self.model.variables) + self.solver.state() + extra
+
+    def get_state(self, info, counters) -> dict:
+        return {"variables": [v.numpy() for v in self.state_variables()], "counters": dict(counters),
+                "rows": list(info.rows)}
+
+    def set_state(self, state):
+        variables = self.state_variables()
+        if len(variables) != len(state["variables"]):
+            from leuknet.errors import ModelFileError
+
+            raise ModelFileError("the checkpoint does not belong to this network and solver")
+        for v, a in zip(variables, state["variables"]):
+            v.assign(a)
+
+    def fit(self, train, validation=None, seed=0, callback=None, checkpoint=None, checkpoint_every=None,
+            resume=None) -> TrainingInfo:
+        """Train. ``checkpoint(state)`` is called at every epoch end and every ``checkpoint_every`` iterations;
+        ``resume`` (a state from a checkpoint) continues exactly where it was taken."""
         o = self.options
         cb = callback or (lambda event, payload: None)
         n = len(train)
@@ -200,20 +223,47 @@ class Trainer:
                               "no complete mini-batch (MATLAB drops the incomplete one)")
         total = per_epoch * o.MaxEpochs
         info = TrainingInfo(iterations_per_epoch=per_epoch)
-        if o.ResetInputNormalization or not float(getattr(input_layer(self.model), "statistics_set", 0.0) or 0):
+        best_loss, best_weights, bad_validations = math.inf, None, 0
+        iteration, elapsed0 = 0, 0.0
+        if resume is not None:
+            self.set_state(resume)
+            c = resume["counters"]
+            iteration, best_loss, bad_validations = int(c["iteration"]), float(c["best_loss"]), int(c["bad"])
+            info.rows = list(resume["rows"])
+            elapsed0 = float(c["elapsed"])
+            if resume.get("best_weights") is not None:
+                best_weights = (int(c["best_iteration"]), resume["best_weights"])
+            cb("resumed", {"iteration": iteration})
+        elif o.ResetInputNormalization or not float(getattr(input_layer(self.model), "statistics_set", 0.0) or 0):
             cb("statistics", {"n": n})
             set_input_statistics(self.model, train, o.MiniBatchSize, force=o.ResetInputNormalization)
         cb("start", {"total_iterations": total, "iterations_per_epoch": per_epoch, "epochs": o.MaxEpochs,
-                     "n_train": n, "n_validation": len(validation) if validation is not None else 0})
-        best_loss, best_weights, bad_validations = math.inf, None, 0
-        iteration = 0
+                     "n_train": n, "n_validation": len(validation) if validation is not None else 0,
+                     "start_iteration": iteration})
+
+        def save(epoch_done):
+            if checkpoint is None:
+                return
+            state = self.get_state(info, {"iteration": iteration, "best_loss": best_loss, "bad": bad_validations,
+                                          "elapsed": time.perf_counter() - t0 + elapsed0, "epoch_done": epoch_done,
+                                          "best_iteration": best_weights[0] if best_weights else 0})
+            state["best_weights"] = best_weights[1] if best_weights else None
+            checkpoint(state)
+
         t0 = time.perf_counter()
         stop = False
+        start_iteration = iteration
         for epoch, order in enumerate(self.epoch_orders(n, o.MaxEpochs, seed), start=1):
+            if epoch * per_epoch <= start_iteration:
+                continue  # finished before the checkpoint
             lr = o.learn_rate(epoch)
+            skip = max(0, start_iteration - (epoch - 1) * per_epoch)
+            order = order[: per_epoch * o.MiniBatchSize][skip * o.MiniBatchSize :]
             batches = train.batches(order, o.MiniBatchSize, drop_remainder=True)
             if self.strategy is not None:
-                batches = self.strategy.experimental_distribute_dataset(batches)
+                opts = tf.data.Options()  # every worker reads the same seeded order and keeps its share
+                opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+                batches = self.strategy.experimental_distribute_dataset(batches.with_options(opts))
             for x, y in batches:
                 iteration += 1
                 loss, acc = self.train_step(x, y, lr)
@@ -236,12 +286,16 @@ class Trainer:
                         bad_validations += 1
                         if bad_validations >= o.ValidationPatience:
                             stop = True
-                row["TimeElapsed"] = time.perf_counter() - t0
+                row["TimeElapsed"] = time.perf_counter() - t0 + elapsed0
                 row["verbose"] = (iteration == 1 or iteration % o.VerboseFrequency == 0 or due or final or stop)
                 info.rows.append(row)
                 cb("iteration", row)
                 if stop:
                     break
+                if checkpoint_every and iteration % checkpoint_every == 0 and iteration % per_epoch:
+                    save(False)
+            if not stop:
+                save(True)
             cb("epoch", {"epoch": epoch, "iteration": iteration})
             if stop:
                 info.stopped_early = True
@@ -251,7 +305,7 @@ class Trainer:
             info.output_network_iteration = best_weights[0]
             for v, w in zip(self.model.weights, best_weights[1]):
                 v.assign(w)
-        cb("end", {"iterations": iteration, "time": time.perf_counter() - t0})
+        cb("end", {"iterations": iteration, "time": time.perf_counter() - t0 + elapsed0})
         return info
 
 

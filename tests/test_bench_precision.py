@@ -76,3 +76,15 @@ def test_gflop_count_of_leuknet():
     expected = 2 * (222 * 222 * 64 * 27 + 108 * 108 * 128 * 576 + 51 * 51 * 256 * 1152 + 160000 * 512 + 512 * 2)
     assert model_gflop_per_image(m) == pytest.approx(expected / 1e9)
     assert models.learnables(m) == 82_292_354
+
+
+@pytest.mark.slow
+def test_bench_workload_runs_leuknet_train_and_reports_wall_time(tmp_path):
+    from leuknet.bench import PAPER_WALL_S, run_workload
+
+    row = run_workload("leuknet-paper", device="cpu", precision="fp32", per_class=20, image_size=48, epochs=1,
+                       batch_size=8, out=tmp_path)
+    assert row["images"] == 40 and row["synthetic_data"] and row["paper_wall_s"] == PAPER_WALL_S == 2734
+    assert row["iterations"] == 28 // 8 and row["wall_s"] > 0 and row["test_accuracy"] is not None
+    cfg = json.loads((tmp_path / "workload-leuknet-paper-fp32" / "config.json").read_text())
+    assert cfg["config"]["recipe"] == "leuknet-paper" and cfg["training_options"]["ValidationFrequency"] == 5
