@@ -565,6 +565,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         sys.exit(130)
+    except OSError as e:  # full disk, read-only folder, permissions: the user's to fix, nothing half-written
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        err_console.print(f"[bold red]error:[/bold red] cannot read or write{where}: {e.strerror or e}",
+                          highlight=False, soft_wrap=True)
+        sys.exit(2)
     except Exception as e:  # a bug, not bad input: one line unless LEUKNET_DEBUG asks for the traceback
         if os.environ.get("LEUKNET_DEBUG"):
             raise
