@@ -498,6 +498,56 @@ def study_fc_units(
 
 
 @app.command()
+def explain(
+    inputs: List[Path] = typer.Argument(..., help="Image files or folders."),
+    model_file: Path = typer.Option(..., help="A model.keras from a run directory."),
+    out: Path = typer.Option(Path("gradcam"), help="Folder for the heatmap PNGs."),
+    class_name: Optional[str] = typer.Option(None, "--class", help="Explain this class (default: the predicted)."),
+    layer: Optional[str] = typer.Option(None, help="Target layer (default: the last convolution)."),
+    device: str = typer.Option("auto", help="cpu, gpu or auto."),
+):
+    """Grad-CAM heatmaps overlaid on the cells: what the network looks at."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device(device)
+    from leuknet.explain import explain_files
+
+    rows = explain_files(model_file, [str(i) for i in inputs], out, class_name, layer)
+    t = Table(title=f"Grad-CAM ({len(rows)} images, layer {rows[0]['layer'] if rows else '-'})", title_justify="left")
+    for c in ("file", "class explained", "probability", "heatmap"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(os.path.basename(r["file"]), r["class"], f"{r['probability']:.4f}", r["heatmap"])
+    console.print(t)
+
+
+@app.command()
+def augment(
+    data: Path = typer.Option(..., help="Source data folder (never modified)."),
+    per_class: int = typer.Option(..., min=1, help="Images per class in the copy."),
+    out: Path = typer.Option(..., help="Destination folder (one folder per class and manifest.csv)."),
+    dataset_format: Optional[str] = typer.Option(None),
+    seed: int = typer.Option(0),
+):
+    """Write a balanced, augmented copy (mirroring, rotation, blur 17x17, shear 0.3, salt and pepper)."""
+    from leuknet.augment import write_augmented_copy
+    from leuknet.data.sources import discover
+    from leuknet.errors import ConfigError
+
+    ds = discover(data, dataset_format)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"output folder {out} already exists and is not empty")
+    if out.resolve() == Path(ds.root).resolve() or Path(ds.root).resolve() in out.resolve().parents:
+        raise ConfigError("--out must lie outside the source data folder")
+    with Progress(TextColumn("[bold]Augmenting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as prog:
+        task = prog.add_task("aug", total=per_class * len(ds.classes))
+        write_augmented_copy(ds, per_class, out, seed, progress=lambda n: prog.update(task, advance=n))
+    console.print(f"Written: {out} ({per_class} images per class for {', '.join(ds.classes)}), manifest.csv",
+                  highlight=False)
+
+
+@app.command()
 def parity(
     out: Optional[Path] = typer.Option(None, help="Folder for parity.json and parity.md."),
     cases: Optional[Path] = typer.Option(None, help="Folder of reference cases (default: the repository's "

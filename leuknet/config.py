@@ -35,6 +35,10 @@ class RunConfig:
     cache_mb: int = 2048
     demo_per_class: int = 150
     labels: str | None = None  # CSV file,label (subtype labels)
+    crop: int = 0  # border pixels cut before resizing (de Oliveira & Dantas: 100, 450 -> 250)
+    balance_to: str | None = None  # "train,validation" per-class counts reached by augmentation (e.g. 10000,5000)
+    class_weighting: str = "none"  # none | balanced (classificationLayer ClassWeights = N / (K * n_c))
+    l1l2: float | None = None  # one lambda for L1 + L2 on the head's fully connected layers (applications)
     augment: str = "none"  # none | rotate-mirror (training split x5: rotations 90/180/270 and mirror)
     equalize: bool = False  # after augmentation, cut every class of the training split to the smallest
     # network
@@ -58,6 +62,7 @@ class RunConfig:
     schedule: str = "none"
     lr_drop_factor: float = 0.1
     lr_drop_period: int = 10
+    final_lr: float | None = None  # 'exponential' schedule: the rate at the last epoch
     verbose_frequency: int = 50
     output_network: str = "last-iteration"
 
@@ -73,7 +78,7 @@ class RunConfig:
                   L2Regularization=self.l2, Shuffle=self.shuffle, ValidationFrequency=self.validation_frequency,
                   LearnRateSchedule=self.schedule, LearnRateDropFactor=self.lr_drop_factor,
                   LearnRateDropPeriod=self.lr_drop_period, VerboseFrequency=self.verbose_frequency,
-                  OutputNetwork=self.output_network, Verbose=False)
+                  OutputNetwork=self.output_network, Verbose=False, FinalLearnRate=self.final_lr)
         if self.solver == "sgdm":
             kw["Momentum"] = self.momentum
         if self.validation_patience is not None:
@@ -95,16 +100,34 @@ RECIPES: dict[str, dict] = {
     "alexnet-shafique": dict(model="alexnet", solver="sgdm", lr=1e-4, momentum=0.9, epochs=100, batch_size=28,
                              split=(0.6, 0.0, 0.4), balance="none", augment="rotate-mirror", equalize=True,
                              image_size=227, fc_units=1024, lr_factor=20.0, validation_frequency=50),
+    # de Oliveira & Dantas (2021), C-NMC 2019: VGG16/VGG19/Xception from scratch with new tops, 100-pixel border
+    # crop (450 -> 250, no resizing), pixels / 255 minus the channel mean, one L1+L2 lambda on the FC layers
+    # (1e-4 VGG, 7e-4 Xception: the model's default), Adam, learning rate decaying exponentially 1e-5 -> 1e-6
+    # (VGG; 5e-6 -> 1e-6 Xception) over 400 epochs, 6:3:1 split, training and validation sets balanced by
+    # augmentation to 10,000 / 5,000 images per class. Mini-batch: not given, 32 here. MATLAB's L2 is off.
+    "cnmc-oliveira": dict(model="vgg16", solver="adam", lr=1e-5, final_lr=1e-6, schedule="exponential",
+                          epochs=400, batch_size=32, l2=0.0, split=(0.6, 0.3, 0.1), crop=100, image_size=250,
+                          balance_to="10000,5000", validation_frequency=500, verbose_frequency=100),
+    # Senthilkumar et al. (2023): transfer learning (VGG16, ResNet50, EfficientNet), class weighting for the
+    # imbalance. Solver and schedule: Adam 1e-4, 30 epochs, batch 32 (not given in the paper).
+    "senthilkumar-transfer": dict(model="resnet50", solver="adam", lr=1e-4, epochs=30, batch_size=32,
+                                  split=(0.7, 0.15, 0.15), class_weighting="balanced", image_size=224,
+                                  validation_frequency=50),
     # A short run for the embedded synthetic data (a few minutes on a 2-core CPU).
     "demo": dict(model="leuknet", solver="adam", lr=1e-4, epochs=6, batch_size=32, validation_frequency=5,
                  verbose_frequency=5, schedule="none", split=(0.7, 0.2, 0.1), balance="undersample",
                  image_size=224, demo_per_class=150),
 }
 
+# settings a recipe gives per model (applied unless a flag sets them)
+RECIPE_MODEL_OVERRIDES = {("cnmc-oliveira", "xception"): {"lr": 5e-6, "image_size": 250}}
+
 RECIPE_NOTES = {
     "leuknet-paper": "LeukNet paper: adam 1e-4, 10 epochs, batch 128, validate every 5 it., lr x0.5 every 7 epochs",
     "demo": "embedded synthetic demo: adam 1e-4, 6 epochs, batch 32, 300 cells",
     "alexnet-shafique": "Shafique & Tehsin: AlexNet transfer, sgdm 1e-4, factor 20, batch 28, 100 epochs, 60/40",
+    "cnmc-oliveira": "de Oliveira & Dantas: VGG/Xception from scratch, crop 100, exp. decay, balanced by augmentation",
+    "senthilkumar-transfer": "Senthilkumar et al.: transfer learning with class weighting",
 }
 
 
@@ -130,6 +153,8 @@ def resolve(flags: dict) -> RunConfig:
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; available: {', '.join(list_recipes())}")
     values = dict(RECIPES[recipe])
+    model = given.get("model", values.get("model"))
+    values.update(RECIPE_MODEL_OVERRIDES.get((recipe, model), {}))
     values.update(given)
     values["recipe"] = recipe
     from leuknet.data.split import parse_fractions

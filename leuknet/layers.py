@@ -143,7 +143,8 @@ class ImageInputNormalization(keras.layers.Layer):
     expected in (``colorspace``), so prediction converts images the same way training did.
     """
 
-    def __init__(self, normalization="zerocenter", normalization_dimension="channel", colorspace="rgb", **kwargs):
+    def __init__(self, normalization="zerocenter", normalization_dimension="channel", colorspace="rgb", crop=0,
+                 scale=1.0, **kwargs):
         super().__init__(**kwargs)
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, received {normalization!r}")
@@ -154,6 +155,8 @@ class ImageInputNormalization(keras.layers.Layer):
         self.normalization = normalization
         self.normalization_dimension = normalization_dimension
         self.colorspace = colorspace
+        self.crop = int(crop)  # border crop applied to images before resizing (recorded for prediction)
+        self.scale = float(scale)  # multiplies the normalised values (1/255: 'pixels / 255 minus the mean')
 
     def stat_shape(self, input_shape=None):
         shape = input_shape or self._input_shape
@@ -194,6 +197,8 @@ class ImageInputNormalization(keras.layers.Layer):
             x = 2.0 * (x - self.min) / (self.max - self.min) - 1.0
         elif mode == "rescale-zero-one":
             x = (x - self.min) / (self.max - self.min)
+        if self.scale != 1.0:
+            x = x * self.scale
         return tf.cast(x, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -202,7 +207,7 @@ class ImageInputNormalization(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(normalization=self.normalization, normalization_dimension=self.normalization_dimension,
-                      colorspace=self.colorspace)
+                      colorspace=self.colorspace, crop=self.crop, scale=self.scale)
         return config
 
 

@@ -163,7 +163,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     cb("scan", {"total": len(paths)})
     t_scan = time.perf_counter()
     data, bad = load_image_data(paths, dataset.labels, size, cfg.colorspace, cfg.cache_mb,
-                                progress=lambda n: cb("scan_advance", {"n": n}))
+                                progress=lambda n: cb("scan_advance", {"n": n}), crop=cfg.crop)
     t_scan = time.perf_counter() - t_scan
     if bad:
         cb("skipped", {"files": bad})
@@ -182,6 +182,11 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
         from leuknet.data.split import undersample
 
         train = train.subset(undersample(train.labels, np.arange(len(train)), cfg.seed))
+    if cfg.balance_to:
+        n_tr, n_val = (int(v) for v in str(cfg.balance_to).split(","))
+        train = train.balanced_by_augmentation(n_tr, cfg.seed)
+        if len(val) and n_val:
+            val = val.balanced_by_augmentation(n_val, cfg.seed + 1)
     cb("splits", {k: len(v) for k, v in splits.items()} | (
         {"train after augmentation": len(train)} if cfg.augment != "none" or cfg.equalize else {}))
     if len(train) < cfg.batch_size:
@@ -189,14 +194,23 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
                           f"{cfg.batch_size}; lower --batch-size")
 
     seed_everything(cfg.seed)
+    class_weights = None
+    if cfg.class_weighting == "balanced":  # N / (K * n_c) from the training split
+        counts = np.bincount(train.labels, minlength=len(dataset.classes)).astype(float)
+        class_weights = [len(train) / (len(counts) * c) if c else 0.0 for c in counts]
+    elif cfg.class_weighting != "none":
+        raise ConfigError(f"unknown class weighting {cfg.class_weighting!r}; choose none or balanced")
     kw = dict(num_classes=len(dataset.classes), image_size=cfg.image_size, classes=dataset.classes,
-              colorspace=cfg.colorspace, fc_units=cfg.fc_units, normalization=cfg.normalization)
+              colorspace=cfg.colorspace, normalization=cfg.normalization, crop=cfg.crop,
+              class_weights=class_weights)
     weights = None if cfg.weights in (None, "", "none") else cfg.weights
     if cfg.model == "leuknet":
-        kw.update(pool_stride=cfg.pool_stride, weights=weights)
+        kw.update(pool_stride=cfg.pool_stride, weights=weights, fc_units=cfg.fc_units)
     elif cfg.model == "alexnet":
         kw.update(weights=weights, lr_factor=cfg.lr_factor, freeze_base=cfg.freeze_base,
-                  input_order=cfg.input_order, transfer=True)
+                  input_order=cfg.input_order, transfer=True, fc_units=cfg.fc_units)
+    else:
+        kw.update(weights=weights, l1l2=cfg.l1l2)
     import contextlib
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -269,6 +283,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             "dataset": dataset.describe(),
             "splits": {k: len(v) for k, v in splits.items()},
             "skipped_files": bad,
+            "class_weights": class_weights,
             "device": device,
             "profile": profile.to_dict(),
             "strategy": profile.strategy, "num_workers": profile.num_workers, "num_replicas": profile.num_replicas,
@@ -324,7 +339,7 @@ def model_metadata(model) -> dict:
 
     inp, out = input_layer(model), output_layer(model)
     return {"input_size": tuple(int(v) for v in model.input.shape[1:3]),
-            "colorspace": inp.colorspace if inp else "rgb",
+            "colorspace": inp.colorspace if inp else "rgb", "crop": getattr(inp, "crop", 0) if inp else 0,
             "classes": list(out.classes) if out and out.classes else
             [str(i) for i in range(int(model.output.shape[-1]))]}
 
@@ -339,7 +354,8 @@ def stream_predict(model, files, meta, batch_size=64, progress=None):
 
     step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     probs, oks = [], []
-    for imgs, ok in file_dataset(files, meta["input_size"], meta["colorspace"]).batch(batch_size).prefetch(2):
+    for imgs, ok in file_dataset(files, meta["input_size"], meta["colorspace"],
+                                 crop=meta.get("crop", 0)).batch(batch_size).prefetch(2):
         p = step(tf.cast(imgs, tf.float32)).numpy()
         ok = ok.numpy()
         probs.append(p[ok])

@@ -111,15 +111,18 @@ class Trainer:
             self._train_step = tf.function(self._train_step_impl, reduce_retracing=True, jit_compile=jit_step)
         self._eval_step = tf.function(self._eval_step_impl, reduce_retracing=True)
 
-    def _loss(self, probs, y):
+    def _loss(self, probs, y, training=False):
         onehot = tf.one_hot(y, self.num_classes, dtype=tf.float32)
-        return crossentropyex(probs, onehot, self.class_weights)
+        loss = crossentropyex(probs, onehot, self.class_weights)
+        if training and self.model.losses:  # Keras regularisers (e.g. the L1 + L2 head of the C-NMC recipe)
+            loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.model.losses])
+        return loss
 
     def _train_step_impl(self, x, y, lr):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             probs = self.model(x, training=True)
-            loss = self._loss(probs, y)
+            loss = self._loss(probs, y, training=True)
             scaled = loss * self.loss_scale if self.loss_scaling else loss
         grads = tape.gradient(scaled, variables)
         if self.loss_scaling:
@@ -147,7 +150,7 @@ class Trainer:
     def _replica_grads(self, x, y):
         with tf.GradientTape() as tape:
             probs = self.model(x, training=True)
-            loss = self._loss(probs, y)
+            loss = self._loss(probs, y, training=True)
         grads = tape.gradient(loss, self.model.trainable_variables)
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
         return loss, acc, grads

@@ -62,10 +62,20 @@ def read_image(path) -> np.ndarray:
     return to_rgb_uint8(img)
 
 
-def _decode_py(path, space):
+def crop_border(img, crop):
+    """Cut ``crop`` pixels from every border (de Oliveira & Dantas: 450 -> 250 with crop 100)."""
+    crop = int(crop)
+    if crop <= 0:
+        return img
+    if 2 * crop >= min(img.shape[:2]):
+        raise DataError(f"a {crop}-pixel border crop leaves nothing of a {img.shape[1]} x {img.shape[0]} image")
+    return img[crop:-crop, crop:-crop]
+
+
+def _decode_py(path, space, crop=0):
     """numpy_function body: (image, ok). A failed decode gives a 1x1 black image and ok=False."""
     try:
-        img = read_image(path)
+        img = crop_border(read_image(path), crop)
         space = space.decode() if isinstance(space, bytes) else str(space)
         return cs.convert(img, space), np.True_
     except Exception:  # noqa: BLE001 - reported by the caller as a skipped/refused file
@@ -85,27 +95,34 @@ def resize_uint8(img, size):
     return tf.ensure_shape(out, size + [3])
 
 
-def decode_and_resize(path, size, space="rgb"):
-    img, ok = tf.numpy_function(_decode_py, [path, space], [tf.uint8, tf.bool], stateful=False)
+def decode_and_resize(path, size, space="rgb", crop=0):
+    img, ok = tf.numpy_function(_decode_py, [path, space, crop], [tf.uint8, tf.bool], stateful=False)
     img.set_shape([None, None, 3])
     ok.set_shape([])
     img = tf.cond(ok, lambda: resize_uint8(img, size), lambda: tf.zeros(list(size) + [3], tf.uint8))
     return tf.ensure_shape(img, list(size) + [3]), ok
 
 
-def file_dataset(paths, size, space="rgb", parallel=AUTOTUNE) -> tf.data.Dataset:
+def file_dataset(paths, size, space="rgb", parallel=AUTOTUNE, crop=0) -> tf.data.Dataset:
     """(uint8 image, ok) per path, decoded in parallel, order kept."""
     ds = tf.data.Dataset.from_tensor_slices(np.asarray([os.fsencode(p) for p in paths], dtype=object))
-    return ds.map(lambda p: decode_and_resize(p, size, space), num_parallel_calls=parallel, deterministic=True)
+    return ds.map(lambda p: decode_and_resize(p, size, space, crop), num_parallel_calls=parallel,
+                  deterministic=True)
 
 
-def scan_files(paths, size, space="rgb", keep_images=True, batch=64, progress=None):
+def _augment_py(img, seed):
+    from leuknet.augment import augment_image
+
+    return augment_image(img, int(seed))[0] if seed >= 0 else img
+
+
+def scan_files(paths, size, space="rgb", keep_images=True, batch=64, progress=None, crop=0):
     """Decode every file once, in parallel. Returns (uint8 array or None, list of bad indices)."""
     n = len(paths)
     images = np.empty((n,) + tuple(size) + (3,), np.uint8) if keep_images else None
     bad = []
     pos = 0
-    for imgs, oks in file_dataset(paths, size, space).batch(batch).prefetch(2):
+    for imgs, oks in file_dataset(paths, size, space, crop=crop).batch(batch).prefetch(2):
         imgs, oks = imgs.numpy(), oks.numpy()
         if keep_images:
             images[pos : pos + len(imgs)] = imgs
@@ -147,6 +164,8 @@ class ImageData:
     images: np.ndarray | None = None
     paths: list[str] | None = None
     transforms: np.ndarray | None = None  # per-sample index into TRANSFORMS (square images only)
+    aug_seeds: np.ndarray | None = None  # per-sample seed of a random augmentation (leuknet.augment), -1 = none
+    crop: int = 0  # border crop applied when streaming from disk
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -166,14 +185,17 @@ class ImageData:
         if self.in_memory:
             images = self.images
             tr = self.transforms
+            seeds = self.aug_seeds
+
+            def one(i):
+                img = images[i] if tr is None else transform_np(images[i], int(tr[i]))
+                return _augment_py(img, seeds[i]) if seeds is not None else img
 
             def gen():
                 for start in range(0, len(order), batch_size):
                     idx = order[start : start + batch_size]
-                    if tr is None or not np.any(tr[idx]):
-                        yield images[idx], labels[idx]
-                    else:
-                        yield np.stack([transform_np(images[i], int(tr[i])) for i in idx]), labels[idx]
+                    plain = (tr is None or not np.any(tr[idx])) and (seeds is None or np.all(seeds[idx] < 0))
+                    yield (images[idx] if plain else np.stack([one(i) for i in idx])), labels[idx]
 
             ds = tf.data.Dataset.from_generator(
                 gen,
@@ -183,9 +205,15 @@ class ImageData:
         else:
             paths = np.asarray([os.fsencode(self.paths[i]) for i in order], dtype=object)
             tr = (self.transforms if self.transforms is not None else np.zeros(len(self), np.int32))[order]
-            ds = tf.data.Dataset.from_tensor_slices((paths, labels[order], tr.astype(np.int32)))
-            ds = ds.map(lambda p, y, t: (transform_tf(decode_and_resize(p, (h, w), self.colorspace)[0], t), y),
-                        num_parallel_calls=AUTOTUNE, deterministic=True)
+            sd = (self.aug_seeds if self.aug_seeds is not None else np.full(len(self), -1, np.int64))[order]
+
+            def load(p, y, t, s_):
+                img = transform_tf(decode_and_resize(p, (h, w), self.colorspace, self.crop)[0], t)
+                img = tf.numpy_function(_augment_py, [img, s_], tf.uint8, stateful=False)
+                return tf.ensure_shape(img, [h, w, 3]), y
+
+            ds = tf.data.Dataset.from_tensor_slices((paths, labels[order], tr.astype(np.int32), sd))
+            ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
             ds = ds.batch(batch_size)
         return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(prefetch)
 
@@ -193,11 +221,23 @@ class ImageData:
         """Samples at ``indices`` (repeats allowed)."""
         indices = np.asarray(indices, np.int64)
         tr = None if self.transforms is None else self.transforms[indices]
+        sd = None if self.aug_seeds is None else self.aug_seeds[indices]
         if self.in_memory:
             return ImageData(self.labels[indices], self.size, self.colorspace, images=self.images[indices],
-                             transforms=tr)
+                             transforms=tr, aug_seeds=sd, crop=self.crop)
         return ImageData(self.labels[indices], self.size, self.colorspace, paths=[self.paths[i] for i in indices],
-                         transforms=tr)
+                         transforms=tr, aug_seeds=sd, crop=self.crop)
+
+    def balanced_by_augmentation(self, per_class, seed=0) -> "ImageData":
+        """Every class brought to ``per_class`` samples: originals, then randomly augmented copies
+        (de Oliveira & Dantas balance their training and validation sets this way)."""
+        from leuknet.augment import balance_plan
+
+        idx, seeds = balance_plan(self.labels, per_class, seed)
+        out = self.subset(idx)
+        base = out.aug_seeds if out.aug_seeds is not None else np.full(len(idx), -1, np.int64)
+        out.aug_seeds = np.where(seeds >= 0, seeds, base)
+        return out
 
     def augmented(self, transforms=(1, 2, 3, 4)) -> "ImageData":
         """Every sample once as it is plus once per transform (indices into TRANSFORMS): N x (1 + len)."""
@@ -218,21 +258,21 @@ class ImageData:
 
 
 def load_image_data(paths, labels, size, colorspace="rgb", cache_budget_mb=DEFAULT_CACHE_BUDGET_MB,
-                    on_bad="skip", progress=None):
+                    on_bad="skip", progress=None, crop=0):
     """Scan files (one parallel decode pass, which also finds corrupt ones) and return
     ``(ImageData, bad_paths)``. The data stays in memory when it fits ``cache_budget_mb``.
     ``on_bad='skip'`` drops unreadable files (listed in bad_paths); ``'raise'`` refuses them."""
     size = tuple(size)
     need_mb = len(paths) * size[0] * size[1] * 3 / 2**20
     keep = need_mb <= cache_budget_mb
-    images, bad = scan_files(paths, size, colorspace, keep_images=keep, progress=progress)
+    images, bad = scan_files(paths, size, colorspace, keep_images=keep, progress=progress, crop=crop)
     bad_paths = [paths[i] for i in bad]
     if bad and on_bad == "raise":
         raise DataError(f"{len(bad)} unreadable image file(s), first: {bad_paths[0]}")
     good = np.setdiff1d(np.arange(len(paths)), bad)
     labels = np.asarray(labels)[good]
     if keep:
-        data = ImageData(labels, size, colorspace, images=images[good])
+        data = ImageData(labels, size, colorspace, images=images[good], crop=crop)
     else:
-        data = ImageData(labels, size, colorspace, paths=[paths[i] for i in good])
+        data = ImageData(labels, size, colorspace, paths=[paths[i] for i in good], crop=crop)
     return data, bad_paths

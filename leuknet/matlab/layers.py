@@ -100,6 +100,7 @@ class ImageInputLayer(Layer):
     Min: object = None
     Max: object = None
     ColorSpace: str = "rgb"  # leuknet's addition: the colour space the network's inputs are in
+    Crop: int = 0  # leuknet's addition: border crop before resizing (recorded for prediction)
 
 
 @dataclass(repr=False)
@@ -186,7 +187,7 @@ _LEARNABLE_OPTS = ("Name", "Weights", "Bias", "WeightsInitializer", "BiasInitial
 def imageInputLayer(inputSize, **options) -> ImageInputLayer:
     """``imageInputLayer(inputSize, Normalization='zerocenter', NormalizationDimension='auto', Mean=...)``."""
     _check_options("imageInputLayer", options, ("Name", "Normalization", "NormalizationDimension", "Mean",
-                                                "StandardDeviation", "Min", "Max", "ColorSpace"))
+                                                "StandardDeviation", "Min", "Max", "ColorSpace", "Crop"))
     size = tuple(int(v) for v in np.atleast_1d(inputSize))
     if len(size) == 2:
         size = size + (1,)
@@ -341,7 +342,7 @@ def assemble(layers, classes=None, name="network"):
     inp = layers[0]
     dim = "element" if inp.NormalizationDimension == "element" else "channel"
     x_in = keras.Input(shape=inp.InputSize, name=f"{inp.Name}_pixels")
-    norm = L.ImageInputNormalization(inp.Normalization, dim, inp.ColorSpace, name=inp.Name)
+    norm = L.ImageInputNormalization(inp.Normalization, dim, inp.ColorSpace, crop=inp.Crop, name=inp.Name)
     x = norm(x_in)
     stats = {k: v for k, v in (("mean", inp.Mean), ("std", inp.StandardDeviation), ("min", inp.Min),
                                ("max", inp.Max)) if v is not None}
@@ -469,7 +470,7 @@ def network_layers(model) -> list:
             out.append(ImageInputLayer(Name=layer.name, InputSize=tuple(int(v) for v in in_shape),
                                        Normalization=layer.normalization, NormalizationDimension=dim,
                                        Mean=s["mean"], StandardDeviation=s["std"], Min=s["min"], Max=s["max"],
-                                       ColorSpace=layer.colorspace))
+                                       ColorSpace=layer.colorspace, Crop=layer.crop))
         elif isinstance(layer, L.GroupedConv2D):
             fg = layer.filters_per_group
             out.append(GroupedConvolution2DLayer(

@@ -11,7 +11,7 @@ from leuknet.errors import ConfigError
 from leuknet.solvers import CLIP_METHODS, SOLVERS
 
 SHUFFLE = ("once", "every-epoch", "never")
-SCHEDULES = ("none", "piecewise")
+SCHEDULES = ("none", "piecewise", "exponential")
 OUTPUT_NETWORKS = ("last-iteration", "best-validation-loss")
 
 
@@ -43,8 +43,10 @@ class TrainingOptions:
     OutputNetwork: str = "last-iteration"
     ResetInputNormalization: bool = True
     Plots: str = "none"
-    # leuknet additions (not MATLAB options): validate at iteration 1 as MATLAB's printed tables show
+    # leuknet additions (not MATLAB options): validate at iteration 1 as MATLAB's printed tables show;
+    # FinalLearnRate for the 'exponential' schedule (de Oliveira & Dantas: 1e-5 -> 1e-6 over the epochs)
     ValidateAtFirstIteration: bool = True
+    FinalLearnRate: float | None = None
 
     def __post_init__(self):
         self.validate()
@@ -84,6 +86,12 @@ class TrainingOptions:
         """Base learn rate in ``epoch`` (counted from 1): piecewise = Initial * Drop^floor((epoch-1)/Period)."""
         if self.LearnRateSchedule == "piecewise":
             return self.InitialLearnRate * self.LearnRateDropFactor ** ((epoch - 1) // self.LearnRateDropPeriod)
+        if self.LearnRateSchedule == "exponential":
+            # Initial at epoch 1, FinalLearnRate at MaxEpochs, geometric in between
+            final = self.FinalLearnRate if self.FinalLearnRate else self.InitialLearnRate
+            if self.MaxEpochs == 1:
+                return self.InitialLearnRate
+            return self.InitialLearnRate * (final / self.InitialLearnRate) ** ((epoch - 1) / (self.MaxEpochs - 1))
         return self.InitialLearnRate
 
     def to_dict(self) -> dict:

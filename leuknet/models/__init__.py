@@ -62,6 +62,19 @@ def _register_builtin():
     register(ModelInfo("alexnet", 227, "Shafique & Tehsin 2018: AlexNet transfer learning (ALL-IDB2), MATLAB alexnet",
                        "alexnet-shafique", "MATLAB's 25-layer AlexNet; pretrained from --weights, new FC layers"),
              alexnet.build)
+    from functools import partial
+
+    from leuknet.models import applications
+
+    papers = {"vgg16": ("de Oliveira & Dantas 2021 (C-NMC); Senthilkumar et al. 2023", "cnmc-oliveira"),
+              "vgg19": ("de Oliveira & Dantas 2021 (C-NMC)", "cnmc-oliveira"),
+              "xception": ("de Oliveira & Dantas 2021 (C-NMC)", "cnmc-oliveira"),
+              "resnet50": ("Senthilkumar et al. 2023", "senthilkumar-transfer"),
+              "efficientnetb0": ("Senthilkumar et al. 2023", "senthilkumar-transfer")}
+    for name, (app, head, _, size) in applications.APPS.items():
+        register(ModelInfo(name, size, papers[name][0], papers[name][1],
+                           f"keras.applications.{app} backbone, {head.replace('_', ' ')} head"),
+                 partial(applications.build, name))
 
 
 _register_builtin()

@@ -58,7 +58,7 @@ def transfer_layers(base_layers, num_classes, fc_units=1024, factor=20.0, classe
 
 def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", normalization="zerocenter",
           weights=None, transfer=False, fc_units=1024, lr_factor=20.0, freeze_base=False, input_order=None,
-          **_ignored):
+          crop=0, class_weights=None, **_ignored):
     """Random AlexNet, or (``weights`` = a path) pretrained base layers; ``transfer`` replaces the last three
     layers as in Shafique & Tehsin."""
     if weights:
@@ -77,6 +77,9 @@ def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", norm
         layers = transfer_layers(base, num_classes, fc_units, lr_factor, classes, freeze_base)
     else:
         layers = base
+    layers[0].Crop = crop
+    if class_weights:
+        layers[-1].ClassWeights = list(class_weights)
     model, _ = ml.assemble(layers, classes=classes, name="alexnet")
     model.pretrained = bool(weights)
     return model

@@ -21,15 +21,16 @@ from leuknet.matlab import layers as ml
 
 def leuknet_layers(num_classes=2, image_size=224, channels=3, pool_stride=2, fc_units=512, window=5,
                    normalization="zerocenter", colorspace="rgb", filters=(64, 128, 256), dropout=0.5,
-                   classes=None):
+                   classes=None, crop=0, class_weights=None):
     layers = [ml.imageInputLayer([image_size, image_size, channels], Normalization=normalization,
-                                 ColorSpace=colorspace)]
+                                 ColorSpace=colorspace, Crop=crop)]
     for f in filters:
         layers += [ml.convolution2dLayer(3, f), ml.reluLayer(), ml.crossChannelNormalizationLayer(window),
                    ml.maxPooling2dLayer(3, Stride=pool_stride)]
     layers += [ml.fullyConnectedLayer(fc_units), ml.reluLayer(), ml.dropoutLayer(dropout),
                ml.fullyConnectedLayer(num_classes), ml.softmaxLayer(),
-               ml.classificationLayer(**({"Classes": list(classes)} if classes else {}))]
+               ml.classificationLayer(**({"Classes": list(classes)} if classes else {}),
+                                      **({"ClassWeights": list(class_weights)} if class_weights else {}))]
     return layers
 
 
@@ -38,7 +39,7 @@ def build(num_classes=2, input_shape=None, image_size=224, classes=None, weights
         from leuknet.errors import ConfigError
 
         raise ConfigError("LeukNet has no pretrained weights: --weights applies to alexnet")
-    for k in ("lr_factor", "freeze_base", "input_order", "transfer"):
+    for k in ("lr_factor", "freeze_base", "input_order", "transfer", "l1l2"):
         kwargs.pop(k, None)
     if input_shape is not None:
         image_size = int(input_shape[0])

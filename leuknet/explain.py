@@ -1,0 +1,106 @@
+"""Grad-CAM (Selvaraju et al. 2017): which part of the cell drives the prediction.
+
+``heatmap = ReLU(sum_k alpha_k A_k)`` with ``A_k`` the target layer's feature maps and ``alpha_k`` the spatial mean
+of the gradient of the class score (the softmax input) with respect to ``A_k``. The target layer is the last
+layer with a 4-D output that is a convolution (found automatically) or one given by name. Works for every
+registered model (LeukNet, AlexNet, the keras.applications backbones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+from leuknet.errors import ConfigError
+from leuknet.layers import GroupedConv2D
+
+
+def find_target_layer(model, name=None):
+    if name:
+        try:
+            return model.get_layer(name)
+        except ValueError:
+            raise ConfigError(f"the model has no layer {name!r}") from None
+    for layer in reversed(model.layers):
+        if isinstance(layer, (keras.layers.Conv2D, GroupedConv2D, keras.layers.DepthwiseConv2D)) and \
+                len(layer.output.shape) == 4:
+            # prefer the activation that follows a convolution when there is one
+            return _following_activation(model, layer) or layer
+    raise ConfigError("the model has no convolution layer for Grad-CAM; pass --layer")
+
+
+def _following_activation(model, conv):
+    names = [l.name for l in model.layers]
+    i = names.index(conv.name)
+    for nxt in model.layers[i + 1 : i + 3]:
+        if isinstance(nxt, (keras.layers.ReLU, keras.layers.Activation)) and len(nxt.output.shape) == 4:
+            return nxt
+    return None
+
+
+def _logits_tensor(model):
+    """The softmax layer's input (class scores before normalisation)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Softmax) or getattr(layer, "activation", None) is keras.activations.softmax:
+            return layer.input
+    return model.output
+
+
+def grad_cam(model, images, class_index=None, layer_name=None):
+    """Heatmaps in [0, 1] at the target layer's resolution, one per image, and the class indices explained."""
+    target = find_target_layer(model, layer_name)
+    grad_model = keras.Model(model.inputs, [target.output, _logits_tensor(model), model.output])
+    x = tf.convert_to_tensor(np.asarray(images, np.float32))
+    with tf.GradientTape() as tape:
+        feats, logits, probs = grad_model(x, training=False)
+        idx = tf.argmax(probs, -1, output_type=tf.int32) if class_index is None else \
+            tf.fill([tf.shape(x)[0]], tf.constant(int(class_index), tf.int32))
+        score = tf.gather(tf.cast(logits, tf.float32), idx, batch_dims=1)
+    grads = tape.gradient(score, feats)
+    weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feats, tf.float32), axis=-1)).numpy()
+    cam = cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
+    return cam, idx.numpy(), target.name
+
+
+def overlay(rgb, cam, alpha=0.45):
+    """The heatmap (jet colours) resized to the image and blended over it, RGB uint8."""
+    h, w = rgb.shape[:2]
+    heat = cv2.resize(cam.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap(np.uint8(np.clip(heat, 0, 1) * 255), cv2.COLORMAP_JET)[..., ::-1]
+    return np.uint8(np.clip((1 - alpha) * rgb + alpha * colour, 0, 255))
+
+
+def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> list[dict]:
+    """Grad-CAM PNGs for image files/folders: ``<out>/<stem>_gradcam.png`` (cell | overlay) per image."""
+    from leuknet.data.pipeline import crop_border, read_image, resize_uint8
+    from leuknet.colorspace import convert
+    from leuknet.io import atomic_path
+    from leuknet.run import collect_images, load_model, model_metadata
+
+    model = load_model(model_file)
+    meta = model_metadata(model)
+    cls = None
+    if class_name is not None:
+        if class_name not in meta["classes"]:
+            raise ConfigError(f"unknown class {class_name!r}; the model's classes: {', '.join(meta['classes'])}")
+        cls = meta["classes"].index(class_name)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for f in collect_images(inputs):
+        rgb = crop_border(read_image(f), meta.get("crop", 0))
+        x = resize_uint8(tf.constant(convert(rgb, meta["colorspace"])), meta["input_size"]).numpy()
+        cam, idx, target = grad_cam(model, x[None], cls, layer_name)
+        shown = resize_uint8(tf.constant(rgb), meta["input_size"]).numpy()
+        panel = np.concatenate([shown, np.full((shown.shape[0], 4, 3), 255, np.uint8), overlay(shown, cam[0])], 1)
+        path = out / f"{Path(f).stem}_gradcam.png"
+        with atomic_path(path) as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+        probs = model(x[None].astype(np.float32), training=False).numpy()[0]
+        rows.append({"file": f, "heatmap": str(path), "class": meta["classes"][int(idx[0])], "layer": target,
+                     "probability": float(probs[int(idx[0])])})
+    return rows
