@@ -41,7 +41,15 @@ def model_gflop_per_image(model) -> float:
 
     flops = 0
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, GroupedConv2D)):
+        if isinstance(layer, keras.layers.SeparableConv2D):
+            _, ho, wo, co = layer.output.shape
+            kh, kw, cin, dm = layer.depthwise_kernel.shape
+            flops += 2 * ho * wo * (kh * kw * cin * dm + cin * dm * co)
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            _, ho, wo, co = layer.output.shape
+            kh, kw, _, _ = layer.kernel.shape
+            flops += 2 * ho * wo * co * kh * kw
+        elif isinstance(layer, (keras.layers.Conv2D, GroupedConv2D)):
             _, ho, wo, co = layer.output.shape
             kh, kw, cin_g, _ = layer.kernel.shape
             flops += 2 * ho * wo * co * kh * kw * cin_g
@@ -56,19 +64,22 @@ def _stats(values):
             "iqr": float(np.subtract(*np.percentile(v, [75, 25]))), "n": int(len(v))}
 
 
-def peak_gflops(dtype="float32", n=2048, repeats=5):
+def peak_gflops(dtype="float32", sizes=(1024, 2048, 3072), repeats=5):
+    """The machine's attainable GFLOP/s: the best median over square matrix products of a few sizes."""
     import tensorflow as tf
 
-    a = tf.random.normal((n, n), dtype=tf.float32)
-    a = tf.cast(a, dtype)
+    best = 0.0
     f = tf.function(lambda x: tf.matmul(x, x))
-    f(a).numpy()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    for n in sizes:
+        a = tf.cast(tf.random.normal((n, n), dtype=tf.float32), dtype)
         f(a).numpy()
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / np.median(times) / 1e9
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f(a).numpy()
+            times.append(time.perf_counter() - t0)
+        best = max(best, 2 * n**3 / np.median(times) / 1e9)
+    return best
 
 
 def write_bmp_cells(folder, n, seed=0):

@@ -154,6 +154,10 @@ def train(
     augment: Optional[str] = typer.Option(None, help="none or rotate-mirror (training split x5)."),
     equalize: Optional[bool] = typer.Option(None, "--equalize/--no-equalize",
                                             help="Cut every training class to the smallest after augmentation."),
+    crop: Optional[int] = typer.Option(None, min=0, help="Border pixels cut before resizing (C-NMC recipe: 100)."),
+    balance_to: Optional[str] = typer.Option(None, help="train,validation images per class reached by random "
+                                             "augmentation (C-NMC recipe: 10000,5000)."),
+    class_weighting: Optional[str] = typer.Option(None, help="none or balanced (ClassWeights N / (K n_c))."),
     pool_stride: Optional[int] = typer.Option(None, min=1, help="LeukNet's max-pooling stride."),
     cache_mb: Optional[int] = typer.Option(None, min=0, help="Memory budget for caching decoded images."),
     demo_per_class: Optional[int] = typer.Option(None, min=4, help="Images per class in the demo set."),
@@ -184,7 +188,8 @@ def train(
                  seed=seed, split=split, split_by=split_by, balance=balance,
                  validation_frequency=validation_frequency, fc_units=fc_units, pool_stride=pool_stride,
                  weights=weights, input_order=input_order, lr_factor=lr_factor, freeze_base=freeze_base or None,
-                 labels=str(labels) if labels else None, augment=augment, equalize=equalize,
+                 labels=str(labels) if labels else None, augment=augment, equalize=equalize, crop=crop,
+                 balance_to=balance_to, class_weighting=class_weighting,
                  cache_mb=cache_mb, demo_per_class=demo_per_class, out=str(out) if out else None,
                  overwrite=overwrite, checkpoint_every=checkpoint_every, deterministic=deterministic or None)
     if resume:

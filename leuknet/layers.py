@@ -343,3 +343,28 @@ class GroupedConv2D(keras.layers.Layer):
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
                       bias_initializer=keras.initializers.serialize(self.bias_initializer))
         return config
+
+
+@keras.saving.register_keras_serializable(package="leuknet")
+class MaxPoolPadding2D(keras.layers.Layer):
+    """Padding before max pooling with -inf (ONNX / Caffe semantics: padded cells never win the maximum),
+    ``padding`` = (top, bottom, left, right). Used for max pooling with padding or ceil mode."""
+
+    def __init__(self, padding=(0, 0, 0, 0), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(int(v) for v in padding)
+
+    def call(self, inputs):
+        t, b, l, r = self.padding
+        x = tf.convert_to_tensor(inputs)
+        return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], constant_values=x.dtype.min)
+
+    def compute_output_shape(self, input_shape):
+        t, b, l, r = self.padding
+        n, h, w, c = input_shape
+        return (n, None if h is None else h + t + b, None if w is None else w + l + r, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(padding=self.padding)
+        return config

@@ -6,7 +6,9 @@ from onnx import TensorProto, helper, numpy_helper
 SIZE = 99  # conv1 /4 -> 23, pool -> 11, pool -> 5, pool5 -> 2 x 2 (so the FC flatten order matters)
 
 
-def alexnet_like(path, input_name="data", mean=None, seed=0, classes=10):
+def alexnet_like(path, input_name="data", mean=None, seed=0, classes=10, size=SIZE, ceil_mode=False, fc_in=64):
+    """``ceil_mode``: Caffe-style ceil-mode pooling (the model zoo's converted files); pool2 also gets explicit
+    bottom/right pads. ``fc_in``: fc6's input size (pool5's C*H*W)."""
     rng = np.random.default_rng(seed)
     inits, nodes = [], []
 
@@ -16,7 +18,7 @@ def alexnet_like(path, input_name="data", mean=None, seed=0, classes=10):
 
     x = input_name
     if mean is not None:
-        inits.append(numpy_helper.from_array(np.asarray(mean, np.float32).reshape(1, 3, SIZE, SIZE)
+        inits.append(numpy_helper.from_array(np.asarray(mean, np.float32).reshape(1, 3, size, size)
                                              if np.ndim(mean) == 3 else np.asarray(mean, np.float32).reshape(1, 3, 1, 1),
                                              "mean"))
         nodes.append(helper.make_node("Sub", [x, "mean"], ["x0"]))
@@ -34,7 +36,9 @@ def alexnet_like(path, input_name="data", mean=None, seed=0, classes=10):
         return name
 
     def pool(inp, name):
-        nodes.append(helper.make_node("MaxPool", [inp], [name], kernel_shape=[3, 3], strides=[2, 2]))
+        extra = {"ceil_mode": 1, "pads": [0, 0, 1, 1]} if ceil_mode and name == "pool2" else \
+            ({"ceil_mode": 1} if ceil_mode else {})
+        nodes.append(helper.make_node("MaxPool", [inp], [name], kernel_shape=[3, 3], strides=[2, 2], **extra))
         return name
 
     h = pool(lrn(conv("conv1", x, 3, 8, 11, stride=4), "norm1"), "pool1")
@@ -45,7 +49,7 @@ def alexnet_like(path, input_name="data", mean=None, seed=0, classes=10):
     inits.append(numpy_helper.from_array(np.array([1, -1], np.int64), "shape"))
     nodes.append(helper.make_node("Reshape", [h, "shape"], ["flat"]))
     h = "flat"
-    for name, i, o, last in (("fc6", 64, 32, False), ("fc7", 32, 32, False), ("fc8", 32, classes, True)):
+    for name, i, o, last in (("fc6", fc_in, 32, False), ("fc7", 32, 32, False), ("fc8", 32, classes, True)):
         nodes.append(helper.make_node("Gemm", [h, w(f"{name}_w", (o, i), 0.2), w(f"{name}_b", (o,), 0.1)], [name],
                                       transB=1))
         h = name
@@ -55,7 +59,7 @@ def alexnet_like(path, input_name="data", mean=None, seed=0, classes=10):
             h = f"{name}_d"
     nodes.append(helper.make_node("Softmax", [h], ["prob"]))
     graph = helper.make_graph(nodes, "alexnet_like",
-                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
+                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, size, size])],
                               [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, classes])],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)

@@ -54,6 +54,17 @@ def test_onnx_import_matches_onnxruntime(tmp_path, order, input_name, with_mean)
     assert np.abs(wrong_model(x).numpy() - ref).max() > 1e-4
 
 
+def test_onnx_import_of_caffe_style_ceil_mode_and_padded_pooling(tmp_path):
+    from leuknet.weights.onnx_import import import_to_keras
+
+    # 96 x 96: conv1 -> 22; pool1 ceil mode -> 11 (floor would give 10); conv2 -> 11; pool2 pads (0, 0, 1, 1) and
+    # ceil -> 6; conv3-5 -> 6; pool5 ceil -> 3: fc6 takes 3 x 3 x 16 = 144 (the geometry of converted Caffe models)
+    src = alexnet_like(tmp_path / "c.onnx", "data_0", size=96, ceil_mode=True, fc_in=144)
+    model, info = import_to_keras(src)
+    assert info["max_abs_difference_vs_onnxruntime"] < 1e-5
+    assert model.get_layer("pool1").output.shape[1] == 11 and model.get_layer("pool5").output.shape[1:3] == (3, 3)
+
+
 def test_import_errors(tmp_path):
     from leuknet.weights import load_alexnet_layers
     from leuknet.weights.onnx_import import import_to_keras

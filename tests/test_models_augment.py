@@ -159,3 +159,25 @@ def test_explain_cli_writes_heatmaps(tmp_path):
     assert r.returncode == 0, r.stderr
     pngs = sorted((tmp_path / "cam").glob("*_gradcam.png"))
     assert len(pngs) == 8 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_oliveira_recipe_end_to_end_on_real_cnmc_layout(tmp_path, cnmc_mini):
+    import json
+
+    out = tmp_path / "vgg"
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "train", "--model", "vgg16", "--recipe", "cnmc-oliveira",
+                        "--data", cnmc_mini, "--image-size", "32", "--epochs", "2", "--batch-size", "8",
+                        "--balance-to", "24,8", "--device", "cpu", "--out", out, "--quiet"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "config.json").read_text())
+    c = cfg["config"]
+    assert (c["crop"], c["schedule"], c["final_lr"], c["l2"]) == (100, "exponential", 1e-6, 0.0)
+    assert cfg["splits"]["train"] < 48 and cfg["training"]["iterations_per_epoch"] == 48 // 8  # 24 per class
+    assert cfg["training_options"]["LearnRateSchedule"] == "exponential"
+    from leuknet.run import load_model
+
+    m = load_model(out / "model.keras")
+    assert m.get_layer("imageinput").crop == 100 and m.get_layer("imageinput").scale == pytest.approx(1 / 255)
+    assert m.get_layer("fc1").kernel_regularizer is not None

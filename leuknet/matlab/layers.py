@@ -391,8 +391,8 @@ def assemble(layers, classes=None, name="network"):
             x = L.CrossChannelNormalization(spec.WindowChannelSize, spec.Alpha, spec.Beta, spec.K, name=spec.Name)(x)
         elif isinstance(spec, MaxPooling2DLayer):
             pad = "same" if spec.Padding == "same" else "valid"
-            if isinstance(spec.Padding, tuple) and any(spec.Padding):
-                raise ConfigError(f"{spec.Name}: numeric max-pooling padding is not supported; use 0 or 'same'")
+            if isinstance(spec.Padding, tuple) and any(spec.Padding):  # padded cells never win the maximum
+                x = L.MaxPoolPadding2D(spec.Padding, name=f"{spec.Name}_padding")(x)
             x = keras.layers.MaxPooling2D(spec.PoolSize, strides=spec.Stride, padding=pad, name=spec.Name)(x)
         elif isinstance(spec, DropoutLayer):
             x = keras.layers.Dropout(spec.Probability, name=spec.Name)(x)
@@ -503,10 +503,13 @@ def network_layers(model) -> list:
         elif isinstance(layer, L.CrossChannelNormalization):
             out.append(CrossChannelNormalizationLayer(Name=layer.name, WindowChannelSize=layer.window_channel_size,
                                                       Alpha=layer.alpha, Beta=layer.beta, K=layer.k))
+        elif isinstance(layer, L.MaxPoolPadding2D):
+            prev_shape = layer.padding
         elif isinstance(layer, keras.layers.MaxPooling2D):
             out.append(MaxPooling2DLayer(Name=layer.name, PoolSize=tuple(layer.pool_size),
                                          Stride=tuple(layer.strides),
-                                         Padding="same" if layer.padding == "same" else (0, 0, 0, 0)))
+                                         Padding="same" if layer.padding == "same" else prev_shape or (0, 0, 0, 0)))
+            prev_shape = None
         elif isinstance(layer, keras.layers.Dropout):
             out.append(DropoutLayer(Name=layer.name, Probability=layer.rate))
         elif isinstance(layer, keras.layers.Softmax):

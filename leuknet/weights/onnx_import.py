@@ -119,12 +119,16 @@ def import_onnx(path, input_order="auto", mean=None):
         elif op == "MaxPool":
             k = tuple(a["kernel_shape"])
             s = tuple(a.get("strides", [1, 1]))
-            pads = a.get("pads", [0, 0, 0, 0])
-            if any(pads) or (a.get("ceil_mode", 0) and any((n - kk) % ss for n, kk, ss in zip(shape[:2], k, s))):
-                raise ModelFileError(f"{path}: max pooling with padding or ceil mode at {node.name or 'a node'} is "
-                                     "not supported (MATLAB's alexnet has none); export at 227 x 227")
-            layers.append(ml.maxPooling2dLayer(list(k), Stride=list(s)))
-            shape = ((shape[0] - k[0]) // s[0] + 1, (shape[1] - k[1]) // s[1] + 1, shape[2])
+            pads = list(a.get("pads", [0, 0, 0, 0]))  # [t, l, b, r]
+            if a.get("ceil_mode", 0):  # extra bottom/right cells so the last partial window counts (Caffe)
+                for axis, (n, kk, ss) in enumerate(zip(shape[:2], k, s)):
+                    full = n + pads[axis] + pads[axis + 2]
+                    out_ceil = -(-(full - kk) // ss) + 1
+                    pads[axis + 2] += max(0, (out_ceil - 1) * ss + kk - full)
+            pad = (pads[0], pads[2], pads[1], pads[3])
+            layers.append(ml.maxPooling2dLayer(list(k), Stride=list(s), Padding=pad))
+            shape = ((shape[0] + pad[0] + pad[1] - k[0]) // s[0] + 1, (shape[1] + pad[2] + pad[3] - k[1]) // s[1] + 1,
+                     shape[2])
         elif op in ("Gemm", "MatMul"):
             B = inits[node.input[1]]
             if op == "Gemm" and a.get("transB", 0):
