@@ -10,6 +10,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "parity"))  # independent references shared with the parity fixture generators
 CNMC_MINI = ROOT.parent / "shared" / "data" / "c-nmc-mini"
 
 
