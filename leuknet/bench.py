@@ -412,8 +412,9 @@ def chart(results, path):
 
 
 if __name__ == "__main__":  # one configuration, as a subprocess of run_bench
+    # the result goes to the parent process as one JSON line on stdout
     if sys.argv[1] == "--workload":
-        spec = json.loads(sys.argv[2])
-        print(json.dumps(run_workload(**spec)))
+        result = run_workload(**json.loads(sys.argv[2]))
     else:
-        print(json.dumps(bench_one(json.loads(sys.argv[1]))))
+        result = bench_one(json.loads(sys.argv[1]))
+    sys.stdout.write(json.dumps(result) + "\n")
