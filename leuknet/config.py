@@ -6,7 +6,7 @@ The fully resolved :class:`RunConfig` is saved as ``config.json`` in every run d
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 from leuknet.errors import ConfigError
 
@@ -190,4 +190,4 @@ def load(path) -> RunConfig:
     return RunConfig(**{k: v for k, v in d.items() if k in known})
 
 
-__all__ = ["RunConfig", "RECIPES", "resolve", "list_recipes", "field"]
+__all__ = ["RunConfig", "RECIPES", "resolve", "list_recipes", "load_resume"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -115,4 +115,4 @@ def trainingOptions(solverName="sgdm", **options) -> TrainingOptions:
     return TrainingOptions(SolverName=solverName, **options)
 
 
-__all__ = ["TrainingOptions", "trainingOptions", "asdict"]
+__all__ = ["TrainingOptions", "trainingOptions"]
