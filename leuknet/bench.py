@@ -262,31 +262,26 @@ def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, re
     return report
 
 
-def _run_workload_subprocess(spec, device):
+def _run_child(args, device, what):
+    """Run ``python -m leuknet.bench ARGS`` (clean memory peak and dtype policy) and read its JSON line."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = "-1"
-    r = subprocess.run([sys.executable, "-m", "leuknet.bench", "--workload", json.dumps(spec)], capture_output=True,
-                       text=True, env=env)
+    r = subprocess.run([sys.executable, "-m", "leuknet.bench", *args], capture_output=True, text=True, env=env)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     if r.returncode != 0 or not lines:
         tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ConfigError(f"workload {spec['name']} failed: {tail[0][:300]}")
+        raise ConfigError(f"{what} failed: {tail[0][:300]}")
     return json.loads(lines[-1])
+
+
+def _run_workload_subprocess(spec, device):
+    return _run_child(["--workload", json.dumps(spec)], device, f"workload {spec['name']}")
 
 
 def _run_subprocess(spec, device):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    if device == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = "-1"
-    r = subprocess.run([sys.executable, "-m", "leuknet.bench", json.dumps(spec)], capture_output=True, text=True,
-                       env=env)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    if r.returncode != 0 or not lines:
-        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ConfigError(f"benchmark of {spec['model']} {spec['precision']} batch {spec['batch_size']} failed: "
-                          f"{tail[0][:300]}")
-    return json.loads(lines[-1])
+    return _run_child([json.dumps(spec)], device,
+                      f"benchmark of {spec['model']} {spec['precision']} batch {spec['batch_size']}")
 
 
 PAPER_WALL_S = 45 * 60 + 34  # LeukNet paper: 45 min 34 s of training on one CPU (MATLAB R2021a)

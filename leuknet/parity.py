@@ -17,10 +17,6 @@ from leuknet.errors import DataError
 DEFAULT_CASES = Path(__file__).resolve().parents[1] / "parity" / "cases"
 
 
-def _s(case, key):
-    return case[key].item() if case[key].shape == () else case[key]
-
-
 # -- leuknet's side of each kind of case ------------------------------------------------------------------------
 
 def _lrn(c):

@@ -200,17 +200,14 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
         class_weights = [len(train) / (len(counts) * c) if c else 0.0 for c in counts]
     elif cfg.class_weighting != "none":
         raise ConfigError(f"unknown class weighting {cfg.class_weighting!r}; choose none or balanced")
+    weights = None if cfg.weights in (None, "", "none") else cfg.weights
+    # every builder takes the same settings and uses the ones that apply to it (a weights file given to a model
+    # that has none is an error there)
     kw = dict(num_classes=len(dataset.classes), image_size=cfg.image_size, classes=dataset.classes,
               colorspace=cfg.colorspace, normalization=cfg.normalization, crop=cfg.crop,
-              class_weights=class_weights)
-    weights = None if cfg.weights in (None, "", "none") else cfg.weights
-    if cfg.model == "leuknet":
-        kw.update(pool_stride=cfg.pool_stride, weights=weights, fc_units=cfg.fc_units)
-    elif cfg.model == "alexnet":
-        kw.update(weights=weights, lr_factor=cfg.lr_factor, freeze_base=cfg.freeze_base,
-                  input_order=cfg.input_order, transfer=True, fc_units=cfg.fc_units)
-    else:
-        kw.update(weights=weights, l1l2=cfg.l1l2)
+              class_weights=class_weights, weights=weights, fc_units=cfg.fc_units, pool_stride=cfg.pool_stride,
+              lr_factor=cfg.lr_factor, freeze_base=cfg.freeze_base, input_order=cfg.input_order, transfer=True,
+              l1l2=cfg.l1l2)
     import contextlib
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():

@@ -98,7 +98,6 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
     """Train ``flags`` (as for ``leuknet train``) once per space and seed; resume where runs exist."""
     from leuknet import figures
     from leuknet.config import resolve
-    from leuknet.data.sources import discover
     from leuknet.io import atomic_path, write_json, write_text
     from leuknet.run import load_dataset, train_run
 
@@ -111,7 +110,7 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
     out = Path(out)
     seed0 = int(flags.get("seed") or 0)
     base = resolve({k: v for k, v in flags.items() if k not in ("out", "colorspace")})
-    dataset = load_dataset(base) if not base.data else discover(base.data, base.dataset_format)
+    dataset = load_dataset(base)
     k = len(dataset.classes)
     if task == "detection" and k != 2:
         raise ConfigError(f"--task detection needs two classes; the data has {k}: {', '.join(dataset.classes)}")

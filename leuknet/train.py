@@ -118,15 +118,22 @@ class Trainer:
             loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.model.losses])
         return loss
 
-    def _train_step_impl(self, x, y, lr):
-        variables = self.model.trainable_variables
+    def _replica_grads(self, x, y):
+        """Forward and backward on one (share of a) mini-batch: loss, accuracy, unscaled gradients. With mixed
+        float16 the loss is scaled for the backward pass and the gradients unscaled."""
         with tf.GradientTape() as tape:
             probs = self.model(x, training=True)
             loss = self._loss(probs, y, training=True)
             scaled = loss * self.loss_scale if self.loss_scaling else loss
-        grads = tape.gradient(scaled, variables)
+        grads = tape.gradient(scaled, self.model.trainable_variables)
         if self.loss_scaling:
             grads = [g / self.loss_scale for g in grads]
+        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
+        return loss, acc, grads
+
+    def _train_step_impl(self, x, y, lr):
+        loss, acc, grads = self._replica_grads(x, y)
+        if self.loss_scaling:
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
 
             def update():
@@ -144,16 +151,7 @@ class Trainer:
             tf.cond(finite, update, skip)
         else:
             self.solver.apply(grads, lr)
-        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
         return loss, acc
-
-    def _replica_grads(self, x, y):
-        with tf.GradientTape() as tape:
-            probs = self.model(x, training=True)
-            loss = self._loss(probs, y, training=True)
-        grads = tape.gradient(loss, self.model.trainable_variables)
-        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
-        return loss, acc, grads
 
     def _distributed_step_impl(self, x, y, lr):
         # equal shares per replica: the mean of the replicas' mean losses is the mini-batch mean (MATLAB's 1/N)
