@@ -13,30 +13,20 @@ NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one
 NORMALIZATION_DIMENSIONS = ("channel", "element")
 
 
-def channel_window_matrix(channels: int, window: int) -> np.ndarray:
-    """Band matrix B (C x C) with ``(x**2 @ B)[..., c]`` = MATLAB's windowed sum of squares around channel c.
-
-    The window holds ``floor((w-1)/2)`` channels before c and ``floor(w/2)`` after (asymmetric for even w),
-    truncated at the edges.
-    """
-    before, after = (window - 1) // 2, window // 2
-    band = np.zeros((channels, channels), np.float32)
-    for c in range(channels):
-        band[max(0, c - before) : min(channels, c + after + 1), c] = 1.0
-    return band
-
-
 @keras.saving.register_keras_serializable(package="leuknet")
 class CrossChannelNormalization(keras.layers.Layer):
     """MATLAB ``crossChannelNormalizationLayer``: ``y = x / (K + Alpha * ss / w) ** Beta``.
 
-    ``ss`` is the sum of squares over the channel window (see :func:`channel_window_matrix`); the divisor is
-    always ``w``, also where the window is truncated at the first and last channels. Every window size from 1 to
+    ``ss`` is the sum of squares over the channel window: ``floor((w-1)/2)`` channels before c and ``floor(w/2)``
+    after (asymmetric for even w), truncated at the first and last channels; the divisor is always ``w``, also
+    where the window is truncated. Every window size from 1 to
     16 works, even ones included (TensorFlow's ``tf.nn.local_response_normalization`` cannot express them).
 
-    The windowed sum is one matrix product with a band matrix (oneDNN / AMX), the gradient is written by hand,
-    and the element-wise parts are fused by XLA: about 3x faster than ``tf.nn.local_response_normalization``
-    forward + backward on a 2-core CPU, and it runs in float32, bfloat16 and float16.
+    The windowed sum is a sum of ``w`` shifted slices along the channel axis, fused with the element-wise parts
+    into one XLA kernel forward and two backward (the backward recomputes the denominator from ``x`` instead of
+    keeping it, so the layer holds no activation memory beyond its input). Forward + backward is 1.7-2.8x faster
+    than the earlier band-matrix product and about 5x faster than ``tf.nn.local_response_normalization`` on a
+    2-core CPU; it runs in float32, bfloat16 and float16 (arithmetic in float32 inside the kernel).
     """
 
     def __init__(self, window_channel_size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
@@ -54,22 +44,20 @@ class CrossChannelNormalization(keras.layers.Layer):
         self.beta = float(beta)
         self.k = float(k)
         self.fused = bool(fused)
-        self._band = None
 
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
             raise ValueError("CrossChannelNormalization needs a known channel count")
-        self._band = channel_window_matrix(int(channels), self.window_channel_size)
-        self._fns = _lrn_functions(self.alpha / self.window_channel_size, self.beta, self.k, self.fused)
+        self._lrn = _lrn_function(int(channels), self.window_channel_size, self.alpha / self.window_channel_size,
+                                  self.beta, self.k, self.fused)
         self.built = True
 
     def call(self, inputs):
         x = tf.convert_to_tensor(inputs)
         if x.dtype != self.compute_dtype:
             x = tf.cast(x, self.compute_dtype)
-        band = tf.constant(self._band, dtype=x.dtype)
-        return _lrn(x, band, *self._fns)
+        return self._lrn(x)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -90,43 +78,58 @@ def _power_neg_beta(d, beta):
     return tf.pow(d, -beta)
 
 
-def _lrn_functions(scale, beta, k, fused):
-    def forward(x, ss):
-        d = k + scale * ss
-        p = _power_neg_beta(d, beta)
-        return x * p, p, d
+def _channel_window_sum(v, channels, before, after):
+    """``out[..., c] = sum(v[..., c - before : c + after + 1])``, truncated at the edges (zero padding)."""
+    if before == after == 0:
+        return v
+    padded = tf.pad(v, [[0, 0]] * (len(v.shape) - 1) + [[before, after]])
+    out = padded[..., 0:channels]
+    for i in range(1, before + after + 1):
+        out = out + padded[..., i : i + channels]
+    return out
 
-    def backward_inner(x, g, p, d):
-        return g * x * p / d
 
-    def backward_outer(x, g, p, back):
-        return g * p - (2.0 * scale * beta) * x * back
+def _lrn_function(channels, window, scale, beta, k, fused):
+    """The layer's op on a tensor of ``channels`` channels: forward, and a gradient written by hand.
+
+    ``ss = W(x**2)`` with W the channel window (``before`` channels below, ``after`` above), ``d = k + scale*ss``,
+    ``y = x * d**-beta``; ``dx = g * d**-beta - 2*scale*beta * x * W^T(g * x * d**(-beta-1))`` where ``W^T`` is
+    the mirrored window. Arithmetic is float32 whatever the input dtype."""
+    before, after = (window - 1) // 2, window // 2
+
+    def denominator_power(xf):
+        d = k + scale * _channel_window_sum(tf.square(xf), channels, before, after)
+        return d, _power_neg_beta(d, beta)
+
+    def forward(x):
+        xf = tf.cast(x, tf.float32)
+        _, p = denominator_power(xf)
+        return tf.cast(xf * p, x.dtype)
+
+    def inner(x, g):  # g * x * d**(-beta-1), in float32
+        xf, gf = tf.cast(x, tf.float32), tf.cast(g, tf.float32)
+        d, p = denominator_power(xf)
+        return gf * xf * p / d
+
+    def backward(x, g, t):
+        xf, gf = tf.cast(x, tf.float32), tf.cast(g, tf.float32)
+        _, p = denominator_power(xf)
+        return tf.cast(gf * p - (2.0 * scale * beta) * xf * _channel_window_sum(t, channels, after, before), x.dtype)
 
     if fused:
-        forward, backward_inner, backward_outer = (
-            tf.function(f, jit_compile=True, reduce_retracing=True) for f in (forward, backward_inner, backward_outer)
+        # one kernel forward; backward in two (fusing W^T of a recomputed term into one kernel was slower)
+        forward, inner, backward = (
+            tf.function(f, jit_compile=True, reduce_retracing=True) for f in (forward, inner, backward)
         )
-    return forward, backward_inner, backward_outer
 
-
-def _window_sum(v, band, transpose=False):
-    shape = tf.shape(v)
-    flat = tf.reshape(v, [-1, band.shape[0]])
-    return tf.reshape(tf.matmul(flat, band, transpose_b=transpose), shape)
-
-
-def _lrn(x, band, forward, backward_inner, backward_outer):
     @tf.custom_gradient
-    def normalise(x):
-        y, p, d = forward(x, _window_sum(tf.square(x), band))
-
+    def lrn(x):
         def grad(g):
-            # dy/dx = g*p - 2*scale*beta * x * B^T(g * x * p / d)
-            return backward_outer(x, g, p, _window_sum(backward_inner(x, g, p, d), band, transpose=True))
+            return backward(x, g, inner(x, g))
 
-        return y, grad
+        return forward(x), grad
 
-    return normalise(x)
+    return lrn
 
 
 @keras.saving.register_keras_serializable(package="leuknet")
