@@ -182,6 +182,9 @@ def bench_one(spec: dict) -> dict:
     result["peak_gflops"] = peak
     result["train_fraction_of_peak"] = result["achieved_train_gflops"] / peak
     result["peak_rss_mb"] = _peak_rss_mb()
+    from leuknet import ops
+
+    result["native_kernels"] = ops.used()
     return result
 
 

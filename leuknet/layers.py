@@ -22,11 +22,12 @@ class CrossChannelNormalization(keras.layers.Layer):
     where the window is truncated. Every window size from 1 to
     16 works, even ones included (TensorFlow's ``tf.nn.local_response_normalization`` cannot express them).
 
-    The windowed sum is a sum of ``w`` shifted slices along the channel axis, fused with the element-wise parts
-    into one XLA kernel forward and two backward (the backward recomputes the denominator from ``x`` instead of
-    keeping it, so the layer holds no activation memory beyond its input). Forward + backward is 1.7-2.8x faster
-    than the earlier band-matrix product and about 5x faster than ``tf.nn.local_response_normalization`` on a
-    2-core CPU; it runs in float32, bfloat16 and float16 (arithmetic in float32 inside the kernel).
+    Forward: the windowed sum is a sum of ``w`` shifted slices along the channel axis, fused with the
+    element-wise parts into one XLA kernel. Backward: on CPU, a compiled kernel (:mod:`leuknet.ops`, built on
+    first use) that reads each pixel's ``x`` and incoming gradient once and writes its gradient once; elsewhere,
+    or without a C++ compiler, two XLA kernels. Either backward recomputes the denominator from ``x``, so the
+    layer keeps no activation memory beyond its input. It runs in float32, bfloat16 and float16 (arithmetic in
+    float32 inside the kernels).
     """
 
     def __init__(self, window_channel_size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
@@ -89,6 +90,15 @@ def _channel_window_sum(v, channels, before, after):
     return out
 
 
+def _native_lrn():
+    """The compiled gradient kernel (:mod:`leuknet.ops`) on CPU-only runs, else None (GPU runs keep XLA)."""
+    from leuknet import ops
+
+    if ops.mode() == "off" or tf.config.list_logical_devices("GPU"):
+        return None
+    return ops.cross_channel_norm()
+
+
 def _lrn_function(channels, window, scale, beta, k, fused):
     """The layer's op on a tensor of ``channels`` channels: forward, and a gradient written by hand.
 
@@ -121,10 +131,14 @@ def _lrn_function(channels, window, scale, beta, k, fused):
         forward, inner, backward = (
             tf.function(f, jit_compile=True, reduce_retracing=True) for f in (forward, inner, backward)
         )
+    native = _native_lrn() if fused else None
+    attrs = dict(before=before, after=after, scale=scale, beta=beta, k=k)
 
     @tf.custom_gradient
     def lrn(x):
         def grad(g):
+            if native is not None and x.dtype in (tf.float32, tf.bfloat16, tf.float16):
+                return native.leuknet_cross_channel_norm_grad(x, tf.cast(g, x.dtype), **attrs)
             return backward(x, g, inner(x, g))
 
         return forward(x), grad

@@ -24,6 +24,7 @@ import numpy as np
 
 from leuknet.config import RunConfig
 from leuknet.errors import ConfigError, DataError
+from leuknet.ops import used as native_kernels
 
 
 def versions() -> dict:
@@ -283,6 +284,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             "class_weights": class_weights,
             "device": device,
             "profile": profile.to_dict(),
+            "native_kernels": native_kernels(),
             "strategy": profile.strategy, "num_workers": profile.num_workers, "num_replicas": profile.num_replicas,
             "versions": versions(),
             "seed": cfg.seed,

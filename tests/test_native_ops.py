@@ -1,0 +1,120 @@
+"""The compiled cross-channel normalisation gradient (leuknet.ops) against float64 autodiff of MATLAB's formula,
+and the fallback to XLA where it cannot be built."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from leuknet import ops
+from leuknet.layers import CrossChannelNormalization
+
+
+@pytest.fixture
+def native_mode(monkeypatch):
+    def set_mode(value, **env):
+        monkeypatch.setenv("LEUKNET_NATIVE_OPS", value)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        ops.reset()
+
+    yield set_mode
+    ops.reset()
+
+
+def reference_gradient(x, g, w, alpha, beta, k):
+    """d(sum(g * y))/dx in float64 by TF autodiff of y = x / (k + alpha/w * window_sum(x**2))**beta."""
+    xd = tf.constant(np.asarray(x, np.float64))
+    c = x.shape[-1]
+    with tf.GradientTape() as tape:
+        tape.watch(xd)
+        sq = tf.pad(tf.square(xd), [[0, 0]] * (x.ndim - 1) + [[(w - 1) // 2, w // 2]])
+        ss = tf.add_n([sq[..., i : i + c] for i in range(w)])
+        y = xd / (k + alpha * ss / w) ** beta
+        loss = tf.reduce_sum(y * np.asarray(g, np.float64))
+    return tape.gradient(loss, xd).numpy()
+
+
+def layer_gradient(layer, x, g, dtype=tf.float32):
+    xt = tf.cast(tf.constant(x), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = layer(xt)
+    return tf.cast(tape.gradient(y, xt, output_gradients=tf.cast(g, y.dtype)), tf.float32).numpy()
+
+
+@pytest.mark.parametrize("backend", ["native", "xla"])
+@pytest.mark.parametrize("w,channels,beta", [(1, 6, 0.75), (2, 7, 0.75), (4, 9, 0.6), (5, 19, 0.75), (5, 3, 0.5),
+                                             (7, 70, 0.75), (16, 12, 0.9), (5, 300, 0.75)])
+def test_gradient_matches_float64_autodiff(native_mode, backend, w, channels, beta):
+    native_mode("1" if backend == "native" else "0")  # "1": a build failure fails the test
+    rng = np.random.default_rng(w * 1000 + channels)
+    x = rng.normal(0, 15, (2, 3, 4, channels)).astype(np.float32)
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    alpha, k = 0.05, 2.0
+    layer = CrossChannelNormalization(w, alpha, beta, k)
+    got = layer_gradient(layer, x, g)
+    assert ops.status() == ("native" if backend == "native" else "xla (LEUKNET_NATIVE_OPS=0)")
+    np.testing.assert_allclose(got, reference_gradient(x, g, w, alpha, beta, k), rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype,tol", [(tf.bfloat16, 3e-2), (tf.float16, 3e-3)])
+def test_native_gradient_in_low_precision(native_mode, dtype, tol):
+    native_mode("1")
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 3, (2, 5, 5, 16)).astype(np.float32)
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    xq = tf.cast(tf.cast(x, dtype), tf.float32).numpy()  # the reference sees the rounded input
+    layer = CrossChannelNormalization(5, 1e-2, 0.75, 2.0, dtype=f"mixed_{dtype.name}")
+    got = layer_gradient(layer, xq, g, dtype)
+    ref = reference_gradient(xq, tf.cast(tf.cast(g, dtype), tf.float32).numpy(), 5, 1e-2, 0.75, 2.0)
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_native_and_xla_gradients_agree_on_a_leuknet_sized_map(native_mode):
+    rng = np.random.default_rng(4)
+    x = np.maximum(rng.normal(0, 30, (2, 13, 11, 64)), 0).astype(np.float32)  # ReLU output, as in LeukNet
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    grads, op_types = {}, {}
+    for mode in ("1", "0"):
+        native_mode(mode)
+        layer = CrossChannelNormalization(5, 1e-4, 0.75, 2.0)
+        grads[mode] = layer_gradient(layer, x, g)
+        graph = tf.function(lambda v: layer_gradient_graph(layer, v, g)).get_concrete_function(
+            tf.TensorSpec(x.shape, tf.float32)).graph
+        op_types[mode] = {op.type for op in graph.get_operations()}
+    assert "LeuknetCrossChannelNormGrad" in op_types["1"]
+    assert "LeuknetCrossChannelNormGrad" not in op_types["0"]
+    np.testing.assert_allclose(grads["1"], grads["0"], rtol=1e-5, atol=1e-6)
+
+
+def layer_gradient_graph(layer, x, g):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    return tape.gradient(y, x, output_gradients=g)
+
+
+def test_without_a_working_compiler_the_layer_falls_back_to_xla(native_mode, tmp_path):
+    native_mode("auto", CXX="/bin/false", LEUKNET_OPS_CACHE=str(tmp_path))
+    assert ops.cross_channel_norm() is None
+    assert ops.status().startswith("xla (") and "could not build" in ops.status()
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 10, (1, 3, 3, 8)).astype(np.float32)
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    got = layer_gradient(CrossChannelNormalization(5, 0.05, 0.75, 2.0), x, g)
+    np.testing.assert_allclose(got, reference_gradient(x, g, 5, 0.05, 0.75, 2.0), rtol=2e-5, atol=2e-6)
+    assert not list(tmp_path.glob("*.so"))  # nothing half-written
+
+
+def test_required_native_ops_that_cannot_build_are_an_error(native_mode, tmp_path):
+    native_mode("1", CXX="/bin/false", LEUKNET_OPS_CACHE=str(tmp_path))
+    with pytest.raises(ops.NativeOpsError, match="LEUKNET_NATIVE_OPS=1"):
+        ops.cross_channel_norm()
+
+
+def test_library_name_changes_with_the_source(monkeypatch, tmp_path):
+    first = ops.library_path()
+    src = tmp_path / "cross_channel_norm.cc"
+    src.write_bytes(ops.SOURCE.read_bytes() + b"\n// changed\n")
+    monkeypatch.setattr(ops, "SOURCE", src)
+    assert ops.library_path() != first and ops.library_path().parent == first.parent
