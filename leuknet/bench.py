@@ -191,7 +191,7 @@ def bench_one(spec: dict) -> dict:
 def bench_pipeline(size, batch_size, colorspace="rgb", repeats=3, n_files=None):
     from leuknet.data.pipeline import ImageData
 
-    n_files = n_files or max(2 * batch_size, 64)
+    n_files = n_files or max(4 * batch_size, 256)  # steady state, not tf.data start-up
     with tempfile.TemporaryDirectory(prefix="leuknet-bench-") as d:
         paths = write_bmp_cells(d, n_files)
         data = ImageData(np.zeros(n_files, np.int32), (size, size), colorspace, paths=paths)
