@@ -17,34 +17,22 @@
 
 using namespace tensorflow;
 
-REGISTER_OP("LeuknetCrossChannelNorm")
-    .Input("x: T")
-    .Output("y: T")
-    .Attr("T: {float, bfloat16, half}")
-    .Attr("before: int")
-    .Attr("after: int")
-    .Attr("scale: float")
-    .Attr("beta: float")
-    .Attr("k: float")
-    .SetShapeFn([](shape_inference::InferenceContext* c) {
-      c->set_output(0, c->input(0));
-      return OkStatus();
-    });
+// before/after: channels of the window below and above c; scale = Alpha / w; y has x's shape
+#define LEUKNET_CCN_ATTRS                  \
+  Attr("T: {float, bfloat16, half}")       \
+      .Attr("before: int")                 \
+      .Attr("after: int")                  \
+      .Attr("scale: float")                \
+      .Attr("beta: float")                 \
+      .Attr("k: float")                    \
+      .SetShapeFn([](shape_inference::InferenceContext* c) { \
+        c->set_output(0, c->input(0));     \
+        return OkStatus();                 \
+      })
 
-REGISTER_OP("LeuknetCrossChannelNormGrad")
-    .Input("x: T")
-    .Input("g: T")
-    .Output("dx: T")
-    .Attr("T: {float, bfloat16, half}")
-    .Attr("before: int")
-    .Attr("after: int")
-    .Attr("scale: float")
-    .Attr("beta: float")
-    .Attr("k: float")
-    .SetShapeFn([](shape_inference::InferenceContext* c) {
-      c->set_output(0, c->input(0));
-      return OkStatus();
-    });
+REGISTER_OP("LeuknetCrossChannelNorm").Input("x: T").Output("y: T").LEUKNET_CCN_ATTRS;
+
+REGISTER_OP("LeuknetCrossChannelNormGrad").Input("x: T").Input("g: T").Output("dx: T").LEUKNET_CCN_ATTRS;
 
 namespace {
 
