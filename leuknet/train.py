@@ -254,18 +254,27 @@ class Trainer:
         t0 = time.perf_counter()
         stop = False
         start_iteration = iteration
+        # the remaining epochs' mini-batches as one dataset and one iterator: tearing a tf.data iterator down at
+        # every epoch end stalled training for 10-50 s in long runs
+        plan = []  # (epoch, number of mini-batches still to run in it)
+        remaining = []
         for epoch, order in enumerate(self.epoch_orders(n, o.MaxEpochs, seed), start=1):
             if epoch * per_epoch <= start_iteration:
                 continue  # finished before the checkpoint
-            lr = o.learn_rate(epoch)
             skip = max(0, start_iteration - (epoch - 1) * per_epoch)
-            order = order[: per_epoch * o.MiniBatchSize][skip * o.MiniBatchSize :]
-            batches = train.batches(order, o.MiniBatchSize, drop_remainder=True)
-            if self.strategy is not None:
-                opts = tf.data.Options()  # every worker reads the same seeded order and keeps its share
-                opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-                batches = self.strategy.experimental_distribute_dataset(batches.with_options(opts))
-            for x, y in batches:
+            remaining.append(order[: per_epoch * o.MiniBatchSize][skip * o.MiniBatchSize :])
+            plan.append((epoch, per_epoch - skip))
+        batches = train.batches(np.concatenate(remaining) if remaining else np.zeros(0, np.int64),
+                                o.MiniBatchSize, drop_remainder=True)
+        if self.strategy is not None:
+            opts = tf.data.Options()  # every worker reads the same seeded order and keeps its share
+            opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            batches = self.strategy.experimental_distribute_dataset(batches.with_options(opts))
+        stream = iter(batches)
+        for epoch, count in plan:
+            lr = o.learn_rate(epoch)
+            for _ in range(count):
+                x, y = next(stream)
                 iteration += 1
                 loss, acc = self.train_step(x, y, lr)
                 row = {"Epoch": epoch, "Iteration": iteration, "BaseLearnRate": lr,
