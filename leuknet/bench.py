@@ -69,7 +69,7 @@ def peak_gflops(dtype="float32", sizes=(1024, 2048, 3072), repeats=5):
     import tensorflow as tf
 
     best = 0.0
-    f = tf.function(lambda x: tf.matmul(x, x))
+    f = tf.function(lambda x: tf.matmul(x, x), autograph=False)
     for n in sizes:
         a = tf.cast(tf.random.normal((n, n), dtype=tf.float32), dtype)
         f(a).numpy()
@@ -162,7 +162,7 @@ def bench_one(spec: dict) -> dict:
         model = models.build(model_name, num_classes=2, image_size=size)
         trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4))
         train = lambda: float(trainer.train_step(x, y, 1e-4)[0])  # noqa: E731
-        step = tf.function(lambda v: model(v, training=False))
+        step = tf.function(lambda v: model(v, training=False), autograph=False)
         infer = lambda: step(x).numpy()  # noqa: E731
     t_train = _time(train, warmup, repeats)
     t_infer = _time(infer, warmup, repeats)

@@ -129,7 +129,7 @@ def _lrn_function(channels, window, scale, beta, k, fused):
     if fused:
         # one kernel forward; backward in two (fusing W^T of a recomputed term into one kernel was slower)
         forward, inner, backward = (
-            tf.function(f, jit_compile=True, reduce_retracing=True) for f in (forward, inner, backward)
+            tf.function(f, jit_compile=True, reduce_retracing=True, autograph=False) for f in (forward, inner, backward)
         )
     native = _native_lrn() if fused else None
     attrs = dict(before=before, after=after, scale=scale, beta=beta, k=k)

@@ -351,7 +351,7 @@ def stream_predict(model, files, meta, batch_size=64, progress=None):
 
     from leuknet.data.pipeline import file_dataset
 
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
     probs, oks = [], []
     for imgs, ok in file_dataset(files, meta["input_size"], meta["colorspace"],
                                  crop=meta.get("crop", 0)).batch(batch_size).prefetch(2):

@@ -321,7 +321,7 @@ class Trainer:
 
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
     """Class probabilities (N x classes) for an :class:`~leuknet.data.pipeline.ImageData`, streamed."""
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
     out = [step(x).numpy() for x, _ in data.batches(None, batch_size)]
     return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
 
