@@ -128,8 +128,7 @@ def _load():
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build for concurrent processes (pytest workers, ranks)
             if not path.exists():
-                print("leuknet: building the native cross-channel normalisation kernel (once per machine, "
-                      "about 15 s)", file=sys.stderr, flush=True)
+                log.info("building the native cross-channel normalisation kernel (once per machine, about 15 s)")
                 _build(_compiler(), path)
     try:
         return tf.load_op_library(str(path))
