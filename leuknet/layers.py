@@ -22,12 +22,12 @@ class CrossChannelNormalization(keras.layers.Layer):
     where the window is truncated. Every window size from 1 to
     16 works, even ones included (TensorFlow's ``tf.nn.local_response_normalization`` cannot express them).
 
-    Forward: the windowed sum is a sum of ``w`` shifted slices along the channel axis, fused with the
-    element-wise parts into one XLA kernel. Backward: on CPU, a compiled kernel (:mod:`leuknet.ops`, built on
-    first use) that reads each pixel's ``x`` and incoming gradient once and writes its gradient once; elsewhere,
-    or without a C++ compiler, two XLA kernels. Either backward recomputes the denominator from ``x``, so the
-    layer keeps no activation memory beyond its input. It runs in float32, bfloat16 and float16 (arithmetic in
-    float32 inside the kernels).
+    On CPU, forward and backward are compiled kernels (:mod:`leuknet.ops`, built on first use) that read each
+    pixel's channel vector once and write its result once. Elsewhere (GPU, no C++ compiler,
+    ``LEUKNET_NATIVE_OPS=0``): the windowed sum as a sum of ``w`` shifted slices along the channel axis, fused with
+    the element-wise parts into one XLA kernel forward and two backward. Either backward recomputes the
+    denominator from ``x``, so the layer keeps no activation memory beyond its input. It runs in float32, bfloat16
+    and float16 (arithmetic in float32 inside the kernels).
     """
 
     def __init__(self, window_channel_size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
@@ -91,7 +91,7 @@ def _channel_window_sum(v, channels, before, after):
 
 
 def _native_lrn():
-    """The compiled gradient kernel (:mod:`leuknet.ops`) on CPU-only runs, else None (GPU runs keep XLA)."""
+    """The compiled kernels (:mod:`leuknet.ops`) on CPU-only runs, else None (GPU runs keep XLA)."""
     from leuknet import ops
 
     if ops.mode() == "off" or tf.config.list_logical_devices("GPU"):
@@ -136,12 +136,14 @@ def _lrn_function(channels, window, scale, beta, k, fused):
 
     @tf.custom_gradient
     def lrn(x):
+        use_native = native is not None and x.dtype in (tf.float32, tf.bfloat16, tf.float16)
+
         def grad(g):
-            if native is not None and x.dtype in (tf.float32, tf.bfloat16, tf.float16):
+            if use_native:
                 return native.leuknet_cross_channel_norm_grad(x, tf.cast(g, x.dtype), **attrs)
             return backward(x, g, inner(x, g))
 
-        return forward(x), grad
+        return (native.leuknet_cross_channel_norm(x, **attrs) if use_native else forward(x)), grad
 
     return lrn
 

@@ -1,5 +1,5 @@
-"""The compiled cross-channel normalisation gradient (leuknet.ops) against float64 autodiff of MATLAB's formula,
-and the fallback to XLA where it cannot be built."""
+"""The compiled cross-channel normalisation (leuknet.ops), forward against MATLAB's formula in float64 and gradient
+against float64 autodiff of it, and the fallback to XLA where it cannot be built."""
 
 import numpy as np
 import pytest
@@ -55,6 +55,46 @@ def test_gradient_matches_float64_autodiff(native_mode, backend, w, channels, be
     got = layer_gradient(layer, x, g)
     assert ops.status() == ("native" if backend == "native" else "xla (LEUKNET_NATIVE_OPS=0)")
     np.testing.assert_allclose(got, reference_gradient(x, g, w, alpha, beta, k), rtol=2e-5, atol=2e-6)
+
+
+def reference_forward(x, w, alpha, beta, k):
+    """MATLAB's formula in float64 NumPy: y = x / (k + alpha/w * sum of x**2 over the channel window)**beta."""
+    xd = np.asarray(x, np.float64)
+    c = xd.shape[-1]
+    sq = np.pad(xd**2, [(0, 0)] * (xd.ndim - 1) + [((w - 1) // 2, w // 2)])
+    ss = sum(sq[..., i : i + c] for i in range(w))
+    return xd / (k + alpha * ss / w) ** beta
+
+
+@pytest.mark.parametrize("backend", ["native", "xla"])
+@pytest.mark.parametrize("w,channels,beta", [(1, 6, 0.75), (2, 7, 0.75), (4, 9, 0.6), (5, 19, 0.75), (5, 3, 0.5),
+                                             (7, 70, 0.75), (16, 12, 0.9), (5, 300, 0.75)])
+def test_forward_matches_float64_formula(native_mode, backend, w, channels, beta):
+    native_mode("1" if backend == "native" else "0")
+    rng = np.random.default_rng(w * 100 + channels)
+    # a map whose size is not a multiple of the 16-float vectors, with zeros (ReLU output) and large values
+    x = np.maximum(rng.normal(0, 40, (2, 5, 3, channels)), -5).astype(np.float32)
+    x[0, 0, 0] = 0.0
+    layer = CrossChannelNormalization(w, 0.05, beta, 2.0)
+    graph = tf.function(layer).get_concrete_function(tf.TensorSpec(x.shape, tf.float32)).graph
+    has_native = "LeuknetCrossChannelNorm" in {op.type for op in graph.get_operations()}
+    assert has_native == (backend == "native")
+    np.testing.assert_allclose(layer(tf.constant(x)).numpy(), reference_forward(x, w, 0.05, beta, 2.0),
+                               rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["native", "xla"])
+@pytest.mark.parametrize("dtype,tol", [(tf.bfloat16, 4e-3), (tf.float16, 1e-3)])
+def test_forward_in_low_precision_rounds_once(native_mode, backend, dtype, tol):
+    """float32 arithmetic inside, one rounding of the result: within one unit in the last place of the float64 value."""
+    native_mode("1" if backend == "native" else "0")
+    rng = np.random.default_rng(6)
+    x = np.maximum(rng.normal(0, 30, (2, 7, 5, 64)), 0)
+    xq = tf.cast(tf.constant(x, tf.float32), dtype)
+    layer = CrossChannelNormalization(5, 1e-2, 0.75, 2.0, dtype=f"mixed_{dtype.name}")
+    got = tf.cast(layer(xq), tf.float32).numpy()
+    ref = reference_forward(tf.cast(xq, tf.float32).numpy(), 5, 1e-2, 0.75, 2.0)
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype,tol", [(tf.bfloat16, 3e-2), (tf.float16, 3e-3)])
