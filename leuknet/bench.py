@@ -140,17 +140,21 @@ def bench_one(spec: dict) -> dict:
     import tensorflow as tf
 
     from leuknet import models
-    from leuknet.precision import set_policy
+    from leuknet.profiles import apply_profile, resolve_profile
 
     model_name, precision, bs = spec["model"], spec["precision"], int(spec["batch_size"])
     device = spec.get("device", "cpu")
     warmup, repeats, size = int(spec.get("warmup", 2)), int(spec.get("repeats", 5)), int(spec["image_size"])
-    policy = set_policy(precision, device)
+    # the profile `leuknet train` resolves for this device, precision and batch (threads, dtype policy, XLA)
+    profile = resolve_profile(device, precision, bs, strategy="default", model=model_name)
+    apply_profile(profile)
+    policy = profile.dtype_policy
     rng = np.random.default_rng(0)
     x = tf.constant(rng.integers(0, 256, (bs, size, size, 3)).astype(np.float32))
     y = tf.constant(rng.integers(0, 2, bs).astype(np.int32))
     result = {"model": model_name, "device": device, "precision": precision, "policy": policy, "batch_size": bs,
-              "image_size": size}
+              "image_size": size, "intra_op_threads": profile.intra_op_threads,
+              "inter_op_threads": profile.inter_op_threads}
     if model_name == "plain-keras-leuknet":
         model = _plain_keras_leuknet(size)
         train = lambda: model.train_on_batch(x, y)  # noqa: E731
@@ -160,7 +164,8 @@ def bench_one(spec: dict) -> dict:
         from leuknet.train import Trainer
 
         model = models.build(model_name, num_classes=2, image_size=size)
-        trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4))
+        trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver,
+                          jit_step=profile.xla_train_step)
         train = lambda: float(trainer.train_step(x, y, 1e-4)[0])  # noqa: E731
         step = tf.function(lambda v: model(v, training=False), autograph=False)
         infer = lambda: step(x).numpy()  # noqa: E731
