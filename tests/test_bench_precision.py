@@ -64,6 +64,11 @@ def test_bench_tiny_configuration_writes_complete_reports(tmp_path):
                 "pipeline_images_per_s", "gflop_per_image", "achieved_train_gflops", "peak_gflops", "peak_rss_mb"):
         assert r[key] is not None, key
     assert r["train_images_per_s"] > 0 and r["peak_gflops"] > 0
+    from leuknet.profiles import physical_cores
+
+    # timed under the profile `leuknet train` resolves for the CPU
+    assert (r["intra_op_threads"], r["inter_op_threads"], r["policy"]) == (physical_cores(), 2, "float32")
+    assert list(r["native_kernels"]) == ["cross_channel_norm"]  # which LRN implementation was timed
     assert (tmp_path / "bench.md").read_text().count("| leuknet |") == 1
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -83,6 +83,19 @@ def test_forward_matches_float64_formula(native_mode, backend, w, channels, beta
                                rtol=2e-6, atol=1e-6)
 
 
+def test_overflowing_squares_give_zero_not_nan_on_both_paths(native_mode):
+    """x**2 overflows float32 at |x| > 1.8e19: d = inf, d**-beta = 0 (pow's and rsqrt's answer), so y = 0."""
+    x = np.full((1, 2, 3, 40), 3.0, np.float32)  # 240 floats: whole 16-float vectors and the scalar tail
+    x[0, 0, 1, 7] = 1e20
+    outs = {}
+    for mode in ("1", "0"):
+        native_mode(mode)
+        outs[mode] = CrossChannelNormalization(5, 1e-4, 0.75, 2.0)(tf.constant(x)).numpy()
+    assert np.isfinite(outs["1"]).all()
+    np.testing.assert_array_equal(outs["1"][0, 0, 1, 5:10], 0.0)  # the channels whose window holds the 1e20
+    np.testing.assert_allclose(outs["1"], outs["0"], rtol=2e-6, atol=0)
+
+
 @pytest.mark.parametrize("backend", ["native", "xla"])
 @pytest.mark.parametrize("dtype,tol", [(tf.bfloat16, 4e-3), (tf.float16, 1e-3)])
 def test_forward_in_low_precision_rounds_once(native_mode, backend, dtype, tol):

@@ -138,7 +138,7 @@ def _load():
 
 
 def status() -> str:
-    """'native' or 'xla (reason)' for the cross-channel normalisation gradient, for config.json and bench."""
+    """'native' or 'xla (reason)' for the cross-channel normalisation kernels, for config.json and bench."""
     lib = cross_channel_norm()
     return "native" if lib is not None else f"xla ({_state.get('ccn_why')})"
 
@@ -147,7 +147,7 @@ def used() -> dict:
     """What this process's layers asked for and got: {} when no layer needed a native kernel."""
     if "ccn" not in _state:
         return {}
-    return {"cross_channel_norm_backward": "native" if _state["ccn"] is not None else f"xla ({_state['ccn_why']})"}
+    return {"cross_channel_norm": "native" if _state["ccn"] is not None else f"xla ({_state['ccn_why']})"}
 
 
 def reset():

@@ -53,12 +53,16 @@ constexpr int kBlock = 256;
 
 #if defined(__AVX512F__)
 // 1/sqrt(d): the 14-bit hardware estimate and one Newton step (relative error about 2^-27, a few float32 ulp;
-// d >= k > 0 here). Several times cheaper than a square root and a division.
+// d >= k > 0 here). Several times cheaper than a square root and a division. Not for d = +inf (inf * 0 in the
+// Newton step): callers blend those lanes.
 inline __m512 rsqrt_nr(__m512 d) {
   const __m512 r = _mm512_rsqrt14_ps(d);
   const __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(0.5f)), r), r);
   return _mm512_mul_ps(r, _mm512_sub_ps(_mm512_set1_ps(1.5f), t));
 }
+
+// lanes where d = +inf (x^2 overflowed): d^-beta and 1/d are 0 there, as pow and 1/sqrt give
+inline __mmask16 is_inf(__m512 d) { return _mm512_cmp_ps_mask(d, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ); }
 #endif
 
 // p = d^-beta and, when inv is given, inv = 1/d. beta = 0.75 (MATLAB's default) and 0.5 avoid pow:
@@ -69,9 +73,11 @@ inline void power_neg_beta(const float* __restrict d, float* __restrict p, float
   if (beta == 0.75f) {
 #if defined(__AVX512F__)
     for (; i + 16 <= n; i += 16) {
-      const __m512 r = rsqrt_nr(_mm512_loadu_ps(d + i));
-      const __m512 r2 = _mm512_mul_ps(r, r);
-      _mm512_storeu_ps(p + i, _mm512_mul_ps(r2, rsqrt_nr(r)));
+      const __m512 dv = _mm512_loadu_ps(d + i);
+      const __mmask16 big = is_inf(dv);
+      const __m512 r = rsqrt_nr(dv);
+      const __m512 r2 = _mm512_mask_blend_ps(big, _mm512_mul_ps(r, r), _mm512_setzero_ps());
+      _mm512_storeu_ps(p + i, _mm512_mask_blend_ps(big, _mm512_mul_ps(r2, rsqrt_nr(r)), _mm512_setzero_ps()));
       if (inv) _mm512_storeu_ps(inv + i, r2);
     }
 #endif
@@ -83,7 +89,8 @@ inline void power_neg_beta(const float* __restrict d, float* __restrict p, float
   } else if (beta == 0.5f) {
 #if defined(__AVX512F__)
     for (; i + 16 <= n; i += 16) {
-      const __m512 r = rsqrt_nr(_mm512_loadu_ps(d + i));
+      const __m512 dv = _mm512_loadu_ps(d + i);
+      const __m512 r = _mm512_mask_blend_ps(is_inf(dv), rsqrt_nr(dv), _mm512_setzero_ps());
       _mm512_storeu_ps(p + i, r);
       if (inv) _mm512_storeu_ps(inv + i, _mm512_mul_ps(r, r));
     }
