@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("cross_channel_norm.cc")
 _state: dict = {}
+_loaded: dict = {}  # the op library loaded into this process (kept by reset())
 
 
 class NativeOpsError(RuntimeError):
@@ -130,8 +131,13 @@ def _load():
             if not path.exists():
                 log.info("building the native cross-channel normalisation kernel (once per machine, about 15 s)")
                 _build(_compiler(), path)
+    if "module" in _loaded:
+        # TensorFlow registers an op once per process: a second library with the same ops (another cache
+        # directory, or the source edited while the process runs) would load without them
+        return _loaded["module"]
     try:
-        return tf.load_op_library(str(path))
+        _loaded["module"] = tf.load_op_library(str(path))
+        return _loaded["module"]
     except Exception as exc:  # noqa: BLE001 - a stale or foreign library: rebuild once
         path.unlink(missing_ok=True)
         raise NativeOpsError(f"could not load {path.name}: {exc}") from exc
