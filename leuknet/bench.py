@@ -372,13 +372,28 @@ def markdown(report) -> str:
     if report.get("workloads"):
         lines += ["", "Whole training workloads (`leuknet train`, wall time including data reading and validation):",
                   "", "| workload | device | precision | images | epochs | batch | iterations | wall time | "
-                  "paper (MATLAB, 1 CPU) | test accuracy |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "paper (MATLAB, 1 CPU) | test accuracy (95 % CI) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for w in report["workloads"]:
-            acc = "" if w["test_accuracy"] is None else f"{100 * w['test_accuracy']:.2f}%"
+            acc = ""
+            if w["test_accuracy"] is not None:
+                acc = f"{100 * w['test_accuracy']:.2f}%"
+                n_test = (w.get("splits") or {}).get("test")
+                if n_test:
+                    lo, hi = wilson_interval(w["test_accuracy"], n_test)
+                    acc += f" ({100 * lo:.1f}-{100 * hi:.1f})"
             lines.append(f"| {w['workload']}{' (synthetic)' if w['synthetic_data'] else ''} | {w['device']} | "
                          f"{w['precision']} | {w['images']} | {w['epochs']} | {w['batch_size']} | {w['iterations']} | "
                          f"{w['wall_s'] / 60:.1f} min | {w['paper_wall_s'] / 60:.1f} min | {acc} |")
+        lines += [f"\n{w['precision']}: {w['note']}" for w in report["workloads"] if w.get("note")]
     return "\n".join(lines) + "\n"
+
+
+def wilson_interval(p, n, z=1.959964):
+    """95 % Wilson score interval of a proportion ``p`` observed on ``n`` items (the test split's sampling spread:
+    two runs whose accuracies fall in each other's interval are not distinguishable on that split)."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def chart(results, path):

@@ -93,3 +93,19 @@ def test_bench_workload_runs_leuknet_train_and_reports_wall_time(tmp_path):
     assert row["iterations"] == 28 // 8 and row["wall_s"] > 0 and row["test_accuracy"] is not None
     cfg = json.loads((tmp_path / "workload-leuknet-paper-fp32" / "config.json").read_text())
     assert cfg["config"]["recipe"] == "leuknet-paper" and cfg["training_options"]["ValidationFrequency"] == 5
+    from leuknet.bench import machine_info, markdown, wilson_interval
+
+    md = markdown({"machine": machine_info(), "results": [], "workloads": [dict(row, note="a note")]})
+    lo, hi = wilson_interval(row["test_accuracy"], row["splits"]["test"])
+    assert f"| leuknet-paper (synthetic) | cpu | fp32 | 40 | 1 | 8 | {28 // 8} |" in md
+    assert f"({100 * lo:.1f}-{100 * hi:.1f}) |" in md and "\nfp32: a note" in md
+
+
+def test_wilson_interval_matches_published_values():
+    """Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 -> 0.2553 to 0.3662 (Wilson, method 3)."""
+    from leuknet.bench import wilson_interval
+
+    lo, hi = wilson_interval(81 / 263, 263)
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+    lo, hi = wilson_interval(1.0, 29)  # Newcombe's 29/29 -> 0.8830 to 1
+    assert (round(lo, 4), round(hi, 4)) == (0.8830, 1.0)
