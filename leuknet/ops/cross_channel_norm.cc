@@ -152,26 +152,6 @@ inline void Store(const float* __restrict src, T* __restrict dst, int64_t n) {
   for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]);
 }
 
-// float32 results go straight to memory (non-temporal stores): the tensors are far larger than the caches, and
-// this saves reading each destination line before writing it.
-template <>
-inline void Store(const float* __restrict src, float* __restrict dst, int64_t n) {
-  int64_t j = 0;
-#if defined(__AVX512F__)
-  if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0) {
-    for (; j + 16 <= n; j += 16) _mm512_stream_ps(dst + j, _mm512_loadu_ps(src + j));
-  }
-#endif
-  for (; j < n; ++j) dst[j] = src[j];
-}
-
-// after a shard's non-temporal stores, before another thread reads them
-inline void StoreFence() {
-#if defined(__AVX512F__)
-  _mm_sfence();
-#endif
-}
-
 void GetParams(OpKernelConstruction* ctx, Params* q) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("before", &q->before));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("after", &q->after));
@@ -212,7 +192,6 @@ class CrossChannelNormOp : public OpKernel {
         for (int64_t j = 0; j < n; ++j) y[j] = xf[j] * sq[j];
         Store(y, yp + r0 * C, n);
       }
-      StoreFence();
     };
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(pixels, 30 * C, work);
   }
@@ -262,7 +241,6 @@ class CrossChannelNormGradOp : public OpKernel {
         for (int64_t j = 0; j < n; ++j) inv[j] = gf[j] * p[j] - c2 * xf[j] * d[j];
         Store(inv, dxp + r0 * C, n);
       }
-      StoreFence();
     };
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(pixels, 60 * C, work);
   }
