@@ -247,13 +247,19 @@ def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, re
     if baseline:
         specs += [dict(model="plain-keras-leuknet", precision="fp32", batch_size=b, device=device,
                        image_size=image_size, repeats=repeats, warmup=warmup, pipeline=False) for b in batch_sizes]
-    results = []
-    for i, spec in enumerate(specs):
+    # run order: each batch size's baseline right after leuknet's configurations at that batch size, so that a
+    # ratio compares timings minutes apart, not the whole run apart (shared machines drift); reported in spec order
+    order = sorted(range(len(specs)),
+                   key=lambda i: (specs[i]["batch_size"], specs[i]["model"] == "plain-keras-leuknet", i))
+    by_index = {}
+    for n, i in enumerate(order):
+        spec = specs[i]
         if progress:
-            progress("config", {"i": i, "n": len(specs), "spec": spec})
-        results.append(_run_subprocess(spec, device))
+            progress("config", {"i": n, "n": len(specs), "spec": spec})
+        by_index[i] = _run_subprocess(spec, device)
         if progress:
-            progress("result", results[-1])
+            progress("result", by_index[i])
+    results = [by_index[i] for i in range(len(specs))]
     report = {"machine": machine_info(), "command_specs": specs, "results": results}
     if workload:
         report["workloads"] = []

@@ -109,3 +109,22 @@ def test_wilson_interval_matches_published_values():
     assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
     lo, hi = wilson_interval(1.0, 29)  # Newcombe's 29/29 -> 0.8830 to 1
     assert (round(lo, 4), round(hi, 4)) == (0.8830, 1.0)
+
+
+def test_bench_times_each_baseline_next_to_leuknet_at_its_batch_size(monkeypatch):
+    """Ratios compare timings taken minutes apart: run order by batch size, baseline last; report in spec order."""
+    from leuknet import bench
+
+    ran = []
+
+    def fake_run(spec, device):
+        ran.append((spec["model"], spec["precision"], spec["batch_size"]))
+        return dict(spec)
+
+    monkeypatch.setattr(bench, "_run_subprocess", fake_run)
+    report = bench.run_bench(["leuknet", "alexnet"], ["fp32"], [32, 128], baseline=True, out=None)
+    assert [(m, b) for m, _, b in ran] == [("leuknet", 32), ("alexnet", 32), ("plain-keras-leuknet", 32),
+                                           ("leuknet", 128), ("alexnet", 128), ("plain-keras-leuknet", 128)]
+    assert [(r["model"], r["batch_size"]) for r in report["results"]] == [
+        ("leuknet", 32), ("leuknet", 128), ("alexnet", 32), ("alexnet", 128), ("plain-keras-leuknet", 32),
+        ("plain-keras-leuknet", 128)]
