@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     ap.add_argument("--mode", choices=("train", "inference"), default="train")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--top", type=int, default=0, help="also list the N slowest ops by name")
     args = ap.parse_args()
 
     from leuknet import models
@@ -109,6 +110,8 @@ def main():
     print("|---|---|---|")
     for kind, ms in by_kind.most_common():
         print(f"| {kind} | {ms:.0f} | {100 * ms / total:.1f} % |")
+    for name, ms in ops.most_common(args.top):
+        print(f"{ms:8.0f} ms  {name}")
 
 
 if __name__ == "__main__":

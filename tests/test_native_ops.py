@@ -185,3 +185,61 @@ def test_a_second_library_in_one_process_reuses_the_loaded_ops(native_mode, tmp_
     x = tf.constant(np.full((1, 1, 1, 20), 2.0, np.float32))
     np.testing.assert_allclose(CrossChannelNormalization(5)(x).numpy(), reference_forward(x.numpy(), 5, 1e-4, 0.75, 2.0),
                                rtol=2e-6)
+
+
+@pytest.fixture(scope="module")
+def plain_build(tmp_path_factory):
+    """The kernel source built without AVX-512 (the plain-loop implementation other x86 CPUs get), its ops renamed
+    so that it loads beside the AVX-512 build in this process."""
+    import subprocess
+
+    cxx = ops._compiler()
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    d = tmp_path_factory.mktemp("plain")
+    src = d / "plain.cc"
+    src.write_text(ops.SOURCE.read_text().replace("LeuknetCrossChannelNorm", "PlainCrossChannelNorm"))
+    cmd = [cxx, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations", "-march=x86-64-v3",
+           str(src), "-o", str(d / "plain.so")] + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return tf.load_op_library(str(d / "plain.so"))
+
+
+@pytest.mark.parametrize("w,channels,beta", [(5, 64, 0.75), (5, 19, 0.5), (4, 9, 0.6), (16, 12, 0.9)])
+def test_the_plain_loop_build_matches_the_formulas(plain_build, w, channels, beta):
+    rng = np.random.default_rng(channels)
+    x = np.maximum(rng.normal(0, 30, (2, 5, 3, channels)), -5).astype(np.float32)
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    alpha, k = 0.05, 2.0
+    attrs = dict(before=(w - 1) // 2, after=w // 2, scale=alpha / w, beta=beta, k=k)
+    y = plain_build.plain_cross_channel_norm(tf.constant(x), **attrs).numpy()
+    np.testing.assert_allclose(y, reference_forward(x, w, alpha, beta, k), rtol=2e-6, atol=1e-6)
+    dx = plain_build.plain_cross_channel_norm_grad(tf.constant(x), tf.constant(g), **attrs).numpy()
+    np.testing.assert_allclose(dx, reference_gradient(x, g, w, alpha, beta, k), rtol=2e-5, atol=2e-6)
+    xb = tf.cast(tf.constant(x), tf.bfloat16)
+    yb = tf.cast(plain_build.plain_cross_channel_norm(xb, **attrs), tf.float32).numpy()
+    np.testing.assert_allclose(yb, reference_forward(tf.cast(xb, tf.float32).numpy(), w, alpha, beta, k),
+                               rtol=4e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tf.bfloat16, tf.float16])
+def test_low_precision_output_is_the_float32_result_rounded_as_tensorflow_rounds(native_mode, dtype):
+    """The kernel computes in float32 and rounds once: bit for bit tf.cast of its float32 result (nearest even),
+    NaN stays NaN."""
+    native_mode("1")
+    lib = ops.cross_channel_norm()
+    rng = np.random.default_rng(8)
+    x = tf.cast(tf.constant(rng.normal(0, 20, (3, 7, 5, 70)).astype(np.float32)), dtype)
+    x = tf.tensor_scatter_nd_update(x, [[0, 0, 0, 3]], tf.constant([np.nan], dtype))
+    attrs = dict(before=2, after=2, scale=1e-2 / 5, beta=0.75, k=2.0)
+    x32 = tf.cast(x, tf.float32)
+    g = tf.cast(tf.constant(rng.normal(0, 1, x.shape).astype(np.float32)), dtype)
+    pairs = [(lib.leuknet_cross_channel_norm(x, **attrs), lib.leuknet_cross_channel_norm(x32, **attrs)),
+             (lib.leuknet_cross_channel_norm_grad(x, g, **attrs),
+              lib.leuknet_cross_channel_norm_grad(x32, tf.cast(g, tf.float32), **attrs))]
+    for low, full in pairs:
+        low = tf.cast(low, tf.float32).numpy()
+        expected = tf.cast(tf.cast(full, dtype), tf.float32).numpy()
+        assert np.isnan(low[0, 0, 0, 1:6]).all()  # the NaN's window
+        np.testing.assert_array_equal(low, expected)
