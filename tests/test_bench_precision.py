@@ -64,6 +64,8 @@ def test_bench_tiny_configuration_writes_complete_reports(tmp_path):
                 "pipeline_images_per_s", "gflop_per_image", "achieved_train_gflops", "peak_gflops", "peak_rss_mb"):
         assert r[key] is not None, key
     assert r["train_images_per_s"] > 0 and r["peak_gflops"] > 0
+    # the matrix-multiply probe ran before and after the timings; the peak is the higher one
+    assert len(r["peak_gflops_probes"]) == 2 and r["peak_gflops"] == max(r["peak_gflops_probes"])
     from leuknet.profiles import physical_cores
 
     # timed under the profile `leuknet train` resolves for the CPU
