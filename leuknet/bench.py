@@ -137,6 +137,63 @@ def _time(fn, warmup, repeats):
     return out
 
 
+def _steps(model_name, profile, x, y, size):
+    """(model, one training step, one inference pass) on the batch ``x, y``: leuknet's Trainer step (what
+    `leuknet train` runs) or, for plain-keras-leuknet, Keras' own ``train_on_batch`` / ``predict_on_batch``."""
+    import tensorflow as tf
+
+    from leuknet import models
+
+    if model_name == "plain-keras-leuknet":
+        model = _plain_keras_leuknet(size)
+        return model, (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x))
+    from leuknet.matlab import trainingOptions
+    from leuknet.train import Trainer
+
+    model = models.build(model_name, num_classes=2, image_size=size)
+    trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver,
+                      jit_step=profile.xla_train_step)
+    step = tf.function(lambda v: model(v, training=False), autograph=False)
+    return model, (lambda: float(trainer.train_step(x, y, 1e-4)[0])), (lambda: step(x).numpy())
+
+
+def bench_paired(spec: dict) -> dict:
+    """leuknet (fp32) and plain Keras timed alternately in one process: each repetition times one leuknet step
+    and one plain Keras step back to back (order alternating), and the speed-up is the median of those pairs'
+    ratios, so that a shared machine's drift over minutes cancels out of the ratio."""
+    import tensorflow as tf
+
+    from leuknet.profiles import apply_profile, resolve_profile
+
+    bs, size = int(spec["batch_size"]), int(spec["image_size"])
+    warmup, repeats = int(spec.get("warmup", 2)), int(spec.get("repeats", 5))
+    profile = resolve_profile(spec.get("device", "cpu"), "fp32", bs, strategy="default", model="leuknet")
+    apply_profile(profile)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.integers(0, 256, (bs, size, size, 3)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 2, bs).astype(np.int32))
+    ours = _steps("leuknet", profile, x, y, size)
+    plain = _steps("plain-keras-leuknet", profile, x, y, size)
+    result = {"batch_size": bs, "image_size": size, "precision": "fp32", "pairs": repeats}
+    for what, k in (("train", 1), ("inference", 2)):
+        for _ in range(warmup):
+            ours[k](), plain[k]()
+        ratios, pairs = [], []
+        for i in range(repeats):
+            t = {}
+            for name, fn in ((("ours", ours[k]), ("plain", plain[k])) if i % 2 == 0
+                             else (("plain", plain[k]), ("ours", ours[k]))):
+                t0 = time.perf_counter()
+                fn()
+                t[name] = time.perf_counter() - t0
+            ratios.append(t["plain"] / t["ours"])
+            pairs.append([t["ours"], t["plain"]])
+        result[f"{what}_speedup"] = float(np.median(ratios))
+        result[f"{what}_speedup_stats"] = _stats(ratios)
+        result[f"{what}_pair_seconds"] = pairs  # [leuknet, plain Keras] per repetition
+    return result
+
+
 def bench_one(spec: dict) -> dict:
     """One (model, precision, batch size) measurement in this process."""
     import tensorflow as tf
@@ -159,20 +216,7 @@ def bench_one(spec: dict) -> dict:
     result = {"model": model_name, "device": device, "precision": precision, "policy": policy, "batch_size": bs,
               "image_size": size, "intra_op_threads": profile.intra_op_threads,
               "inter_op_threads": profile.inter_op_threads}
-    if model_name == "plain-keras-leuknet":
-        model = _plain_keras_leuknet(size)
-        train = lambda: model.train_on_batch(x, y)  # noqa: E731
-        infer = lambda: model.predict_on_batch(x)  # noqa: E731
-    else:
-        from leuknet.matlab import trainingOptions
-        from leuknet.train import Trainer
-
-        model = models.build(model_name, num_classes=2, image_size=size)
-        trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver,
-                          jit_step=profile.xla_train_step)
-        train = lambda: float(trainer.train_step(x, y, 1e-4)[0])  # noqa: E731
-        step = tf.function(lambda v: model(v, training=False), autograph=False)
-        infer = lambda: step(x).numpy()  # noqa: E731
+    model, train, infer = _steps(model_name, profile, x, y, size)
     t_train = _time(train, warmup, repeats)
     t_infer = _time(infer, warmup, repeats)
     gflop = model_gflop_per_image(model)
@@ -267,6 +311,15 @@ def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, re
             progress("result", by_index[i])
     results = [by_index[i] for i in range(len(specs))]
     report = {"machine": machine_info(), "command_specs": specs, "results": results}
+    if baseline and "leuknet" in models_ and "fp32" in precisions:
+        report["paired"] = []
+        for b in sorted(set(batch_sizes)):
+            spec = dict(batch_size=b, device=device, image_size=image_size, repeats=repeats, warmup=warmup)
+            if progress:
+                progress("paired", spec)
+            report["paired"].append(_run_paired_subprocess(spec, device))
+            if progress:
+                progress("paired_result", report["paired"][-1])
     if workload:
         report["workloads"] = []
         for p in precisions:
@@ -297,6 +350,10 @@ def _run_child(args, device, what):
 
 def _run_workload_subprocess(spec, device):
     return _run_child(["--workload", json.dumps(spec)], device, f"workload {spec['name']}")
+
+
+def _run_paired_subprocess(spec, device):
+    return _run_child(["--paired", json.dumps(spec)], device, f"paired benchmark at batch {spec['batch_size']}")
 
 
 def _run_subprocess(spec, device):
@@ -381,6 +438,15 @@ def markdown(report) -> str:
             f(100 * r["train_fraction_of_peak"]), f(r["peak_rss_mb"], "{:.0f}"),
             f(r.get("train_speedup_vs_plain_keras"), "{:.2f}x"),
             f(r.get("inference_speedup_vs_plain_keras"), "{:.2f}x")]) + " |")
+    if report.get("paired"):
+        lines += ["", "Paired timings: leuknet fp32 and plain Keras alternated step by step in one process, the "
+                  "median of the pairs' ratios (a shared machine's drift cancels out):", "",
+                  "| batch | train x plain Keras (range) | inference x plain Keras (range) | pairs |",
+                  "|---|---|---|---|"]
+        for p in report["paired"]:
+            cells = [f"{p[w + '_speedup']:.2f}x ({p[w + '_speedup_stats']['min']:.2f}-"
+                     f"{p[w + '_speedup_stats']['max']:.2f})" for w in ("train", "inference")]
+            lines.append(f"| {p['batch_size']} | {cells[0]} | {cells[1]} | {p['pairs']} |")
     if report.get("workloads"):
         lines += ["", "Whole training workloads (`leuknet train`, wall time including data reading and validation):",
                   "", "| workload | device | precision | images | epochs | batch | iterations | wall time | "
@@ -445,6 +511,8 @@ if __name__ == "__main__":  # one configuration, as a subprocess of run_bench
     # the result goes to the parent process as one JSON line on stdout
     if sys.argv[1] == "--workload":
         result = run_workload(**json.loads(sys.argv[2]))
+    elif sys.argv[1] == "--paired":
+        result = bench_paired(json.loads(sys.argv[2]))
     else:
         result = bench_one(json.loads(sys.argv[1]))
     sys.stdout.write(json.dumps(result) + "\n")

@@ -375,7 +375,8 @@ def bench(
     image_size: int = typer.Option(224, min=32),
     repeats: int = typer.Option(5, min=1, help="Timed repetitions (after warm-up) per measurement."),
     warmup: int = typer.Option(2, min=1),
-    baseline: bool = typer.Option(False, help="Also time plain Keras LeukNet (TF LRN, Keras Adam) for ratios."),
+    baseline: bool = typer.Option(False, help="Also time plain Keras LeukNet (TF LRN, Keras Adam) for ratios, on its own and alternated step by "
+                                 "step with leuknet fp32 in one process (paired ratios)."),
     workload: Optional[str] = typer.Option(None, help="Also run a whole training workload: leuknet-paper (2,260 "
                                            "images, 10 epochs, batch 128, validation every 5 iterations)."),
     data: Optional[Path] = typer.Option(None, help="Data for the workload (default: the demo generator)."),
@@ -408,6 +409,12 @@ def bench(
     def progress_all(event, payload):
         if event == "workload":
             console.print(f"Workload {payload['workload']} ({payload['precision']}) ...", highlight=False)
+        elif event == "paired":
+            console.print(f"Paired: leuknet fp32 and plain Keras alternated, batch {payload['batch_size']} ...",
+                          highlight=False)
+        elif event == "paired_result":
+            console.print(f"    train {payload['train_speedup']:.2f}x, inference {payload['inference_speedup']:.2f}x "
+                          "plain Keras (median of pairs)", highlight=False)
         elif event == "workload_result":
             console.print(f"    {payload['wall_s'] / 60:.1f} min (paper: {payload['paper_wall_s'] / 60:.1f} min), test "
                           f"accuracy {100 * (payload['test_accuracy'] or 0):.2f}%", highlight=False)

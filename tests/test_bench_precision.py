@@ -124,9 +124,60 @@ def test_bench_times_each_baseline_next_to_leuknet_at_its_batch_size(monkeypatch
         return dict(spec)
 
     monkeypatch.setattr(bench, "_run_subprocess", fake_run)
+    monkeypatch.setattr(bench, "_run_paired_subprocess",
+                        lambda spec, device: ran.append(("paired", "fp32", spec["batch_size"])) or dict(spec))
     report = bench.run_bench(["leuknet", "alexnet"], ["fp32"], [32, 128], baseline=True, out=None)
     assert [(m, b) for m, _, b in ran] == [("leuknet", 32), ("alexnet", 32), ("plain-keras-leuknet", 32),
-                                           ("leuknet", 128), ("alexnet", 128), ("plain-keras-leuknet", 128)]
+                                           ("leuknet", 128), ("alexnet", 128), ("plain-keras-leuknet", 128),
+                                           ("paired", 32), ("paired", 128)]
+    assert [p["batch_size"] for p in report["paired"]] == [32, 128]
     assert [(r["model"], r["batch_size"]) for r in report["results"]] == [
         ("leuknet", 32), ("leuknet", 128), ("alexnet", 32), ("alexnet", 128), ("plain-keras-leuknet", 32),
         ("plain-keras-leuknet", 128)]
+
+
+def test_paired_bench_alternates_the_two_steps_and_reports_the_median_ratio(monkeypatch):
+    """The paired ratio is the median of per-pair ratios of back-to-back timings (stubbed clock: leuknet's steps
+    take 1 s, plain Keras's 3 s, except one disturbed leuknet training step of 4 s)."""
+    from leuknet import bench
+
+    calls, clock = [], {"t": 0.0}
+
+    def step(kind, who, seconds):
+        def run():
+            calls.append((kind, who))
+            n = sum(1 for c in calls if c == ("train", "ours"))
+            clock["t"] += 4.0 if (kind, who, n) == ("train", "ours", 4) else seconds
+        return run
+
+    def fake_steps(model_name, profile, x, y, size):
+        who, s = ("plain", 3.0) if model_name == "plain-keras-leuknet" else ("ours", 1.0)
+        return None, step("train", who, s), step("infer", who, s)
+
+    monkeypatch.setattr(bench, "_steps", fake_steps)
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock["t"])
+    r = bench.bench_paired({"batch_size": 2, "image_size": 32, "repeats": 4, "warmup": 1})
+    trains = [c[1] for c in calls if c[0] == "train"]
+    assert trains == ["ours", "plain"] + ["ours", "plain", "plain", "ours", "ours", "plain", "plain", "ours"]
+    assert r["train_speedup"] == 3.0 and r["train_speedup_stats"]["min"] == 0.75  # the disturbed pair: 3 / 4
+    assert r["inference_speedup"] == 3.0 and r["pairs"] == 4
+    assert r["train_pair_seconds"][2] == [4.0, 3.0]
+    md = bench.markdown({"machine": bench.machine_info(), "results": [], "paired": [r]})
+    assert "| 2 | 3.00x (0.75-3.00) | 3.00x (3.00-3.00) | 4 |" in md
+
+
+@pytest.mark.slow
+def test_bench_baseline_through_the_cli_writes_paired_ratios(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "bench", "--batch-size", "2", "--image-size", "32",
+                        "--repeats", "2", "--warmup", "1", "--baseline", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert [x["model"] for x in data["results"]] == ["leuknet", "plain-keras-leuknet"]
+    (p,) = data["paired"]
+    assert p["batch_size"] == 2 and p["pairs"] == 2 and len(p["train_pair_seconds"]) == 2
+    assert p["train_speedup"] > 0 and p["inference_speedup"] > 0
+    assert "Paired timings" in (tmp_path / "bench.md").read_text() and "Paired:" in r.stdout
