@@ -1,0 +1,125 @@
+"""Interleaved A/B of the native cross-channel normalisation kernels: this checkout's against a git revision's.
+
+    python scripts/ab_lrn.py [--rev HEAD~1] [--batch 128] [--repeats 5]
+    python scripts/ab_lrn.py --step fp32|bf16 [--rev HEAD~1] [--batch 128] [--repeats 4]
+
+Builds ``leuknet/ops/cross_channel_norm.cc`` as it was at ``--rev`` with its ops renamed (TensorFlow registers an
+op name once per process), loads it beside this checkout's build, and times forward and backward of both on
+LeukNet's three feature-map shapes, interleaved in one process, in float32 and bfloat16. A ReLU over the same
+tensor (one read, one write: what the memory bus allows) is timed alongside as the floor. Medians, seconds.
+
+``--step``: whole LeukNet training steps instead (the step `leuknet train` runs, under its CPU profile), one
+model with each kernel build, alternating step by step.
+"""
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from leuknet import ops  # noqa: E402
+
+
+def build_revision(rev, folder):
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(["git", "show", f"{rev}:leuknet/ops/cross_channel_norm.cc"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(folder) / "old.cc"
+    path.write_text(src.replace("LeuknetCrossChannelNorm", "OldCrossChannelNorm"))
+    cmd = [ops._compiler(), "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations",
+           "-march=native", "-mno-avx512fp16", "-mprefer-vector-width=512", str(path), "-o",
+           str(Path(folder) / "old.so")] + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return tf.load_op_library(str(Path(folder) / "old.so"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rev", default="HEAD~1")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--step", choices=("fp32", "bf16"), help="time whole training steps in this precision")
+    args = ap.parse_args()
+    new = ops.cross_channel_norm()
+    if new is None:
+        raise SystemExit(f"native kernels unavailable: {ops.status()}")
+    with tempfile.TemporaryDirectory() as d:
+        old = build_revision(args.rev, d)
+    if args.step:
+        return ab_step(old, args)
+    attrs = dict(before=2, after=2, scale=1e-4 / 5, beta=0.75, k=2.0)
+    print(f"| dtype | shape (batch {args.batch}) | ReLU (floor) | {args.rev} forward | this forward | "
+          f"{args.rev} backward | this backward |")
+    print("|---|---|---|---|---|---|---|")
+    for dtype in (tf.float32, tf.bfloat16):
+        for shape in ((222, 222, 64), (108, 108, 128), (51, 51, 256)):
+            x = tf.cast(tf.nn.relu(tf.random.stateless_normal((args.batch, *shape), [0, 1])) * 30, dtype)
+            fns = {"relu": lambda: tf.nn.relu(x),
+                   "old_f": lambda: old.old_cross_channel_norm(x, **attrs),
+                   "new_f": lambda: new.leuknet_cross_channel_norm(x, **attrs),
+                   "old_b": lambda: old.old_cross_channel_norm_grad(x, x, **attrs),
+                   "new_b": lambda: new.leuknet_cross_channel_norm_grad(x, x, **attrs)}
+            times = {k: [] for k in fns}
+            for f in fns.values():
+                f()
+            for _ in range(args.repeats):
+                for k, f in fns.items():
+                    t0 = time.perf_counter()
+                    y = f()
+                    _ = y.shape  # eager ops run synchronously on the CPU
+                    times[k].append(time.perf_counter() - t0)
+                    del y
+            med = {k: float(np.median(v)) for k, v in times.items()}
+            print(f"| {dtype.name} | {' x '.join(map(str, shape))} | {med['relu']:.3f} | {med['old_f']:.3f} | "
+                  f"{med['new_f']:.3f} | {med['old_b']:.3f} | {med['new_b']:.3f} |", flush=True)
+
+
+def ab_step(old, args):
+    from leuknet import layers, models
+    from leuknet.matlab import trainingOptions
+    from leuknet.profiles import apply_profile, resolve_profile
+    from leuknet.train import Trainer
+
+    profile = resolve_profile("cpu", args.step, args.batch, strategy="default")
+    apply_profile(profile)
+
+    class Old:  # the revision's ops under the names the layer calls
+        leuknet_cross_channel_norm = staticmethod(old.old_cross_channel_norm)
+        leuknet_cross_channel_norm_grad = staticmethod(old.old_cross_channel_norm_grad)
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.integers(0, 256, (args.batch, 224, 224, 3)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 2, args.batch).astype(np.int32))
+    steps, native = {}, layers._native_lrn
+    try:
+        for name, lib in ((args.rev, lambda: Old), ("this", native)):
+            layers._native_lrn = lib  # read when the model's layers are built
+            trainer = Trainer(models.build("leuknet", num_classes=2, image_size=224),
+                              trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver)
+            steps[name] = lambda t=trainer: float(t.train_step(x, y, 1e-4)[0])
+    finally:
+        layers._native_lrn = native
+    for f in steps.values():
+        f(), f()
+    times = {k: [] for k in steps}
+    for i in range(args.repeats):
+        for k, f in (list(steps.items()) if i % 2 == 0 else list(steps.items())[::-1]):
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    for k, v in times.items():
+        print(f"{k}: median step {np.median(v):.2f} s ({args.batch / np.median(v):.2f} img/s); "
+              f"steps {', '.join(f'{t:.2f}' for t in v)}")
+    print(f"speed-up: {np.median(times[args.rev]) / np.median(times['this']):.3f}x")
+
+
+if __name__ == "__main__":
+    main()
