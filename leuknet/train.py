@@ -197,7 +197,9 @@ class Trainer:
         return list(self.model.variables) + self.solver.state() + extra
 
     def get_state(self, info, counters) -> dict:
-        return {"variables": [v.numpy() for v in self.state_variables()], "counters": dict(counters),
+        # copies: a variable's numpy() may share its buffer, and checkpoints are written while training goes on
+        return {"variables": [np.array(v.numpy(), copy=True) for v in self.state_variables()],
+                "counters": dict(counters),
                 "rows": list(info.rows)}
 
     def set_state(self, state):
@@ -211,8 +213,27 @@ class Trainer:
 
     def fit(self, train, validation=None, seed=0, callback=None, checkpoint=None, checkpoint_every=None,
             resume=None) -> TrainingInfo:
-        """Train. ``checkpoint(state)`` is called at every epoch end and every ``checkpoint_every`` iterations;
+        """Train. ``checkpoint(state)`` is called at every epoch end and every ``checkpoint_every`` iterations,
+        on a background thread (the state is a snapshot: training goes on while it is written; one write at a
+        time; ``fit`` returns or raises only after the last one finished, and a failed write raises here);
         ``resume`` (a state from a checkpoint) continues exactly where it was taken."""
+        writer = None
+        if checkpoint is not None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            writer = ThreadPoolExecutor(1, thread_name_prefix="leuknet-checkpoint")
+        pending = []
+        try:
+            info = self._fit(train, validation, seed, callback, checkpoint, checkpoint_every, resume, writer,
+                             pending)
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)  # the last checkpoint is complete on disk (or failed) before we go on
+        for job in pending:
+            job.result()  # a failed write of the last checkpoint raises here
+        return info
+
+    def _fit(self, train, validation, seed, callback, checkpoint, checkpoint_every, resume, writer, pending):
         o = self.options
         cb = callback or (lambda event, payload: None)
         n = len(train)
@@ -245,11 +266,13 @@ class Trainer:
         def save(epoch_done):
             if checkpoint is None:
                 return
+            while pending:
+                pending.pop().result()  # one write at a time; a failed write raises here
             state = self.get_state(info, {"iteration": iteration, "best_loss": best_loss, "bad": bad_validations,
                                           "elapsed": time.perf_counter() - t0 + elapsed0, "epoch_done": epoch_done,
                                           "best_iteration": best_weights[0] if best_weights else 0})
             state["best_weights"] = best_weights[1] if best_weights else None
-            checkpoint(state)
+            pending.append(writer.submit(checkpoint, state))
 
         t0 = time.perf_counter()
         stop = False
@@ -291,7 +314,7 @@ class Trainer:
                     if vloss < best_loss:
                         best_loss, bad_validations = vloss, 0
                         if o.OutputNetwork == "best-validation-loss":
-                            best_weights = (iteration, [v.numpy() for v in self.model.weights])
+                            best_weights = (iteration, [np.array(v.numpy(), copy=True) for v in self.model.weights])
                     else:
                         bad_validations += 1
                         if bad_validations >= o.ValidationPatience:

@@ -1,0 +1,67 @@
+"""Checkpoints are written on a background thread: training goes on during a write, writes never overlap, each is a
+snapshot of its moment, fit() returns only after the last one, and a failed write is an error from fit()."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from leuknet import models
+from leuknet.data.pipeline import ImageData
+from leuknet.matlab import trainingOptions
+from leuknet.train import Trainer
+
+
+def tiny_trainer(epochs=3):
+    model = models.build("leuknet", num_classes=2, image_size=32, fc_units=8, filters=(4, 4, 4))
+    return Trainer(model, trainingOptions("adam", MaxEpochs=epochs, MiniBatchSize=4, InitialLearnRate=1e-3,
+                                          Shuffle="every-epoch"))
+
+
+def tiny_data(n=12):
+    rng = np.random.default_rng(0)
+    return ImageData(np.arange(n) % 2, (32, 32), images=rng.integers(0, 256, (n, 32, 32, 3)).astype(np.uint8))
+
+
+def test_checkpoint_writes_run_beside_training_one_at_a_time_and_finish_before_fit_returns():
+    trainer, events, lock = tiny_trainer(), [], threading.Lock()
+    active = {"n": 0, "max": 0}
+    states = []
+
+    def slow_write(state):
+        with lock:
+            active["n"] += 1
+            active["max"] = max(active["max"], active["n"])
+        events.append(("write-start", state["counters"]["iteration"]))
+        time.sleep(1.0)
+        states.append(state)
+        events.append(("write-end", state["counters"]["iteration"]))
+        with lock:
+            active["n"] -= 1
+
+    def callback(event, payload):
+        if event == "iteration":
+            events.append(("iteration", payload["Iteration"]))
+
+    info = trainer.fit(tiny_data(), seed=0, callback=callback, checkpoint=slow_write, checkpoint_every=2)
+    assert active["max"] == 1  # never two writes at once
+    assert events[-1][0] == "write-end" and len(states) == len([e for e in events if e[0] == "write-start"])
+    # training went on while the first write was in flight: an iteration was logged between its start and end
+    first = events.index(("write-start", states[0]["counters"]["iteration"]))
+    end = events.index(("write-end", states[0]["counters"]["iteration"]))
+    assert any(e[0] == "iteration" for e in events[first:end])
+    # each checkpoint is a snapshot of its own iteration, not of the weights at the time it was written
+    assert [s["counters"]["iteration"] for s in states] == [2, 3, 4, 6, 8, 9]
+    final = [v.numpy() for v in trainer.state_variables()]
+    assert not all(np.array_equal(a, b) for a, b in zip(states[0]["variables"], final))
+    assert all(np.array_equal(a, b) for a, b in zip(states[-1]["variables"], final))
+    assert len(info.rows) == 9
+
+
+def test_a_failed_checkpoint_write_is_an_error_from_fit():
+    def failing(state):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        tiny_trainer(epochs=1).fit(tiny_data(), seed=0, checkpoint=failing)
