@@ -8,8 +8,8 @@
 // (the XLA version needs two kernels and an intermediate tensor for the backward pass). Arithmetic is float32
 // for float32, bfloat16 and float16 tensors. Built on first use by leuknet/ops/__init__.py.
 //
-// Two implementations of the same arithmetic: with AVX-512 (F, BW, VL) one pixel at a time in 16-float vectors
-// (ForwardRows, GradientRows); elsewhere blocks of pixels in plain loops the compiler vectorises.
+// Two implementations of the same arithmetic (ForwardRows, GradientRows): with AVX-512 (F, BW, VL) one pixel at
+// a time in 16-float vectors; elsewhere blocks of pixels in plain loops the compiler vectorises.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -48,10 +48,6 @@ struct Params {
   int before, after;
   float scale, beta, k;
 };
-
-// Plain-loop version: pixels are processed in blocks of about kBlock floats (L1-resident; 256 measured best of 256 to 8192 at
-// 64 channels): the element-wise loops run over whole blocks, longer vectorised loops than one pixel gives.
-constexpr int kBlock = 256;
 
 #if defined(__AVX512F__)
 // 1/sqrt(d): the 14-bit hardware estimate and one Newton step (relative error about 2^-27, a few float32 ulp;
@@ -109,6 +105,118 @@ inline void power_neg_beta(const float* __restrict d, float* __restrict p, float
   }
 }
 
+// Per-shard float32 working arrays of n floats each, zero-initialised, with `pad` floats on either side. Only
+// [0, n) of an array is ever written, so the pads stay 0: a window may read past either end of the channels.
+struct Buffers {
+  explicit Buffers(int64_t n, int pad, int count) : storage(count * (n + 2 * pad), 0.0f), n(n), pad(pad) {}
+  float* operator[](int i) { return storage.data() + i * (n + 2 * pad) + pad; }
+  std::vector<float> storage;
+  int64_t n;
+  int pad;
+};
+
+// ForwardRows and GradientRows compute pixels [begin, end) of C channels each; kForwardCost and kGradientCost
+// are their cost per channel for ParallelFor's sharding.
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+// Vector version: one pixel's channel vector at a time, in 16-float chunks (the last one masked), every array a
+// few KB (L1). Window sums read the zero pads around the squares, so no channel needs an edge case.
+// Conversions: bfloat16 by integer rounding to nearest even (as Eigen's: subnormals kept, NaN stays NaN),
+// float16 by the F16C instructions (nearest even).
+constexpr int kForwardCost = 10, kGradientCost = 20;
+
+inline __m512 LoadV(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 LoadV(const bfloat16* p, __mmask16 m) {
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline __m512 LoadV(const Eigen::half* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
+inline void StoreV(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
+inline void StoreV(bfloat16* p, __m512 v, __mmask16 m) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));  // quiet NaN
+  _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(r));
+}
+inline void StoreV(Eigen::half* p, __m512 v, __mmask16 m) {
+  _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+inline __mmask16 ChunkMask(int c, int C) {
+  return C - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (C - c)) - 1);
+}
+
+// sum(v[c - lo .. c - lo + w - 1]) for the chunk at channel c
+inline __m512 WindowSum(const float* v, int c, int lo, int w, __mmask16 m) {
+  __m512 acc = LoadV(v + c - lo, m);
+  for (int j = 1; j < w; ++j) acc = _mm512_add_ps(acc, LoadV(v + c - lo + j, m));
+  return acc;
+}
+
+// One pixel: xf = x in float32, sq = x^2, d = k + scale * W(sq), p = d^-beta (and inv = 1/d when given)
+template <typename T>
+inline void LoadPixel(const T* x, float* xf, float* sq, float* d, float* p, float* inv, int C, const Params& q) {
+  const int w = q.before + q.after + 1;
+  const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale);
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 m = ChunkMask(c, C);
+    const __m512 v = LoadV(x + c, m);
+    StoreV(xf + c, v, m);
+    StoreV(sq + c, _mm512_mul_ps(v, v), m);
+  }
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 m = ChunkMask(c, C);
+    StoreV(d + c, _mm512_fmadd_ps(sv, WindowSum(sq, c, q.before, w, m), kv), m);
+  }
+  power_neg_beta(d, p, inv, C, q.beta);
+}
+
+template <typename T>
+void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
+  Buffers buf(C, q.before + q.after, 4);
+  float *xf = buf[0], *sq = buf[1], *d = buf[2], *p = buf[3];
+  for (int64_t r = begin; r < end; ++r) {
+    LoadPixel(xp + r * C, xf, sq, d, p, nullptr, C, q);
+    T* y = yp + r * C;
+    for (int c = 0; c < C; c += 16) {
+      const __mmask16 m = ChunkMask(c, C);
+      StoreV(y + c, _mm512_mul_ps(LoadV(xf + c, m), LoadV(p + c, m)), m);
+    }
+  }
+}
+
+template <typename T>
+void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
+  const int w = q.before + q.after + 1;
+  const __m512 c2 = _mm512_set1_ps(2.0f * q.scale * q.beta);
+  Buffers buf(C, q.before + q.after, 7);
+  float *xf = buf[0], *gf = buf[1], *sq = buf[2], *d = buf[3], *p = buf[4], *inv = buf[5], *t = buf[6];
+  for (int64_t r = begin; r < end; ++r) {
+    LoadPixel(xp + r * C, xf, sq, d, p, inv, C, q);
+    const T* g = gp + r * C;
+    for (int c = 0; c < C; c += 16) {  // t = g x d^-beta / d
+      const __mmask16 m = ChunkMask(c, C);
+      const __m512 gv = LoadV(g + c, m);
+      StoreV(gf + c, gv, m);
+      StoreV(t + c, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(gv, LoadV(xf + c, m)), LoadV(p + c, m)),
+                                  LoadV(inv + c, m)), m);
+    }
+    T* dx = dxp + r * C;
+    for (int c = 0; c < C; c += 16) {  // dx = g p - c2 x W^T(t), W^T the mirrored window
+      const __mmask16 m = ChunkMask(c, C);
+      const __m512 gp_ = _mm512_mul_ps(LoadV(gf + c, m), LoadV(p + c, m));
+      StoreV(dx + c, _mm512_fnmadd_ps(_mm512_mul_ps(c2, LoadV(xf + c, m)), WindowSum(t, c, q.after, w, m), gp_), m);
+    }
+  }
+}
+#else
+// Plain-loop version: pixels in blocks of about kBlock floats (L1-resident; 256 measured best of 256 to 8192 at
+// 64 channels): the element-wise loops run over whole blocks, longer vectorised loops than one pixel gives.
+constexpr int kBlock = 256;
+constexpr int kForwardCost = 30, kGradientCost = 60;
+
 // dst[j] = sum(v[j - lo .. j + hi]) within j's pixel (rows pixels of C channels). v has at least lo readable
 // floats before it and hi after it (their values do not matter: the pixel edges are recomputed exactly).
 inline void window_sum(const float* __restrict v, float* __restrict dst, int rows, int C, int lo, int hi) {
@@ -134,14 +242,6 @@ inline void window_sum(const float* __restrict v, float* __restrict dst, int row
   }
 }
 
-struct Buffers {  // one per shard: block-sized float arrays, with room for the window's overhang
-  explicit Buffers(int64_t n, int pad, int count) : storage(count * (n + 2 * pad), 0.0f), n(n), pad(pad) {}
-  float* operator[](int i) { return storage.data() + i * (n + 2 * pad) + pad; }
-  std::vector<float> storage;
-  int64_t n;
-  int pad;
-};
-
 // Conversions to and from the float32 working buffers (Eigen's: bfloat16 and float16 results are rounded to
 // nearest even). Hand-written bit-operation versions for bfloat16 measured slower here.
 template <typename T>
@@ -154,107 +254,44 @@ inline void Store(const float* __restrict src, T* __restrict dst, int64_t n) {
   for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]);
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-#define LEUKNET_CCN_VECTOR 1
-// The vector path: one pixel's channel vector at a time, in 16-float chunks (the last one masked), every buffer
-// a few KB (L1). The window sums read a zero-padded copy of the squares, so no channel needs an edge case.
-// Conversions: bfloat16 by integer rounding to nearest even (as Eigen's: subnormals kept, NaN stays NaN),
-// float16 by the F16C instructions (nearest even).
-inline __m512 LoadV(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-inline __m512 LoadV(const bfloat16* p, __mmask16 m) {
-  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-inline __m512 LoadV(const Eigen::half* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
-
-inline void StoreV(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
-inline void StoreV(bfloat16* p, __m512 v, __mmask16 m) {
-  const __m512i b = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));  // quiet NaN
-  _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(r));
-}
-inline void StoreV(Eigen::half* p, __m512 v, __mmask16 m) {
-  _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-inline __mmask16 ChunkMask(int c, int C) { return C - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (C - c)) - 1); }
-
-// d[c] = k + scale * sum(padded[c .. c + w - 1]) for c < C (padded: the squares behind `lo` zeros)
-inline void WindowDenominator(const float* padded, float* d, int C, int w, float k, float scale) {
-  const __m512 kv = _mm512_set1_ps(k), sv = _mm512_set1_ps(scale);
-  for (int c = 0; c < C; c += 16) {
-    const __mmask16 m = ChunkMask(c, C);
-    __m512 acc = LoadV(padded + c, m);
-    for (int j = 1; j < w; ++j) acc = _mm512_add_ps(acc, LoadV(padded + c + j, m));
-    StoreV(d + c, _mm512_fmadd_ps(sv, acc, kv), m);
-  }
-}
-
-struct Row {  // per-shard buffers for one pixel; the padded ones keep their zeros (only [pad, pad + C) is written)
-  Row(int C, int w) : store(7 * (C + w + 16), 0.0f), C(C), stride(C + w + 16) {}
-  float* operator[](int i) { return store.data() + i * stride; }
-  std::vector<float> store;
-  int C, stride;
-};
-
 template <typename T>
 void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
-  const int w = q.before + q.after + 1;
-  Row buf(C, w);
-  float *xf = buf[0], *sq = buf[1], *d = buf[2], *p = buf[3];  // sq: `before` zeros, then C squares, zeros
-  for (int64_t r = begin; r < end; ++r) {
-    const T* x = xp + r * C;
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
-      const __m512 v = LoadV(x + c, m);
-      StoreV(xf + c, v, m);
-      StoreV(sq + q.before + c, _mm512_mul_ps(v, v), m);
-    }
-    WindowDenominator(sq, d, C, w, q.k, q.scale);
-    power_neg_beta(d, p, nullptr, C, q.beta);
-    T* y = yp + r * C;
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
-      StoreV(y + c, _mm512_mul_ps(LoadV(xf + c, m), LoadV(p + c, m)), m);
-    }
+  const int rows_per_block = C >= kBlock ? 1 : kBlock / C;
+  Buffers buf(static_cast<int64_t>(rows_per_block) * C, q.before + q.after, 4);
+  float *__restrict xf = buf[0], *__restrict sq = buf[1], *__restrict d = buf[2], *__restrict y = buf[3];
+  for (int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
+    const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, end - r0));
+    const int64_t n = static_cast<int64_t>(rows) * C;
+    Load(xp + r0 * C, xf, n);
+    for (int64_t j = 0; j < n; ++j) sq[j] = xf[j] * xf[j];
+    window_sum(sq, d, rows, C, q.before, q.after);
+    for (int64_t j = 0; j < n; ++j) d[j] = q.k + q.scale * d[j];
+    power_neg_beta(d, sq, nullptr, n, q.beta);  // sq now holds p
+    for (int64_t j = 0; j < n; ++j) y[j] = xf[j] * sq[j];
+    Store(y, yp + r0 * C, n);
   }
 }
 
 template <typename T>
 void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
-  const int w = q.before + q.after + 1;
-  const __m512 c2 = _mm512_set1_ps(2.0f * q.scale * q.beta);
-  Row buf(C, w);
-  // sq: `before` zeros then the squares; t: `after` zeros then g x p / d (the transposed window)
-  float *xf = buf[0], *gf = buf[1], *sq = buf[2], *d = buf[3], *p = buf[4], *t = buf[5], *inv = buf[6];
-  for (int64_t r = begin; r < end; ++r) {
-    const T* x = xp + r * C;
-    const T* g = gp + r * C;
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
-      const __m512 v = LoadV(x + c, m);
-      StoreV(xf + c, v, m);
-      StoreV(gf + c, LoadV(g + c, m), m);
-      StoreV(sq + q.before + c, _mm512_mul_ps(v, v), m);
-    }
-    WindowDenominator(sq, d, C, w, q.k, q.scale);
-    power_neg_beta(d, p, inv, C, q.beta);
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
-      const __m512 gx = _mm512_mul_ps(LoadV(gf + c, m), LoadV(xf + c, m));
-      StoreV(t + q.after + c, _mm512_mul_ps(_mm512_mul_ps(gx, LoadV(p + c, m)), LoadV(inv + c, m)), m);
-    }
-    T* dx = dxp + r * C;
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
-      __m512 acc = LoadV(t + c, m);
-      for (int j = 1; j < w; ++j) acc = _mm512_add_ps(acc, LoadV(t + c + j, m));
-      const __m512 gp_ = _mm512_mul_ps(LoadV(gf + c, m), LoadV(p + c, m));
-      StoreV(dx + c, _mm512_fnmadd_ps(_mm512_mul_ps(c2, LoadV(xf + c, m)), acc, gp_), m);
-    }
+  const float c2 = 2.0f * q.scale * q.beta;
+  const int rows_per_block = C >= kBlock ? 1 : kBlock / C;
+  Buffers buf(static_cast<int64_t>(rows_per_block) * C, q.before + q.after, 6);
+  float *__restrict xf = buf[0], *__restrict gf = buf[1], *__restrict sq = buf[2], *__restrict d = buf[3],
+        *__restrict p = buf[4], *__restrict inv = buf[5];
+  for (int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
+    const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, end - r0));
+    const int64_t n = static_cast<int64_t>(rows) * C;
+    Load(xp + r0 * C, xf, n);
+    Load(gp + r0 * C, gf, n);
+    for (int64_t j = 0; j < n; ++j) sq[j] = xf[j] * xf[j];
+    window_sum(sq, d, rows, C, q.before, q.after);
+    for (int64_t j = 0; j < n; ++j) d[j] = q.k + q.scale * d[j];
+    power_neg_beta(d, p, inv, n, q.beta);
+    for (int64_t j = 0; j < n; ++j) sq[j] = gf[j] * xf[j] * p[j] * inv[j];  // t
+    window_sum(sq, d, rows, C, q.after, q.before);  // the transpose: the mirrored window
+    for (int64_t j = 0; j < n; ++j) inv[j] = gf[j] * p[j] - c2 * xf[j] * d[j];
+    Store(inv, dxp + r0 * C, n);
   }
 }
 #endif
@@ -284,28 +321,8 @@ class CrossChannelNormOp : public OpKernel {
     const T* xp = x.flat<T>().data();
     T* yp = y->flat<T>().data();
     const Params q = q_;
-#if defined(LEUKNET_CCN_VECTOR)
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        pixels, 10 * C, [&](int64_t begin, int64_t end) { ForwardRows(xp, yp, begin, end, C, q); });
-    return;
-#endif
-    const int rows_per_block = C >= kBlock ? 1 : kBlock / C;
-    auto work = [&](int64_t begin, int64_t end) {
-      Buffers buf(static_cast<int64_t>(rows_per_block) * C, q.before + q.after, 4);
-      float *__restrict xf = buf[0], *__restrict sq = buf[1], *__restrict d = buf[2], *__restrict y = buf[3];
-      for (int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
-        const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, end - r0));
-        const int64_t n = static_cast<int64_t>(rows) * C;
-        Load(xp + r0 * C, xf, n);
-        for (int64_t j = 0; j < n; ++j) sq[j] = xf[j] * xf[j];
-        window_sum(sq, d, rows, C, q.before, q.after);
-        for (int64_t j = 0; j < n; ++j) d[j] = q.k + q.scale * d[j];
-        power_neg_beta(d, sq, nullptr, n, q.beta);  // sq now holds p
-        for (int64_t j = 0; j < n; ++j) y[j] = xf[j] * sq[j];
-        Store(y, yp + r0 * C, n);
-      }
-    };
-    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(pixels, 30 * C, work);
+        pixels, kForwardCost * C, [&](int64_t begin, int64_t end) { ForwardRows(xp, yp, begin, end, C, q); });
   }
 
  private:
@@ -333,33 +350,9 @@ class CrossChannelNormGradOp : public OpKernel {
     const T* gp = g.flat<T>().data();
     T* dxp = dx->flat<T>().data();
     const Params q = q_;
-    const float c2 = 2.0f * q.scale * q.beta;
-#if defined(LEUKNET_CCN_VECTOR)
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        pixels, 20 * C, [&](int64_t begin, int64_t end) { GradientRows(xp, gp, dxp, begin, end, C, q); });
-    return;
-#endif
-    const int rows_per_block = C >= kBlock ? 1 : kBlock / C;
-    auto work = [&](int64_t begin, int64_t end) {
-      Buffers buf(static_cast<int64_t>(rows_per_block) * C, q.before + q.after, 6);
-      float *__restrict xf = buf[0], *__restrict gf = buf[1], *__restrict sq = buf[2], *__restrict d = buf[3],
-            *__restrict p = buf[4], *__restrict inv = buf[5];
-      for (int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
-        const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, end - r0));
-        const int64_t n = static_cast<int64_t>(rows) * C;
-        Load(xp + r0 * C, xf, n);
-        Load(gp + r0 * C, gf, n);
-        for (int64_t j = 0; j < n; ++j) sq[j] = xf[j] * xf[j];
-        window_sum(sq, d, rows, C, q.before, q.after);
-        for (int64_t j = 0; j < n; ++j) d[j] = q.k + q.scale * d[j];
-        power_neg_beta(d, p, inv, n, q.beta);
-        for (int64_t j = 0; j < n; ++j) sq[j] = gf[j] * xf[j] * p[j] * inv[j];  // t
-        window_sum(sq, d, rows, C, q.after, q.before);  // the transpose: the mirrored window
-        for (int64_t j = 0; j < n; ++j) inv[j] = gf[j] * p[j] - c2 * xf[j] * d[j];
-        Store(inv, dxp + r0 * C, n);
-      }
-    };
-    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(pixels, 60 * C, work);
+        pixels, kGradientCost * C,
+        [&](int64_t begin, int64_t end) { GradientRows(xp, gp, dxp, begin, end, C, q); });
   }
 
  private:
