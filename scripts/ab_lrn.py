@@ -28,17 +28,10 @@ import tensorflow as tf  # noqa: E402
 from leuknet import ops  # noqa: E402
 
 
-def build_revision(rev, folder):
+def source_at(rev):
     root = Path(__file__).resolve().parents[1]
-    src = subprocess.run(["git", "show", f"{rev}:leuknet/ops/cross_channel_norm.cc"], cwd=root, check=True,
-                         capture_output=True, text=True).stdout
-    path = Path(folder) / "old.cc"
-    path.write_text(src.replace("LeuknetCrossChannelNorm", "OldCrossChannelNorm"))
-    cmd = [ops._compiler(), "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations",
-           "-march=native", "-mno-avx512fp16", "-mprefer-vector-width=512", str(path), "-o",
-           str(Path(folder) / "old.so")] + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return tf.load_op_library(str(Path(folder) / "old.so"))
+    return subprocess.run(["git", "show", f"{rev}:leuknet/ops/cross_channel_norm.cc"], cwd=root, check=True,
+                          capture_output=True, text=True).stdout
 
 
 def main():
@@ -52,7 +45,7 @@ def main():
     if new is None:
         raise SystemExit(f"native kernels unavailable: {ops.status()}")
     with tempfile.TemporaryDirectory() as d:
-        old = build_revision(args.rev, d)
+        old = ops.load_renamed(source_at(args.rev), "Old", d)
     if args.step:
         return ab_step(old, args)
     attrs = dict(before=2, after=2, scale=1e-4 / 5, beta=0.75, k=2.0)
@@ -83,10 +76,9 @@ def main():
 
 
 def ab_step(old, args):
-    from leuknet import layers, models
-    from leuknet.matlab import trainingOptions
+    from leuknet import layers
+    from leuknet.bench import random_batch, training_steps
     from leuknet.profiles import apply_profile, resolve_profile
-    from leuknet.train import Trainer
 
     profile = resolve_profile("cpu", args.step, args.batch, strategy="default")
     apply_profile(profile)
@@ -95,16 +87,12 @@ def ab_step(old, args):
         leuknet_cross_channel_norm = staticmethod(old.old_cross_channel_norm)
         leuknet_cross_channel_norm_grad = staticmethod(old.old_cross_channel_norm_grad)
 
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.integers(0, 256, (args.batch, 224, 224, 3)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 2, args.batch).astype(np.int32))
+    x, y = random_batch(args.batch, 224)
     steps, native = {}, layers._native_lrn
     try:
         for name, lib in ((args.rev, lambda: Old), ("this", native)):
             layers._native_lrn = lib  # read when the model's layers are built
-            trainer = Trainer(models.build("leuknet", num_classes=2, image_size=224),
-                              trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver)
-            steps[name] = lambda t=trainer: float(t.train_step(x, y, 1e-4)[0])
+            steps[name] = training_steps("leuknet", profile, x, y, 224)[1]
     finally:
         layers._native_lrn = native
     for f in steps.values():

@@ -191,19 +191,10 @@ def test_a_second_library_in_one_process_reuses_the_loaded_ops(native_mode, tmp_
 def plain_build(tmp_path_factory):
     """The kernel source built without AVX-512 (the plain-loop implementation other x86 CPUs get), its ops renamed
     so that it loads beside the AVX-512 build in this process."""
-    import subprocess
-
-    cxx = ops._compiler()
-    if cxx is None:
+    if ops._compiler() is None:
         pytest.skip("no C++ compiler")
-    d = tmp_path_factory.mktemp("plain")
-    src = d / "plain.cc"
-    src.write_text(ops.SOURCE.read_text().replace("LeuknetCrossChannelNorm", "PlainCrossChannelNorm"))
-    cmd = [cxx, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations", "-march=x86-64-v3",
-           str(src), "-o", str(d / "plain.so")] + tf.sysconfig.get_compile_flags() + tf.sysconfig.get_link_flags()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return tf.load_op_library(str(d / "plain.so"))
+    return ops.load_renamed(ops.SOURCE.read_text(), "Plain", tmp_path_factory.mktemp("plain"),
+                            flags=["-march=x86-64-v3"])
 
 
 @pytest.mark.parametrize("w,channels,beta", [(5, 64, 0.75), (5, 19, 0.5), (4, 9, 0.6), (16, 12, 0.9)])

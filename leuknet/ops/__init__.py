@@ -63,14 +63,17 @@ def _cpu_flags() -> str:
     return platform.processor() + platform.machine()
 
 
-def _build(cxx: str, out: Path) -> None:
+# -march=native: the kernels vectorise for this CPU (the file name carries the CPU flags). Eigen's AVX512-FP16 path
+# does not compile with GCC 12, hence -mno-avx512fp16 where the compiler knows it.
+NATIVE_ATTEMPTS = (["-march=native", "-mno-avx512fp16", "-mprefer-vector-width=512"], ["-march=native"], [])
+
+
+def _build(cxx: str, out: Path, source: Path = SOURCE, attempts=NATIVE_ATTEMPTS) -> None:
+    """Compile ``source`` into ``out`` (atomically) with the first of ``attempts`` (extra flags) that works."""
     import tensorflow as tf
 
     flags = list(tf.sysconfig.get_compile_flags()) + list(tf.sysconfig.get_link_flags())
-    base = [cxx, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations", str(SOURCE)]
-    # -march=native: the kernels vectorise for this CPU (the file name carries the CPU flags). Eigen's
-    # AVX512-FP16 path does not compile with GCC 12, hence -mno-avx512fp16 where the compiler knows it.
-    attempts = [["-march=native", "-mno-avx512fp16", "-mprefer-vector-width=512"], ["-march=native"], []]
+    base = [cxx, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations", str(source)]
     errors = []
     for extra in attempts:
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
@@ -81,7 +84,25 @@ def _build(cxx: str, out: Path) -> None:
                 os.replace(target, out)
                 return
             errors.append(proc.stderr.strip().splitlines()[-1:] or ["exit %d" % proc.returncode])
-    raise NativeOpsError(f"{cxx} could not build {SOURCE.name}: {errors[-1][0] if errors[-1] else ''}")
+    raise NativeOpsError(f"{cxx} could not build {source.name}: {errors[-1][0] if errors[-1] else ''}")
+
+
+def load_renamed(source_text: str, prefix: str, folder, flags=None):
+    """Build a version of :file:`cross_channel_norm.cc` (``source_text``: another revision's, say) with its ops
+    renamed ``<prefix>CrossChannelNorm`` / ``<prefix>CrossChannelNormGrad`` into ``folder`` and load it beside the
+    library in use (TensorFlow registers an op name once per process): for A/B timings and tests of other builds.
+    ``flags``: compiler flags in place of this CPU's (e.g. ``["-march=x86-64-v3"]``, no AVX-512)."""
+    import tensorflow as tf
+
+    cxx = _compiler()
+    if cxx is None:
+        raise NativeOpsError("no C++ compiler found (set CXX, or install g++)")
+    folder = Path(folder)
+    src = folder / f"{prefix}.cc"
+    src.write_text(source_text.replace("LeuknetCrossChannelNorm", f"{prefix}CrossChannelNorm"))
+    out = folder / f"{prefix}.so"
+    _build(cxx, out, src, [list(flags)] if flags is not None else NATIVE_ATTEMPTS)
+    return tf.load_op_library(str(out))
 
 
 def library_path() -> Path:
