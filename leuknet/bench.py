@@ -137,7 +137,7 @@ def _time(fn, warmup, repeats):
     return out
 
 
-def _steps(model_name, profile, x, y, size):
+def training_steps(model_name, profile, x, y, size):
     """(model, one training step, one inference pass) on the batch ``x, y``: leuknet's Trainer step (what
     `leuknet train` runs) or, for plain-keras-leuknet, Keras' own ``train_on_batch`` / ``predict_on_batch``."""
     import tensorflow as tf
@@ -157,37 +157,39 @@ def _steps(model_name, profile, x, y, size):
     return model, (lambda: float(trainer.train_step(x, y, 1e-4)[0])), (lambda: step(x).numpy())
 
 
+def random_batch(batch_size, size, seed=0):
+    """A fixed batch of random 8-bit RGB images (float32) and binary labels, for timing."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    return (tf.constant(rng.integers(0, 256, (batch_size, size, size, 3)).astype(np.float32)),
+            tf.constant(rng.integers(0, 2, batch_size).astype(np.int32)))
+
+
 def bench_paired(spec: dict) -> dict:
     """leuknet (fp32) and plain Keras timed alternately in one process: each repetition times one leuknet step
     and one plain Keras step back to back (order alternating), and the speed-up is the median of those pairs'
     ratios, so that a shared machine's drift over minutes cancels out of the ratio."""
-    import tensorflow as tf
-
     from leuknet.profiles import apply_profile, resolve_profile
 
     bs, size = int(spec["batch_size"]), int(spec["image_size"])
     warmup, repeats = int(spec.get("warmup", 2)), int(spec.get("repeats", 5))
     profile = resolve_profile(spec.get("device", "cpu"), "fp32", bs, strategy="default", model="leuknet")
     apply_profile(profile)
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.integers(0, 256, (bs, size, size, 3)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 2, bs).astype(np.int32))
-    ours = _steps("leuknet", profile, x, y, size)
-    plain = _steps("plain-keras-leuknet", profile, x, y, size)
+    x, y = random_batch(bs, size)
+    ours = training_steps("leuknet", profile, x, y, size)
+    plain = training_steps("plain-keras-leuknet", profile, x, y, size)
     result = {"batch_size": bs, "image_size": size, "precision": "fp32", "pairs": repeats}
     for what, k in (("train", 1), ("inference", 2)):
         for _ in range(warmup):
             ours[k](), plain[k]()
-        ratios, pairs = [], []
+        pairs = []  # [leuknet, plain Keras] seconds per repetition
         for i in range(repeats):
-            t = {}
-            for name, fn in ((("ours", ours[k]), ("plain", plain[k])) if i % 2 == 0
-                             else (("plain", plain[k]), ("ours", ours[k]))):
-                t0 = time.perf_counter()
-                fn()
-                t[name] = time.perf_counter() - t0
-            ratios.append(t["plain"] / t["ours"])
-            pairs.append([t["ours"], t["plain"]])
+            if i % 2 == 0:
+                pairs.append([_time(ours[k], 0, 1)[0], _time(plain[k], 0, 1)[0]])
+            else:
+                pairs.append([_time(plain[k], 0, 1)[0], _time(ours[k], 0, 1)[0]][::-1])
+        ratios = [p / o for o, p in pairs]
         result[f"{what}_speedup"] = float(np.median(ratios))
         result[f"{what}_speedup_stats"] = _stats(ratios)
         result[f"{what}_pair_seconds"] = pairs  # [leuknet, plain Keras] per repetition
@@ -196,9 +198,6 @@ def bench_paired(spec: dict) -> dict:
 
 def bench_one(spec: dict) -> dict:
     """One (model, precision, batch size) measurement in this process."""
-    import tensorflow as tf
-
-    from leuknet import models
     from leuknet.profiles import apply_profile, resolve_profile
 
     model_name, precision, bs = spec["model"], spec["precision"], int(spec["batch_size"])
@@ -210,13 +209,11 @@ def bench_one(spec: dict) -> dict:
     policy = profile.dtype_policy
     peak_dtype = "bfloat16" if precision == "bf16" else "float16" if precision == "fp16" else "float32"
     peaks = [peak_gflops(peak_dtype)]  # probed before and after the timings; the higher one is the peak
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.integers(0, 256, (bs, size, size, 3)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 2, bs).astype(np.int32))
+    x, y = random_batch(bs, size)
     result = {"model": model_name, "device": device, "precision": precision, "policy": policy, "batch_size": bs,
               "image_size": size, "intra_op_threads": profile.intra_op_threads,
               "inter_op_threads": profile.inter_op_threads}
-    model, train, infer = _steps(model_name, profile, x, y, size)
+    model, train, infer = training_steps(model_name, profile, x, y, size)
     t_train = _time(train, warmup, repeats)
     t_infer = _time(infer, warmup, repeats)
     gflop = model_gflop_per_image(model)

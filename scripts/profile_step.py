@@ -50,28 +50,15 @@ def main():
     ap.add_argument("--top", type=int, default=0, help="also list the N slowest ops by name")
     args = ap.parse_args()
 
-    from leuknet import models
-    from leuknet.matlab import trainingOptions
+    from leuknet.bench import random_batch, training_steps
     from leuknet.profiles import apply_profile, resolve_profile
-    from leuknet.train import Trainer
 
     profile = resolve_profile("cpu", args.precision, args.batch, strategy="default")
     profile.inter_op_threads = 1
     apply_profile(profile)
-    model = models.build("leuknet", num_classes=2, image_size=224)
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.integers(0, 256, (args.batch, 224, 224, 3)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 2, args.batch).astype(np.int32))
-    if args.mode == "train":
-        trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver)
-
-        def step():
-            return float(trainer.train_step(x, y, 1e-4)[0])
-    else:
-        infer = tf.function(lambda v: model(v, training=False), autograph=False)
-
-        def step():
-            return infer(x).numpy()
+    x, y = random_batch(args.batch, 224)
+    _, train, infer = training_steps("leuknet", profile, x, y, 224)  # the steps `leuknet bench` times
+    step = train if args.mode == "train" else infer
 
     step(), step()
     times = []

@@ -154,7 +154,7 @@ def test_paired_bench_alternates_the_two_steps_and_reports_the_median_ratio(monk
         who, s = ("plain", 3.0) if model_name == "plain-keras-leuknet" else ("ours", 1.0)
         return None, step("train", who, s), step("infer", who, s)
 
-    monkeypatch.setattr(bench, "_steps", fake_steps)
+    monkeypatch.setattr(bench, "training_steps", fake_steps)
     monkeypatch.setattr(bench.time, "perf_counter", lambda: clock["t"])
     r = bench.bench_paired({"batch_size": 2, "image_size": 32, "repeats": 4, "warmup": 1})
     trains = [c[1] for c in calls if c[0] == "train"]
