@@ -197,9 +197,9 @@ class Trainer:
         return list(self.model.variables) + self.solver.state() + extra
 
     def get_state(self, info, counters) -> dict:
-        # copies: a variable's numpy() may share its buffer, and checkpoints are written while training goes on
-        return {"variables": [np.array(v.numpy(), copy=True) for v in self.state_variables()],
-                "counters": dict(counters),
+        # a variable's numpy() is a copy: a snapshot that later updates leave alone (checkpoints are written
+        # while training goes on)
+        return {"variables": [v.numpy() for v in self.state_variables()], "counters": dict(counters),
                 "rows": list(info.rows)}
 
     def set_state(self, state):
@@ -217,23 +217,17 @@ class Trainer:
         on a background thread (the state is a snapshot: training goes on while it is written; one write at a
         time; ``fit`` returns or raises only after the last one finished, and a failed write raises here);
         ``resume`` (a state from a checkpoint) continues exactly where it was taken."""
-        writer = None
-        if checkpoint is not None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            writer = ThreadPoolExecutor(1, thread_name_prefix="leuknet-checkpoint")
-        pending = []
+        writer = _BackgroundWriter(checkpoint) if checkpoint is not None else None
         try:
-            info = self._fit(train, validation, seed, callback, checkpoint, checkpoint_every, resume, writer,
-                             pending)
+            info = self._fit(train, validation, seed, callback, writer, checkpoint_every, resume)
         finally:
             if writer is not None:
-                writer.shutdown(wait=True)  # the last checkpoint is complete on disk (or failed) before we go on
-        for job in pending:
-            job.result()  # a failed write of the last checkpoint raises here
+                writer.close()  # the last checkpoint is complete on disk (or failed) before we go on
+        if writer is not None:
+            writer.wait()  # a failed write of the last checkpoint raises here
         return info
 
-    def _fit(self, train, validation, seed, callback, checkpoint, checkpoint_every, resume, writer, pending):
+    def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume):
         o = self.options
         cb = callback or (lambda event, payload: None)
         n = len(train)
@@ -264,15 +258,14 @@ class Trainer:
                      "start_iteration": iteration})
 
         def save(epoch_done):
-            if checkpoint is None:
+            if writer is None:
                 return
-            while pending:
-                pending.pop().result()  # one write at a time; a failed write raises here
+            writer.wait()  # one write (and one snapshot) at a time; a failed write raises here
             state = self.get_state(info, {"iteration": iteration, "best_loss": best_loss, "bad": bad_validations,
                                           "elapsed": time.perf_counter() - t0 + elapsed0, "epoch_done": epoch_done,
                                           "best_iteration": best_weights[0] if best_weights else 0})
             state["best_weights"] = best_weights[1] if best_weights else None
-            pending.append(writer.submit(checkpoint, state))
+            writer.submit(state)
 
         t0 = time.perf_counter()
         stop = False
@@ -314,7 +307,7 @@ class Trainer:
                     if vloss < best_loss:
                         best_loss, bad_validations = vloss, 0
                         if o.OutputNetwork == "best-validation-loss":
-                            best_weights = (iteration, [np.array(v.numpy(), copy=True) for v in self.model.weights])
+                            best_weights = (iteration, [v.numpy() for v in self.model.weights])
                     else:
                         bad_validations += 1
                         if bad_validations >= o.ValidationPatience:
@@ -340,6 +333,30 @@ class Trainer:
                 v.assign(w)
         cb("end", {"iterations": iteration, "time": time.perf_counter() - t0 + elapsed0})
         return info
+
+
+class _BackgroundWriter:
+    """Runs ``write(state)`` on one background thread, one call at a time; a failed write raises from the next
+    ``wait``."""
+
+    def __init__(self, write):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._write = write
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="leuknet-checkpoint")
+        self._job = None
+
+    def wait(self):
+        job, self._job = self._job, None
+        if job is not None:
+            job.result()
+
+    def submit(self, state):
+        self.wait()
+        self._job = self._pool.submit(self._write, state)
+
+    def close(self):
+        self._pool.shutdown(wait=True)
 
 
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
