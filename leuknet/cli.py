@@ -375,8 +375,9 @@ def bench(
     image_size: int = typer.Option(224, min=32),
     repeats: int = typer.Option(5, min=1, help="Timed repetitions (after warm-up) per measurement."),
     warmup: int = typer.Option(2, min=1),
-    baseline: bool = typer.Option(False, help="Also time plain Keras LeukNet (TF LRN, Keras Adam) for ratios, on its own and alternated step by "
-                                 "step with leuknet fp32 in one process (paired ratios)."),
+    baseline: bool = typer.Option(False, help="Also time plain Keras LeukNet (TF LRN, Keras Adam) for ratios, on "
+                                  "its own and alternated step by step with leuknet fp32 in one process (paired "
+                                  "ratios)."),
     workload: Optional[str] = typer.Option(None, help="Also run a whole training workload: leuknet-paper (2,260 "
                                            "images, 10 epochs, batch 128, validation every 5 iterations)."),
     data: Optional[Path] = typer.Option(None, help="Data for the workload (default: the demo generator)."),
