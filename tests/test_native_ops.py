@@ -44,7 +44,8 @@ def layer_gradient(layer, x, g, dtype=tf.float32):
 
 @pytest.mark.parametrize("backend", ["native", "xla"])
 @pytest.mark.parametrize("w,channels,beta", [(1, 6, 0.75), (2, 7, 0.75), (4, 9, 0.6), (5, 19, 0.75), (5, 3, 0.5),
-                                             (7, 70, 0.75), (16, 12, 0.9), (5, 300, 0.75)])
+                                             (7, 70, 0.75), (16, 12, 0.9), (16, 40, 0.75), (10, 33, 0.6),
+                                             (5, 300, 0.75)])
 def test_gradient_matches_float64_autodiff(native_mode, backend, w, channels, beta):
     native_mode("1" if backend == "native" else "0")  # "1": a build failure fails the test
     rng = np.random.default_rng(w * 1000 + channels)
@@ -68,7 +69,8 @@ def reference_forward(x, w, alpha, beta, k):
 
 @pytest.mark.parametrize("backend", ["native", "xla"])
 @pytest.mark.parametrize("w,channels,beta", [(1, 6, 0.75), (2, 7, 0.75), (4, 9, 0.6), (5, 19, 0.75), (5, 3, 0.5),
-                                             (7, 70, 0.75), (16, 12, 0.9), (5, 300, 0.75)])
+                                             (7, 70, 0.75), (16, 12, 0.9), (16, 40, 0.75), (10, 33, 0.6),
+                                             (5, 300, 0.75)])
 def test_forward_matches_float64_formula(native_mode, backend, w, channels, beta):
     native_mode("1" if backend == "native" else "0")
     rng = np.random.default_rng(w * 100 + channels)

@@ -64,64 +64,38 @@ inline __mmask16 is_inf(__m512 d) { return _mm512_cmp_ps_mask(d, _mm512_set1_ps(
 #endif
 
 // p = d^-beta and, when inv is given, inv = 1/d. beta = 0.75 (MATLAB's default) and 0.5 avoid pow:
-// r = d^-1/2, u = r^-1/2 = d^1/4, d^-3/4 = r * r * u, 1/d = r * r.
+// r = d^-1/2, d^-3/4 = r * sqrt(r), 1/d = r * r.
 inline void power_neg_beta(const float* __restrict d, float* __restrict p, float* __restrict inv, int64_t n,
                            float beta) {
-  int64_t i = 0;
   if (beta == 0.75f) {
-#if defined(__AVX512F__)
-    for (; i + 16 <= n; i += 16) {
-      const __m512 dv = _mm512_loadu_ps(d + i);
-      const __mmask16 big = is_inf(dv);
-      const __m512 r = rsqrt_nr(dv);
-      const __m512 r2 = _mm512_mask_blend_ps(big, _mm512_mul_ps(r, r), _mm512_setzero_ps());
-      _mm512_storeu_ps(p + i, _mm512_mask_blend_ps(big, _mm512_mul_ps(r2, rsqrt_nr(r)), _mm512_setzero_ps()));
-      if (inv) _mm512_storeu_ps(inv + i, r2);
-    }
-#endif
-    for (; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       const float r = 1.0f / std::sqrt(d[i]);
       p[i] = r * std::sqrt(r);
       if (inv) inv[i] = 1.0f / d[i];
     }
   } else if (beta == 0.5f) {
-#if defined(__AVX512F__)
-    for (; i + 16 <= n; i += 16) {
-      const __m512 dv = _mm512_loadu_ps(d + i);
-      const __m512 r = _mm512_mask_blend_ps(is_inf(dv), rsqrt_nr(dv), _mm512_setzero_ps());
-      _mm512_storeu_ps(p + i, r);
-      if (inv) _mm512_storeu_ps(inv + i, _mm512_mul_ps(r, r));
-    }
-#endif
-    for (; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       p[i] = 1.0f / std::sqrt(d[i]);
       if (inv) inv[i] = 1.0f / d[i];
     }
   } else {
-    for (; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       p[i] = std::pow(d[i], -beta);
       if (inv) inv[i] = 1.0f / d[i];
     }
   }
 }
 
-// Per-shard float32 working arrays of n floats each, zero-initialised, with `pad` floats on either side. Only
-// [0, n) of an array is ever written, so the pads stay 0: a window may read past either end of the channels.
-struct Buffers {
-  explicit Buffers(int64_t n, int pad, int count) : storage(count * (n + 2 * pad), 0.0f), n(n), pad(pad) {}
-  float* operator[](int i) { return storage.data() + i * (n + 2 * pad) + pad; }
-  std::vector<float> storage;
-  int64_t n;
-  int pad;
-};
-
 // ForwardRows and GradientRows compute pixels [begin, end) of C channels each; kForwardCost and kGradientCost
 // are their cost per channel for ParallelFor's sharding.
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-// Vector version: one pixel's channel vector at a time, in 16-float chunks (the last one masked), every array a
-// few KB (L1). Window sums read the zero pads around the squares, so no channel needs an edge case.
-// Conversions: bfloat16 by integer rounding to nearest even (as Eigen's: subnormals kept, NaN stays NaN),
-// float16 by the F16C instructions (nearest even).
+// Vector version: one pixel's channel vector at a time, in 16-float chunks (the last one masked when C is not a
+// multiple of 16). Every chunk is stored to and loaded from a per-shard array at the same 64-byte-aligned place,
+// so loads are served from the store buffer; a window's neighbouring channels come from the chunk before and the
+// chunk after by a lane permute (unaligned loads straddling two recent stores stall the pipeline: measured 2-3x
+// slower). The arrays have a zero chunk before the first and after the last channel, and the lanes past C stay 0
+// (the input is loaded with those lanes zeroed), so windows need no edge case. Conversions: bfloat16 by integer
+// rounding to nearest even (as Eigen's: subnormals kept, NaN stays NaN), float16 by the F16C instructions.
 constexpr int kForwardCost = 10, kGradientCost = 20;
 
 inline __m512 LoadV(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
@@ -148,66 +122,102 @@ inline __mmask16 ChunkMask(int c, int C) {
   return C - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (C - c)) - 1);
 }
 
-// sum(v[c - lo .. c - lo + w - 1]) for the chunk at channel c
-inline __m512 WindowSum(const float* v, int c, int lo, int w, __mmask16 m) {
-  __m512 acc = LoadV(v + c - lo, m);
-  for (int j = 1; j < w; ++j) acc = _mm512_add_ps(acc, LoadV(v + c - lo + j, m));
-  return acc;
+// p = d^-beta for one chunk, and *inv = 1/d when inv is given (see power_neg_beta)
+inline __m512 PowerNegBeta(__m512 d, float beta, __m512* inv) {
+  if (beta == 0.75f || beta == 0.5f) {
+    const __mmask16 big = is_inf(d);
+    const __m512 r = rsqrt_nr(d), zero = _mm512_setzero_ps();
+    const __m512 r2 = _mm512_mask_blend_ps(big, _mm512_mul_ps(r, r), zero);
+    if (inv) *inv = r2;
+    return beta == 0.5f ? _mm512_mask_blend_ps(big, r, zero)
+                        : _mm512_mask_blend_ps(big, _mm512_mul_ps(r2, rsqrt_nr(r)), zero);
+  }
+  alignas(64) float dv[16], pv[16], iv[16];
+  _mm512_store_ps(dv, d);
+  power_neg_beta(dv, pv, iv, 16, beta);
+  if (inv) *inv = _mm512_load_ps(iv);
+  return _mm512_load_ps(pv);
 }
 
-// One pixel: xf = x in float32, sq = x^2, d = k + scale * W(sq), p = d^-beta (and inv = 1/d when given)
-template <typename T>
-inline void LoadPixel(const T* x, float* xf, float* sq, float* d, float* p, float* inv, int C, const Params& q) {
-  const int w = q.before + q.after + 1;
-  const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale);
-  for (int c = 0; c < C; c += 16) {
-    const __mmask16 m = ChunkMask(c, C);
-    const __m512 v = LoadV(x + c, m);
-    StoreV(xf + c, v, m);
-    StoreV(sq + c, _mm512_mul_ps(v, v), m);
+// Chunk arrays of one pixel: [0] and [chunks + 1] are zero, chunk i of the channels is at [i + 1].
+struct Chunks {
+  Chunks(int chunks, int count) : storage(count * (chunks + 2), _mm512_setzero_ps()), stride(chunks + 2) {}
+  __m512* operator[](int i) { return storage.data() + i * stride + 1; }
+  std::vector<__m512> storage;  // 64-byte aligned (C++17 aligned new)
+  int stride;
+};
+
+// The window's offsets o = -lo .. hi as lane permutes of (chunk before, chunk) or (chunk, chunk after)
+struct Window {
+  Window(int lo, int hi) : lo(lo), hi(hi) {
+    for (int o = -lo; o <= hi; ++o) {
+      alignas(64) int32_t idx[16];
+      for (int l = 0; l < 16; ++l) idx[l] = l + (o < 0 ? 16 + o : o);
+      index[o + lo] = _mm512_load_si512(idx);
+    }
   }
-  for (int c = 0; c < C; c += 16) {
-    const __mmask16 m = ChunkMask(c, C);
-    StoreV(d + c, _mm512_fmadd_ps(sv, WindowSum(sq, c, q.before, w, m), kv), m);
+  // sum over o of v[16 i + l + o] for the 16 lanes l of chunk i (v: a Chunks row)
+  __m512 Sum(const __m512* v, int i) const {
+    const __m512 prev = v[i - 1], cur = v[i], next = v[i + 1];
+    __m512 acc = cur;
+    for (int o = -lo; o < 0; ++o) acc = _mm512_add_ps(acc, _mm512_permutex2var_ps(prev, index[o + lo], cur));
+    for (int o = 1; o <= hi; ++o) acc = _mm512_add_ps(acc, _mm512_permutex2var_ps(cur, index[o + lo], next));
+    return acc;
   }
-  power_neg_beta(d, p, inv, C, q.beta);
-}
+  int lo, hi;
+  __m512i index[32];
+};
 
 template <typename T>
 void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
-  Buffers buf(C, q.before + q.after, 4);
-  float *xf = buf[0], *sq = buf[1], *d = buf[2], *p = buf[3];
+  const int n = (C + 15) / 16;
+  const Window win(q.before, q.after);
+  const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale);
+  Chunks buf(n, 2);
+  __m512 *xf = buf[0], *sq = buf[1];
   for (int64_t r = begin; r < end; ++r) {
-    LoadPixel(xp + r * C, xf, sq, d, p, nullptr, C, q);
+    const T* x = xp + r * C;
+    for (int i = 0; i < n; ++i) {
+      const __m512 v = LoadV(x + 16 * i, ChunkMask(16 * i, C));
+      xf[i] = v;
+      sq[i] = _mm512_mul_ps(v, v);
+    }
     T* y = yp + r * C;
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
-      StoreV(y + c, _mm512_mul_ps(LoadV(xf + c, m), LoadV(p + c, m)), m);
+    for (int i = 0; i < n; ++i) {
+      const __m512 p = PowerNegBeta(_mm512_fmadd_ps(sv, win.Sum(sq, i), kv), q.beta, nullptr);
+      StoreV(y + 16 * i, _mm512_mul_ps(xf[i], p), ChunkMask(16 * i, C));
     }
   }
 }
 
 template <typename T>
 void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
-  const int w = q.before + q.after + 1;
-  const __m512 c2 = _mm512_set1_ps(2.0f * q.scale * q.beta);
-  Buffers buf(C, q.before + q.after, 7);
-  float *xf = buf[0], *gf = buf[1], *sq = buf[2], *d = buf[3], *p = buf[4], *inv = buf[5], *t = buf[6];
+  const int n = (C + 15) / 16;
+  const Window win(q.before, q.after), mirrored(q.after, q.before);
+  const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale), c2 = _mm512_set1_ps(2.0f * q.scale * q.beta);
+  Chunks buf(n, 5);
+  __m512 *xf = buf[0], *gf = buf[1], *sq = buf[2], *p = buf[3], *t = buf[4];
   for (int64_t r = begin; r < end; ++r) {
-    LoadPixel(xp + r * C, xf, sq, d, p, inv, C, q);
+    const T* x = xp + r * C;
     const T* g = gp + r * C;
-    for (int c = 0; c < C; c += 16) {  // t = g x d^-beta / d
-      const __mmask16 m = ChunkMask(c, C);
-      const __m512 gv = LoadV(g + c, m);
-      StoreV(gf + c, gv, m);
-      StoreV(t + c, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(gv, LoadV(xf + c, m)), LoadV(p + c, m)),
-                                  LoadV(inv + c, m)), m);
+    for (int i = 0; i < n; ++i) {
+      const __mmask16 m = ChunkMask(16 * i, C);
+      const __m512 v = LoadV(x + 16 * i, m);
+      xf[i] = v;
+      sq[i] = _mm512_mul_ps(v, v);
+      gf[i] = LoadV(g + 16 * i, m);
+    }
+    for (int i = 0; i < n; ++i) {  // t = g x d^-beta / d
+      __m512 inv;
+      const __m512 pv = PowerNegBeta(_mm512_fmadd_ps(sv, win.Sum(sq, i), kv), q.beta, &inv);
+      p[i] = pv;
+      t[i] = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(gf[i], xf[i]), pv), inv);
     }
     T* dx = dxp + r * C;
-    for (int c = 0; c < C; c += 16) {  // dx = g p - c2 x W^T(t), W^T the mirrored window
-      const __mmask16 m = ChunkMask(c, C);
-      const __m512 gp_ = _mm512_mul_ps(LoadV(gf + c, m), LoadV(p + c, m));
-      StoreV(dx + c, _mm512_fnmadd_ps(_mm512_mul_ps(c2, LoadV(xf + c, m)), WindowSum(t, c, q.after, w, m), gp_), m);
+    for (int i = 0; i < n; ++i) {  // dx = g p - c2 x W^T(t), W^T the mirrored window
+      const __m512 gp_ = _mm512_mul_ps(gf[i], p[i]);
+      StoreV(dx + 16 * i, _mm512_fnmadd_ps(_mm512_mul_ps(c2, xf[i]), mirrored.Sum(t, i), gp_),
+             ChunkMask(16 * i, C));
     }
   }
 }
@@ -216,6 +226,16 @@ void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, 
 // 64 channels): the element-wise loops run over whole blocks, longer vectorised loops than one pixel gives.
 constexpr int kBlock = 256;
 constexpr int kForwardCost = 30, kGradientCost = 60;
+
+// Per-shard float32 working arrays of n floats each, zero-initialised, with `pad` floats on either side. Only
+// [0, n) of an array is ever written, so the pads stay 0: a window may read past either end of the channels.
+struct Buffers {
+  explicit Buffers(int64_t n, int pad, int count) : storage(count * (n + 2 * pad), 0.0f), n(n), pad(pad) {}
+  float* operator[](int i) { return storage.data() + i * (n + 2 * pad) + pad; }
+  std::vector<float> storage;
+  int64_t n;
+  int pad;
+};
 
 // dst[j] = sum(v[j - lo .. j + hi]) within j's pixel (rows pixels of C channels). v has at least lo readable
 // floats before it and hi after it (their values do not matter: the pixel edges are recomputed exactly).
