@@ -5,6 +5,9 @@ All layers are registered (``leuknet>...``) so saved models load with ``keras.mo
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -50,15 +53,19 @@ class CrossChannelNormalization(keras.layers.Layer):
         channels = input_shape[-1]
         if channels is None:
             raise ValueError("CrossChannelNormalization needs a known channel count")
-        self._lrn = _lrn_function(int(channels), self.window_channel_size, self.alpha / self.window_channel_size,
-                                  self.beta, self.k, self.fused)
+        self._lrn, self._lrn_relu = _lrn_function(int(channels), self.window_channel_size,
+                                                  self.alpha / self.window_channel_size, self.beta, self.k,
+                                                  self.fused)
         self.built = True
 
     def call(self, inputs):
         x = tf.convert_to_tensor(inputs)
         if x.dtype != self.compute_dtype:
             x = tf.cast(x, self.compute_dtype)
-        return self._lrn(x)
+        z = None
+        if self._lrn_relu is not None and x.dtype in _NATIVE_DTYPES and getattr(_fold, "on", False):
+            z = _relu_input(x)
+        return self._lrn(x) if z is None else self._lrn_relu(z)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -68,6 +75,42 @@ class CrossChannelNormalization(keras.layers.Layer):
         config.update(window_channel_size=self.window_channel_size, alpha=self.alpha, beta=self.beta, k=self.k,
                       fused=self.fused)
         return config
+
+
+_fold = threading.local()
+_NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' (leuknet.ops)
+
+
+@contextlib.contextmanager
+def fuse_blocks():
+    """Fused kernels for ``relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's blocks) in the graphs traced
+    inside this context (the Trainer's training and validation steps), where the native kernels are in use:
+
+    - a :class:`CrossChannelNormalization` whose input is a ReLU's output reads the ReLU's input instead and
+      applies the ReLU in its own kernel, forward and backward: no separate ReLU gradient pass over the largest
+      feature maps (the gradient is the same: zero where the ReLU's input is <= 0, as ``ReluGrad``);
+    - a :class:`MaxPooling2D` (no padding) whose input is that normalisation's output normalises and pools in one
+      kernel, which never stores the normalised map and records each window's maximum (the first, row-major) for
+      the gradient, computed in one kernel with the normalisation's.
+
+    The ReLU's and normalisation's own outputs, read by nothing else, are pruned from the graph. Only for
+    gradients with respect to weights and inputs: inside the context those tensors are no longer on the path to
+    the block's output (Grad-CAM and activations are computed outside it)."""
+    before = getattr(_fold, "on", False)
+    _fold.on = True
+    try:
+        yield
+    finally:
+        _fold.on = before
+
+
+def _relu_input(x):
+    """The input of the ``Relu`` op that produced graph tensor ``x``, else None (eager tensors have no op)."""
+    try:
+        op = x.op
+    except AttributeError:
+        return None
+    return op.inputs[0] if op is not None and op.type == "Relu" else None
 
 
 def _power_neg_beta(d, beta):
@@ -136,7 +179,7 @@ def _lrn_function(channels, window, scale, beta, k, fused):
 
     @tf.custom_gradient
     def lrn(x):
-        use_native = native is not None and x.dtype in (tf.float32, tf.bfloat16, tf.float16)
+        use_native = native is not None and x.dtype in _NATIVE_DTYPES
 
         def grad(g):
             if use_native:
@@ -145,7 +188,62 @@ def _lrn_function(channels, window, scale, beta, k, fused):
 
         return (native.leuknet_cross_channel_norm(x, **attrs) if use_native else forward(x)), grad
 
-    return lrn
+    if native is None:
+        return lrn, None
+    relu_attrs = dict(attrs, relu=True)
+
+    @tf.custom_gradient
+    def relu_lrn(z):  # lrn(relu(z)) and its gradient with respect to z, in one kernel each
+        def grad(g):
+            return native.leuknet_cross_channel_norm_grad(z, tf.cast(g, z.dtype), **relu_attrs)
+
+        return native.leuknet_cross_channel_norm(z, **relu_attrs), grad
+
+    return lrn, relu_lrn
+
+
+@keras.saving.register_keras_serializable(package="leuknet")
+class MaxPooling2D(keras.layers.MaxPooling2D):
+    """``keras.layers.MaxPooling2D``; inside :func:`fuse_blocks`, fused with the cross-channel normalisation before
+    it (one kernel forward, one backward)."""
+
+    def call(self, inputs):
+        if getattr(_fold, "on", False):
+            fused = _fused_norm_pool(inputs, self)
+            if fused is not None:
+                return fused
+        return super().call(inputs)
+
+
+def _fused_norm_pool(x, layer):
+    """maxpool(norm(z)) in one kernel when graph tensor ``x`` is the native normalisation's output of ``z`` and the
+    pooling has no padding; else None."""
+    try:
+        op = x.op
+    except AttributeError:
+        return None
+    if op.type == "IdentityN":  # tf.custom_gradient's wrapper around the normalisation's output
+        op = op.inputs[x.value_index].op
+    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+    if (op.type != "LeuknetCrossChannelNorm" or layer.padding != "valid" or layer.data_format != "channels_last"
+            or ph * pw > 256 or len(x.shape) != 4):
+        return None
+    from leuknet import ops
+
+    native = ops.cross_channel_norm()
+    attrs = {a: op.get_attr(a) for a in ("before", "after", "scale", "beta", "k", "relu")}
+    attrs.update(pool_h=ph, pool_w=pw, stride_h=sh, stride_w=sw)
+
+    @tf.custom_gradient
+    def norm_pool(z):
+        y, argmax = native.leuknet_cross_channel_norm_max_pool(z, **attrs)
+
+        def grad(g):
+            return native.leuknet_cross_channel_norm_max_pool_grad(z, argmax, tf.cast(g, z.dtype), **attrs)
+
+        return y, grad
+
+    return norm_pool(op.inputs[0])
 
 
 @keras.saving.register_keras_serializable(package="leuknet")

@@ -21,7 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from leuknet.layers import ClassificationOutput, ImageInputNormalization, crossentropyex, input_statistics
+from leuknet.layers import (ClassificationOutput, ImageInputNormalization, crossentropyex, fuse_blocks,
+                            input_statistics)
 from leuknet.matlab.layers import layer_factors
 from leuknet.matlab.options import TrainingOptions
 from leuknet.solvers import Solver
@@ -121,7 +122,7 @@ class Trainer:
     def _replica_grads(self, x, y):
         """Forward and backward on one (share of a) mini-batch: loss, accuracy, unscaled gradients. With mixed
         float16 the loss is scaled for the backward pass and the gradients unscaled."""
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, fuse_blocks():
             probs = self.model(x, training=True)
             loss = self._loss(probs, y, training=True)
             scaled = loss * self.loss_scale if self.loss_scaling else loss
@@ -162,7 +163,8 @@ class Trainer:
         return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, acc, axis=None)
 
     def _eval_step_impl(self, x, y):
-        probs = self.model(x, training=False)
+        with fuse_blocks():
+            probs = self.model(x, training=False)
         n = tf.cast(tf.shape(y)[0], tf.float32)
         return self._loss(probs, y) * n, tf.reduce_sum(
             tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32)), probs

@@ -236,3 +236,124 @@ def test_low_precision_output_is_the_float32_result_rounded_as_tensorflow_rounds
         expected = tf.cast(tf.cast(full, dtype), tf.float32).numpy()
         assert np.isnan(low[0, 0, 0, 1:6]).all()  # the NaN's window
         np.testing.assert_array_equal(low, expected)
+
+
+@pytest.mark.parametrize("build", ["native", "plain"])
+@pytest.mark.parametrize("w,channels", [(5, 64), (5, 19), (16, 40)])
+def test_relu_input_is_normalised_after_a_relu_and_differentiated_through_it(native_mode, plain_build, build, w,
+                                                                              channels):
+    """relu=True: the forward pass is MATLAB's formula on max(x, 0); the gradient is the float64 autodiff one of
+    that, zero where x <= 0 (TensorFlow's ReluGrad)."""
+    native_mode("1")
+    lib = ops.cross_channel_norm() if build == "native" else plain_build
+    prefix = "leuknet" if build == "native" else "plain"
+    rng = np.random.default_rng(w + channels)
+    x = rng.normal(0, 30, (2, 3, 4, channels)).astype(np.float32)
+    x[0, 0, 0, :5] = 0.0
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    alpha, beta, k = 0.05, 0.75, 2.0
+    attrs = dict(before=(w - 1) // 2, after=w // 2, scale=alpha / w, beta=beta, k=k, relu=True)
+    relu = np.maximum(x, 0)
+    y = getattr(lib, f"{prefix}_cross_channel_norm")(tf.constant(x), **attrs).numpy()
+    np.testing.assert_allclose(y, reference_forward(relu, w, alpha, beta, k), rtol=2e-6, atol=1e-6)
+    dx = getattr(lib, f"{prefix}_cross_channel_norm_grad")(tf.constant(x), tf.constant(g), **attrs).numpy()
+    expected = reference_gradient(relu, g, w, alpha, beta, k) * (x > 0)
+    np.testing.assert_allclose(dx, expected, rtol=2e-5, atol=2e-6)
+    assert (dx[x <= 0] == 0).all()
+
+
+def small_leuknet_step(fold):
+    """A LeukNet training step's loss and gradients (the Trainer's), traced with or without ReLU folding."""
+    import keras
+
+    from leuknet import models
+    from leuknet.matlab import trainingOptions
+    from leuknet.train import Trainer
+
+    keras.utils.set_random_seed(3)
+    model = models.build("leuknet", 2, image_size=48)
+    trainer = Trainer(model, trainingOptions("adam"))
+    if not fold:
+        import contextlib
+
+        from leuknet import train
+
+        original, train.fuse_blocks = train.fuse_blocks, contextlib.nullcontext
+    try:
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(0, 60, (4, 48, 48, 3)).astype(np.float32))
+        y = tf.constant([0, 1, 1, 0], tf.int32)
+        fn = tf.function(trainer._replica_grads)
+        loss, _, grads = fn(x, y)
+        graph_ops = [op.type for op in fn.get_concrete_function(x, y).graph.get_operations()]
+    finally:
+        if not fold:
+            train.fuse_blocks = original
+    return float(loss), [g.numpy() for g in grads], graph_ops
+
+
+def test_training_steps_fuse_relu_normalisation_and_pooling(native_mode):
+    """The Trainer's step: the three relu -> crossnorm -> maxpool blocks run one fused kernel forward and one
+    backward each, no ReluGrad (the fully connected layer's ReLU keeps its own) and no MaxPool/MaxPoolGrad; loss
+    and every gradient as without fusing."""
+    native_mode("1")
+    loss, grads, graph_ops = small_leuknet_step(fold=True)
+    loss0, grads0, graph_ops0 = small_leuknet_step(fold=False)
+    assert graph_ops0.count("ReluGrad") == 4 and graph_ops.count("ReluGrad") == 1
+    assert graph_ops0.count("MaxPoolGrad") == 3 and "MaxPoolGrad" not in graph_ops
+    assert graph_ops.count("LeuknetCrossChannelNormMaxPool") == 3
+    assert graph_ops.count("LeuknetCrossChannelNormMaxPoolGrad") == 3
+    assert loss == pytest.approx(loss0, rel=1e-6)
+    for g, g0 in zip(grads, grads0):
+        np.testing.assert_allclose(g, g0, rtol=1e-4, atol=1e-6 * np.abs(g0).max())
+
+
+def reference_norm_pool(z, g, w, alpha, beta, k, pool, stride):
+    """float64: max_pool(MATLAB's formula on max(z, 0)) and TF's autodiff of sum(g * it) with respect to z."""
+    zd = tf.constant(np.asarray(z, np.float64))
+    c = z.shape[-1]
+    with tf.GradientTape() as tape:
+        tape.watch(zd)
+        x = tf.nn.relu(zd)
+        sq = tf.pad(tf.square(x), [[0, 0]] * 3 + [[(w - 1) // 2, w // 2]])
+        ss = tf.add_n([sq[..., i : i + c] for i in range(w)])
+        y = tf.nn.max_pool2d(x / (k + alpha * ss / w) ** beta, pool, stride, "VALID")
+        loss = tf.reduce_sum(y * np.asarray(g, np.float64))
+    return y.numpy(), tape.gradient(loss, zd).numpy()
+
+
+@pytest.mark.parametrize("build", ["native", "plain"])
+@pytest.mark.parametrize("shape,pool,stride", [((11, 9, 19), (3, 3), (2, 2)), ((8, 8, 64), (2, 2), (2, 2)),
+                                               ((7, 10, 5), (3, 2), (1, 3)), ((13, 12, 40), (3, 3), (2, 2))])
+def test_normalisation_and_max_pooling_in_one_kernel(native_mode, plain_build, build, shape, pool, stride):
+    """The fused kernel: maxpool(norm(relu(z))) and its gradient with respect to z, against float64 TF."""
+    native_mode("1")
+    lib = ops.cross_channel_norm() if build == "native" else plain_build
+    prefix = "leuknet" if build == "native" else "plain"
+    rng = np.random.default_rng(sum(shape))
+    z = rng.normal(0, 20, (2, *shape)).astype(np.float32)
+    w, alpha, beta, k = 5, 0.05, 0.75, 2.0
+    attrs = dict(before=2, after=2, scale=alpha / w, beta=beta, k=k, relu=True, pool_h=pool[0], pool_w=pool[1],
+                 stride_h=stride[0], stride_w=stride[1])
+    y, argmax = getattr(lib, f"{prefix}_cross_channel_norm_max_pool")(tf.constant(z), **attrs)
+    g = rng.normal(0, 1, y.shape).astype(np.float32)
+    y_ref, dz_ref = reference_norm_pool(z, g, w, alpha, beta, k, pool, stride)
+    np.testing.assert_allclose(y.numpy(), y_ref, rtol=2e-6, atol=1e-6)
+    assert argmax.dtype == tf.uint8 and int(tf.reduce_max(argmax)) < pool[0] * pool[1]
+    dz = getattr(lib, f"{prefix}_cross_channel_norm_max_pool_grad")(tf.constant(z), argmax, tf.constant(g), **attrs)
+    np.testing.assert_allclose(dz.numpy(), dz_ref, rtol=2e-5, atol=2e-6)
+    # bfloat16: the pooled values are exactly the bfloat16-rounded normalisation's maxima
+    zb = tf.cast(tf.constant(z), tf.bfloat16)
+    yb, _ = getattr(lib, f"{prefix}_cross_channel_norm_max_pool")(zb, **attrs)
+    normalised = getattr(lib, f"{prefix}_cross_channel_norm")(zb, **{a: attrs[a] for a in
+                                                                     ("before", "after", "scale", "beta", "k", "relu")})
+    np.testing.assert_array_equal(tf.cast(yb, tf.float32).numpy(),
+                                  tf.cast(tf.nn.max_pool2d(normalised, pool, stride, "VALID"), tf.float32).numpy())
+
+
+def test_fused_pooling_rejects_a_window_larger_than_the_input(native_mode):
+    native_mode("1")
+    lib = ops.cross_channel_norm()
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="larger than the input|Negative"):
+        lib.leuknet_cross_channel_norm_max_pool(tf.zeros((1, 2, 5, 4)), before=2, after=2, scale=1e-4, beta=0.75,
+                                                 k=2.0, pool_h=3, pool_w=3, stride_h=2, stride_w=2)

@@ -393,7 +393,7 @@ def assemble(layers, classes=None, name="network"):
             pad = "same" if spec.Padding == "same" else "valid"
             if isinstance(spec.Padding, tuple) and any(spec.Padding):  # padded cells never win the maximum
                 x = L.MaxPoolPadding2D(spec.Padding, name=f"{spec.Name}_padding")(x)
-            x = keras.layers.MaxPooling2D(spec.PoolSize, strides=spec.Stride, padding=pad, name=spec.Name)(x)
+            x = L.MaxPooling2D(spec.PoolSize, strides=spec.Stride, padding=pad, name=spec.Name)(x)
         elif isinstance(spec, DropoutLayer):
             x = keras.layers.Dropout(spec.Probability, name=spec.Name)(x)
         elif isinstance(spec, SoftmaxLayer):

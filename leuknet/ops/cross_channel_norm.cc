@@ -4,12 +4,22 @@
 //   d     = k + scale * ss,  p = d^-beta,  y = x * p
 //   dx    = g * p - 2 * scale * beta * x * sum(t[c - after .. c + before]),  t = g * x * p / d
 //
+// relu = true: x is a ReLU's input; the forward pass normalises max(x, 0) and the gradient is the one with
+// respect to x (zero where x <= 0, as TensorFlow's ReluGrad), so a training graph needs no ReLU gradient pass
+// between this layer and the convolution before it (leuknet/layers.py, fuse_blocks).
+//
 // The whole window lives inside one pixel's channel vector, so each pixel is read once and written once
 // (the XLA version needs two kernels and an intermediate tensor for the backward pass). Arithmetic is float32
 // for float32, bfloat16 and float16 tensors. Built on first use by leuknet/ops/__init__.py.
 //
-// Two implementations of the same arithmetic (ForwardRows, GradientRows): with AVX-512 (F, BW, VL) one pixel at
-// a time in 16-float vectors; elsewhere blocks of pixels in plain loops the compiler vectorises.
+// LeuknetCrossChannelNormMaxPool / ...Grad: the normalisation followed by max pooling (no padding) in one kernel
+// each way, for relu -> crossnorm -> maxpool blocks (leuknet/layers.py, fuse_blocks): the forward pass keeps
+// only a few normalised rows at a time and records each window's first maximum (row-major, as an 8-bit index);
+// the gradient sums, per input pixel, the pooled gradients of the windows whose maximum it is and goes on as
+// the normalisation's gradient.
+//
+// Two implementations of the same arithmetic (ForwardRows, GradientRows, PoolPixel): with AVX-512 (F, BW, VL)
+// one pixel at a time in 16-float vectors; elsewhere blocks of pixels in plain loops the compiler vectorises.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,7 +35,7 @@
 
 using namespace tensorflow;
 
-// before/after: channels of the window below and above c; scale = Alpha / w; y has x's shape
+// before/after: channels of the window below and above c; scale = Alpha / w
 #define LEUKNET_CCN_ATTRS                  \
   Attr("T: {float, bfloat16, half}")       \
       .Attr("before: int")                 \
@@ -33,20 +43,72 @@ using namespace tensorflow;
       .Attr("scale: float")                \
       .Attr("beta: float")                 \
       .Attr("k: float")                    \
-      .SetShapeFn([](shape_inference::InferenceContext* c) { \
-        c->set_output(0, c->input(0));     \
-        return OkStatus();                 \
-      })
+      .Attr("relu: bool = false")
 
-REGISTER_OP("LeuknetCrossChannelNorm").Input("x: T").Output("y: T").LEUKNET_CCN_ATTRS;
+// max pooling without padding, N x H x W x C: pool_h x pool_w windows every stride_h rows and stride_w columns
+#define LEUKNET_POOL_ATTRS                 \
+  Attr("pool_h: int >= 1")                 \
+      .Attr("pool_w: int >= 1")            \
+      .Attr("stride_h: int >= 1")          \
+      .Attr("stride_w: int >= 1")
 
-REGISTER_OP("LeuknetCrossChannelNormGrad").Input("x: T").Input("g: T").Output("dx: T").LEUKNET_CCN_ATTRS;
+namespace {
+Status SameShape(shape_inference::InferenceContext* c) {
+  c->set_output(0, c->input(0));
+  return OkStatus();
+}
+
+Status PooledShape(shape_inference::InferenceContext* c) {
+  int ph, pw, sh, sw;
+  TF_RETURN_IF_ERROR(c->GetAttr("pool_h", &ph));
+  TF_RETURN_IF_ERROR(c->GetAttr("pool_w", &pw));
+  TF_RETURN_IF_ERROR(c->GetAttr("stride_h", &sh));
+  TF_RETURN_IF_ERROR(c->GetAttr("stride_w", &sw));
+  shape_inference::ShapeHandle x;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 4, &x));
+  auto pooled = [&](int axis, int pool, int stride) {
+    const shape_inference::DimensionHandle d = c->Dim(x, axis);
+    if (!c->ValueKnown(d) || c->Value(d) < pool) return c->UnknownDim();
+    return c->MakeDim((c->Value(d) - pool) / stride + 1);
+  };
+  const shape_inference::ShapeHandle y =
+      c->MakeShape({c->Dim(x, 0), pooled(1, ph, sh), pooled(2, pw, sw), c->Dim(x, 3)});
+  c->set_output(0, y);
+  c->set_output(1, y);
+  return OkStatus();
+}
+}  // namespace
+
+REGISTER_OP("LeuknetCrossChannelNorm").Input("x: T").Output("y: T").LEUKNET_CCN_ATTRS.SetShapeFn(SameShape);
+
+REGISTER_OP("LeuknetCrossChannelNormGrad")
+    .Input("x: T")
+    .Input("g: T")
+    .Output("dx: T")
+    .LEUKNET_CCN_ATTRS.SetShapeFn(SameShape);
+
+// The normalisation followed by max pooling, for training graphs where only the pooling reads the normalised
+// map: y = maxpool(norm(x)) and argmax, each window's first maximum (row-major) as an index into the window; the
+// normalised map is never stored. The gradient (with respect to x) takes the pooled gradient and argmax.
+REGISTER_OP("LeuknetCrossChannelNormMaxPool")
+    .Input("x: T")
+    .Output("y: T")
+    .Output("argmax: uint8")
+    .LEUKNET_CCN_ATTRS.LEUKNET_POOL_ATTRS.SetShapeFn(PooledShape);
+
+REGISTER_OP("LeuknetCrossChannelNormMaxPoolGrad")
+    .Input("x: T")
+    .Input("argmax: uint8")
+    .Input("g: T")
+    .Output("dx: T")
+    .LEUKNET_CCN_ATTRS.LEUKNET_POOL_ATTRS.SetShapeFn(SameShape);
 
 namespace {
 
 struct Params {
   int before, after;
   float scale, beta, k;
+  bool relu;
 };
 
 #if defined(__AVX512F__)
@@ -86,8 +148,53 @@ inline void power_neg_beta(const float* __restrict d, float* __restrict p, float
   }
 }
 
+// Max pooling geometry: input H x W, output PH x PW
+struct Pool {
+  int ph, pw, sh, sw;
+  int64_t H, W, PH, PW;
+
+  // The windows that contain input pixel r (image n, row h, column w): each window's output pixel and r's index
+  // in it (row-major); returns how many (at most ph * pw)
+  int Windows(int64_t r, int64_t* out, uint8_t* index) const {
+    const int64_t n = r / (H * W), h = (r / W) % H, w = r % W;
+    const int64_t i0 = h >= ph ? (h - ph) / sh + 1 : 0, i1 = std::min(PH - 1, h / sh);
+    const int64_t j0 = w >= pw ? (w - pw) / sw + 1 : 0, j1 = std::min(PW - 1, w / sw);
+    int count = 0;
+    for (int64_t i = i0; i <= i1; ++i) {
+      for (int64_t j = j0; j <= j1; ++j) {
+        out[count] = (n * PH + i) * PW + j;
+        index[count++] = static_cast<uint8_t>((h - i * sh) * pw + (w - j * sw));
+      }
+    }
+    return count;
+  }
+};
+
+// Where GradientRows gets the gradient with respect to the normalisation's output, pixel r: a tensor shaped like
+// x (DenseG), or gathered from a max pooling's output gradient and argmax (PooledG: the sum over the windows
+// whose maximum pixel r is)
+template <typename T>
+struct DenseG {
+  const T* g;
+  int C;
+  const T* row = nullptr;
+  void Prepare(int64_t r) { row = g + r * C; }
+};
+
+template <typename T>
+struct PooledG {
+  const T* g;
+  const uint8_t* argmax;
+  int C;
+  Pool pool;
+  int count = 0;
+  int64_t out[256];
+  uint8_t index[256];
+  void Prepare(int64_t r) { count = pool.Windows(r, out, index); }
+};
+
 // ForwardRows and GradientRows compute pixels [begin, end) of C channels each; kForwardCost and kGradientCost
-// are their cost per channel for ParallelFor's sharding.
+// are their cost per channel for ParallelFor's sharding. PoolPixel: one output pixel of a max pooling.
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 // Vector version: one pixel's channel vector at a time, in 16-float chunks (the last one masked when C is not a
 // multiple of 16). Every chunk is stored to and loaded from a per-shard array at the same 64-byte-aligned place,
@@ -116,6 +223,13 @@ inline void StoreV(bfloat16* p, __m512 v, __mmask16 m) {
 }
 inline void StoreV(Eigen::half* p, __m512 v, __mmask16 m) {
   _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// x, or max(x, 0) when relu (NaN stays NaN, as max(0, NaN) returns its second operand)
+template <typename T>
+inline __m512 LoadX(const T* p, __mmask16 m, bool relu) {
+  const __m512 v = LoadV(p, m);
+  return relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v;
 }
 
 inline __mmask16 ChunkMask(int c, int C) {
@@ -178,7 +292,7 @@ void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Pa
   for (int64_t r = begin; r < end; ++r) {
     const T* x = xp + r * C;
     for (int i = 0; i < n; ++i) {
-      const __m512 v = LoadV(x + 16 * i, ChunkMask(16 * i, C));
+      const __m512 v = LoadX(x + 16 * i, ChunkMask(16 * i, C), q.relu);
       xf[i] = v;
       sq[i] = _mm512_mul_ps(v, v);
     }
@@ -191,7 +305,41 @@ void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Pa
 }
 
 template <typename T>
-void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
+inline __m512 GChunk(const DenseG<T>& s, int i, __mmask16 m) { return LoadV(s.row + 16 * i, m); }
+
+template <typename T>
+inline __m512 GChunk(const PooledG<T>& s, int i, __mmask16 m) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int w = 0; w < s.count; ++w) {
+    const int64_t o = s.out[w] * s.C + 16 * i;
+    const __mmask16 hit =
+        _mm_mask_cmpeq_epi8_mask(m, _mm_maskz_loadu_epi8(m, s.argmax + o), _mm_set1_epi8(s.index[w]));
+    acc = _mm512_add_ps(acc, LoadV(s.g + o, hit));
+  }
+  return acc;
+}
+
+template <typename T>
+void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y, uint8_t* argmax) {
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 m = ChunkMask(c, C);
+    __m512 best = LoadV(rows[0] + col * C + c, m);
+    __m512i index = _mm512_setzero_si512();
+    for (int kh = 0; kh < pool.ph; ++kh) {
+      for (int kw = kh == 0 ? 1 : 0; kw < pool.pw; ++kw) {
+        const __m512 v = LoadV(rows[kh] + (col + kw) * C + c, m);
+        const __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+        best = _mm512_mask_mov_ps(best, gt, v);
+        index = _mm512_mask_mov_epi32(index, gt, _mm512_set1_epi32(kh * pool.pw + kw));
+      }
+    }
+    StoreV(y + c, best, m);
+    _mm_mask_storeu_epi8(argmax + c, m, _mm512_cvtepi32_epi8(index));
+  }
+}
+
+template <typename T, typename G>
+void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
   const int n = (C + 15) / 16;
   const Window win(q.before, q.after), mirrored(q.after, q.before);
   const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale), c2 = _mm512_set1_ps(2.0f * q.scale * q.beta);
@@ -199,13 +347,13 @@ void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, 
   __m512 *xf = buf[0], *gf = buf[1], *sq = buf[2], *p = buf[3], *t = buf[4];
   for (int64_t r = begin; r < end; ++r) {
     const T* x = xp + r * C;
-    const T* g = gp + r * C;
+    gs.Prepare(r);
     for (int i = 0; i < n; ++i) {
       const __mmask16 m = ChunkMask(16 * i, C);
-      const __m512 v = LoadV(x + 16 * i, m);
+      const __m512 v = LoadX(x + 16 * i, m, q.relu);
       xf[i] = v;
       sq[i] = _mm512_mul_ps(v, v);
-      gf[i] = LoadV(g + 16 * i, m);
+      gf[i] = GChunk(gs, i, m);
     }
     for (int i = 0; i < n; ++i) {  // t = g x d^-beta / d
       __m512 inv;
@@ -216,8 +364,9 @@ void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, 
     T* dx = dxp + r * C;
     for (int i = 0; i < n; ++i) {  // dx = g p - c2 x W^T(t), W^T the mirrored window
       const __m512 gp_ = _mm512_mul_ps(gf[i], p[i]);
-      StoreV(dx + 16 * i, _mm512_fnmadd_ps(_mm512_mul_ps(c2, xf[i]), mirrored.Sum(t, i), gp_),
-             ChunkMask(16 * i, C));
+      __m512 v = _mm512_fnmadd_ps(_mm512_mul_ps(c2, xf[i]), mirrored.Sum(t, i), gp_);
+      if (q.relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xf[i], _mm512_setzero_ps(), _CMP_GT_OQ), v);
+      StoreV(dx + 16 * i, v, ChunkMask(16 * i, C));
     }
   }
 }
@@ -270,6 +419,13 @@ inline void Load(const T* __restrict src, float* __restrict dst, int64_t n) {
 }
 
 template <typename T>
+inline void LoadX(const T* __restrict src, float* __restrict dst, int64_t n, bool relu) {
+  Load(src, dst, n);
+  if (relu)
+    for (int64_t j = 0; j < n; ++j) dst[j] = dst[j] < 0.0f ? 0.0f : dst[j];  // NaN stays NaN
+}
+
+template <typename T>
 inline void Store(const float* __restrict src, T* __restrict dst, int64_t n) {
   for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]);
 }
@@ -282,7 +438,7 @@ void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Pa
   for (int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
     const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, end - r0));
     const int64_t n = static_cast<int64_t>(rows) * C;
-    Load(xp + r0 * C, xf, n);
+    LoadX(xp + r0 * C, xf, n, q.relu);
     for (int64_t j = 0; j < n; ++j) sq[j] = xf[j] * xf[j];
     window_sum(sq, d, rows, C, q.before, q.after);
     for (int64_t j = 0; j < n; ++j) d[j] = q.k + q.scale * d[j];
@@ -293,7 +449,41 @@ void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Pa
 }
 
 template <typename T>
-void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
+inline void GRows(DenseG<T>& s, int64_t r0, int rows, float* gf) { Load(s.g + r0 * s.C, gf, int64_t(rows) * s.C); }
+
+template <typename T>
+inline void GRows(PooledG<T>& s, int64_t r0, int rows, float* gf) {
+  const int C = s.C;
+  for (int r = 0; r < rows; ++r) {
+    float* out = gf + static_cast<int64_t>(r) * C;
+    std::fill(out, out + C, 0.0f);
+    s.Prepare(r0 + r);
+    for (int w = 0; w < s.count; ++w) {
+      const T* g = s.g + s.out[w] * C;
+      const uint8_t* a = s.argmax + s.out[w] * C;
+      for (int c = 0; c < C; ++c) out[c] += a[c] == s.index[w] ? static_cast<float>(g[c]) : 0.0f;
+    }
+  }
+}
+
+template <typename T>
+void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y, uint8_t* argmax) {
+  for (int c = 0; c < C; ++c) {
+    float best = static_cast<float>(rows[0][col * C + c]);
+    uint8_t index = 0;
+    for (int kh = 0; kh < pool.ph; ++kh) {
+      for (int kw = kh == 0 ? 1 : 0; kw < pool.pw; ++kw) {
+        const float v = static_cast<float>(rows[kh][(col + kw) * C + c]);
+        if (v > best) best = v, index = static_cast<uint8_t>(kh * pool.pw + kw);
+      }
+    }
+    y[c] = static_cast<T>(best);
+    argmax[c] = index;
+  }
+}
+
+template <typename T, typename G>
+void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
   const float c2 = 2.0f * q.scale * q.beta;
   const int rows_per_block = C >= kBlock ? 1 : kBlock / C;
   Buffers buf(static_cast<int64_t>(rows_per_block) * C, q.before + q.after, 6);
@@ -302,8 +492,8 @@ void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, 
   for (int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
     const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, end - r0));
     const int64_t n = static_cast<int64_t>(rows) * C;
-    Load(xp + r0 * C, xf, n);
-    Load(gp + r0 * C, gf, n);
+    LoadX(xp + r0 * C, xf, n, q.relu);
+    GRows(gs, r0, rows, gf);
     for (int64_t j = 0; j < n; ++j) sq[j] = xf[j] * xf[j];
     window_sum(sq, d, rows, C, q.before, q.after);
     for (int64_t j = 0; j < n; ++j) d[j] = q.k + q.scale * d[j];
@@ -311,10 +501,40 @@ void GradientRows(const T* xp, const T* gp, T* dxp, int64_t begin, int64_t end, 
     for (int64_t j = 0; j < n; ++j) sq[j] = gf[j] * xf[j] * p[j] * inv[j];  // t
     window_sum(sq, d, rows, C, q.after, q.before);  // the transpose: the mirrored window
     for (int64_t j = 0; j < n; ++j) inv[j] = gf[j] * p[j] - c2 * xf[j] * d[j];
+    if (q.relu)
+      for (int64_t j = 0; j < n; ++j) inv[j] = xf[j] > 0.0f ? inv[j] : 0.0f;
     Store(inv, dxp + r0 * C, n);
   }
 }
 #endif
+
+// Units of work: (image, output row). The normalised input rows a unit needs are computed into a ring of pool_h
+// rows (row h in slot h % pool_h), so rows shared by neighbouring windows are computed once per shard.
+template <typename T>
+void NormPoolRows(const T* xp, T* yp, uint8_t* argmax, int64_t begin, int64_t end, int C, const Params& q,
+                  const Pool& pool) {
+  const int64_t row = pool.W * C;
+  std::vector<T> ring(static_cast<size_t>(pool.ph * row));
+  std::vector<int64_t> held(pool.ph, -1);
+  std::vector<const T*> rows(pool.ph);
+  for (int64_t u = begin; u < end; ++u) {
+    const int64_t n = u / pool.PH, i = u % pool.PH;
+    for (int kh = 0; kh < pool.ph; ++kh) {
+      const int64_t h = i * pool.sh + kh, key = n * pool.H + h;
+      const int slot = static_cast<int>(h % pool.ph);
+      T* dst = ring.data() + slot * row;
+      if (held[slot] != key) {
+        ForwardRows(xp + key * row, dst, 0, pool.W, C, q);
+        held[slot] = key;
+      }
+      rows[kh] = dst;
+    }
+    for (int64_t j = 0; j < pool.PW; ++j) {
+      const int64_t o = (u * pool.PW + j) * C;
+      PoolPixel(rows.data(), j * pool.sw, C, pool, yp + o, argmax + o);
+    }
+  }
+}
 
 void GetParams(OpKernelConstruction* ctx, Params* q) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("before", &q->before));
@@ -322,6 +542,7 @@ void GetParams(OpKernelConstruction* ctx, Params* q) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("scale", &q->scale));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("beta", &q->beta));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("k", &q->k));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("relu", &q->relu));
   OP_REQUIRES(ctx, q->before >= 0 && q->after >= 0, errors::InvalidArgument("before and after must be >= 0"));
 }
 
@@ -372,11 +593,107 @@ class CrossChannelNormGradOp : public OpKernel {
     const Params q = q_;
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
         pixels, kGradientCost * C,
-        [&](int64_t begin, int64_t end) { GradientRows(xp, gp, dxp, begin, end, C, q); });
+        [&](int64_t begin, int64_t end) {
+          DenseG<T> gs{gp, C};
+          GradientRows(xp, gs, dxp, begin, end, C, q);
+        });
   }
 
  private:
   Params q_;
+};
+
+void GetPool(OpKernelConstruction* ctx, Pool* pool) {
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("pool_h", &pool->ph));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("pool_w", &pool->pw));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("stride_h", &pool->sh));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("stride_w", &pool->sw));
+  OP_REQUIRES(ctx, pool->ph * pool->pw <= 256,
+              errors::InvalidArgument("pool_h * pool_w must be at most 256 (window indices are 8-bit)"));
+}
+
+// The pooling geometry for input x (N x H x W x C), or an error
+Status Geometry(const Tensor& x, Pool* pool) {
+  if (x.dims() != 4) return errors::InvalidArgument("x must be N x H x W x C, got ", x.shape().DebugString());
+  pool->H = x.dim_size(1);
+  pool->W = x.dim_size(2);
+  if (pool->H < pool->ph || pool->W < pool->pw)
+    return errors::InvalidArgument("the pooling window is larger than the input ", x.shape().DebugString());
+  pool->PH = (pool->H - pool->ph) / pool->sh + 1;
+  pool->PW = (pool->W - pool->pw) / pool->sw + 1;
+  return OkStatus();
+}
+
+template <typename T>
+class CrossChannelNormMaxPoolOp : public OpKernel {
+ public:
+  explicit CrossChannelNormMaxPoolOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    GetParams(ctx, &q_);
+    GetPool(ctx, &pool_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    Pool pool = pool_;
+    OP_REQUIRES_OK(ctx, Geometry(x, &pool));
+    const int64_t N = x.dim_size(0);
+    const int C = static_cast<int>(x.dim_size(3));
+    const TensorShape shape({N, pool.PH, pool.PW, C});
+    Tensor *y = nullptr, *argmax = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &y));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, shape, &argmax));
+    if (y->NumElements() == 0) return;
+    const T* xp = x.flat<T>().data();
+    T* yp = y->flat<T>().data();
+    uint8_t* ap = argmax->flat<uint8_t>().data();
+    const Params q = q_;
+    const int64_t cost = (pool.sh * kForwardCost + pool.ph * pool.pw) * pool.W * C;
+    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
+        N * pool.PH, cost, [&](int64_t begin, int64_t end) { NormPoolRows(xp, yp, ap, begin, end, C, q, pool); });
+  }
+
+ private:
+  Params q_;
+  Pool pool_;
+};
+
+template <typename T>
+class CrossChannelNormMaxPoolGradOp : public OpKernel {
+ public:
+  explicit CrossChannelNormMaxPoolGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    GetParams(ctx, &q_);
+    GetPool(ctx, &pool_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& argmax = ctx->input(1);
+    const Tensor& g = ctx->input(2);
+    Pool pool = pool_;
+    OP_REQUIRES_OK(ctx, Geometry(x, &pool));
+    const int C = static_cast<int>(x.dim_size(3));
+    const TensorShape pooled({x.dim_size(0), pool.PH, pool.PW, C});
+    OP_REQUIRES(ctx, g.shape() == pooled && argmax.shape() == pooled,
+                errors::InvalidArgument("argmax and g must be ", pooled.DebugString(), ", got ",
+                                        argmax.shape().DebugString(), " and ", g.shape().DebugString()));
+    Tensor* dx = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    if (x.NumElements() == 0) return;
+    const T* xp = x.flat<T>().data();
+    const T* gp = g.flat<T>().data();
+    const uint8_t* ap = argmax.flat<uint8_t>().data();
+    T* dxp = dx->flat<T>().data();
+    const Params q = q_;
+    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
+        x.NumElements() / C, (kGradientCost + 8) * C, [&](int64_t begin, int64_t end) {
+          PooledG<T> gs{gp, ap, C, pool};
+          GradientRows(xp, gs, dxp, begin, end, C, q);
+        });
+  }
+
+ private:
+  Params q_;
+  Pool pool_;
 };
 
 }  // namespace
@@ -385,7 +702,12 @@ class CrossChannelNormGradOp : public OpKernel {
   REGISTER_KERNEL_BUILDER(Name("LeuknetCrossChannelNorm").Device(DEVICE_CPU).TypeConstraint<T>("T"),     \
                           CrossChannelNormOp<T>);                                                        \
   REGISTER_KERNEL_BUILDER(Name("LeuknetCrossChannelNormGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
-                          CrossChannelNormGradOp<T>);
+                          CrossChannelNormGradOp<T>);                                                    \
+  REGISTER_KERNEL_BUILDER(Name("LeuknetCrossChannelNormMaxPool").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+                          CrossChannelNormMaxPoolOp<T>);                                                 \
+  REGISTER_KERNEL_BUILDER(                                                                               \
+      Name("LeuknetCrossChannelNormMaxPoolGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),              \
+      CrossChannelNormMaxPoolGradOp<T>);
 
 REGISTER(float)
 REGISTER(bfloat16)
