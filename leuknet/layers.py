@@ -83,9 +83,11 @@ _NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' 
 
 @contextlib.contextmanager
 def fuse_blocks():
-    """Fused kernels for ``relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's blocks) in the graphs traced
-    inside this context (the Trainer's training and validation steps), where the native kernels are in use:
+    """Fused kernels for ``conv -> relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's blocks) in the graphs
+    traced inside this context (the Trainer's training and validation steps), where the native kernels are in use:
 
+    - a :class:`Conv2D` of at most 4 input channels and a small filter (LeukNet's first layer) computes its weight
+      and bias gradients with a kernel for few channels (the general kernels' blocking suits many channels);
     - a :class:`CrossChannelNormalization` whose input is a ReLU's output reads the ReLU's input instead and
       applies the ReLU in its own kernel, forward and backward: no separate ReLU gradient pass over the largest
       feature maps (the gradient is the same: zero where the ReLU's input is <= 0, as ``ReluGrad``);
@@ -200,6 +202,48 @@ def _lrn_function(channels, window, scale, beta, k, fused):
         return native.leuknet_cross_channel_norm(z, **relu_attrs), grad
 
     return lrn, relu_lrn
+
+
+@keras.saving.register_keras_serializable(package="leuknet")
+class Conv2D(keras.layers.Conv2D):
+    """``keras.layers.Conv2D``; inside :func:`fuse_blocks`, a convolution of at most 4 input channels and 75 patch
+    values (an RGB network's first layer with a small filter, LeukNet's 3 x 3) computes its weight and bias
+    gradients with a kernel for few channels (:file:`leuknet/ops/conv_filter_grad.cc`)."""
+
+    def call(self, inputs):
+        if getattr(_fold, "on", False) and self._few_channels(inputs):
+            return _few_channel_conv(inputs, self.kernel, self.bias if self.use_bias else None, self.strides)
+        return super().call(inputs)
+
+    def _few_channels(self, x):  # and a patch of at most 75 values (5 x 5 x 3): larger ones block well elsewhere
+        return (len(x.shape) == 4 and x.shape[-1] is not None and x.shape[-1] <= 4 and x.dtype in _NATIVE_DTYPES
+                and self.kernel_size[0] * self.kernel_size[1] * x.shape[-1] <= 75
+                and self.groups == 1 and self.padding == "valid" and self.data_format == "channels_last"
+                and tuple(self.dilation_rate) == (1, 1) and self.activation is keras.activations.linear
+                and _native_lrn() is not None)
+
+
+def _few_channel_conv(x, kernel, bias, strides):
+    """conv2d(x, kernel) + bias (no padding), with the weight and bias gradients from the few-channel kernel."""
+    from leuknet import ops
+
+    native = ops.cross_channel_norm()
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
+    step = [1, int(strides[0]), int(strides[1]), 1]
+    if bias is None:
+        bias = tf.zeros([kernel.shape[-1]], kernel.dtype)
+
+    @tf.custom_gradient
+    def conv(x, w, b):
+        def grad(dy):
+            dw, db = native.leuknet_conv2d_filter_grad(x, dy, kh=kh, kw=kw, stride_h=step[1], stride_w=step[2])
+            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=w, out_backprop=dy, strides=step,
+                                                padding="VALID")  # pruned where nothing needs it (a first layer)
+            return dx, dw, db
+
+        return tf.nn.bias_add(tf.nn.conv2d(x, w, step, "VALID"), b), grad
+
+    return conv(x, kernel, tf.cast(bias, kernel.dtype))
 
 
 @keras.saving.register_keras_serializable(package="leuknet")

@@ -191,12 +191,12 @@ def test_a_second_library_in_one_process_reuses_the_loaded_ops(native_mode, tmp_
 
 @pytest.fixture(scope="module")
 def plain_build(tmp_path_factory):
-    """The kernel source built without AVX-512 (the plain-loop implementation other x86 CPUs get), its ops renamed
-    so that it loads beside the AVX-512 build in this process."""
+    """The kernel sources built without AVX-512 (the plain-loop implementations other x86 CPUs get), their ops
+    renamed so that they load beside the AVX-512 build in this process."""
     if ops._compiler() is None:
         pytest.skip("no C++ compiler")
-    return ops.load_renamed(ops.SOURCE.read_text(), "Plain", tmp_path_factory.mktemp("plain"),
-                            flags=["-march=x86-64-v3"])
+    return ops.load_renamed([ops.SOURCE.read_text(), ops.CONV_SOURCE.read_text()], "Plain",
+                            tmp_path_factory.mktemp("plain"), flags=["-march=x86-64-v3"])
 
 
 @pytest.mark.parametrize("w,channels,beta", [(5, 64, 0.75), (5, 19, 0.5), (4, 9, 0.6), (16, 12, 0.9)])
@@ -292,10 +292,11 @@ def small_leuknet_step(fold):
     return float(loss), [g.numpy() for g in grads], graph_ops
 
 
-def test_training_steps_fuse_relu_normalisation_and_pooling(native_mode):
+def test_training_steps_fuse_the_blocks(native_mode):
     """The Trainer's step: the three relu -> crossnorm -> maxpool blocks run one fused kernel forward and one
-    backward each, no ReluGrad (the fully connected layer's ReLU keeps its own) and no MaxPool/MaxPoolGrad; loss
-    and every gradient as without fusing."""
+    backward each, no ReluGrad (the fully connected layer's ReLU keeps its own) and no MaxPool/MaxPoolGrad; the
+    first convolution's weight gradient comes from the few-channel kernel; loss and every gradient as without
+    fusing."""
     native_mode("1")
     loss, grads, graph_ops = small_leuknet_step(fold=True)
     loss0, grads0, graph_ops0 = small_leuknet_step(fold=False)
@@ -303,6 +304,8 @@ def test_training_steps_fuse_relu_normalisation_and_pooling(native_mode):
     assert graph_ops0.count("MaxPoolGrad") == 3 and "MaxPoolGrad" not in graph_ops
     assert graph_ops.count("LeuknetCrossChannelNormMaxPool") == 3
     assert graph_ops.count("LeuknetCrossChannelNormMaxPoolGrad") == 3
+    assert graph_ops0.count("Conv2DBackpropFilter") == 3 and graph_ops.count("Conv2DBackpropFilter") == 2
+    assert graph_ops.count("LeuknetConv2DFilterGrad") == 1  # the first layer's (3 input channels)
     assert loss == pytest.approx(loss0, rel=1e-6)
     for g, g0 in zip(grads, grads0):
         np.testing.assert_allclose(g, g0, rtol=1e-4, atol=1e-6 * np.abs(g0).max())
@@ -357,3 +360,51 @@ def test_fused_pooling_rejects_a_window_larger_than_the_input(native_mode):
     with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="larger than the input|Negative"):
         lib.leuknet_cross_channel_norm_max_pool(tf.zeros((1, 2, 5, 4)), before=2, after=2, scale=1e-4, beta=0.75,
                                                  k=2.0, pool_h=3, pool_w=3, stride_h=2, stride_w=2)
+
+
+def reference_filter_grad(x, dy, kh, kw, strides):
+    """float64 TF autodiff of sum(dy * (conv2d(x, w) + b)) with respect to w and b (no padding)."""
+    xd = tf.constant(np.asarray(x, np.float64))
+    w = tf.zeros((kh, kw, x.shape[-1], dy.shape[-1]), tf.float64)
+    b = tf.zeros((dy.shape[-1],), tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch([w, b])
+        y = tf.nn.bias_add(tf.nn.conv2d(xd, w, [1, *strides, 1], "VALID"), b)
+        loss = tf.reduce_sum(y * np.asarray(dy, np.float64))
+    dw, db = tape.gradient(loss, [w, b])
+    return dw.numpy(), db.numpy()
+
+
+@pytest.mark.parametrize("build", ["native", "plain"])
+@pytest.mark.parametrize("shape,kernel,strides,filters", [((9, 11, 3), (3, 3), (1, 1), 64),
+                                                          ((12, 10, 1), (5, 2), (2, 3), 20),
+                                                          ((23, 23, 4), (11, 11), (4, 4), 96),
+                                                          ((6, 7, 3), (3, 3), (1, 1), 200)])
+def test_few_channel_filter_gradient_matches_float64_autodiff(native_mode, plain_build, build, shape, kernel,
+                                                              strides, filters):
+    native_mode("1")
+    lib = ops.cross_channel_norm() if build == "native" else plain_build
+    op = getattr(lib, ("leuknet" if build == "native" else "plain") + "_conv2d_filter_grad")
+    rng = np.random.default_rng(filters)
+    x = rng.normal(0, 50, (3, *shape)).astype(np.float32)
+    oh, ow = (shape[0] - kernel[0]) // strides[0] + 1, (shape[1] - kernel[1]) // strides[1] + 1
+    dy = rng.normal(0, 1, (3, oh, ow, filters)).astype(np.float32)
+    attrs = dict(kh=kernel[0], kw=kernel[1], stride_h=strides[0], stride_w=strides[1])
+    dw, db = op(tf.constant(x), tf.constant(dy), **attrs)
+    dw_ref, db_ref = reference_filter_grad(x, dy, *kernel, strides)
+    np.testing.assert_allclose(dw.numpy(), dw_ref, rtol=1e-5, atol=1e-5 * np.abs(dw_ref).max())
+    np.testing.assert_allclose(db.numpy(), db_ref, rtol=1e-5, atol=1e-5 * np.abs(db_ref).max())
+    # bfloat16 tensors: float32 arithmetic on the rounded inputs, the result rounded once
+    xb, dyb = tf.cast(tf.constant(x), tf.bfloat16), tf.cast(tf.constant(dy), tf.bfloat16)
+    dwb, dbb = op(xb, dyb, **attrs)
+    dw_ref, db_ref = reference_filter_grad(tf.cast(xb, tf.float32).numpy(), tf.cast(dyb, tf.float32).numpy(),
+                                           *kernel, strides)
+    np.testing.assert_allclose(tf.cast(dwb, tf.float32).numpy(), dw_ref, rtol=8e-3, atol=1e-3 * np.abs(dw_ref).max())
+    np.testing.assert_allclose(tf.cast(dbb, tf.float32).numpy(), db_ref, rtol=8e-3, atol=1e-3 * np.abs(db_ref).max())
+
+
+def test_few_channel_filter_gradient_rejects_mismatched_shapes(native_mode):
+    native_mode("1")
+    op = ops.cross_channel_norm().leuknet_conv2d_filter_grad
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="dy must be"):
+        op(tf.zeros((1, 8, 8, 3)), tf.zeros((1, 5, 6, 16)), kh=3, kw=3, stride_h=1, stride_w=1)

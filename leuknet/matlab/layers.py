@@ -370,9 +370,9 @@ def assemble(layers, classes=None, name="network"):
                                     dilation_rate=spec.DilationFactor, kernel_initializer=kinit,
                                     bias_initializer=binit, name=spec.Name)
             else:
-                k = keras.layers.Conv2D(spec.NumFilters, spec.FilterSize, strides=spec.Stride, padding=pad,
-                                        dilation_rate=spec.DilationFactor, kernel_initializer=kinit,
-                                        bias_initializer=binit, name=spec.Name)
+                k = L.Conv2D(spec.NumFilters, spec.FilterSize, strides=spec.Stride, padding=pad,
+                             dilation_rate=spec.DilationFactor, kernel_initializer=kinit, bias_initializer=binit,
+                             name=spec.Name)
             x = k(x)
             post.append((k, spec, shape))
         elif isinstance(spec, FullyConnectedLayer):

@@ -1,8 +1,9 @@
 """Native TensorFlow kernels, compiled from source on first use.
 
-``cross_channel_norm()`` returns the loaded op library for :file:`cross_channel_norm.cc` (the cross-channel
-normalisation forward and gradient, one pass over each pixel's channel vector) or ``None`` where it cannot be
-built; callers then use the XLA implementation, which gives the same results. The shared library is built with
+``cross_channel_norm()`` returns the loaded op library built from :file:`cross_channel_norm.cc` (the cross-channel
+normalisation forward and gradient, one pass over each pixel's channel vector, alone or followed by max pooling)
+and :file:`conv_filter_grad.cc` (the weight gradient of a convolution with few input channels), or ``None`` where
+it cannot be built; callers then use TensorFlow's own ops (the XLA normalisation), which give the same results. The shared library is built with
 the C++ compiler found on the machine (``$CXX``, else ``c++``/``g++``) against the installed TensorFlow's headers,
 for this CPU (``-march=native``), into ``$LEUKNET_OPS_CACHE`` (default ``~/.cache/leuknet/ops``) under a name that
 hashes the source, TensorFlow version, compiler and CPU flags, so it is built once per machine and TensorFlow.
@@ -25,6 +26,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("cross_channel_norm.cc")
+CONV_SOURCE = Path(__file__).with_name("conv_filter_grad.cc")  # built into the same library
 _state: dict = {}
 _loaded: dict = {}  # the op library loaded into this process (kept by reset())
 
@@ -68,12 +70,14 @@ def _cpu_flags() -> str:
 NATIVE_ATTEMPTS = (["-march=native", "-mno-avx512fp16", "-mprefer-vector-width=512"], ["-march=native"], [])
 
 
-def _build(cxx: str, out: Path, source: Path = SOURCE, attempts=NATIVE_ATTEMPTS) -> None:
-    """Compile ``source`` into ``out`` (atomically) with the first of ``attempts`` (extra flags) that works."""
+def _build(cxx: str, out: Path, sources=None, attempts=NATIVE_ATTEMPTS) -> None:
+    """Compile ``sources`` (default: the library's, :data:`SOURCE` and :data:`CONV_SOURCE`) into ``out``
+    (atomically) with the first of ``attempts`` (extra flags) that works."""
+    sources = [SOURCE, CONV_SOURCE] if sources is None else list(sources)
     import tensorflow as tf
 
     flags = list(tf.sysconfig.get_compile_flags()) + list(tf.sysconfig.get_link_flags())
-    base = [cxx, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations", str(source)]
+    base = [cxx, "-shared", "-fPIC", "-O3", "-fno-math-errno", "-Wno-deprecated-declarations", *map(str, sources)]
     errors = []
     for extra in attempts:
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
@@ -84,24 +88,28 @@ def _build(cxx: str, out: Path, source: Path = SOURCE, attempts=NATIVE_ATTEMPTS)
                 os.replace(target, out)
                 return
             errors.append(proc.stderr.strip().splitlines()[-1:] or ["exit %d" % proc.returncode])
-    raise NativeOpsError(f"{cxx} could not build {source.name}: {errors[-1][0] if errors[-1] else ''}")
+    names = ", ".join(Path(f).name for f in sources)
+    raise NativeOpsError(f"{cxx} could not build {names}: {errors[-1][0] if errors[-1] else ''}")
 
 
-def load_renamed(source_text: str, prefix: str, folder, flags=None):
-    """Build a version of :file:`cross_channel_norm.cc` (``source_text``: another revision's, say) with its ops
-    renamed ``<prefix>CrossChannelNorm`` / ``<prefix>CrossChannelNormGrad`` into ``folder`` and load it beside the
-    library in use (TensorFlow registers an op name once per process): for A/B timings and tests of other builds.
-    ``flags``: compiler flags in place of this CPU's (e.g. ``["-march=x86-64-v3"]``, no AVX-512)."""
+def load_renamed(sources, prefix: str, folder, flags=None):
+    """Build kernel sources (``sources``: the text of one file, or a list of texts: another revision's
+    :file:`cross_channel_norm.cc`, say) with their ops renamed from ``Leuknet...`` to ``<prefix>...`` into
+    ``folder`` and load the library beside the one in use (TensorFlow registers an op name once per process): for
+    A/B timings and tests of other builds. ``flags``: compiler flags in place of this CPU's (e.g.
+    ``["-march=x86-64-v3"]``, no AVX-512)."""
     import tensorflow as tf
 
     cxx = _compiler()
     if cxx is None:
         raise NativeOpsError("no C++ compiler found (set CXX, or install g++)")
     folder = Path(folder)
-    src = folder / f"{prefix}.cc"
-    src.write_text(source_text.replace("LeuknetCrossChannelNorm", f"{prefix}CrossChannelNorm"))
+    files = []
+    for i, text in enumerate([sources] if isinstance(sources, str) else sources):
+        files.append(folder / f"{prefix}{i}.cc")
+        files[-1].write_text(text.replace('"Leuknet', f'"{prefix}'))  # the op names in REGISTER_OP and Name
     out = folder / f"{prefix}.so"
-    _build(cxx, out, src, [list(flags)] if flags is not None else NATIVE_ATTEMPTS)
+    _build(cxx, out, files, [list(flags)] if flags is not None else NATIVE_ATTEMPTS)
     return tf.load_op_library(str(out))
 
 
@@ -110,7 +118,7 @@ def library_path() -> Path:
 
     cxx = _compiler() or "none"
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), tf.__version__.encode(), sys.version.encode(), cxx.encode(),
+    for part in (SOURCE.read_bytes(), CONV_SOURCE.read_bytes(), tf.__version__.encode(), sys.version.encode(), cxx.encode(),
                  _cpu_flags().encode()):
         key.update(part)
         key.update(b"\0")
