@@ -148,12 +148,12 @@ def training_steps(model_name, profile, x, y, size):
         model = _plain_keras_leuknet(size)
         return model, (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x))
     from leuknet.matlab import trainingOptions
-    from leuknet.train import Trainer
+    from leuknet.train import Trainer, forward
 
     model = models.build(model_name, num_classes=2, image_size=size)
     trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver,
                       jit_step=profile.xla_train_step)
-    step = tf.function(lambda v: model(v, training=False), autograph=False)
+    step = tf.function(lambda v: forward(model, v), autograph=False)  # as predict_probabilities
     return model, (lambda: float(trainer.train_step(x, y, 1e-4)[0])), (lambda: step(x).numpy())
 
 

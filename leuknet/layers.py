@@ -372,6 +372,14 @@ class ImageInputNormalization(keras.layers.Layer):
         return config
 
 
+def _reduce(op, b, dimension):
+    """``op.reduce`` of an N x H x W x C array over images ('element') or over images and pixels ('channel'), as
+    reductions over the rows of 2-D views: numpy reduces a last axis of 3 channels about ten times slower."""
+    n, h, w, c = b.shape
+    rows = op.reduce(b.reshape(n * (h if dimension == "channel" else 1), -1), axis=0)
+    return op.reduce(rows.reshape(w, c), axis=0) if dimension == "channel" else rows.reshape(h, w, c)
+
+
 def input_statistics(batches, normalization: str, dimension: str) -> dict:
     """Statistics of the training images for :class:`ImageInputNormalization`, in float64, one pass.
 
@@ -384,10 +392,9 @@ def input_statistics(batches, normalization: str, dimension: str) -> dict:
     lo = hi = None
     for batch in batches:
         b = np.asarray(batch, np.float64)
-        axes = (0, 1, 2) if dimension == "channel" else (0,)
         n = b.shape[0] * (b.shape[1] * b.shape[2] if dimension == "channel" else 1)
-        s, sq = b.sum(axis=axes), np.square(b).sum(axis=axes)
-        mn, mx = b.min(axis=axes), b.max(axis=axes)
+        s, sq = _reduce(np.add, b, dimension), _reduce(np.add, np.square(b), dimension)
+        mn, mx = _reduce(np.minimum, b, dimension), _reduce(np.maximum, b, dimension)
         if total is None:
             total, total_sq, lo, hi = s, sq, mn, mx
         else:

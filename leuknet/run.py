@@ -272,6 +272,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             write_csv(partial / "skipped.csv", ["file", "reason"], [[p, "unreadable image"] for p in bad])
         n_img = iterations * cfg.batch_size
         timing = {"scan_seconds": t_scan, "train_seconds": t_train, "iterations": iterations,
+                  "statistics_seconds": info.statistics_seconds, "final_checkpoint_seconds": info.final_write_seconds,
                   "train_images_per_second_incl_validation": n_img / t_train if t_train else None,
                   "test_seconds": t_test,
                   "inference_images_per_second": len(eval_set) / t_test if t_test and len(eval_set) else None}
@@ -350,8 +351,9 @@ def stream_predict(model, files, meta, batch_size=64, progress=None):
     import tensorflow as tf
 
     from leuknet.data.pipeline import file_dataset
+    from leuknet.train import forward
 
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
+    step = tf.function(lambda x: forward(model, x), reduce_retracing=True, autograph=False)
     probs, oks = [], []
     for imgs, ok in file_dataset(files, meta["input_size"], meta["colorspace"],
                                  crop=meta.get("crop", 0)).batch(batch_size).prefetch(2):

@@ -67,6 +67,8 @@ class TrainingInfo:
     output_network_iteration: int = 0
     stopped_early: bool = False
     iterations_per_epoch: int = 0
+    statistics_seconds: float = 0.0  # the input statistics' pass over the training data, before the first iteration
+    final_write_seconds: float = 0.0  # waiting for the last checkpoint after the last iteration
 
     def as_dict(self) -> dict:
         d = {k: np.array([r[k] for r in self.rows], dtype=np.float64) for k in HISTORY_FIELDS}
@@ -163,8 +165,7 @@ class Trainer:
         return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, acc, axis=None)
 
     def _eval_step_impl(self, x, y):
-        with fuse_blocks():
-            probs = self.model(x, training=False)
+        probs = forward(self.model, x)
         n = tf.cast(tf.shape(y)[0], tf.float32)
         return self._loss(probs, y) * n, tf.reduce_sum(
             tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32)), probs
@@ -223,10 +224,12 @@ class Trainer:
         try:
             info = self._fit(train, validation, seed, callback, writer, checkpoint_every, resume)
         finally:
+            t = time.perf_counter()
             if writer is not None:
                 writer.close()  # the last checkpoint is complete on disk (or failed) before we go on
         if writer is not None:
             writer.wait()  # a failed write of the last checkpoint raises here
+        info.final_write_seconds = time.perf_counter() - t
         return info
 
     def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume):
@@ -254,7 +257,9 @@ class Trainer:
             cb("resumed", {"iteration": iteration})
         elif o.ResetInputNormalization or not float(getattr(input_layer(self.model), "statistics_set", 0.0) or 0):
             cb("statistics", {"n": n})
+            t = time.perf_counter()
             set_input_statistics(self.model, train, o.MiniBatchSize, force=o.ResetInputNormalization)
+            info.statistics_seconds = time.perf_counter() - t
         cb("start", {"total_iterations": total, "iterations_per_epoch": per_epoch, "epochs": o.MaxEpochs,
                      "n_train": n, "n_validation": len(validation) if validation is not None else 0,
                      "start_iteration": iteration})
@@ -361,9 +366,15 @@ class _BackgroundWriter:
         self._pool.shutdown(wait=True)
 
 
+def forward(model, x):
+    """``model(x, training=False)`` with the fused blocks (:func:`leuknet.layers.fuse_blocks`; same outputs)."""
+    with fuse_blocks():
+        return model(x, training=False)
+
+
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
     """Class probabilities (N x classes) for an :class:`~leuknet.data.pipeline.ImageData`, streamed."""
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
+    step = tf.function(lambda x: forward(model, x), reduce_retracing=True, autograph=False)
     out = [step(x).numpy() for x, _ in data.batches(None, batch_size)]
     return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
 

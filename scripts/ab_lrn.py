@@ -8,8 +8,8 @@ op name once per process), loads it beside this checkout's build, and times forw
 LeukNet's three feature-map shapes, interleaved in one process, in float32 and bfloat16. A ReLU over the same
 tensor (one read, one write: what the memory bus allows) is timed alongside as the floor. Medians, seconds.
 
-``--step``: whole LeukNet training steps instead (the step `leuknet train` runs, under its CPU profile), one
-model with each kernel build, alternating step by step.
+``--step``: whole LeukNet training steps instead (the step `leuknet train` runs, under its CPU profile, but without
+the fused blocks, which the older builds lack), one model with each kernel build, alternating step by step.
 """
 
 import argparse
@@ -76,7 +76,9 @@ def main():
 
 
 def ab_step(old, args):
-    from leuknet import layers
+    import contextlib
+
+    from leuknet import layers, train
     from leuknet.bench import random_batch, training_steps
     from leuknet.profiles import apply_profile, resolve_profile
 
@@ -88,15 +90,15 @@ def ab_step(old, args):
         leuknet_cross_channel_norm_grad = staticmethod(old.old_cross_channel_norm_grad)
 
     x, y = random_batch(args.batch, 224)
-    steps, native = {}, layers._native_lrn
+    steps, native, fused = {}, layers._native_lrn, train.fuse_blocks
     try:
+        train.fuse_blocks = contextlib.nullcontext  # the kernels alone (the fused blocks: scripts/ab_fuse.py)
         for name, lib in ((args.rev, lambda: Old), ("this", native)):
             layers._native_lrn = lib  # read when the model's layers are built
             steps[name] = training_steps("leuknet", profile, x, y, 224)[1]
+            steps[name](), steps[name]()  # traced here, under the settings above
     finally:
-        layers._native_lrn = native
-    for f in steps.values():
-        f(), f()
+        layers._native_lrn, train.fuse_blocks = native, fused
     times = {k: [] for k in steps}
     for i in range(args.repeats):
         for k, f in (list(steps.items()) if i % 2 == 0 else list(steps.items())[::-1]):

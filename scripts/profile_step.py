@@ -22,10 +22,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 KINDS = (  # first match wins: (kind, substrings of the op name)
-    ("convolution, weight gradient", ("Conv2DBackpropFilter",)),
+    ("convolution, weight gradient", ("Conv2DBackpropFilter", "Conv2DFilterGrad")),
     ("convolution, data gradient", ("Conv2DBackpropInput",)),
     ("convolution, forward (+ bias + ReLU)", ("FusedConv2D", "Conv2D")),
-    ("cross-channel normalisation", ("LeuknetCrossChannelNorm", "crossnorm")),
+    ("cross-channel normalisation (+ ReLU, max pooling where fused)", ("LeuknetCrossChannelNorm", "crossnorm")),
     ("max pooling", ("MaxPool",)),
     ("ReLU gradient", ("ReluGrad",)),
     ("fully connected", ("MatMul", "fc_")),

@@ -408,3 +408,26 @@ def test_few_channel_filter_gradient_rejects_mismatched_shapes(native_mode):
     op = ops.cross_channel_norm().leuknet_conv2d_filter_grad
     with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="dy must be"):
         op(tf.zeros((1, 8, 8, 3)), tf.zeros((1, 5, 6, 16)), kh=3, kw=3, stride_h=1, stride_w=1)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_fused_forward_predicts_what_the_layers_do(native_mode, policy):
+    """Prediction and validation run the blocks fused (train.forward): the same probabilities as the model's
+    layers one by one (eagerly, unfused)."""
+    import keras
+
+    from leuknet import models
+    from leuknet.train import forward
+
+    native_mode("1")
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(4)
+        model = models.build("leuknet", 2, image_size=48)
+        x = tf.constant(np.random.default_rng(1).normal(0, 60, (3, 48, 48, 3)).astype(np.float32))
+        fused = tf.function(lambda v: forward(model, v))
+        graph_ops = [op.type for op in fused.get_concrete_function(x).graph.get_operations()]
+        assert graph_ops.count("LeuknetCrossChannelNormMaxPool") == 3 and "MaxPool" not in graph_ops
+        np.testing.assert_allclose(fused(x).numpy(), model(x, training=False).numpy(), rtol=1e-6, atol=1e-7)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
