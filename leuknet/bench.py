@@ -166,6 +166,16 @@ def random_batch(batch_size, size, seed=0):
             tf.constant(rng.integers(0, 2, batch_size).astype(np.int32)))
 
 
+def alternate(fns: dict, repeats: int) -> dict:
+    """Time the callables in ``fns`` back to back, ``repeats`` rounds, the order reversed every other round (so
+    that neither always runs first): {name: [seconds per round]}."""
+    times = {name: [] for name in fns}
+    for i in range(repeats):
+        for name, fn in (list(fns.items()) if i % 2 == 0 else list(fns.items())[::-1]):
+            times[name].append(_time(fn, 0, 1)[0])
+    return times
+
+
 def bench_paired(spec: dict) -> dict:
     """leuknet (fp32) and plain Keras timed alternately in one process: each repetition times one leuknet step
     and one plain Keras step back to back (order alternating), and the speed-up is the median of those pairs'
@@ -183,12 +193,8 @@ def bench_paired(spec: dict) -> dict:
     for what, k in (("train", 1), ("inference", 2)):
         for _ in range(warmup):
             ours[k](), plain[k]()
-        pairs = []  # [leuknet, plain Keras] seconds per repetition
-        for i in range(repeats):
-            if i % 2 == 0:
-                pairs.append([_time(ours[k], 0, 1)[0], _time(plain[k], 0, 1)[0]])
-            else:
-                pairs.append([_time(plain[k], 0, 1)[0], _time(ours[k], 0, 1)[0]][::-1])
+        times = alternate({"ours": ours[k], "plain": plain[k]}, repeats)
+        pairs = [list(p) for p in zip(times["ours"], times["plain"])]  # [leuknet, plain Keras] per repetition
         ratios = [p / o for o, p in pairs]
         result[f"{what}_speedup"] = float(np.median(ratios))
         result[f"{what}_speedup_stats"] = _stats(ratios)

@@ -11,7 +11,6 @@ alternate (the order flips every repetition); the speed-up is the median of the 
 import argparse
 import contextlib
 import os
-import time
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -19,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from leuknet import train  # noqa: E402
-from leuknet.bench import random_batch, training_steps  # noqa: E402
+from leuknet.bench import alternate, random_batch, training_steps  # noqa: E402
 from leuknet.profiles import apply_profile, resolve_profile  # noqa: E402
 
 
@@ -41,12 +40,7 @@ def main():
             steps[name] = step
     finally:
         train.fuse_blocks = fused
-    times = {k: [] for k in steps}
-    for i in range(args.repeats):
-        for k, f in (list(steps.items()) if i % 2 == 0 else list(steps.items())[::-1]):
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
+    times = alternate(steps, args.repeats)
     for k, v in times.items():
         print(f"{k}: median step {np.median(v):.2f} s ({args.batch / np.median(v):.2f} img/s); "
               f"steps {', '.join(f'{t:.2f}' for t in v)}")

@@ -79,7 +79,7 @@ def ab_step(old, args):
     import contextlib
 
     from leuknet import layers, train
-    from leuknet.bench import random_batch, training_steps
+    from leuknet.bench import alternate, random_batch, training_steps
     from leuknet.profiles import apply_profile, resolve_profile
 
     profile = resolve_profile("cpu", args.step, args.batch, strategy="default")
@@ -99,12 +99,7 @@ def ab_step(old, args):
             steps[name](), steps[name]()  # traced here, under the settings above
     finally:
         layers._native_lrn, train.fuse_blocks = native, fused
-    times = {k: [] for k in steps}
-    for i in range(args.repeats):
-        for k, f in (list(steps.items()) if i % 2 == 0 else list(steps.items())[::-1]):
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
+    times = alternate(steps, args.repeats)
     for k, v in times.items():
         print(f"{k}: median step {np.median(v):.2f} s ({args.batch / np.median(v):.2f} img/s); "
               f"steps {', '.join(f'{t:.2f}' for t in v)}")
