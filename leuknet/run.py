@@ -103,7 +103,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     from leuknet.io import save_model, write_csv, write_json
     from leuknet.metrics import classification_metrics
     from leuknet.profiles import resolve_device
-    from leuknet.train import Trainer, predict_probabilities, seed_everything
+    from leuknet.train import Trainer, seed_everything
 
     cb = callback or (lambda event, payload: None)
     if cfg.colorspace not in SPACES:
@@ -239,7 +239,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
         t_test = time.perf_counter()
         eval_set = test if len(test) else val
         eval_name = "test" if len(test) else "validation"
-        probs = predict_probabilities(model, eval_set, cfg.batch_size) if len(eval_set) else np.zeros((0, 2))
+        probs = trainer.predict(eval_set, cfg.batch_size) if len(eval_set) else np.zeros((0, 2))
         t_test = time.perf_counter() - t_test
         metrics = None
         if len(eval_set):

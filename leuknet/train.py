@@ -185,6 +185,13 @@ class Trainer:
         n = len(data)
         return total_loss / n, 100.0 * total_correct / n
 
+    def predict(self, data, batch_size=None) -> np.ndarray:
+        """Class probabilities (N x classes) of all of ``data`` through the validation step (traced already when
+        training validated: no second trace)."""
+        batch_size = batch_size or self.options.MiniBatchSize
+        out = [self._eval_step(x, y)[2].numpy() for x, y in data.batches(None, batch_size)]
+        return np.concatenate(out, 0) if out else np.zeros((0, self.num_classes), np.float32)
+
     def epoch_orders(self, n, epochs, seed):
         rng = np.random.default_rng(seed)
         mode = self.options.Shuffle
