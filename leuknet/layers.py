@@ -84,7 +84,8 @@ _NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' 
 @contextlib.contextmanager
 def fuse_blocks():
     """Fused kernels for ``conv -> relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's blocks) in the graphs
-    traced inside this context (the Trainer's training and validation steps), where the native kernels are in use:
+    traced inside this context (the Trainer's steps, ``train.forward`` for predictions), where the native kernels are
+    in use:
 
     - a :class:`Conv2D` of at most 4 input channels and a small filter (LeukNet's first layer) computes its weight
       and bias gradients with a kernel for few channels (the general kernels' blocking suits many channels);
