@@ -63,7 +63,7 @@ class CrossChannelNormalization(keras.layers.Layer):
         if x.dtype != self.compute_dtype:
             x = tf.cast(x, self.compute_dtype)
         z = None
-        if self._lrn_relu is not None and x.dtype in _NATIVE_DTYPES and getattr(_fold, "on", False):
+        if self._lrn_relu is not None and x.dtype in _NATIVE_DTYPES and _fusing():
             z = _relu_input(x)
         return self._lrn(x) if z is None else self._lrn_relu(z)
 
@@ -77,7 +77,7 @@ class CrossChannelNormalization(keras.layers.Layer):
         return config
 
 
-_fold = threading.local()
+_fusion = threading.local()  # .on: inside fuse_blocks (per thread: graphs are traced on the calling thread)
 _NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' (leuknet.ops)
 
 
@@ -99,20 +99,29 @@ def fuse_blocks():
     The ReLU's and normalisation's own outputs, read by nothing else, are pruned from the graph. Only for
     gradients with respect to weights and inputs: inside the context those tensors are no longer on the path to
     the block's output (Grad-CAM and activations are computed outside it)."""
-    before = getattr(_fold, "on", False)
-    _fold.on = True
+    before = _fusing()
+    _fusion.on = True
     try:
         yield
     finally:
-        _fold.on = before
+        _fusion.on = before
+
+
+def _fusing() -> bool:
+    return getattr(_fusion, "on", False)
+
+
+def _graph_op(x):
+    """The op that produced graph tensor ``x``; None for eager tensors (they have no op)."""
+    try:
+        return x.op
+    except AttributeError:
+        return None
 
 
 def _relu_input(x):
-    """The input of the ``Relu`` op that produced graph tensor ``x``, else None (eager tensors have no op)."""
-    try:
-        op = x.op
-    except AttributeError:
-        return None
+    """The input of the ``Relu`` op that produced graph tensor ``x``, else None."""
+    op = _graph_op(x)
     return op.inputs[0] if op is not None and op.type == "Relu" else None
 
 
@@ -212,7 +221,7 @@ class Conv2D(keras.layers.Conv2D):
     gradients with a kernel for few channels (:file:`leuknet/ops/conv_filter_grad.cc`)."""
 
     def call(self, inputs):
-        if getattr(_fold, "on", False) and self._few_channels(inputs):
+        if _fusing() and self._few_channels(inputs):
             return _few_channel_conv(inputs, self.kernel, self.bias if self.use_bias else None, self.strides)
         return super().call(inputs)
 
@@ -226,9 +235,7 @@ class Conv2D(keras.layers.Conv2D):
 
 def _few_channel_conv(x, kernel, bias, strides):
     """conv2d(x, kernel) + bias (no padding), with the weight and bias gradients from the few-channel kernel."""
-    from leuknet import ops
-
-    native = ops.cross_channel_norm()
+    native = _native_lrn()
     kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
     step = [1, int(strides[0]), int(strides[1]), 1]
     if bias is None:
@@ -253,7 +260,7 @@ class MaxPooling2D(keras.layers.MaxPooling2D):
     it (one kernel forward, one backward)."""
 
     def call(self, inputs):
-        if getattr(_fold, "on", False):
+        if _fusing():
             fused = _fused_norm_pool(inputs, self)
             if fused is not None:
                 return fused
@@ -263,19 +270,14 @@ class MaxPooling2D(keras.layers.MaxPooling2D):
 def _fused_norm_pool(x, layer):
     """maxpool(norm(z)) in one kernel when graph tensor ``x`` is the native normalisation's output of ``z`` and the
     pooling has no padding; else None."""
-    try:
-        op = x.op
-    except AttributeError:
-        return None
-    if op.type == "IdentityN":  # tf.custom_gradient's wrapper around the normalisation's output
+    op = _graph_op(x)
+    if op is not None and op.type == "IdentityN":  # tf.custom_gradient's wrapper around the normalisation's output
         op = op.inputs[x.value_index].op
     (ph, pw), (sh, sw) = layer.pool_size, layer.strides
-    if (op.type != "LeuknetCrossChannelNorm" or layer.padding != "valid" or layer.data_format != "channels_last"
-            or ph * pw > 256 or len(x.shape) != 4):
+    if (op is None or op.type != "LeuknetCrossChannelNorm" or layer.padding != "valid"
+            or layer.data_format != "channels_last" or ph * pw > 256 or len(x.shape) != 4):
         return None
-    from leuknet import ops
-
-    native = ops.cross_channel_norm()
+    native = _native_lrn()  # the library whose normalisation op produced x
     attrs = {a: op.get_attr(a) for a in ("before", "after", "scale", "beta", "k", "relu")}
     attrs.update(pool_h=ph, pool_w=pw, stride_h=sh, stride_w=sw)
 
