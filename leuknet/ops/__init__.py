@@ -3,10 +3,11 @@
 ``cross_channel_norm()`` returns the loaded op library built from :file:`cross_channel_norm.cc` (the cross-channel
 normalisation forward and gradient, one pass over each pixel's channel vector, alone or followed by max pooling)
 and :file:`conv_filter_grad.cc` (the weight gradient of a convolution with few input channels), or ``None`` where
-it cannot be built; callers then use TensorFlow's own ops (the XLA normalisation), which give the same results. The shared library is built with
-the C++ compiler found on the machine (``$CXX``, else ``c++``/``g++``) against the installed TensorFlow's headers,
-for this CPU (``-march=native``), into ``$LEUKNET_OPS_CACHE`` (default ``~/.cache/leuknet/ops``) under a name that
-hashes the source, TensorFlow version, compiler and CPU flags, so it is built once per machine and TensorFlow.
+it cannot be built; callers then use TensorFlow's own ops (the XLA normalisation), which give the same results.
+The shared library is built with the C++ compiler found on the machine (``$CXX``, else ``c++``/``g++``) against
+the installed TensorFlow's headers, for this CPU (``-march=native``), into ``$LEUKNET_OPS_CACHE`` (default
+``~/.cache/leuknet/ops``) under a name that hashes the sources, TensorFlow version, compiler and CPU flags, so it
+is built once per machine and TensorFlow.
 
 ``LEUKNET_NATIVE_OPS``: ``auto`` (default: use when it builds), ``0`` (never: XLA only), ``1`` (required: a
 build failure is an error).
@@ -27,6 +28,12 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("cross_channel_norm.cc")
 CONV_SOURCE = Path(__file__).with_name("conv_filter_grad.cc")  # built into the same library
+
+
+def _sources() -> list:
+    """The library's source files (read at call time: tests point SOURCE elsewhere)."""
+    return [SOURCE, CONV_SOURCE]
+
 _state: dict = {}
 _loaded: dict = {}  # the op library loaded into this process (kept by reset())
 
@@ -71,9 +78,9 @@ NATIVE_ATTEMPTS = (["-march=native", "-mno-avx512fp16", "-mprefer-vector-width=5
 
 
 def _build(cxx: str, out: Path, sources=None, attempts=NATIVE_ATTEMPTS) -> None:
-    """Compile ``sources`` (default: the library's, :data:`SOURCE` and :data:`CONV_SOURCE`) into ``out``
-    (atomically) with the first of ``attempts`` (extra flags) that works."""
-    sources = [SOURCE, CONV_SOURCE] if sources is None else list(sources)
+    """Compile ``sources`` (default: the library's) into ``out`` (atomically) with the first of ``attempts``
+    (extra flags) that works."""
+    sources = _sources() if sources is None else list(sources)
     import tensorflow as tf
 
     flags = list(tf.sysconfig.get_compile_flags()) + list(tf.sysconfig.get_link_flags())
@@ -118,8 +125,8 @@ def library_path() -> Path:
 
     cxx = _compiler() or "none"
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), CONV_SOURCE.read_bytes(), tf.__version__.encode(), sys.version.encode(), cxx.encode(),
-                 _cpu_flags().encode()):
+    for part in (*(f.read_bytes() for f in _sources()), tf.__version__.encode(), sys.version.encode(),
+                 cxx.encode(), _cpu_flags().encode()):
         key.update(part)
         key.update(b"\0")
     return cache_dir() / f"cross_channel_norm-{tf.__version__}-{key.hexdigest()[:16]}.so"
