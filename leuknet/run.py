@@ -272,7 +272,8 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
             write_csv(partial / "skipped.csv", ["file", "reason"], [[p, "unreadable image"] for p in bad])
         n_img = iterations * cfg.batch_size
         timing = {"scan_seconds": t_scan, "train_seconds": t_train, "iterations": iterations,
-                  "statistics_seconds": info.statistics_seconds, "final_checkpoint_seconds": info.final_write_seconds,
+                  "statistics_seconds": info.statistics_seconds,
+                  "final_checkpoint_seconds": info.final_checkpoint_seconds,
                   "train_images_per_second_incl_validation": n_img / t_train if t_train else None,
                   "test_seconds": t_test,
                   "inference_images_per_second": len(eval_set) / t_test if t_test and len(eval_set) else None}

@@ -68,7 +68,7 @@ class TrainingInfo:
     stopped_early: bool = False
     iterations_per_epoch: int = 0
     statistics_seconds: float = 0.0  # the input statistics' pass over the training data, before the first iteration
-    final_write_seconds: float = 0.0  # waiting for the last checkpoint after the last iteration
+    final_checkpoint_seconds: float = 0.0  # waiting for the last checkpoint after the last iteration
 
     def as_dict(self) -> dict:
         d = {k: np.array([r[k] for r in self.rows], dtype=np.float64) for k in HISTORY_FIELDS}
@@ -236,7 +236,7 @@ class Trainer:
                 writer.close()  # the last checkpoint is complete on disk (or failed) before we go on
         if writer is not None:
             writer.wait()  # a failed write of the last checkpoint raises here
-        info.final_write_seconds = time.perf_counter() - t
+        info.final_checkpoint_seconds = time.perf_counter() - t
         return info
 
     def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume):
