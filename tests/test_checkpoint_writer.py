@@ -65,3 +65,37 @@ def test_a_failed_checkpoint_write_is_an_error_from_fit():
 
     with pytest.raises(OSError, match="No space left"):
         tiny_trainer(epochs=1).fit(tiny_data(), seed=0, checkpoint=failing)
+
+
+@pytest.mark.parametrize("policy,jit_solver", [("float32", True), ("float32", False), ("mixed_bfloat16", True)])
+def test_a_state_snapshot_is_not_changed_by_later_training(policy, jit_solver):
+    """get_state shares the variables' buffers instead of copying them (TensorFlow's copy-on-write keeps them
+    as they were): steps of either solver path, an assign (resume, best weights) and a checkpoint restore later,
+    the snapshot still holds exactly what a real copy taken at the same moment holds, and it cannot be written."""
+    import keras
+
+    from leuknet.bench import random_batch
+    from leuknet.train import TrainingInfo
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = models.build("leuknet", num_classes=2, image_size=32, fc_units=8, filters=(4, 4, 4))
+        trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-3), jit_solver=jit_solver)
+        x, y = random_batch(4, 32)
+        trainer.train_step(x, y, 1e-3)
+        state = trainer.get_state(TrainingInfo(), {"iteration": 1})
+        copies = [np.array(v.numpy(), copy=True) for v in trainer.state_variables()]
+        for _ in range(3):
+            trainer.train_step(x, y, 1e-3)
+        later = [np.array(v.numpy(), copy=True) for v in trainer.state_variables()]
+        for v in model.weights:
+            v.assign(v.numpy() * 0.5)
+        trainer.set_state({"variables": later})
+        changed = sum(not np.array_equal(a, b) for a, b in zip(copies, later))
+        assert changed >= len(model.trainable_variables)  # the steps did move the weights and moments
+        assert all(np.array_equal(a, b) for a, b in zip(state["variables"], copies))
+        assert all(a.dtype == b.dtype and a.shape == b.shape for a, b in zip(state["variables"], copies))
+        with pytest.raises(ValueError):
+            state["variables"][0][...] = 0
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
