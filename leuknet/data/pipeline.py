@@ -28,6 +28,16 @@ AUTOTUNE = tf.data.AUTOTUNE
 DEFAULT_CACHE_BUDGET_MB = 2048
 
 
+def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with tf.data's autotuning off (AUTOTUNE parallelism then means the CPU's cores). Its optimisation
+    thread sleeps in doubling periods (up to 10 s) and an iterator's teardown waited for the current sleep to end
+    in about half of the tries here: a 452-image validation took 10.3 s instead of 7, and the runs' validations
+    and end of training stalled by seconds. Our pipelines set their parallelism and prefetch themselves."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def to_rgb_uint8(img: np.ndarray) -> np.ndarray:
     """A decoded OpenCV array (BGR / BGRA / grey, any depth) as H x W x 3 uint8 RGB."""
     if img.ndim == 3 and img.shape[2] == 1:
@@ -106,8 +116,8 @@ def decode_and_resize(path, size, space="rgb", crop=0):
 def file_dataset(paths, size, space="rgb", parallel=AUTOTUNE, crop=0) -> tf.data.Dataset:
     """(uint8 image, ok) per path, decoded in parallel, order kept."""
     ds = tf.data.Dataset.from_tensor_slices(np.asarray([os.fsencode(p) for p in paths], dtype=object))
-    return ds.map(lambda p: decode_and_resize(p, size, space, crop), num_parallel_calls=parallel,
-                  deterministic=True)
+    return without_autotune(ds.map(lambda p: decode_and_resize(p, size, space, crop), num_parallel_calls=parallel,
+                                   deterministic=True))
 
 
 def _augment_py(img, seed):
@@ -215,7 +225,7 @@ class ImageData:
             ds = tf.data.Dataset.from_tensor_slices((paths, labels[order], tr.astype(np.int32), sd))
             ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
             ds = ds.batch(batch_size)
-        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(prefetch)
+        return without_autotune(ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(prefetch))
 
     def subset(self, indices) -> "ImageData":
         """Samples at ``indices`` (repeats allowed)."""
