@@ -29,10 +29,12 @@ DEFAULT_CACHE_BUDGET_MB = 2048
 
 
 def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """``ds`` with tf.data's autotuning off (AUTOTUNE parallelism then means the CPU's cores). Its optimisation
-    thread sleeps in doubling periods (up to 10 s) and an iterator's teardown waited for the current sleep to end
-    in about half of the tries here: a 452-image validation took 10.3 s instead of 7, and the runs' validations
-    and end of training stalled by seconds. Our pipelines set their parallelism and prefetch themselves."""
+    """``ds`` with tf.data's autotuning off (AUTOTUNE parallelism then means the CPU's cores). The autotuner's
+    optimisation thread sleeps in periods doubling from 10 ms to 60 s (``kOptimizationPeriodMinMs`` /
+    ``kOptimizationPeriodMaxMs`` in TensorFlow's ``data/model.h``), and tearing an iterator down waited here, in
+    about half of the tries, for the current sleep to end: a 452-cell validation ended at 10.23 s (the end of the
+    5.12-s period) instead of after 7 s, and a 13-minute training stream's teardown added up to 60 s to the end
+    of training. Our pipelines set their parallelism and prefetch themselves."""
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.with_options(options)
