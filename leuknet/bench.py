@@ -465,7 +465,8 @@ def markdown(report) -> str:
             lines.append(f"| {w['workload']}{' (synthetic)' if w['synthetic_data'] else ''} | {w['device']} | "
                          f"{w['precision']} | {w['images']} | {w['epochs']} | {w['batch_size']} | {w['iterations']} | "
                          f"{w['wall_s'] / 60:.1f} min | {w['paper_wall_s'] / 60:.1f} min | {acc} |")
-        lines += [f"\n{w['precision']}: {w['note']}" for w in report["workloads"] if w.get("note")]
+        lines += [f"\n{w['precision']}, {w['wall_s'] / 60:.1f} min: {w['note']}" for w in report["workloads"]
+                  if w.get("note")]
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,6 @@
-"""Whole LeukNet training steps with and without the fused blocks (leuknet.layers.fuse_blocks), alternating.
+"""Whole training steps with and without the fused blocks (leuknet.layers.fuse_blocks), alternating.
 
-    python scripts/ab_fuse.py [--precision bf16] [--batch 128] [--repeats 8]
+    python scripts/ab_fuse.py [--model leuknet|alexnet] [--precision bf16] [--batch 128] [--repeats 8]
 
 Two Trainers on the same model definition and batch: one traced with the fusions (ReLU folded into the
 normalisation, normalisation + max pooling in one kernel, the first layer's few-channel weight gradient), one
@@ -24,18 +24,20 @@ from leuknet.profiles import apply_profile, resolve_profile  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--model", choices=("leuknet", "alexnet"), default="leuknet")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=8)
     args = ap.parse_args()
     profile = resolve_profile("cpu", args.precision, args.batch, strategy="default")
     apply_profile(profile)
-    x, y = random_batch(args.batch, 224)
+    size = 227 if args.model == "alexnet" else 224
+    x, y = random_batch(args.batch, size)
     steps, fused = {}, train.fuse_blocks
     try:
         for name, context in (("unfused", contextlib.nullcontext), ("fused", fused)):
             train.fuse_blocks = context  # read when the step is traced, on its first call
-            step = training_steps("leuknet", profile, x, y, 224)[1]
+            step = training_steps(args.model, profile, x, y, size)[1]
             step(), step()
             steps[name] = step
     finally:

@@ -100,7 +100,7 @@ def test_bench_workload_runs_leuknet_train_and_reports_wall_time(tmp_path):
     md = markdown({"machine": machine_info(), "results": [], "workloads": [dict(row, note="a note")]})
     lo, hi = wilson_interval(row["test_accuracy"], row["splits"]["test"])
     assert f"| leuknet-paper (synthetic) | cpu | fp32 | 40 | 1 | 8 | {28 // 8} |" in md
-    assert f"({100 * lo:.1f}-{100 * hi:.1f}) |" in md and "\nfp32: a note" in md
+    assert f"({100 * lo:.1f}-{100 * hi:.1f}) |" in md and f"\nfp32, {row['wall_s'] / 60:.1f} min: a note" in md
 
 
 def test_wilson_interval_matches_published_values():
