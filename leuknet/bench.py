@@ -140,20 +140,18 @@ def _time(fn, warmup, repeats):
 def training_steps(model_name, profile, x, y, size):
     """(model, one training step, one inference pass) on the batch ``x, y``: leuknet's Trainer step (what
     `leuknet train` runs) or, for plain-keras-leuknet, Keras' own ``train_on_batch`` / ``predict_on_batch``."""
-    import tensorflow as tf
-
     from leuknet import models
 
     if model_name == "plain-keras-leuknet":
         model = _plain_keras_leuknet(size)
         return model, (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x))
     from leuknet.matlab import trainingOptions
-    from leuknet.train import Trainer, forward
+    from leuknet.train import Trainer, inference_step
 
     model = models.build(model_name, num_classes=2, image_size=size)
     trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver,
                       jit_step=profile.xla_train_step)
-    step = tf.function(lambda v: forward(model, v), autograph=False)  # as predict_probabilities
+    step = inference_step(model)  # what predictions run
     return model, (lambda: float(trainer.train_step(x, y, 1e-4)[0])), (lambda: step(x).numpy())
 
 
@@ -194,11 +192,10 @@ def bench_paired(spec: dict) -> dict:
         for _ in range(warmup):
             ours[k](), plain[k]()
         times = alternate({"ours": ours[k], "plain": plain[k]}, repeats)
-        pairs = [list(p) for p in zip(times["ours"], times["plain"])]  # [leuknet, plain Keras] per repetition
-        ratios = [p / o for o, p in pairs]
+        ratios = [p / o for o, p in zip(times["ours"], times["plain"])]
         result[f"{what}_speedup"] = float(np.median(ratios))
         result[f"{what}_speedup_stats"] = _stats(ratios)
-        result[f"{what}_pair_seconds"] = pairs  # [leuknet, plain Keras] per repetition
+        result[f"{what}_pair_seconds"] = [list(p) for p in zip(times["ours"], times["plain"])]  # [leuknet, plain]
     return result
 
 

@@ -352,9 +352,9 @@ def stream_predict(model, files, meta, batch_size=64, progress=None):
     import tensorflow as tf
 
     from leuknet.data.pipeline import file_dataset
-    from leuknet.train import forward
+    from leuknet.train import inference_step
 
-    step = tf.function(lambda x: forward(model, x), reduce_retracing=True, autograph=False)
+    step = inference_step(model)
     probs, oks = [], []
     for imgs, ok in file_dataset(files, meta["input_size"], meta["colorspace"],
                                  crop=meta.get("crop", 0)).batch(batch_size).prefetch(2):

@@ -174,12 +174,16 @@ class Trainer:
         """One iteration (forward, backward, solver update): returns (loss, accuracy in [0, 1])."""
         return self._train_step(x, y, tf.constant(learn_rate, tf.float32))
 
+    def _evaluated(self, data, batch_size=None):
+        """(summed loss, correct count, probabilities) of each mini-batch of ``data``, in order, through the
+        validation step (default batch: MiniBatchSize)."""
+        for x, y in data.batches(None, batch_size or self.options.MiniBatchSize):
+            yield self._eval_step(x, y)
+
     def evaluate(self, data, batch_size=None):
         """(mean loss, accuracy in percent) over all of ``data``."""
-        batch_size = batch_size or self.options.MiniBatchSize
         total_loss = total_correct = 0.0
-        for x, y in data.batches(None, batch_size):
-            loss, correct, _ = self._eval_step(x, y)
+        for loss, correct, _ in self._evaluated(data, batch_size):
             total_loss += float(loss)
             total_correct += float(correct)
         n = len(data)
@@ -188,8 +192,7 @@ class Trainer:
     def predict(self, data, batch_size=None) -> np.ndarray:
         """Class probabilities (N x classes) of all of ``data`` through the validation step (traced already when
         training validated: no second trace)."""
-        batch_size = batch_size or self.options.MiniBatchSize
-        out = [self._eval_step(x, y)[2].numpy() for x, y in data.batches(None, batch_size)]
+        out = [probs.numpy() for _, _, probs in self._evaluated(data, batch_size)]
         return np.concatenate(out, 0) if out else np.zeros((0, self.num_classes), np.float32)
 
     def epoch_orders(self, n, epochs, seed):
@@ -354,9 +357,8 @@ class Trainer:
 
 def _frozen_view(variable) -> np.ndarray:
     """Read-only NumPy view of a variable's current value (no copy; see Trainer.get_state)."""
-    a = tf.convert_to_tensor(variable)._numpy()  # numpy() would copy; _numpy() shares the tensor's buffer
-    a = a.view() if isinstance(a, np.ndarray) else np.asarray(a)
-    a.flags.writeable = False
+    a = np.asarray(tf.convert_to_tensor(variable)._numpy())  # numpy() would copy; _numpy() shares the buffer
+    a.flags.writeable = False  # a new array object per call (scalars come as NumPy scalars: made 0-d arrays)
     return a
 
 
@@ -390,9 +392,14 @@ def forward(model, x):
         return model(x, training=False)
 
 
+def inference_step(model):
+    """:func:`forward` as one traced function (what predictions and the inference benchmark run)."""
+    return tf.function(lambda x: forward(model, x), reduce_retracing=True, autograph=False)
+
+
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
     """Class probabilities (N x classes) for an :class:`~leuknet.data.pipeline.ImageData`, streamed."""
-    step = tf.function(lambda x: forward(model, x), reduce_retracing=True, autograph=False)
+    step = inference_step(model)
     out = [step(x).numpy() for x, _ in data.batches(None, batch_size)]
     return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
 

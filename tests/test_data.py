@@ -193,7 +193,7 @@ def test_load_image_data_skips_corrupt_files_and_caches(tmp_path):
 def test_pipelines_run_without_tf_data_autotuning(tmp_path):
     """Every batch stream (in memory or from files, as training, validation and prediction read them) and the
     file decoding have tf.data's autotuning off: tearing an autotuned iterator down waited for its optimisation
-    thread's sleep (up to 10 s) in about half of the validations measured. The batches are unchanged by it."""
+    thread's sleep (periods up to 60 s) in about half of the validations measured. The batches are unchanged by it."""
     from leuknet.data.pipeline import file_dataset
 
     rng = np.random.default_rng(0)
