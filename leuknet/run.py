@@ -226,7 +226,8 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     try:
         info = trainer.fit(train, val if len(val) else None, seed=cfg.seed, callback=cb,
                            checkpoint=lambda state: write_checkpoint(partial / "checkpoint.npz", state),
-                           checkpoint_every=cfg.checkpoint_every, resume=resume_state)
+                           checkpoint_every=cfg.checkpoint_every, resume=resume_state,
+                           checkpoint_last=False)  # the model is saved next; the checkpoint would be deleted
     except Exception:
         if not (partial / "checkpoint.npz").exists():
             shutil.rmtree(partial, ignore_errors=True)  # nothing to resume: leave nothing behind

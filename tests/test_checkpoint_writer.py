@@ -1,6 +1,7 @@
 """Checkpoints are written on a background thread: training goes on during a write, writes never overlap, each is a
 snapshot of its moment, fit() returns only after the last one, and a failed write is an error from fit()."""
 
+import sys
 import threading
 import time
 
@@ -57,6 +58,28 @@ def test_checkpoint_writes_run_beside_training_one_at_a_time_and_finish_before_f
     assert not all(np.array_equal(a, b) for a, b in zip(states[0]["variables"], final))
     assert all(np.array_equal(a, b) for a, b in zip(states[-1]["variables"], final))
     assert len(info.rows) == 9
+
+
+def test_checkpoint_last_false_leaves_out_only_the_checkpoint_after_the_last_iteration():
+    written = []
+    info = tiny_trainer().fit(tiny_data(), seed=0, checkpoint=lambda st: written.append(st["counters"]["iteration"]),
+                              checkpoint_every=2, checkpoint_last=False)
+    assert written == [2, 3, 4, 6, 8] and len(info.rows) == 9
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_checkpoints_are_written_by_a_lowest_priority_thread_and_training_keeps_its_priority():
+    import os
+
+    seen = []
+
+    def write(state):
+        seen.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    tiny_trainer(epochs=1).fit(tiny_data(), seed=0, checkpoint=write)
+    assert seen and seen[0][0] != threading.get_native_id() and seen[0][1] == 19
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the main thread's (and the process') is unchanged
 
 
 def test_a_failed_checkpoint_write_is_an_error_from_fit():
