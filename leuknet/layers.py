@@ -82,7 +82,7 @@ _NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' 
 
 
 @contextlib.contextmanager
-def fuse_blocks():
+def fuse_blocks(gradients=True):
     """Fused kernels for ``conv -> relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's blocks) in the graphs
     traced inside this context (the Trainer's steps, ``train.forward`` for predictions), where the native kernels are
     in use:
@@ -94,17 +94,20 @@ def fuse_blocks():
       feature maps (the gradient is the same: zero where the ReLU's input is <= 0, as ``ReluGrad``);
     - a :class:`MaxPooling2D` (no padding) whose input is that normalisation's output normalises and pools in one
       kernel, which never stores the normalised map and records each window's maximum (the first, row-major) for
-      the gradient, computed in one kernel with the normalisation's.
+      the gradient, computed in one kernel with the normalisation's. With ``gradients=False`` (graphs that only
+      predict: validation, test, ``predict``) it records no maximum and pools column maxima first (the same
+      values, about half the pooling's work); a gradient taken through it all the same is still right (the
+      kernel runs again with the maxima recorded).
 
     The ReLU's and normalisation's own outputs, read by nothing else, are pruned from the graph. Only for
     gradients with respect to weights and inputs: inside the context those tensors are no longer on the path to
     the block's output (Grad-CAM and activations are computed outside it)."""
-    before = _fusing()
-    _fusion.on = True
+    before = _fusing(), getattr(_fusion, "gradients", True)
+    _fusion.on, _fusion.gradients = True, bool(gradients)
     try:
         yield
     finally:
-        _fusion.on = before
+        _fusion.on, _fusion.gradients = before
 
 
 def _fusing() -> bool:
@@ -281,12 +284,15 @@ def _fused_norm_pool(x, layer):
     attrs = {a: op.get_attr(a) for a in ("before", "after", "scale", "beta", "k", "relu")}
     attrs.update(pool_h=ph, pool_w=pw, stride_h=sh, stride_w=sw)
 
+    recorded = getattr(_fusion, "gradients", True)  # else: a graph that only predicts (fuse_blocks)
+
     @tf.custom_gradient
     def norm_pool(z):
-        y, argmax = native.leuknet_cross_channel_norm_max_pool(z, **attrs)
+        y, argmax = native.leuknet_cross_channel_norm_max_pool(z, with_argmax=recorded, **attrs)
 
         def grad(g):
-            return native.leuknet_cross_channel_norm_max_pool_grad(z, argmax, tf.cast(g, z.dtype), **attrs)
+            maxima = argmax if recorded else native.leuknet_cross_channel_norm_max_pool(z, **attrs)[1]
+            return native.leuknet_cross_channel_norm_max_pool_grad(z, maxima, tf.cast(g, z.dtype), **attrs)
 
         return y, grad
 

@@ -403,8 +403,9 @@ class _BackgroundWriter:
 
 
 def forward(model, x):
-    """``model(x, training=False)`` with the fused blocks (:func:`leuknet.layers.fuse_blocks`; same outputs)."""
-    with fuse_blocks():
+    """``model(x, training=False)`` with the fused blocks (:func:`leuknet.layers.fuse_blocks`, for predicting:
+    same outputs)."""
+    with fuse_blocks(gradients=False):
         return model(x, training=False)
 
 

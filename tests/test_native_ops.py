@@ -343,6 +343,11 @@ def test_normalisation_and_max_pooling_in_one_kernel(native_mode, plain_build, b
     y_ref, dz_ref = reference_norm_pool(z, g, w, alpha, beta, k, pool, stride)
     np.testing.assert_allclose(y.numpy(), y_ref, rtol=2e-6, atol=1e-6)
     assert argmax.dtype == tf.uint8 and int(tf.reduce_max(argmax)) < pool[0] * pool[1]
+    # without argmax (prediction graphs): separable pooling, the same values, an empty argmax
+    y_only, no_argmax = getattr(lib, f"{prefix}_cross_channel_norm_max_pool")(tf.constant(z), with_argmax=False,
+                                                                             **attrs)
+    assert no_argmax.shape == (0,) and y_only.shape == y.shape
+    np.testing.assert_array_equal(y_only.numpy(), y.numpy())
     dz = getattr(lib, f"{prefix}_cross_channel_norm_max_pool_grad")(tf.constant(z), argmax, tf.constant(g), **attrs)
     np.testing.assert_allclose(dz.numpy(), dz_ref, rtol=2e-5, atol=2e-6)
     # bfloat16: the pooled values are exactly the bfloat16-rounded normalisation's maxima
@@ -352,6 +357,8 @@ def test_normalisation_and_max_pooling_in_one_kernel(native_mode, plain_build, b
                                                                      ("before", "after", "scale", "beta", "k", "relu")})
     np.testing.assert_array_equal(tf.cast(yb, tf.float32).numpy(),
                                   tf.cast(tf.nn.max_pool2d(normalised, pool, stride, "VALID"), tf.float32).numpy())
+    yb_only, _ = getattr(lib, f"{prefix}_cross_channel_norm_max_pool")(zb, with_argmax=False, **attrs)
+    np.testing.assert_array_equal(tf.cast(yb_only, tf.float32).numpy(), tf.cast(yb, tf.float32).numpy())
 
 
 def test_fused_pooling_rejects_a_window_larger_than_the_input(native_mode):
@@ -408,6 +415,34 @@ def test_few_channel_filter_gradient_rejects_mismatched_shapes(native_mode):
     op = ops.cross_channel_norm().leuknet_conv2d_filter_grad
     with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="dy must be"):
         op(tf.zeros((1, 8, 8, 3)), tf.zeros((1, 5, 6, 16)), kh=3, kw=3, stride_h=1, stride_w=1)
+
+
+def test_a_gradient_through_a_prediction_graph_is_still_right(native_mode):
+    """fuse_blocks(gradients=False) records no pooling maxima; a gradient taken through it anyway recomputes them
+    and equals the training graph's."""
+    import keras
+
+    from leuknet import models
+    from leuknet.layers import fuse_blocks
+
+    native_mode("1")
+    keras.utils.set_random_seed(5)
+    model = models.build("leuknet", 2, image_size=40, fc_units=8, filters=(8, 8, 8))
+    x = tf.constant(np.random.default_rng(2).normal(0, 60, (2, 40, 40, 3)).astype(np.float32))
+
+    def grads(gradients):
+        @tf.function
+        def f(v):
+            with tf.GradientTape() as tape, fuse_blocks(gradients=gradients):
+                loss = tf.reduce_sum(model(v, training=False)[:, 0])
+            return tape.gradient(loss, model.trainable_weights), [op.type for op in tf.compat.v1.get_default_graph()
+                                                                  .get_operations()]
+        return f(x)
+
+    (g1, ops1), (g0, ops0) = grads(True), grads(False)
+    assert ops1.count("LeuknetCrossChannelNormMaxPool") == 3 and ops0.count("LeuknetCrossChannelNormMaxPool") == 6
+    for a, b in zip(g0, g1):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])

@@ -87,14 +87,24 @@ REGISTER_OP("LeuknetCrossChannelNormGrad")
     .Output("dx: T")
     .LEUKNET_CCN_ATTRS.SetShapeFn(SameShape);
 
-// The normalisation followed by max pooling, for training graphs where only the pooling reads the normalised
-// map: y = maxpool(norm(x)) and argmax, each window's first maximum (row-major) as an index into the window; the
-// normalised map is never stored. The gradient (with respect to x) takes the pooled gradient and argmax.
+// The normalisation followed by max pooling, for graphs where only the pooling reads the normalised map:
+// y = maxpool(norm(x)) and argmax, each window's first maximum (row-major) as an index into the window; the
+// normalised map is never stored. The gradient (with respect to x) takes the pooled gradient and argmax. With
+// with_argmax = false (inference: no gradient to come) argmax is empty (shape [0]) and the pooling is separable:
+// column maxima of the window's rows, then maxima of neighbouring columns (the same values; where equal values
+// of different bits tie, +0 and -0, the sign of a zero may differ).
 REGISTER_OP("LeuknetCrossChannelNormMaxPool")
     .Input("x: T")
     .Output("y: T")
     .Output("argmax: uint8")
-    .LEUKNET_CCN_ATTRS.LEUKNET_POOL_ATTRS.SetShapeFn(PooledShape);
+    .Attr("with_argmax: bool = true")
+    .LEUKNET_CCN_ATTRS.LEUKNET_POOL_ATTRS.SetShapeFn([](shape_inference::InferenceContext* c) {
+      TF_RETURN_IF_ERROR(PooledShape(c));
+      bool with_argmax = true;
+      TF_RETURN_IF_ERROR(c->GetAttr("with_argmax", &with_argmax));
+      if (!with_argmax) c->set_output(1, c->MakeShape({0}));
+      return OkStatus();
+    });
 
 REGISTER_OP("LeuknetCrossChannelNormMaxPoolGrad")
     .Input("x: T")
@@ -338,6 +348,31 @@ void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y,
   }
 }
 
+// One output row of a max pooling without argmax: the maxima of each column's pool_h rows into colmax (float,
+// cols x C), then of pool_w neighbouring columns every stride_w. max(v, best) keeps best unless v > best, as
+// PoolPixel's comparison: ties and NaN resolve the same way along each direction.
+template <typename T>
+void PoolRow(const T* const* rows, int C, const Pool& pool, float* colmax, T* y) {
+  const int64_t cols = (pool.PW - 1) * pool.sw + pool.pw;
+  for (int64_t col = 0; col < cols; ++col) {
+    for (int c = 0; c < C; c += 16) {
+      const __mmask16 m = ChunkMask(c, C);
+      __m512 best = LoadV(rows[0] + col * C + c, m);
+      for (int kh = 1; kh < pool.ph; ++kh) best = _mm512_max_ps(LoadV(rows[kh] + col * C + c, m), best);
+      _mm512_mask_storeu_ps(colmax + col * C + c, m, best);
+    }
+  }
+  for (int64_t j = 0; j < pool.PW; ++j) {
+    const float* first = colmax + j * pool.sw * C;
+    for (int c = 0; c < C; c += 16) {
+      const __mmask16 m = ChunkMask(c, C);
+      __m512 best = _mm512_maskz_loadu_ps(m, first + c);
+      for (int kw = 1; kw < pool.pw; ++kw) best = _mm512_max_ps(_mm512_maskz_loadu_ps(m, first + kw * C + c), best);
+      StoreV(y + j * C + c, best, m);
+    }
+  }
+}
+
 template <typename T, typename G>
 void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
   const int n = (C + 15) / 16;
@@ -482,6 +517,30 @@ void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y,
   }
 }
 
+template <typename T>
+void PoolRow(const T* const* rows, int C, const Pool& pool, float* colmax, T* y) {
+  const int64_t cols = (pool.PW - 1) * pool.sw + pool.pw;
+  for (int64_t col = 0; col < cols; ++col) {
+    for (int c = 0; c < C; ++c) {
+      float best = static_cast<float>(rows[0][col * C + c]);
+      for (int kh = 1; kh < pool.ph; ++kh) {
+        const float v = static_cast<float>(rows[kh][col * C + c]);
+        if (v > best) best = v;
+      }
+      colmax[col * C + c] = best;
+    }
+  }
+  for (int64_t j = 0; j < pool.PW; ++j) {
+    const float* first = colmax + j * pool.sw * C;
+    for (int c = 0; c < C; ++c) {
+      float best = first[c];
+      for (int kw = 1; kw < pool.pw; ++kw)
+        if (first[kw * C + c] > best) best = first[kw * C + c];
+      y[j * C + c] = static_cast<T>(best);
+    }
+  }
+}
+
 template <typename T, typename G>
 void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
   const float c2 = 2.0f * q.scale * q.beta;
@@ -509,7 +568,8 @@ void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C,
 #endif
 
 // Units of work: (image, output row). The normalised input rows a unit needs are computed into a ring of pool_h
-// rows (row h in slot h % pool_h), so rows shared by neighbouring windows are computed once per shard.
+// rows (row h in slot h % pool_h), so rows shared by neighbouring windows are computed once per shard. argmax:
+// null for the pooling without it (PoolRow).
 template <typename T>
 void NormPoolRows(const T* xp, T* yp, uint8_t* argmax, int64_t begin, int64_t end, int C, const Params& q,
                   const Pool& pool) {
@@ -517,6 +577,7 @@ void NormPoolRows(const T* xp, T* yp, uint8_t* argmax, int64_t begin, int64_t en
   std::vector<T> ring(static_cast<size_t>(pool.ph * row));
   std::vector<int64_t> held(pool.ph, -1);
   std::vector<const T*> rows(pool.ph);
+  std::vector<float> colmax(argmax == nullptr ? static_cast<size_t>(pool.W * C) : 0);  // PoolRow's
   for (int64_t u = begin; u < end; ++u) {
     const int64_t n = u / pool.PH, i = u % pool.PH;
     for (int kh = 0; kh < pool.ph; ++kh) {
@@ -528,6 +589,10 @@ void NormPoolRows(const T* xp, T* yp, uint8_t* argmax, int64_t begin, int64_t en
         held[slot] = key;
       }
       rows[kh] = dst;
+    }
+    if (argmax == nullptr) {
+      PoolRow(rows.data(), C, pool, colmax.data(), yp + u * pool.PW * C);
+      continue;
     }
     for (int64_t j = 0; j < pool.PW; ++j) {
       const int64_t o = (u * pool.PW + j) * C;
@@ -630,6 +695,7 @@ class CrossChannelNormMaxPoolOp : public OpKernel {
   explicit CrossChannelNormMaxPoolOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     GetParams(ctx, &q_);
     GetPool(ctx, &pool_);
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("with_argmax", &with_argmax_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -641,11 +707,11 @@ class CrossChannelNormMaxPoolOp : public OpKernel {
     const TensorShape shape({N, pool.PH, pool.PW, C});
     Tensor *y = nullptr, *argmax = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &y));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, shape, &argmax));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, with_argmax_ ? shape : TensorShape({0}), &argmax));
     if (y->NumElements() == 0) return;
     const T* xp = x.flat<T>().data();
     T* yp = y->flat<T>().data();
-    uint8_t* ap = argmax->flat<uint8_t>().data();
+    uint8_t* ap = with_argmax_ ? argmax->flat<uint8_t>().data() : nullptr;
     const Params q = q_;
     const int64_t cost = (pool.sh * kForwardCost + pool.ph * pool.pw) * pool.W * C;
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
@@ -655,6 +721,7 @@ class CrossChannelNormMaxPoolOp : public OpKernel {
  private:
   Params q_;
   Pool pool_;
+  bool with_argmax_ = true;
 };
 
 template <typename T>
