@@ -405,18 +405,19 @@ class ImageInputNormalization(keras.layers.Layer):
         return config
 
 
-def _reduce(op, b, dimension):
+def _reduce(op, b, dimension, dtype=None):
     """``op.reduce`` of an N x H x W x C array over images ('element') or over images and pixels ('channel'), as
-    reductions over the rows of 2-D views: numpy reduces a last axis of 3 channels about ten times slower."""
+    reductions over the rows of 2-D views: numpy reduces a last axis of 3 channels about ten times slower.
+    ``dtype``: the accumulator's (sums of 8-bit pixels in int64)."""
     n, h, w, c = b.shape
-    rows = op.reduce(b.reshape(n * (h if dimension == "channel" else 1), -1), axis=0)
+    rows = op.reduce(b.reshape(n * (h if dimension == "channel" else 1), -1), axis=0, dtype=dtype)
     return op.reduce(rows.reshape(w, c), axis=0) if dimension == "channel" else rows.reshape(h, w, c)
 
 
 def input_statistics(batches, normalization: str, dimension: str) -> dict:
     """Statistics of the training images for :class:`ImageInputNormalization`, in float64, one pass.
 
-    ``batches`` yields N x H x W x C arrays. Mean and standard deviation are over all pixels of all images per
+    ``batches`` yields N x H x W x C arrays (8-bit ones are summed in integers). Mean and standard deviation are over all pixels of all images per
     channel ('channel') or over images per element ('element'); the standard deviation is the population one
     (divisor N), and a zero one is replaced by 1 so constant channels pass through unscaled.
     """
@@ -424,10 +425,16 @@ def input_statistics(batches, normalization: str, dimension: str) -> dict:
     count = 0
     lo = hi = None
     for batch in batches:
-        b = np.asarray(batch, np.float64)
+        if getattr(batch, "dtype", None) == np.uint8:  # exact integer sums (what float64 gives: < 2**53), 3x faster
+            b = np.asarray(batch)
+            s, sq = _reduce(np.add, b, dimension, np.int64), _reduce(np.add, np.square(b, dtype=np.uint16),
+                                                                     dimension, np.int64)
+            s, sq = s.astype(np.float64), sq.astype(np.float64)
+        else:
+            b = np.asarray(batch, np.float64)
+            s, sq = _reduce(np.add, b, dimension), _reduce(np.add, np.square(b), dimension)
         n = b.shape[0] * (b.shape[1] * b.shape[2] if dimension == "channel" else 1)
-        s, sq = _reduce(np.add, b, dimension), _reduce(np.add, np.square(b), dimension)
-        mn, mx = _reduce(np.minimum, b, dimension), _reduce(np.maximum, b, dimension)
+        mn, mx = (_reduce(op, b, dimension).astype(np.float64) for op in (np.minimum, np.maximum))
         if total is None:
             total, total_sq, lo, hi = s, sq, mn, mx
         else:

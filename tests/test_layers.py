@@ -129,6 +129,34 @@ def test_input_normalization_modes(mode, dim):
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("dim", ["channel", "element"])
+def test_input_statistics_of_8_bit_batches_are_the_float64_ones_exactly(dim):
+    """8-bit batches (images in memory) are summed in integers: the same float64 statistics, bit for bit, as
+    float64 sums of the same pixels, and as NumPy's float64 mean and population standard deviation."""
+    from leuknet.data.pipeline import ImageData
+
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (37, 6, 5, 3), dtype=np.uint8)
+    images[..., 2] = 255  # a constant channel
+    data = ImageData(np.arange(37) % 2, (6, 5), images=images)
+    eight_bit = list(data.iter_uint8(16))
+    assert all(b.dtype == np.uint8 for b in eight_bit) and np.array_equal(np.concatenate(eight_bit), images)
+    exact = input_statistics(eight_bit, "zscore", dim)
+    floats = input_statistics([b.astype(np.float64) for b in eight_bit], "zscore", dim)
+    for key in ("mean", "std", "min", "max"):
+        assert exact[key].dtype == np.float64 and np.array_equal(exact[key], floats[key]), key
+    axes = (0, 1, 2) if dim == "channel" else (0,)
+    np.testing.assert_allclose(exact["mean"], images.mean(axis=axes, dtype=np.float64), rtol=1e-15)
+    std = images.astype(np.float64).std(axis=axes)
+    np.testing.assert_allclose(exact["std"], np.where(std == 0, 1, std), rtol=1e-12)
+    # transformed (here mirrored) images go through the pipeline as float32 pixel values: per channel, the same
+    mirrored = ImageData(np.arange(37) % 2, (6, 5), images=images, transforms=np.full(37, 4, np.int32))
+    batches = list(mirrored.iter_uint8(16))
+    assert all(b.dtype == np.float32 for b in batches)
+    if dim == "channel":
+        assert np.array_equal(input_statistics(batches, "zscore", dim)["mean"], exact["mean"])
+
+
 @pytest.mark.parametrize("mode", ["zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 def test_input_normalization_kernel_equals_the_unfused_operations_bit_for_bit(mode, dtype):

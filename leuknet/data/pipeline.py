@@ -264,7 +264,14 @@ class ImageData:
         return out
 
     def iter_uint8(self, batch_size=128):
-        """Batches as NumPy arrays in stored order (for input statistics)."""
+        """Batches as NumPy arrays in stored order (for input statistics): the stored 8-bit arrays themselves for
+        images in memory without transforms or augmentation, else float32 pixel values from :meth:`batches`."""
+        plain = self.transforms is None or not np.any(self.transforms)
+        plain = plain and (self.aug_seeds is None or np.all(np.asarray(self.aug_seeds) < 0))
+        if self.in_memory and plain and self.images.dtype == np.uint8:
+            for start in range(0, len(self), batch_size):
+                yield self.images[start : start + batch_size]
+            return
         for x, _ in self.batches(None, batch_size):
             yield x.numpy()
 
