@@ -420,7 +420,7 @@ def write_reports(report, out):
 
 def markdown(report) -> str:
     m = report["machine"]
-    lines = [f"# leuknet bench", "", f"Machine: {m['cpu']}, {m['physical_cores']} physical cores, "
+    lines = ["# leuknet bench", "", f"Machine: {m['cpu']}, {m['physical_cores']} physical cores, "
              f"{m['memory_gb']} GB; {m['platform']}", "",
              "Medians of repeated timings after warm-up (spread in bench.json).", "",
              "| model | device | precision | batch | train img/s | inference img/s | pipeline img/s | GFLOP/img | "

@@ -30,7 +30,7 @@ def test_colorspace_study_end_to_end_with_resume_and_report(tmp_path):
     from leuknet.study import run_study
 
     events = []
-    res = run_study(dict(TINY), "rgb,hsv", 2, tmp_path / "study", callback=lambda e, p: events.append(e))
+    run_study(dict(TINY), "rgb,hsv", 2, tmp_path / "study", callback=lambda e, p: events.append(e))
     assert events.count("run_start") == 4
     # every space sees the same split per seed
     for seed in (0, 1):
