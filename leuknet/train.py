@@ -176,9 +176,10 @@ class Trainer:
 
     def _evaluated(self, data, batch_size=None):
         """(summed loss, correct count, probabilities) of each mini-batch of ``data``, in order, through the
-        validation step (default batch: MiniBatchSize)."""
-        for x, y in data.batches(None, batch_size or self.options.MiniBatchSize):
-            yield self._eval_step(x, y)
+        validation step (default batch: MiniBatchSize). Images kept in memory go in as stored (8-bit): the model
+        casts them (the values are the same) and the pass starts no tf.data pipeline."""
+        for x, y in data.stored_batches(batch_size or self.options.MiniBatchSize):
+            yield self._eval_step(tf.convert_to_tensor(x), tf.convert_to_tensor(y))
 
     def evaluate(self, data, batch_size=None):
         """(mean loss, accuracy in percent) over all of ``data``."""
@@ -417,7 +418,7 @@ def inference_step(model):
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
     """Class probabilities (N x classes) for an :class:`~leuknet.data.pipeline.ImageData`, streamed."""
     step = inference_step(model)
-    out = [step(x).numpy() for x, _ in data.batches(None, batch_size)]
+    out = [step(tf.convert_to_tensor(x)).numpy() for x, _ in data.stored_batches(batch_size)]
     return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
 
 

@@ -263,17 +263,24 @@ class ImageData:
         out.transforms = tr
         return out
 
-    def iter_uint8(self, batch_size=128):
-        """Batches as NumPy arrays in stored order (for input statistics): the stored 8-bit arrays themselves for
-        images in memory without transforms or augmentation, else float32 pixel values from :meth:`batches`."""
+    def stored_batches(self, batch_size=128):
+        """(images, labels) in stored order, for passes that read every sample once as it is (input statistics,
+        validation, prediction): for images in memory without transforms or augmentation, slices of the stored
+        arrays (NumPy, no copy: no tf.data pipeline to start and no float32 copy, per validation); else the
+        float32 tensors of :meth:`batches`."""
         plain = self.transforms is None or not np.any(self.transforms)
         plain = plain and (self.aug_seeds is None or np.all(np.asarray(self.aug_seeds) < 0))
-        if self.in_memory and plain and self.images.dtype == np.uint8:
+        if self.in_memory and plain:
+            labels = np.asarray(self.labels, np.int32)
             for start in range(0, len(self), batch_size):
-                yield self.images[start : start + batch_size]
+                yield self.images[start : start + batch_size], labels[start : start + batch_size]
             return
-        for x, _ in self.batches(None, batch_size):
-            yield x.numpy()
+        yield from self.batches(None, batch_size)
+
+    def iter_uint8(self, batch_size=128):
+        """The images of :meth:`stored_batches` as NumPy arrays (8-bit where stored so: input statistics)."""
+        for x, _ in self.stored_batches(batch_size):
+            yield np.asarray(x)
 
 
 def load_image_data(paths, labels, size, colorspace="rgb", cache_budget_mb=DEFAULT_CACHE_BUDGET_MB,
