@@ -91,8 +91,9 @@ REGISTER_OP("LeuknetCrossChannelNormGrad")
 // y = maxpool(norm(x)) and argmax, each window's first maximum (row-major) as an index into the window; the
 // normalised map is never stored. The gradient (with respect to x) takes the pooled gradient and argmax. With
 // with_argmax = false (inference: no gradient to come) argmax is empty (shape [0]) and the pooling is separable:
-// column maxima of the window's rows, then maxima of neighbouring columns (the same values; where equal values
-// of different bits tie, +0 and -0, the sign of a zero may differ).
+// column maxima of the window's rows, then maxima of neighbouring columns. The same values, except that where
+// +0 and -0 tie the sign of a zero may differ, and a NaN (never chosen unless it is a window's first pixel, as
+// with argmax) also hides the rest of its column in the window when it is in the window's first row.
 REGISTER_OP("LeuknetCrossChannelNormMaxPool")
     .Input("x: T")
     .Output("y: T")
@@ -350,7 +351,7 @@ void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y,
 
 // One output row of a max pooling without argmax: the maxima of each column's pool_h rows into colmax (float,
 // cols x C), then of pool_w neighbouring columns every stride_w. max(v, best) keeps best unless v > best, as
-// PoolPixel's comparison: ties and NaN resolve the same way along each direction.
+// PoolPixel's comparison (ties and NaN resolve as there along each direction; see the op's comment).
 template <typename T>
 void PoolRow(const T* const* rows, int C, const Pool& pool, float* colmax, T* y) {
   const int64_t cols = (pool.PW - 1) * pool.sw + pool.pw;
