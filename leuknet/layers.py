@@ -317,21 +317,16 @@ def _normalized(x, mean, std, lo, hi, mode, scale, dtype):
     return tf.cast(x, dtype)
 
 
-_NORMALIZERS: dict = {}
-
-
 def _input_normalizer(mode, scale, dtype):
-    """:func:`_normalized` as one XLA kernel (one per mode, scale and dtype): one pass over the batch instead of
-    TensorFlow's broadcast subtraction over a last axis of 3 channels, a division or product, and a cast, each a
-    pass of its own (the same float32 operations, so the same values: a test compares them bit for bit). Batch
-    128 of 224 x 224 x 3: 27 against 83 ms in bfloat16 (medians of 10, interleaved; 2026-11-22)."""
-    key = (mode, float(scale), str(dtype))
-    if key not in _NORMALIZERS:
-        def normalize(x, mean, std, lo, hi):
-            return _normalized(x, mean, std, lo, hi, mode, float(scale), dtype)
+    """:func:`_normalized` as one XLA kernel: one pass over the batch instead of TensorFlow's broadcast subtraction
+    over a last axis of 3 channels, a division or product, and a cast, each a pass of its own (the same float32
+    operations, so the same values: a test compares them bit for bit). Batch 128 of 224 x 224 x 3: 27 against
+    83 ms in bfloat16 (medians of 10, interleaved; 2026-11-22). One function per layer: a function shared by
+    layers of other statistics' shapes was traced with shapes relaxed across them, and failed."""
+    def normalize(x, mean, std, lo, hi):
+        return _normalized(x, mean, std, lo, hi, mode, float(scale), dtype)
 
-        _NORMALIZERS[key] = tf.function(normalize, jit_compile=True, reduce_retracing=True, autograph=False)
-    return _NORMALIZERS[key]
+    return tf.function(normalize, jit_compile=True, autograph=False)
 
 
 @keras.saving.register_keras_serializable(package="leuknet")
@@ -376,6 +371,7 @@ class ImageInputNormalization(keras.layers.Layer):
                                                 dtype="float32"))
         self.statistics_set = self.add_weight(name="statistics_set", shape=(), initializer="zeros",
                                               trainable=False, dtype="float32")
+        self._normalize = _input_normalizer(self.normalization, self.scale, self.compute_dtype)
         self.built = True
 
     @property
@@ -392,8 +388,7 @@ class ImageInputNormalization(keras.layers.Layer):
         return {n: np.asarray(getattr(self, n).numpy()) for n in ("mean", "std", "min", "max")}
 
     def call(self, inputs):
-        normalize = _input_normalizer(self.normalization, self.scale, self.compute_dtype)
-        return normalize(inputs, *(v.value for v in (self.mean, self.std, self.min, self.max)))
+        return self._normalize(inputs, *(v.value for v in (self.mean, self.std, self.min, self.max)))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -182,6 +182,26 @@ def test_input_normalization_kernel_equals_the_unfused_operations_bit_for_bit(mo
         assert np.array_equal(got.numpy().view(bits), expected.view(bits))
 
 
+def test_input_normalization_layers_of_different_shapes_in_one_process():
+    """Each layer has its own normalisation kernel: layers of other statistics and input shapes, called in turn
+    (as models of a study or a test session), each give their own formula's values."""
+    rng = np.random.default_rng(8)
+    layers, inputs = [], []
+    for n, (dim, shape) in enumerate((("element", (5, 4, 3)), ("channel", (67, 67, 3)), ("element", (7, 6, 3)),
+                                      ("channel", (9, 9, 3)))):
+        layer = ImageInputNormalization("zscore", dim)
+        layer.build((None, *shape))
+        stat_shape = shape if dim == "element" else (1, 1, 3)
+        layer.set_statistics(mean=rng.uniform(0, 255, stat_shape), std=rng.uniform(1, 9, stat_shape), min=0, max=255)
+        layers.append(layer)
+        inputs.append(rng.integers(0, 256, (2 + n % 2, *shape)).astype(np.float32))
+    for _ in range(2):
+        for layer, x in zip(layers, inputs):
+            m, s = layer.mean.numpy(), layer.std.numpy()
+            for call in (tf.function(lambda v, l=layer: l(v)), layer):  # traced (as in training) and eager
+                np.testing.assert_array_equal(call(x).numpy(), ((x - m) / s).astype(np.float32))
+
+
 def test_crossentropyex_matches_matlab_formula_with_class_weights():
     rng = np.random.default_rng(5)
     y = rng.dirichlet(np.ones(3), size=7).astype(np.float32)
