@@ -249,7 +249,7 @@ class Trainer:
         info.final_checkpoint_seconds = time.perf_counter() - t
         return info
 
-    def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume, checkpoint_last=True):
+    def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume, checkpoint_last):
         o = self.options
         cb = callback or (lambda event, payload: None)
         n = len(train)

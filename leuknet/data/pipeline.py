@@ -206,8 +206,7 @@ class ImageData:
             def gen():
                 for start in range(0, len(order), batch_size):
                     idx = order[start : start + batch_size]
-                    plain = (tr is None or not np.any(tr[idx])) and (seeds is None or np.all(seeds[idx] < 0))
-                    yield (images[idx] if plain else np.stack([one(i) for i in idx])), labels[idx]
+                    yield (images[idx] if self._as_stored(idx) else np.stack([one(i) for i in idx])), labels[idx]
 
             ds = tf.data.Dataset.from_generator(
                 gen,
@@ -263,14 +262,17 @@ class ImageData:
         out.transforms = tr
         return out
 
+    def _as_stored(self, idx) -> bool:
+        """Whether samples ``idx`` are used as stored: no geometric transform, no augmentation."""
+        return ((self.transforms is None or not np.any(np.asarray(self.transforms)[idx]))
+                and (self.aug_seeds is None or bool(np.all(np.asarray(self.aug_seeds)[idx] < 0))))
+
     def stored_batches(self, batch_size=128):
         """(images, labels) in stored order, for passes that read every sample once as it is (input statistics,
         validation, prediction): for images in memory without transforms or augmentation, slices of the stored
         arrays (NumPy, no copy: no tf.data pipeline to start and no float32 copy, per validation); else the
         float32 tensors of :meth:`batches`."""
-        plain = self.transforms is None or not np.any(self.transforms)
-        plain = plain and (self.aug_seeds is None or np.all(np.asarray(self.aug_seeds) < 0))
-        if self.in_memory and plain:
+        if self.in_memory and self._as_stored(slice(None)):
             labels = np.asarray(self.labels, np.int32)
             for start in range(0, len(self), batch_size):
                 yield self.images[start : start + batch_size], labels[start : start + batch_size]
