@@ -219,15 +219,19 @@ def test_the_plain_loop_build_matches_the_formulas(plain_build, w, channels, bet
 @pytest.mark.parametrize("dtype", [tf.bfloat16, tf.float16])
 def test_low_precision_output_is_the_float32_result_rounded_as_tensorflow_rounds(native_mode, dtype):
     """The kernel computes in float32 and rounds once: bit for bit tf.cast of its float32 result (nearest even),
-    NaN stays NaN."""
+    NaN stays NaN; subnormal inputs as TensorFlow's own ops treat them."""
     native_mode("1")
     lib = ops.cross_channel_norm()
     rng = np.random.default_rng(8)
-    x = tf.cast(tf.constant(rng.normal(0, 20, (3, 7, 5, 70)).astype(np.float32)), dtype)
+    x = rng.normal(0, 20, (3, 7, 5, 70)).astype(np.float32)
+    g = rng.normal(0, 1, x.shape).astype(np.float32)
+    x[1, 2, 3] = rng.uniform(-1e-38, 1e-38, 70)  # float32 subnormals (bfloat16 keeps float32's range)
+    g[1, 2, 3] = rng.uniform(-1, 1, 70)
+    x = tf.cast(tf.constant(x), dtype)
     x = tf.tensor_scatter_nd_update(x, [[0, 0, 0, 3]], tf.constant([np.nan], dtype))
     attrs = dict(before=2, after=2, scale=1e-2 / 5, beta=0.75, k=2.0)
     x32 = tf.cast(x, tf.float32)
-    g = tf.cast(tf.constant(rng.normal(0, 1, x.shape).astype(np.float32)), dtype)
+    g = tf.cast(tf.constant(g), dtype)
     pairs = [(lib.leuknet_cross_channel_norm(x, **attrs), lib.leuknet_cross_channel_norm(x32, **attrs)),
              (lib.leuknet_cross_channel_norm_grad(x, g, **attrs),
               lib.leuknet_cross_channel_norm_grad(x32, tf.cast(g, tf.float32), **attrs))]
@@ -236,6 +240,8 @@ def test_low_precision_output_is_the_float32_result_rounded_as_tensorflow_rounds
         expected = tf.cast(tf.cast(full, dtype), tf.float32).numpy()
         assert np.isnan(low[0, 0, 0, 1:6]).all()  # the NaN's window
         np.testing.assert_array_equal(low, expected)
+    # TensorFlow runs kernels with subnormals flushed (FTZ/DAZ), this one too: its outputs from subnormals are 0
+    assert not np.any(tf.cast(pairs[0][0], tf.float32).numpy()[1, 2, 3])
 
 
 @pytest.mark.parametrize("build", ["native", "plain"])

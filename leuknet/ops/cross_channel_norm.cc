@@ -164,22 +164,22 @@ struct Pool {
   int ph, pw, sh, sw;
   int64_t H, W, PH, PW;
 
-  // The windows that contain input pixel r (image n, row h, column w): each window's output pixel and r's index
-  // in it (row-major); returns how many (at most ph * pw)
-  int Windows(int64_t r, int64_t* out, uint8_t* index) const {
-    const int64_t n = r / (H * W), h = (r / W) % H, w = r % W;
-    const int64_t i0 = h >= ph ? (h - ph) / sh + 1 : 0, i1 = std::min(PH - 1, h / sh);
-    const int64_t j0 = w >= pw ? (w - pw) / sw + 1 : 0, j1 = std::min(PW - 1, w / sw);
-    int count = 0;
-    for (int64_t i = i0; i <= i1; ++i) {
-      for (int64_t j = j0; j <= j1; ++j) {
-        out[count] = (n * PH + i) * PW + j;
-        index[count++] = static_cast<uint8_t>((h - i * sh) * pw + (w - j * sw));
-      }
-    }
-    return count;
+  // The windows that contain row h (column w): the first and last window row (column), i0 > i1 when none
+  void RowWindows(int64_t h, int64_t* i0, int64_t* i1) const {
+    *i0 = h >= ph ? (h - ph) / sh + 1 : 0, *i1 = std::min(PH - 1, h / sh);
+  }
+  void ColWindows(int64_t w, int64_t* j0, int64_t* j1) const {
+    *j0 = w >= pw ? (w - pw) / sw + 1 : 0, *j1 = std::min(PW - 1, w / sw);
   }
 };
+
+// For loops of one to four turns run once per pixel: GCC's vectoriser would turn them into 64-byte vector code
+// whose set-up costs more than the loop (a quarter of the pooled gradient's time, measured)
+#if defined(__GNUC__) && !defined(__clang__)
+#define LEUKNET_SCALAR __attribute__((optimize("no-tree-vectorize")))
+#else
+#define LEUKNET_SCALAR
+#endif
 
 // Where GradientRows gets the gradient with respect to the normalisation's output, pixel r: a tensor shaped like
 // x (DenseG), or gathered from a max pooling's output gradient and argmax (PooledG: the sum over the windows
@@ -201,7 +201,39 @@ struct PooledG {
   int count = 0;
   int64_t out[256];
   uint8_t index[256];
-  void Prepare(int64_t r) { count = pool.Windows(r, out, index); }
+  // The windows that contain input pixel r (its output pixels, r's index in each, row-major): pixels come in
+  // order within a shard, so their coordinates are counted on and each row's and column's windows looked up
+  // rather than divided out per pixel.
+  int64_t next = -1, nh = 0, w = 0;  // the pixel after the last one prepared; r as (n * H + h, w)
+  int64_t h = 0, i0 = 0, i1 = -1, base = 0;  // r's row, its windows' rows, the output offset of (n, 0, 0)
+  std::vector<int64_t> cols;  // per column w: its first and last window column
+  void Row() {
+    const int64_t n = nh / pool.H;
+    h = nh - n * pool.H;
+    pool.RowWindows(h, &i0, &i1);
+    base = n * pool.PH * pool.PW;
+  }
+  LEUKNET_SCALAR void Prepare(int64_t r) {
+    if (cols.empty()) {
+      cols.resize(2 * pool.W);
+      for (int64_t c = 0; c < pool.W; ++c) pool.ColWindows(c, &cols[2 * c], &cols[2 * c + 1]);
+    }
+    if (r == next) {
+      if (++w == pool.W) w = 0, ++nh, Row();
+    } else {
+      nh = r / pool.W, w = r - nh * pool.W;
+      Row();
+    }
+    next = r + 1;
+    const int64_t j0 = cols[2 * w], j1 = cols[2 * w + 1];
+    count = 0;
+    for (int64_t i = i0; i <= i1; ++i) {
+      for (int64_t j = j0; j <= j1; ++j) {
+        out[count] = base + i * pool.PW + j;
+        index[count++] = static_cast<uint8_t>((h - i * pool.sh) * pool.pw + (w - j * pool.sw));
+      }
+    }
+  }
 };
 
 // ForwardRows and GradientRows compute pixels [begin, end) of C channels each; kForwardCost and kGradientCost
@@ -225,6 +257,14 @@ inline __m512 LoadV(const Eigen::half* p, __mmask16 m) { return _mm512_cvtph_ps(
 
 inline void StoreV(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
 inline void StoreV(bfloat16* p, __m512 v, __mmask16 m) {
+#if defined(__AVX512BF16__)
+  // VCVTNEPS2BF16 rounds to nearest even and quiets NaN as the integer version below, in one instruction, but
+  // reads subnormal inputs as zero: lanes holding one (rare) take the integer version.
+  if (__builtin_expect(_mm512_fpclass_ps_mask(v, 0x20) == 0, 1)) {  // 0x20: denormal
+    _mm256_mask_storeu_epi16(p, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+    return;
+  }
+#endif
   const __m512i b = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
   __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
@@ -247,14 +287,19 @@ inline __mmask16 ChunkMask(int c, int C) {
   return C - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (C - c)) - 1);
 }
 
+// Which d^-beta: kBetaAny (pow), or the exponents power_neg_beta computes from square roots (MATLAB's default
+// 0.75, and 0.5); a template argument, so that the choice is made once per call, not per chunk
+enum BetaKind { kBetaAny, kBeta075, kBeta05 };
+
 // p = d^-beta for one chunk, and *inv = 1/d when inv is given (see power_neg_beta)
+template <int B>
 inline __m512 PowerNegBeta(__m512 d, float beta, __m512* inv) {
-  if (beta == 0.75f || beta == 0.5f) {
+  if (B != kBetaAny) {
     const __mmask16 big = is_inf(d);
     const __m512 r = rsqrt_nr(d), zero = _mm512_setzero_ps();
     const __m512 r2 = _mm512_mask_blend_ps(big, _mm512_mul_ps(r, r), zero);
     if (inv) *inv = r2;
-    return beta == 0.5f ? _mm512_mask_blend_ps(big, r, zero)
+    return B == kBeta05 ? _mm512_mask_blend_ps(big, r, zero)
                         : _mm512_mask_blend_ps(big, _mm512_mul_ps(r2, rsqrt_nr(r)), zero);
   }
   alignas(64) float dv[16], pv[16], iv[16];
@@ -272,9 +317,12 @@ struct Chunks {
   int stride;
 };
 
-// The window's offsets o = -lo .. hi as lane permutes of (chunk before, chunk) or (chunk, chunk after)
+// The window's offsets o = -lo .. hi as lane permutes of (chunk before, chunk) or (chunk, chunk after). LO and HI:
+// the extents when known at compile time (the loops unroll and the permute indices stay in registers), else -1
+// (lo and hi from the constructor).
+template <int LO = -1, int HI = -1>
 struct Window {
-  Window(int lo, int hi) : lo(lo), hi(hi) {
+  Window(int lo_, int hi_) : lo(LO >= 0 ? LO : lo_), hi(HI >= 0 ? HI : hi_) {
     for (int o = -lo; o <= hi; ++o) {
       alignas(64) int32_t idx[16];
       for (int l = 0; l < 16; ++l) idx[l] = l + (o < 0 ? 16 + o : o);
@@ -289,30 +337,67 @@ struct Window {
     for (int o = 1; o <= hi; ++o) acc = _mm512_add_ps(acc, _mm512_permutex2var_ps(cur, index[o + lo], next));
     return acc;
   }
-  int lo, hi;
-  __m512i index[32];
+  const int lo, hi;
+  __m512i index[LO >= 0 && HI >= 0 ? LO + HI + 1 : 32];
 };
 
-template <typename T>
-void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
-  const int n = (C + 15) / 16;
-  const Window win(q.before, q.after);
+// Chunk masks of C channels: all lanes but in the last chunk when C is not a multiple of 16
+struct Masks {
+  explicit Masks(int C) : n((C + 15) / 16), last(ChunkMask(16 * (n - 1), C)) {}
+  __mmask16 operator[](int i) const { return i == n - 1 ? last : static_cast<__mmask16>(0xffff); }
+  int n;
+  __mmask16 last;
+};
+
+template <typename T, int LO, int HI, int B>
+void ForwardRowsT(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
+  const Masks mask(C);
+  const int n = mask.n;
+  const Window<LO, HI> win(q.before, q.after);
   const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale);
   Chunks buf(n, 2);
   __m512 *xf = buf[0], *sq = buf[1];
   for (int64_t r = begin; r < end; ++r) {
     const T* x = xp + r * C;
     for (int i = 0; i < n; ++i) {
-      const __m512 v = LoadX(x + 16 * i, ChunkMask(16 * i, C), q.relu);
+      const __m512 v = LoadX(x + 16 * i, mask[i], q.relu);
       xf[i] = v;
       sq[i] = _mm512_mul_ps(v, v);
     }
     T* y = yp + r * C;
     for (int i = 0; i < n; ++i) {
-      const __m512 p = PowerNegBeta(_mm512_fmadd_ps(sv, win.Sum(sq, i), kv), q.beta, nullptr);
-      StoreV(y + 16 * i, _mm512_mul_ps(xf[i], p), ChunkMask(16 * i, C));
+      const __m512 p = PowerNegBeta<B>(_mm512_fmadd_ps(sv, win.Sum(sq, i), kv), q.beta, nullptr);
+      StoreV(y + 16 * i, _mm512_mul_ps(xf[i], p), mask[i]);
     }
   }
+}
+
+// Calls F<LO, HI, B>::Run(args...) with the window and exponent of q as compile-time constants where they are
+// the common ones (windows 5 and 3, centred; beta 0.75 or 0.5), else the runtime versions: the same arithmetic
+// in the same order either way.
+template <template <int, int, int> class F, typename... Args>
+inline void Dispatch(const Params& q, Args&&... args) {
+  const int b = q.beta == 0.75f ? kBeta075 : q.beta == 0.5f ? kBeta05 : kBetaAny;
+  if (q.before == 2 && q.after == 2 && b == kBeta075) return F<2, 2, kBeta075>::Run(args...);
+  if (q.before == 1 && q.after == 1 && b == kBeta075) return F<1, 1, kBeta075>::Run(args...);
+  if (b == kBeta075) return F<-1, -1, kBeta075>::Run(args...);
+  if (b == kBeta05) return F<-1, -1, kBeta05>::Run(args...);
+  return F<-1, -1, kBetaAny>::Run(args...);
+}
+
+template <typename T>
+struct ForwardFn {
+  template <int LO, int HI, int B>
+  struct F {
+    static void Run(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
+      ForwardRowsT<T, LO, HI, B>(xp, yp, begin, end, C, q);
+    }
+  };
+};
+
+template <typename T>
+void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
+  Dispatch<ForwardFn<T>::template F>(q, xp, yp, begin, end, C, q);
 }
 
 template <typename T>
@@ -374,10 +459,12 @@ void PoolRow(const T* const* rows, int C, const Pool& pool, float* colmax, T* y)
   }
 }
 
-template <typename T, typename G>
-void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
-  const int n = (C + 15) / 16;
-  const Window win(q.before, q.after), mirrored(q.after, q.before);
+template <typename T, typename G, int LO, int HI, int B>
+void GradientRowsT(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
+  const Masks mask(C);
+  const int n = mask.n;
+  const Window<LO, HI> win(q.before, q.after);
+  const Window<HI, LO> mirrored(q.after, q.before);
   const __m512 kv = _mm512_set1_ps(q.k), sv = _mm512_set1_ps(q.scale), c2 = _mm512_set1_ps(2.0f * q.scale * q.beta);
   Chunks buf(n, 5);
   __m512 *xf = buf[0], *gf = buf[1], *sq = buf[2], *p = buf[3], *t = buf[4];
@@ -385,7 +472,7 @@ void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C,
     const T* x = xp + r * C;
     gs.Prepare(r);
     for (int i = 0; i < n; ++i) {
-      const __mmask16 m = ChunkMask(16 * i, C);
+      const __mmask16 m = mask[i];
       const __m512 v = LoadX(x + 16 * i, m, q.relu);
       xf[i] = v;
       sq[i] = _mm512_mul_ps(v, v);
@@ -393,7 +480,7 @@ void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C,
     }
     for (int i = 0; i < n; ++i) {  // t = g x d^-beta / d
       __m512 inv;
-      const __m512 pv = PowerNegBeta(_mm512_fmadd_ps(sv, win.Sum(sq, i), kv), q.beta, &inv);
+      const __m512 pv = PowerNegBeta<B>(_mm512_fmadd_ps(sv, win.Sum(sq, i), kv), q.beta, &inv);
       p[i] = pv;
       t[i] = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(gf[i], xf[i]), pv), inv);
     }
@@ -402,9 +489,24 @@ void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C,
       const __m512 gp_ = _mm512_mul_ps(gf[i], p[i]);
       __m512 v = _mm512_fnmadd_ps(_mm512_mul_ps(c2, xf[i]), mirrored.Sum(t, i), gp_);
       if (q.relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xf[i], _mm512_setzero_ps(), _CMP_GT_OQ), v);
-      StoreV(dx + 16 * i, v, ChunkMask(16 * i, C));
+      StoreV(dx + 16 * i, v, mask[i]);
     }
   }
+}
+
+template <typename T, typename G>
+struct GradientFn {
+  template <int LO, int HI, int B>
+  struct F {
+    static void Run(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
+      GradientRowsT<T, G, LO, HI, B>(xp, gs, dxp, begin, end, C, q);
+    }
+  };
+};
+
+template <typename T, typename G>
+void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
+  Dispatch<GradientFn<T, G>::template F>(q, xp, gs, dxp, begin, end, C, q);
 }
 #else
 // Plain-loop version: pixels in blocks of about kBlock floats (L1-resident; 256 measured best of 256 to 8192 at
