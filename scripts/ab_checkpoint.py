@@ -2,7 +2,7 @@
 nice 19 (what leuknet's checkpoint writer uses), alternating; then two steps alone (bf16, batch 128, LeukNet 224):
 
     python scripts/ab_checkpoint.py [PAIRS]   (default 4; about 3 minutes; writes a 1 GB file in /tmp)"""
-import os, sys, tempfile, time, threading; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"
+import os, sys, tempfile, time; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"
 import numpy as np
 from leuknet.profiles import apply_profile, resolve_profile
 from leuknet.bench import random_batch
@@ -18,12 +18,9 @@ model = models.build("leuknet", num_classes=2, image_size=224)
 trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-4), jit_solver=profile.xla_solver, jit_step=profile.xla_train_step)
 step = lambda: float(trainer.train_step(x, y, 1e-4)[0])
 step(); step()
-def nice_init(n):
-    def f():
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), n)
-    return f
 from concurrent.futures import ThreadPoolExecutor
-pools = {n: ThreadPoolExecutor(1, initializer=nice_init(n)) for n in (0, 19)}
+from leuknet.train import _lowest_priority  # what leuknet's checkpoint writer thread runs at
+pools = {0: ThreadPoolExecutor(1), 19: ThreadPoolExecutor(1, initializer=_lowest_priority)}
 res = {0: [], 19: []}
 plain = []
 for _ in range(pairs):

@@ -89,6 +89,8 @@ def same_bits(a, b):
 
 
 def ab_fused(old, new, args):
+    from leuknet.bench import alternate
+
     attrs = dict(before=2, after=2, scale=1e-4 / 5, beta=0.75, k=2.0, relu=True, pool_h=3, pool_w=3, stride_h=2,
                  stride_w=2)
     print(f"| dtype | shape (batch {args.batch}) | {args.rev} forward | this forward | x | {args.rev} forward, "
@@ -109,13 +111,7 @@ def ab_fused(old, new, args):
                    "new_p": lambda: new.leuknet_cross_channel_norm_max_pool(x, with_argmax=False, **attrs)[0],
                    "old_g": lambda: old.old_cross_channel_norm_max_pool_grad(x, ao, g, **attrs),
                    "new_g": lambda: new.leuknet_cross_channel_norm_max_pool_grad(x, an, g, **attrs)}
-            times = {k: [] for k in fns}
-            for _ in range(args.repeats):
-                for k, f in fns.items():
-                    t0 = time.perf_counter()
-                    _ = f().shape  # eager ops run synchronously on the CPU
-                    times[k].append(time.perf_counter() - t0)
-            m = {k: float(np.median(v)) for k, v in times.items()}
+            m = {k: float(np.median(v)) for k, v in alternate(fns, args.repeats).items()}  # eager ops: synchronous
             cells = " | ".join(f"{m['old_' + k]:.3f} | {m['new_' + k]:.3f} | {m['old_' + k] / m['new_' + k]:.2f}x"
                                for k in "fpg")
             print(f"| {dtype.name} | {' x '.join(map(str, shape))} | {cells} |", flush=True)

@@ -264,8 +264,8 @@ class ImageData:
 
     def _as_stored(self, idx) -> bool:
         """Whether samples ``idx`` are used as stored: no geometric transform, no augmentation."""
-        return ((self.transforms is None or not np.any(np.asarray(self.transforms)[idx]))
-                and (self.aug_seeds is None or bool(np.all(np.asarray(self.aug_seeds)[idx] < 0))))
+        return ((self.transforms is None or not np.any(self.transforms[idx]))
+                and (self.aug_seeds is None or bool(np.all(self.aug_seeds[idx] < 0))))
 
     def stored_batches(self, batch_size=128):
         """(images, labels) in stored order, for passes that read every sample once as it is (input statistics,

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "tensorflow/core/framework/op.h"
@@ -194,6 +195,10 @@ struct DenseG {
 
 template <typename T>
 struct PooledG {
+  PooledG(const T* g, const uint8_t* argmax, int C, const Pool& pool)
+      : g(g), argmax(argmax), C(C), pool(pool), cols(2 * pool.W) {
+    for (int64_t c = 0; c < pool.W; ++c) pool.ColWindows(c, &cols[2 * c], &cols[2 * c + 1]);
+  }
   const T* g;
   const uint8_t* argmax;
   int C;
@@ -204,9 +209,9 @@ struct PooledG {
   // The windows that contain input pixel r (its output pixels, r's index in each, row-major): pixels come in
   // order within a shard, so their coordinates are counted on and each row's and column's windows looked up
   // rather than divided out per pixel.
+  std::vector<int64_t> cols;  // per column w: its first and last window column
   int64_t next = -1, nh = 0, w = 0;  // the pixel after the last one prepared; r as (n * H + h, w)
   int64_t h = 0, i0 = 0, i1 = -1, base = 0;  // r's row, its windows' rows, the output offset of (n, 0, 0)
-  std::vector<int64_t> cols;  // per column w: its first and last window column
   void Row() {
     const int64_t n = nh / pool.H;
     h = nh - n * pool.H;
@@ -214,10 +219,6 @@ struct PooledG {
     base = n * pool.PH * pool.PW;
   }
   LEUKNET_SCALAR void Prepare(int64_t r) {
-    if (cols.empty()) {
-      cols.resize(2 * pool.W);
-      for (int64_t c = 0; c < pool.W; ++c) pool.ColWindows(c, &cols[2 * c], &cols[2 * c + 1]);
-    }
     if (r == next) {
       if (++w == pool.W) w = 0, ++nh, Row();
     } else {
@@ -283,9 +284,14 @@ inline __m512 LoadX(const T* p, __mmask16 m, bool relu) {
   return relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v;
 }
 
-inline __mmask16 ChunkMask(int c, int C) {
-  return C - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (C - c)) - 1);
-}
+// Chunk masks of C channels: all lanes but in the last chunk when C is not a multiple of 16
+struct Masks {
+  explicit Masks(int C)
+      : n((C + 15) / 16), last(C % 16 == 0 ? 0xffff : static_cast<__mmask16>((1u << (C % 16)) - 1)) {}
+  __mmask16 operator[](int i) const { return i == n - 1 ? last : static_cast<__mmask16>(0xffff); }
+  int n;
+  __mmask16 last;
+};
 
 // Which d^-beta: kBetaAny (pow), or the exponents power_neg_beta computes from square roots (MATLAB's default
 // 0.75, and 0.5); a template argument, so that the choice is made once per call, not per chunk
@@ -341,14 +347,6 @@ struct Window {
   __m512i index[LO >= 0 && HI >= 0 ? LO + HI + 1 : 32];
 };
 
-// Chunk masks of C channels: all lanes but in the last chunk when C is not a multiple of 16
-struct Masks {
-  explicit Masks(int C) : n((C + 15) / 16), last(ChunkMask(16 * (n - 1), C)) {}
-  __mmask16 operator[](int i) const { return i == n - 1 ? last : static_cast<__mmask16>(0xffff); }
-  int n;
-  __mmask16 last;
-};
-
 template <typename T, int LO, int HI, int B>
 void ForwardRowsT(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
   const Masks mask(C);
@@ -372,32 +370,29 @@ void ForwardRowsT(const T* xp, T* yp, int64_t begin, int64_t end, int C, const P
   }
 }
 
-// Calls F<LO, HI, B>::Run(args...) with the window and exponent of q as compile-time constants where they are
-// the common ones (windows 5 and 3, centred; beta 0.75 or 0.5), else the runtime versions: the same arithmetic
-// in the same order either way.
-template <template <int, int, int> class F, typename... Args>
-inline void Dispatch(const Params& q, Args&&... args) {
+// Calls run(lo, hi, b) with the window extents and the exponent's kind of q as std::integral_constant values, the
+// compile-time constants where they are the common ones (windows 5 and 3, centred; beta 0.75 or 0.5), else -1
+// (the runtime extents): the same arithmetic in the same order either way.
+template <typename Run>
+inline void Dispatch(const Params& q, Run&& run) {
+  using std::integral_constant;
+  using Any = integral_constant<int, -1>;
   const int b = q.beta == 0.75f ? kBeta075 : q.beta == 0.5f ? kBeta05 : kBetaAny;
-  if (q.before == 2 && q.after == 2 && b == kBeta075) return F<2, 2, kBeta075>::Run(args...);
-  if (q.before == 1 && q.after == 1 && b == kBeta075) return F<1, 1, kBeta075>::Run(args...);
-  if (b == kBeta075) return F<-1, -1, kBeta075>::Run(args...);
-  if (b == kBeta05) return F<-1, -1, kBeta05>::Run(args...);
-  return F<-1, -1, kBetaAny>::Run(args...);
+  using B075 = integral_constant<int, kBeta075>;
+  if (q.before == 2 && q.after == 2 && b == kBeta075)
+    return run(integral_constant<int, 2>(), integral_constant<int, 2>(), B075());
+  if (q.before == 1 && q.after == 1 && b == kBeta075)
+    return run(integral_constant<int, 1>(), integral_constant<int, 1>(), B075());
+  if (b == kBeta075) return run(Any(), Any(), B075());
+  if (b == kBeta05) return run(Any(), Any(), integral_constant<int, kBeta05>());
+  return run(Any(), Any(), integral_constant<int, kBetaAny>());
 }
 
 template <typename T>
-struct ForwardFn {
-  template <int LO, int HI, int B>
-  struct F {
-    static void Run(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
-      ForwardRowsT<T, LO, HI, B>(xp, yp, begin, end, C, q);
-    }
-  };
-};
-
-template <typename T>
 void ForwardRows(const T* xp, T* yp, int64_t begin, int64_t end, int C, const Params& q) {
-  Dispatch<ForwardFn<T>::template F>(q, xp, yp, begin, end, C, q);
+  Dispatch(q, [&](auto lo, auto hi, auto b) {
+    ForwardRowsT<T, decltype(lo)::value, decltype(hi)::value, decltype(b)::value>(xp, yp, begin, end, C, q);
+  });
 }
 
 template <typename T>
@@ -417,8 +412,9 @@ inline __m512 GChunk(const PooledG<T>& s, int i, __mmask16 m) {
 
 template <typename T>
 void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y, uint8_t* argmax) {
-  for (int c = 0; c < C; c += 16) {
-    const __mmask16 m = ChunkMask(c, C);
+  const Masks mask(C);
+  for (int i = 0, c = 0; i < mask.n; ++i, c += 16) {
+    const __mmask16 m = mask[i];
     __m512 best = LoadV(rows[0] + col * C + c, m);
     __m512i index = _mm512_setzero_si512();
     for (int kh = 0; kh < pool.ph; ++kh) {
@@ -440,9 +436,10 @@ void PoolPixel(const T* const* rows, int64_t col, int C, const Pool& pool, T* y,
 template <typename T>
 void PoolRow(const T* const* rows, int C, const Pool& pool, float* colmax, T* y) {
   const int64_t cols = (pool.PW - 1) * pool.sw + pool.pw;
+  const Masks mask(C);
   for (int64_t col = 0; col < cols; ++col) {
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
+    for (int i = 0, c = 0; i < mask.n; ++i, c += 16) {
+      const __mmask16 m = mask[i];
       __m512 best = LoadV(rows[0] + col * C + c, m);
       for (int kh = 1; kh < pool.ph; ++kh) best = _mm512_max_ps(LoadV(rows[kh] + col * C + c, m), best);
       _mm512_mask_storeu_ps(colmax + col * C + c, m, best);
@@ -450,8 +447,8 @@ void PoolRow(const T* const* rows, int C, const Pool& pool, float* colmax, T* y)
   }
   for (int64_t j = 0; j < pool.PW; ++j) {
     const float* first = colmax + j * pool.sw * C;
-    for (int c = 0; c < C; c += 16) {
-      const __mmask16 m = ChunkMask(c, C);
+    for (int i = 0, c = 0; i < mask.n; ++i, c += 16) {
+      const __mmask16 m = mask[i];
       __m512 best = _mm512_maskz_loadu_ps(m, first + c);
       for (int kw = 1; kw < pool.pw; ++kw) best = _mm512_max_ps(_mm512_maskz_loadu_ps(m, first + kw * C + c), best);
       StoreV(y + j * C + c, best, m);
@@ -495,18 +492,10 @@ void GradientRowsT(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C
 }
 
 template <typename T, typename G>
-struct GradientFn {
-  template <int LO, int HI, int B>
-  struct F {
-    static void Run(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
-      GradientRowsT<T, G, LO, HI, B>(xp, gs, dxp, begin, end, C, q);
-    }
-  };
-};
-
-template <typename T, typename G>
 void GradientRows(const T* xp, G& gs, T* dxp, int64_t begin, int64_t end, int C, const Params& q) {
-  Dispatch<GradientFn<T, G>::template F>(q, xp, gs, dxp, begin, end, C, q);
+  Dispatch(q, [&](auto lo, auto hi, auto b) {
+    GradientRowsT<T, G, decltype(lo)::value, decltype(hi)::value, decltype(b)::value>(xp, gs, dxp, begin, end, C, q);
+  });
 }
 #else
 // Plain-loop version: pixels in blocks of about kBlock floats (L1-resident; 256 measured best of 256 to 8192 at
@@ -856,7 +845,7 @@ class CrossChannelNormMaxPoolGradOp : public OpKernel {
     const Params q = q_;
     ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
         x.NumElements() / C, (kGradientCost + 8) * C, [&](int64_t begin, int64_t end) {
-          PooledG<T> gs{gp, ap, C, pool};
+          PooledG<T> gs(gp, ap, C, pool);
           GradientRows(xp, gs, dxp, begin, end, C, q);
         });
   }
