@@ -518,3 +518,8 @@ def network_layers(model) -> list:
             out.append(ClassificationOutputLayer(Name=layer.name, Classes=list(layer.classes or []),
                                                  ClassWeights=layer.class_weights or "none"))
     return out
+
+
+__all__ = ["imageInputLayer", "convolution2dLayer", "groupedConvolution2dLayer", "reluLayer",
+           "crossChannelNormalizationLayer", "maxPooling2dLayer", "fullyConnectedLayer", "dropoutLayer",
+           "softmaxLayer", "classificationLayer"]

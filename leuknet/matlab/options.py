@@ -43,6 +43,7 @@ class TrainingOptions:
     OutputNetwork: str = "last-iteration"
     ResetInputNormalization: bool = True
     Plots: str = "none"
+    BatchNormalizationStatistics: str = "population"
     # leuknet additions (not MATLAB options): validate at iteration 1 as MATLAB's printed tables show;
     # FinalLearnRate for the 'exponential' schedule (de Oliveira & Dantas: 1e-5 -> 1e-6 over the epochs)
     ValidateAtFirstIteration: bool = True

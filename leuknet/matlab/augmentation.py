@@ -1,0 +1,5 @@
+"""augmentation"""
+
+from __future__ import annotations
+
+__all__ = []

@@ -1,0 +1,5 @@
+"""datastore"""
+
+from __future__ import annotations
+
+__all__ = []

@@ -1,0 +1,5 @@
+"""evaluation"""
+
+from __future__ import annotations
+
+__all__ = []

@@ -1,0 +1,5 @@
+"""graph"""
+
+from __future__ import annotations
+
+__all__ = []
