@@ -339,7 +339,8 @@ class Trainer:
                 row["TimeElapsed"] = time.perf_counter() - t0 + elapsed0
                 row["verbose"] = (iteration == 1 or iteration % o.VerboseFrequency == 0 or due or final or stop)
                 info.rows.append(row)
-                cb("iteration", row)
+                if cb("iteration", row) is True:  # a callback's request to stop (MATLAB's OutputFcn returning true)
+                    stop = info.stopped_early = True
                 if stop:
                     break
                 if checkpoint_every and iteration % checkpoint_every == 0 and iteration % per_epoch:
@@ -417,7 +418,9 @@ def inference_step(model):
 
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
     """Class probabilities (N x classes) for an :class:`~leuknet.data.pipeline.ImageData`, streamed."""
-    step = inference_step(model)
+    step = model.__dict__.get("_leuknet_inference_step")
+    if step is None:  # one traced function per model, kept with it (repeated predictions do not retrace)
+        step = model.__dict__["_leuknet_inference_step"] = inference_step(model)
     out = [step(tf.convert_to_tensor(x)).numpy() for x, _ in data.stored_batches(batch_size)]
     return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
 

@@ -93,7 +93,7 @@ def test_matlab_transfer_idiom_new_layers_move_factor_times_as_far(tmp_path):
     lr = 1e-4
     opts = trainingOptions("adam", InitialLearnRate=lr, MaxEpochs=1, MiniBatchSize=4, Verbose=False,
                            L2Regularization=0.0)
-    trained, _ = trainNetwork(X, Y, layers, opts)
+    trained = trainNetwork(X, Y, layers, opts)
     from leuknet.matlab import Layers
 
     after = {l.Name: l for l in Layers(trained)}

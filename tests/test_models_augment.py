@@ -110,11 +110,11 @@ def test_grad_cam_peaks_on_the_discriminative_blob():
               convolution2dLayer(3, 8, Padding="same"), reluLayer(), maxPooling2dLayer(2, Stride=2),
               fullyConnectedLayer(2), softmaxLayer(), classificationLayer()]
     net, info = trainNetwork(x, y, layers, trainingOptions("adam", InitialLearnRate=3e-3, MaxEpochs=6,
-                                                           MiniBatchSize=32, Verbose=False))
+                                                           MiniBatchSize=32, Verbose=False), nargout=2)
     assert info["TrainingAccuracy"][-3:].mean() > 90
     xt, yt, where = _blob_task(40, np.random.default_rng(5))
     pos = np.flatnonzero(yt == 1)[:10]
-    cam, idx, layer = grad_cam(net, xt[pos].astype(np.float32), class_index=1)
+    cam, idx, layer = grad_cam(net.model, xt[pos].astype(np.float32), class_index=1)
     assert layer == "relu_2" and cam.shape[1:] == (32, 32)
     hits = 0
     for k, i in enumerate(pos):

@@ -206,4 +206,20 @@ def flatten_layers(fn, layers):
     return out
 
 
+class MatlabDifference(UserWarning):
+    """Where leuknet is more permissive than MATLAB (a script that runs here might not run in MATLAB)."""
+
+
+_NOTED = set()
+
+
+def note(message):
+    """Say once per process where leuknet does more than MATLAB would (a :class:`MatlabDifference` warning)."""
+    import warnings
+
+    if message not in _NOTED:
+        _NOTED.add(message)
+        warnings.warn(message, MatlabDifference, stacklevel=3)
+
+
 __all__ = []

@@ -1,5 +1,683 @@
-"""datastore"""
+"""Datastores and labels: ``imageDatastore``, ``categorical``, ``splitEachLabel``, ``countEachLabel``,
+``readimage`` and the array conventions of ``trainNetwork``.
+
+MATLAB semantics (MathWorks documentation):
+- ``imageDatastore(location, 'IncludeSubfolders', tf, 'LabelSource', 'foldernames'|'none', 'FileExtensions',
+  exts, 'ReadFcn', fcn, 'Labels', labels)``: with ``'foldernames'`` each file's label is the name of the folder
+  that *contains the file* (so ``C-NMC_training_data/fold_0/all/x.bmp`` is labelled ``all``); ``IncludeSubfolders``
+  defaults to false; ``FileExtensions`` defaults to the formats ``imformats`` reads; files in sorted order.
+  https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.html
+- ``splitEachLabel(imds, p1, ..., pN, 'randomized', 'Include', labels, 'Exclude', labels)``: ``p`` in (0, 1) is a
+  proportion of each label (rounded down), an integer ``p >= 1`` a number of files per label (their sum at most
+  the smallest label's count); N + 1 datastores, the last with the rest; ``'randomized'`` assigns files at
+  random, else in file order. https://mathworks.com/help/matlab/ref/datastore.spliteachlabel.html
+- ``countEachLabel(imds)``: a table with variables ``Label`` and ``Count``.
+  https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.counteachlabel.html
+- ``categorical``: categories sorted (numbers numerically, text lexicographically); ``==`` is elementwise.
+  https://www.mathworks.com/help/matlab/ref/categorical.html
+
+Python's conventions where they differ: indices are 0-based (``readimage(imds, 0)``, ``subset(imds, [0, 1])``);
+``splitEachLabel`` returns every output as a tuple (Python cannot see how many are unpacked: ``nargout=1`` gives
+the first alone, as MATLAB's ``imds = splitEachLabel(imds, 8000)``); MATLAB's random stream cannot be reproduced,
+so random choices take a seed (``Seed=``, leuknet's addition; default 0).
+"""
 
 from __future__ import annotations
 
-__all__ = []
+import glob
+import os
+from pathlib import Path
+
+import numpy as np
+
+from leuknet.errors import ConfigError, DataError
+from leuknet.matlab.conventions import boolean, choice, note, outputs, parse
+
+__all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "countEachLabel",
+           "splitEachLabel", "readimage", "readall", "shuffle", "subset", "numel", "Table"]
+
+# imformats' readable formats (MATLAB R2021a): bmp, cur, fts/fits, gif, hdf, ico, j2c/j2k/jp2, jpf/jpx, jpg/jpeg,
+# pbm, pcx, pgm, png, pnm, ppm, ras, tif/tiff, xwd. Those OpenCV decodes are the default here.
+DEFAULT_EXTENSIONS = (".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm", ".ras",
+                      ".jp2")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# categorical
+
+def _sorted_categories(values):
+    """MATLAB's category order: numbers numerically, text lexicographically (as text)."""
+    uniq = set(values)
+    try:
+        nums = sorted(uniq, key=float)
+        if all(isinstance(v, (int, float, np.integer, np.floating)) for v in uniq):
+            return [_name(v) for v in nums]
+    except (TypeError, ValueError):
+        pass
+    return sorted(_name(v) for v in uniq)
+
+
+def _name(v):
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+class Categorical:
+    """MATLAB's ``categorical`` array of labels: ``codes`` (int32, -1 = undefined) into ``categories`` (list of
+    str). ``==`` against another categorical, a string or a list of strings is elementwise and gives a NumPy bool
+    array (so ``np.mean(YPred == YTest)`` is the accuracy); ``len``, indexing, iteration and ``str`` of a scalar
+    (the class name) work as a user expects; ``np.asarray(c)`` gives the names."""
+
+    __array_priority__ = 1000  # numpy defers == to us
+
+    def __init__(self, values=(), categories=None, codes=None):
+        if codes is not None:
+            self.codes = np.asarray(codes, np.int32)
+            self.categories = [str(c) for c in categories]
+            return
+        if isinstance(values, Categorical):
+            names = values._names()
+            cats = list(values.categories) if categories is None else [str(c) for c in categories]
+        else:
+            arr = values if isinstance(values, (list, tuple)) else np.asarray(values).ravel().tolist()
+            if np.ndim(values) == 0 and not isinstance(values, (list, tuple)):
+                arr = [np.asarray(values).item()]
+            cats = _sorted_categories(arr) if categories is None else [_name(c) for c in categories]
+            names = [_name(v) for v in arr]
+        index = {c: i for i, c in enumerate(cats)}
+        self.codes = np.array([index.get(n, -1) for n in names], np.int32)
+        self.categories = cats
+
+    # -- container -------------------------------------------------------------------------------------------
+    def _names(self):
+        return [self.categories[c] if c >= 0 else "<undefined>" for c in np.ravel(self.codes)]
+
+    def __len__(self):
+        return int(np.size(self.codes)) if self.codes.ndim else 1
+
+    @property
+    def shape(self):
+        return self.codes.shape
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            return Categorical(categories=self.categories, codes=np.asarray(self.codes[i]))
+        return Categorical(categories=self.categories, codes=self.codes[np.asarray(i) if isinstance(i, list) else i])
+
+    def __iter__(self):
+        for c in np.ravel(self.codes):
+            yield Categorical(categories=self.categories, codes=np.asarray(c))
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.array(self._names(), dtype=object if dtype is None else dtype)
+        return a.reshape(self.codes.shape) if self.codes.ndim else a.reshape(())
+
+    def tolist(self):
+        return self._names()
+
+    def __str__(self):
+        if self.codes.ndim == 0:
+            return self._names()[0]
+        return "\n".join(f"     {n}" for n in self._names())
+
+    def __repr__(self):
+        if self.codes.ndim == 0:
+            return f"categorical({self._names()[0]!r})"
+        n = len(self)
+        head = ", ".join(repr(v) for v in self._names()[:6]) + (", ..." if n > 6 else "")
+        return f"Categorical([{head}], {n} x 1, categories={self.categories})"
+
+    def __hash__(self):
+        return hash(str(self)) if self.codes.ndim == 0 else id(self)
+
+    # -- comparison ------------------------------------------------------------------------------------------
+    def _other_names(self, other):
+        if isinstance(other, Categorical):
+            return np.asarray(other._names(), dtype=object).reshape(other.codes.shape)
+        if isinstance(other, str):
+            return other
+        return np.asarray([_name(v) for v in np.ravel(np.asarray(other, dtype=object))], dtype=object)
+
+    def __eq__(self, other):
+        mine = np.asarray(self._names(), dtype=object).reshape(self.codes.shape)
+        theirs = self._other_names(other)
+        if not isinstance(theirs, str) and np.size(theirs) not in (1, np.size(mine)):
+            raise DataError(f"categorical ==: arrays of {np.size(mine)} and {np.size(theirs)} elements")
+        if not isinstance(theirs, str) and np.size(theirs) == np.size(mine):
+            theirs = np.asarray(theirs).reshape(mine.shape)
+        out = np.asarray(mine == theirs, bool)
+        if self.codes.ndim == 0:
+            return bool(out)
+        return out
+
+    def __ne__(self, other):
+        r = self.__eq__(other)
+        return (not r) if isinstance(r, bool) else ~r
+
+
+def categorical(values, valueset=None):
+    """``categorical(values)`` (categories sorted) or ``categorical(values, valueset)`` (categories in the
+    order of ``valueset``)."""
+    return Categorical(values, valueset)
+
+
+def categories(c):
+    """``categories(C)``: the category names, a list of str in MATLAB's order."""
+    if isinstance(c, Categorical):
+        return list(c.categories)
+    if hasattr(c, "Labels"):
+        return categories(c.Labels)
+    return Categorical(c).categories
+
+
+def as_categorical(fn, y, categories_=None):
+    """Labels given as a Categorical, strings, numbers or a NumPy array -> Categorical (``categories_`` fixes the
+    order); an unknown label is an error naming ``fn``."""
+    c = y if isinstance(y, Categorical) else Categorical(y, None)
+    if categories_ is not None:
+        cats = [str(v) for v in categories_]
+        missing = sorted(set(c.categories) - set(cats))
+        if missing:
+            raise DataError(f"{fn}: label {missing[0]!r} is not one of the network's classes {cats}")
+        c = Categorical(c, cats)
+    if np.any(c.codes < 0):
+        raise DataError(f"{fn}: undefined labels")
+    return c
+
+
+# ------------------------------------------------------------------------------------------------------------
+# a small table (countEachLabel)
+
+class Table:
+    """A small MATLAB-like table: variables as attributes (``t.Count``), ``t['Count']``, ``len(t)`` rows,
+    printed as MATLAB prints a table."""
+
+    def __init__(self, **columns):
+        object.__setattr__(self, "_columns", dict(columns))
+
+    @property
+    def VariableNames(self):
+        return list(self._columns)
+
+    def __getattr__(self, name):
+        cols = object.__getattribute__(self, "_columns")
+        if name in cols:
+            return cols[name]
+        raise AttributeError(f"table has no variable {name!r}; variables: {', '.join(cols)}")
+
+    def __getitem__(self, name):
+        return self._columns[name]
+
+    def __len__(self):
+        return len(next(iter(self._columns.values()))) if self._columns else 0
+
+    def rows(self):
+        cols = [[str(v) for v in (c.tolist() if hasattr(c, "tolist") else list(c))] for c in self._columns.values()]
+        return list(zip(*cols))
+
+    def __repr__(self):
+        names = list(self._columns)
+        rows = self.rows()
+        widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+        lines = [f"  {len(rows)}x{len(names)} table", "",
+                 "    " + "    ".join(n.center(w) for n, w in zip(names, widths)),
+                 "    " + "    ".join("_" * w for w in widths)]
+        lines += ["    " + "    ".join(v.center(w) for v, w in zip(r, widths)) for r in rows]
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+# ------------------------------------------------------------------------------------------------------------
+# imageDatastore
+
+def _expand_location(fn, location, include_subfolders, extensions):
+    locs = [location] if isinstance(location, (str, os.PathLike)) else list(location)
+    if not locs:
+        raise DataError(f"{fn}: no location given")
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    files = []
+    for loc in locs:
+        loc = os.fspath(loc)
+        p = Path(loc).expanduser()
+        if any(ch in loc for ch in "*?["):  # MATLAB accepts wildcards in a location
+            matches = sorted(glob.glob(str(p), recursive=True))
+            if not matches:
+                raise DataError(f"{fn}: no files match {loc!r}")
+            for m in matches:
+                mp = Path(m)
+                if mp.is_dir():
+                    files.extend(_walk(mp, include_subfolders, exts))
+                elif mp.suffix.lower() in exts:
+                    files.append(str(mp.resolve()))
+            continue
+        if not p.exists():
+            raise DataError(f"{fn}: cannot find files or folders matching {loc!r}")
+        if p.is_file():
+            if p.suffix.lower() not in exts:
+                raise DataError(f"{fn}: {loc!r} does not have one of the file extensions {sorted(exts)}")
+            files.append(str(p.resolve()))
+        else:
+            files.extend(_walk(p, include_subfolders, exts))
+    return sorted(dict.fromkeys(files))
+
+
+def _walk(root, include_subfolders, exts):
+    out = []
+    if include_subfolders:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            out.extend(str((Path(dirpath) / f).resolve()) for f in filenames
+                       if Path(f).suffix.lower() in exts and not f.startswith("."))
+    else:
+        out.extend(str(p.resolve()) for p in sorted(root.iterdir())
+                   if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
+    return out
+
+
+class ImageDatastore:
+    """MATLAB's ``ImageDatastore``: ``Files`` (list of str paths), ``Labels`` (:class:`Categorical`, assignable),
+    ``ReadFcn``; ``read``/``hasdata``/``reset``/``readimage``/``readall``/``shuffle``/``subset`` and
+    ``countEachLabel``/``splitEachLabel`` as methods and as functions. Immutable in use: ``shuffle``, ``subset``
+    and ``splitEachLabel`` return new datastores (MATLAB's are handle objects, but these functions copy)."""
+
+    def __init__(self, files, labels=None, read_fcn=None):
+        self._files = [str(f) for f in files]
+        self._labels = None
+        if labels is not None:
+            self.Labels = labels
+        self.ReadFcn = read_fcn
+        self._position = 0
+
+    # -- properties ------------------------------------------------------------------------------------------
+    @property
+    def Files(self):
+        return list(self._files)
+
+    @property
+    def Labels(self):
+        if self._labels is None:
+            return Categorical([], [])
+        return self._labels
+
+    @Labels.setter
+    def Labels(self, labels):
+        c = labels if isinstance(labels, Categorical) else Categorical(labels)
+        if len(c) != len(self._files):
+            raise DataError(f"imageDatastore: {len(c)} labels for {len(self._files)} files")
+        self._labels = c
+
+    @property
+    def has_labels(self):
+        return self._labels is not None
+
+    def __len__(self):
+        return len(self._files)
+
+    @property
+    def NumObservations(self):
+        return len(self)
+
+    def __repr__(self):
+        files = self._files
+        shown = "".join(f"\n             '{f}';" for f in files[:3]) + (f"\n              ... and {len(files) - 3} more"
+                                                                        if len(files) > 3 else "")
+        labels = f"{len(self)} labels in {len(self.Labels.categories)} categories {self.Labels.categories}" \
+            if self.has_labels else "none"
+        return f"ImageDatastore with properties:\n\n      Files: {{{shown}\n             }}\n     Labels: {labels}"
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def readimage(self, i, nargout=None):
+        """``readimage(imds, i)`` (0-based ``i``): the image as ``imread`` reads it; ``nargout=2`` adds the info
+        struct (``Filename``, ``Label``)."""
+        n = len(self)
+        if not isinstance(i, (int, np.integer)) or not -n <= int(i) < n:
+            raise ConfigError(f"readimage: index must be an integer from 0 to {n - 1}, received {i!r}")
+        f = self._files[int(i)]
+        img = self.ReadFcn(f) if self.ReadFcn is not None else _imread(f)
+        info = {"Filename": f, "FileSize": os.path.getsize(f)}
+        if self.has_labels:
+            info["Label"] = self.Labels[int(i)]
+        return outputs("readimage", (img, info), nargout)
+
+    def hasdata(self):
+        return self._position < len(self)
+
+    def read(self, nargout=None):
+        """The next image (MATLAB ``read``); at the end an error, as MATLAB's."""
+        if not self.hasdata():
+            raise DataError("read: no more data in the datastore; call reset(imds)")
+        out = self.readimage(self._position, nargout=2)
+        self._position += 1
+        return outputs("read", out, nargout)
+
+    def reset(self):
+        self._position = 0
+
+    def readall(self):
+        return [self.readimage(i) for i in range(len(self))]
+
+    def preview(self):
+        return self.readimage(0)
+
+    # -- new datastores --------------------------------------------------------------------------------------
+    def subset(self, indices):
+        """The files at ``indices`` (0-based integers or a boolean mask), with their labels."""
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            if idx.size != len(self):
+                raise ConfigError(f"subset: a logical mask of {idx.size} for {len(self)} files")
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64).ravel()
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise ConfigError(f"subset: indices must lie in 0..{len(self) - 1}")
+        labels = self._labels[idx] if self._labels is not None else None
+        return ImageDatastore([self._files[i] for i in idx], labels, self.ReadFcn)
+
+    def shuffle(self, Seed=None):
+        """A new datastore with the files in random order (``Seed``: leuknet's addition)."""
+        rng = np.random.default_rng(Seed)
+        return self.subset(rng.permutation(len(self)))
+
+    def countEachLabel(self):
+        return countEachLabel(self)
+
+    def splitEachLabel(self, *args, **kwargs):
+        return splitEachLabel(self, *args, **kwargs)
+
+    def partition(self, n, index):
+        """``partition(imds, N, index)`` (0-based ``index``): the index-th of N interleaved parts."""
+        return self.subset(np.arange(index, len(self), n))
+
+    # -- to the training pipeline ----------------------------------------------------------------------------
+    def image_data(self, input_size, classes=None, colorspace="rgb", color_preprocessing="none",
+                   fn="trainNetwork"):
+        """``(ImageData, classes)`` for the network: files decoded (in parallel), resized to the input layer's
+        size with antialiasing (MATLAB requires images of the input size from a plain datastore; leuknet resizes
+        and says so once), kept in memory when they fit. ``classes`` fixes the class order."""
+        from leuknet.data.pipeline import load_image_data
+
+        if not len(self):
+            raise DataError(f"{fn}: the datastore has no files")
+        h, w, c = (tuple(input_size) + (3,))[:3]
+        if self.has_labels:
+            y = as_categorical(fn, self.Labels, classes)
+            labels, cats = y.codes, y.categories
+        else:
+            labels, cats = np.zeros(len(self), np.int32), classes
+        if self.ReadFcn is not None:
+            from leuknet.data.pipeline import ImageData
+
+            images = np.stack([_fit_image(fn, self.ReadFcn(f), (h, w, c), f) for f in self._files])
+            return ImageData(labels, (h, w), colorspace, images=images, **_channel_kwargs(c)), cats
+        data, bad = load_image_data(self._files, labels, (h, w), colorspace, on_bad="raise",
+                                    **_channel_kwargs(c, color_preprocessing))
+        note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
+             "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
+        return data, cats
+
+
+def _channel_kwargs(c, color_preprocessing="none"):
+    """ImageData / load_image_data keywords for ``c`` channels (only where the pipeline has them)."""
+    from leuknet.data import pipeline
+
+    params = getattr(pipeline.load_image_data, "__code__").co_varnames
+    kw = {}
+    if "channels" in params:
+        kw["channels"] = c
+        if color_preprocessing != "none":
+            kw["color_preprocessing"] = color_preprocessing
+    elif c != 3:
+        raise DataError(f"grey input ({c} channel) needs the pipeline's channel support")
+    return kw
+
+
+def _imread(path):
+    from leuknet.matlab import images
+
+    if hasattr(images, "imread"):
+        return images.imread(path)
+    from leuknet.data.pipeline import read_image
+
+    return read_image(path)
+
+
+def _fit_image(fn, img, size, what):
+    """One image from a ReadFcn as H x W x C uint8 at ``size`` (resized when it differs, as ``image_data``)."""
+    from leuknet.data.pipeline import to_rgb_uint8  # noqa: F401  (same decoding rules)
+
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise DataError(f"{fn}: ReadFcn returned an array of shape {a.shape} for {what}")
+    if a.dtype != np.uint8:
+        from leuknet.colorspace import im2uint8
+
+        a = im2uint8(a) if a.dtype.kind == "f" else a.astype(np.uint8)
+    h, w, c = size
+    if a.shape[2] == 1 and c == 3:
+        a = np.repeat(a, 3, axis=2)
+    if a.shape[2] != c:
+        raise DataError(f"{fn}: {what} has {a.shape[2]} channels, the input layer takes {c}")
+    if a.shape[:2] != (h, w):
+        import cv2
+
+        a = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if a.shape[0] > h else cv2.INTER_LINEAR)
+        a = a.reshape(h, w, c)
+    return a
+
+
+def imageDatastore(location, *args, **kwargs):
+    """``imds = imageDatastore(location, 'IncludeSubfolders', true, 'LabelSource', 'foldernames')``.
+
+    ``location``: a folder, a file, a wildcard pattern or a list of them. Options: ``IncludeSubfolders``
+    (default false, as MATLAB), ``LabelSource`` ('none' | 'foldernames': the name of the folder that contains each
+    file), ``FileExtensions`` (default: the image formats MATLAB's ``imformats`` reads that OpenCV decodes),
+    ``ReadFcn`` (a function of a file name returning an image), ``Labels`` (labels given directly)."""
+    fn = "imageDatastore"
+    _, _, o = parse(fn, args, kwargs, {"IncludeSubfolders": False, "LabelSource": "none",
+                                       "FileExtensions": DEFAULT_EXTENSIONS, "ReadFcn": None, "Labels": None,
+                                       "ReadSize": 1}, max_positional=0)
+    include = boolean(fn, "IncludeSubfolders", o["IncludeSubfolders"])
+    source = choice(fn, "LabelSource", o["LabelSource"], ("none", "foldernames"))
+    exts = o["FileExtensions"]
+    exts = [exts] if isinstance(exts, str) else list(exts)
+    if o["ReadFcn"] is not None and not callable(o["ReadFcn"]):
+        raise ConfigError(f"{fn}: ReadFcn must be a function of a file name, received {o['ReadFcn']!r}")
+    if o["ReadSize"] != 1:
+        raise ConfigError(f"{fn}: ReadSize other than 1 is not supported (read returns one image)")
+    files = _expand_location(fn, location, include, exts)
+    if not files:
+        hint = "" if include else " (files in sub-folders need 'IncludeSubfolders', true)"
+        raise DataError(f"{fn}: no files with extensions {', '.join(exts)} found at {location!r}{hint}")
+    labels = None
+    if o["Labels"] is not None:
+        if source == "foldernames":
+            raise ConfigError(f"{fn}: give either 'Labels' or 'LabelSource', 'foldernames', not both")
+        labels = o["Labels"]
+    elif source == "foldernames":
+        labels = [Path(f).parent.name for f in files]
+    return ImageDatastore(files, labels, o["ReadFcn"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# functions on datastores
+
+def _datastore(fn, imds):
+    if isinstance(imds, tuple) and imds and all(isinstance(d, ImageDatastore) for d in imds):
+        raise ConfigError(f"{fn}: received {len(imds)} datastores (splitEachLabel returns all its outputs: unpack "
+                          "them, or pass nargout=1 for the first alone)")
+    if not isinstance(imds, ImageDatastore):
+        raise ConfigError(f"{fn}: expected an imageDatastore, received {type(imds).__name__}")
+    return imds
+
+
+def _labelled(fn, imds):
+    imds = _datastore(fn, imds)
+    if not imds.has_labels:
+        raise DataError(f"{fn}: the datastore has no labels (create it with 'LabelSource', 'foldernames')")
+    return imds
+
+
+def countEachLabel(imds):
+    """``tbl = countEachLabel(imds)``: a :class:`Table` with ``Label`` (categorical) and ``Count`` (int)."""
+    imds = _labelled("countEachLabel", imds)
+    lab = imds.Labels
+    counts = np.bincount(lab.codes[lab.codes >= 0], minlength=len(lab.categories))
+    return Table(Label=Categorical(categories=lab.categories, codes=np.arange(len(lab.categories))),
+                 Count=counts.astype(np.int64))
+
+
+def _label_set(fn, what, v, cats):
+    names = [str(v)] if isinstance(v, str) else [str(x) for x in (v.tolist() if hasattr(v, "tolist") else v)]
+    unknown = [n for n in names if n not in cats]
+    if unknown:
+        raise ConfigError(f"{fn}: {what} label {unknown[0]!r} is not one of {cats}")
+    return set(names)
+
+
+def splitEachLabel(imds, *args, nargout=None, **kwargs):
+    """``[imds1, ..., imdsM] = splitEachLabel(imds, p1, ..., pN, 'randomized', 'Include', ..., 'Exclude', ...)``.
+
+    Each ``p`` is a proportion in (0, 1) of every label's files (rounded down) or an integer count per label
+    (``8000``: the sum of counts must not exceed the smallest label's). Returns the N splits plus the remainder,
+    leaving the remainder out only where proportions sum to 1 (the last split then takes what rounding left over);
+    ``nargout=K`` gives exactly the first K (``nargout=1``: the datastore alone). ``'randomized'`` draws the files
+    of each split at random (``Seed=`` for the draw, default 0); else in file order. ``Include``/``Exclude``:
+    labels to split (the others are left out of every output, as MATLAB)."""
+    fn = "splitEachLabel"
+    imds = _labelled(fn, imds)
+    pos, flags, o = parse(fn, args, kwargs, {"Include": None, "Exclude": None, "Seed": 0},
+                          flags=("randomized",))
+    if not pos:
+        raise ConfigError(f"{fn}: give at least one proportion or count, e.g. splitEachLabel(imds, 0.7)")
+    ps = []
+    for p in pos:
+        try:
+            ps.append(float(p))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{fn}: proportions must be numbers in (0, 1) or integer counts, received {p!r}") \
+                from None
+    lab = imds.Labels
+    cats = lab.categories
+    keep = set(cats)
+    if o["Include"] is not None:
+        keep = _label_set(fn, "Include", o["Include"], cats)
+    if o["Exclude"] is not None:
+        keep -= _label_set(fn, "Exclude", o["Exclude"], cats)
+    fractions = all(0 < p < 1 for p in ps)
+    counts = all(p >= 1 and float(p).is_integer() for p in ps)
+    if not (fractions or counts):
+        raise ConfigError(f"{fn}: give proportions in (0, 1) or integer counts >= 1, not a mix, received {ps}")
+    per_label = {c: np.flatnonzero(lab.codes == i) for i, c in enumerate(cats) if c in keep}
+    if counts:
+        smallest = min(len(v) for v in per_label.values())
+        if sum(ps) > smallest:
+            small = min(per_label, key=lambda c: len(per_label[c]))
+            raise DataError(f"{fn}: the counts sum to {int(sum(ps))}, more than the {smallest} files of label "
+                            f"{small!r} (the smallest)")
+    elif sum(ps) > 1 + 1e-9:
+        raise ConfigError(f"{fn}: proportions sum to {sum(ps):g}, more than 1")
+    fills = fractions and abs(sum(ps) - 1.0) < 1e-9
+    rng = np.random.default_rng(o["Seed"])
+    parts = [[] for _ in range(len(ps) + 1)]
+    for c, idx in per_label.items():
+        if "randomized" in flags:
+            idx = idx[rng.permutation(len(idx))]
+        n = len(idx)
+        sizes = [int(p) if counts else int(np.floor(p * n + 1e-9)) for p in ps]
+        start = 0
+        for k, s in enumerate(sizes):
+            parts[k].extend(idx[start : start + s].tolist())
+            start += s
+        rest = idx[start:].tolist()
+        (parts[len(ps) - 1] if fills else parts[len(ps)]).extend(rest)
+    if fills:
+        parts = parts[:-1]
+    out = tuple(imds.subset(np.array(sorted(p), np.int64)) for p in parts)
+    if nargout is not None:
+        if nargout > len(out):
+            raise ConfigError(f"{fn}: too many output arguments (nargout={nargout}; it has {len(out)})")
+        return out[0] if nargout == 1 else out[:nargout]
+    return out
+
+
+def readimage(imds, i, nargout=None):
+    """``I = readimage(imds, i)`` with a 0-based ``i``."""
+    return _datastore("readimage", imds).readimage(i, nargout=nargout)
+
+
+def readall(imds):
+    return _datastore("readall", imds).readall()
+
+
+def shuffle(imds, Seed=None):
+    return _datastore("shuffle", imds).shuffle(Seed)
+
+
+def subset(imds, indices):
+    return _datastore("subset", imds).subset(indices)
+
+
+def numel(x):
+    """``numel``: files of a datastore, observations of an augmented datastore, elements of an array."""
+    if isinstance(x, ImageDatastore):
+        return len(x)
+    if hasattr(x, "NumObservations"):
+        return int(x.NumObservations)
+    if isinstance(x, Categorical):
+        return len(x)
+    return int(np.size(x))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# arrays of images
+
+def image_array(fn, X, input_size=None):
+    """Images as an N x H x W x C array: accepts N x H x W x C, MATLAB's H x W x C x N (what ``scipy.io.loadmat``
+    gives; told apart by the input layer's size ``input_size`` (h, w, c)), H x W x N for grey images
+    (MATLAB's H x W x 1 x N squeezed) and one H x W x C image."""
+    X = np.asarray(X)
+    if X.dtype == object:
+        raise DataError(f"{fn}: images must be a numeric array, received an array of objects")
+    size = tuple(int(v) for v in input_size) if input_size is not None else None
+    if X.ndim == 2:
+        X = X[None, :, :, None]
+    elif X.ndim == 3:
+        if size is not None and X.shape == size:
+            X = X[None]  # one H x W x C image
+        elif size is not None and size[2] == 1 and X.shape[:2] == size[:2]:
+            X = np.moveaxis(X, 2, 0)[..., None]  # H x W x N grey
+        elif size is not None and size[2] == 1 and X.shape[1:] == size[:2]:
+            X = X[..., None]  # N x H x W grey
+        elif size is None and X.shape[-1] in (1, 3):
+            X = X[None]
+        else:
+            raise DataError(f"{fn}: an array of shape {X.shape} is not one image of the input size {size}")
+    elif X.ndim != 4:
+        raise DataError(f"{fn}: images must be an N x H x W x C (or MATLAB's H x W x C x N) array, received "
+                        f"shape {X.shape}")
+    if size is not None and X.ndim == 4:
+        if tuple(X.shape[1:]) == size:
+            pass
+        elif tuple(X.shape[:3]) == size:
+            X = np.moveaxis(X, 3, 0)  # MATLAB's H x W x C x N
+        elif tuple(X.shape[1:3]) == size[:2] or tuple(X.shape[:2]) == size[:2]:
+            have = X.shape[3] if tuple(X.shape[1:3]) == size[:2] else X.shape[2]
+            raise DataError(f"{fn}: the images have {have} channels, the input layer takes {size[2]}")
+        else:
+            raise DataError(f"{fn}: images of shape {tuple(X.shape)} (N x H x W x C or H x W x C x N) do not match "
+                            f"the input layer's size {list(size)}; resize them or use augmentedImageDatastore")
+    return X
+
+
+def as_label_array(fn, Y):
+    """A label argument (categorical, strings, numbers, a table column) -> Categorical."""
+    if isinstance(Y, Categorical):
+        return Y
+    if Y is None:
+        raise ConfigError(f"{fn}: no labels given")
+    return Categorical(Y)
+

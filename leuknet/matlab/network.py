@@ -1,33 +1,179 @@
-"""Networks and results: ``trainNetwork``, ``classify``, ``predict``, ``activations`` and the trained network."""
+"""Networks and results: ``trainNetwork``, ``classify``, ``predict``, ``activations`` and the trained network.
+
+MATLAB semantics (MathWorks documentation):
+- ``net = trainNetwork(X, Y, layers, options)`` / ``trainNetwork(imds, layers, options)``, ``[net, info] = ...``:
+  X an H x W x C x N numeric array (leuknet also takes N x H x W x C: told apart by the input layer's size),
+  Y categorical labels; ``info`` per-iteration TrainingLoss, TrainingAccuracy, ValidationLoss, ValidationAccuracy,
+  BaseLearnRate, and FinalValidationLoss/Accuracy, OutputNetworkIteration.
+  https://www.mathworks.com/help/deeplearning/ref/trainnetwork.html
+- ``[YPred, scores] = classify(net, X)``: labels (categorical) and class scores, N x classes; ``predict(net, X)``
+  the scores. https://www.mathworks.com/help/deeplearning/ref/seriesnetwork.classify.html
+- ``features = activations(net, X, layer, 'OutputAs', 'channels'|'rows'|'columns')``: 'rows' gives N x features.
+  MATLAB flattens each observation's H x W x C activation in column-major order (H fastest); leuknet does the
+  same. https://www.mathworks.com/help/deeplearning/ref/seriesnetwork.activations.html
+- ``ExecutionEnvironment`` 'auto' (a GPU if there is one), 'cpu', 'gpu' (an error without one), 'multi-gpu'
+  (every local GPU), 'parallel' (a cluster: leuknet's multi-worker training, ``leuknet train --workers``).
+  https://www.mathworks.com/help/deeplearning/ref/trainingoptions.html
+
+Python's conventions: ``net = trainNetwork(...)`` is the network alone, ``net, info = trainNetwork(...,
+nargout=2)`` both; likewise ``classify(..., nargout=2)``. The network is a :class:`SeriesNetwork` (a layer array)
+or :class:`DAGNetwork` (a layer graph) with ``Layers``, ``predict``, ``classify``, ``activations``, ``save``; the
+Keras model is ``net.model``.
+"""
 
 from __future__ import annotations
+
+import math
+import os
+import time
 
 import numpy as np
 
 from leuknet.data.pipeline import ImageData
 from leuknet.data.sources import Dataset
-from leuknet.errors import ConfigError, DataError
+from leuknet.errors import ConfigError, DataError, DeviceError
+from leuknet.matlab.conventions import choice, flatten_layers, note, options_only, outputs
+from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
 from leuknet.matlab.layers import assemble, network_layers
 from leuknet.matlab.options import TrainingOptions, trainingOptions
 
-__all__ = ["trainNetwork", "classify", "predict", "Layers", "alexnet", "SeriesNetwork"]
+__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "SeriesNetwork",
+           "DAGNetwork", "loadNetwork", "TrainingInfo"]
 
 
-class SeriesNetwork:
-    """What MATLAB's ``alexnet()`` returns: ``.Layers`` is the layer array with weights (MATLAB layouts), so
-    ``alexnet().Layers[:-3] + [fullyConnectedLayer(...), ...]`` is the transfer-learning idiom. ``.model`` is the
-    Keras model."""
+# ------------------------------------------------------------------------------------------------------------
+# the trained network
 
-    def __init__(self, model, pretrained):
+class TrainingInfo(dict):
+    """MATLAB's ``info`` struct: fields as attributes (``info.TrainingLoss``) and as keys (``info['TrainingLoss']``)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"info has no field {name!r}; fields: {', '.join(self)}") from None
+
+
+class Network:
+    """A trained (or pretrained) network: ``Layers`` (a new list each time, weights in MATLAB's layouts),
+    ``InputNames``, ``OutputNames``, ``predict``, ``classify``, ``activations``, ``save``; ``model`` is the Keras
+    model."""
+
+    kind = "Network"
+
+    def __init__(self, model, pretrained=False):
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise ConfigError(f"{self.kind}: expected a Keras model, received {type(model).__name__}")
         self.model = model
         self.pretrained = pretrained
 
     @property
     def Layers(self):
-        return network_layers(self.model)
+        layers = network_layers(self.model)
+        if layers and hasattr(layers[-1], "Classes") and isinstance(layers[-1].Classes, list):
+            layers[-1].Classes = Categorical(layers[-1].Classes, layers[-1].Classes)
+        return layers
+
+    @property
+    def InputNames(self):
+        return [self.Layers[0].Name]
+
+    @property
+    def OutputNames(self):
+        return [self.Layers[-1].Name]
+
+    @property
+    def Classes(self):
+        return Categorical(_classes(self.model), _classes(self.model))
+
+    @property
+    def InputSize(self):
+        return tuple(int(v) for v in self.model.input.shape[1:])
+
+    def predict(self, X, *args, **kwargs):
+        return predict(self, X, *args, **kwargs)
+
+    def classify(self, X, *args, **kwargs):
+        return classify(self, X, *args, **kwargs)
+
+    def activations(self, X, layer, *args, **kwargs):
+        return activations(self, X, layer, *args, **kwargs)
+
+    def save(self, path):
+        """Save as a ``.keras`` file (atomically); :func:`loadNetwork` reads it back."""
+        from leuknet.io import atomic_path
+
+        path = os.fspath(path)
+        if not path.endswith(".keras"):
+            raise ConfigError(f"save: leuknet saves networks as .keras files, received {path!r}")
+        with atomic_path(path) as tmp:
+            self.model.save(tmp)
+        return path
 
     def __repr__(self):
-        return f"SeriesNetwork({len(self.Layers)} layers, {'pretrained' if self.pretrained else 'random weights'})"
+        n = len(self.model.layers)
+        return (f"{self.kind} with properties:\n\n         Layers: [{len(self.Layers)}x1 Layer]\n"
+                f"     InputNames: {self.InputNames}\n    OutputNames: {self.OutputNames}\n"
+                f"        Classes: {_classes(self.model)}\n          model: keras.Model ({n} Keras layers)")
+
+
+class SeriesNetwork(Network):
+    """A network of layers in series (what ``trainNetwork`` returns for a layer array, and ``alexnet``)."""
+
+    kind = "SeriesNetwork"
+
+
+class DAGNetwork(Network):
+    """A network whose layers form a graph (``trainNetwork`` on a ``layerGraph``)."""
+
+    kind = "DAGNetwork"
+
+
+def loadNetwork(path):
+    """A network saved with ``net.save(path)`` (or any leuknet ``.keras`` model, e.g. a run directory's
+    ``model.keras``)."""
+    from leuknet.run import load_model
+
+    model = load_model(path)
+    return _wrap(model, graph=_is_graph(model))
+
+
+def _is_graph(model):
+    import keras
+
+    return any(isinstance(l, keras.layers.Add | keras.layers.Concatenate) for l in model.layers)
+
+
+def _wrap(model, graph=False):
+    return (DAGNetwork if graph else SeriesNetwork)(model)
+
+
+def _keras_model(fn, net):
+    import keras
+
+    if isinstance(net, Network):
+        return net.model
+    if isinstance(net, keras.Model):
+        return net
+    raise ConfigError(f"{fn}: expected a trained network (from trainNetwork), received {type(net).__name__}")
+
+
+def _classes(model):
+    from leuknet.train import output_layer
+
+    out = output_layer(model)
+    if out is not None and out.classes:
+        return [str(c) for c in out.classes]
+    return [str(i) for i in range(int(model.output.shape[-1]))]
+
+
+def Layers(net):
+    """MATLAB's ``net.Layers``: the layer array with ``Weights``/``Bias`` in MATLAB layouts."""
+    if isinstance(net, Network):
+        return net.Layers
+    return network_layers(net)
 
 
 def alexnet(Weights=None, InputOrder="auto"):
@@ -49,118 +195,342 @@ def alexnet(Weights=None, InputOrder="auto"):
     return SeriesNetwork(model, Weights is not None)
 
 
-def Layers(net):
-    """MATLAB's ``net.Layers``: the layer array with ``Weights``/``Bias`` in MATLAB layouts."""
-    return network_layers(net)
+# ------------------------------------------------------------------------------------------------------------
+# data arguments -> ImageData
+
+def _is_layers(x):
+    from leuknet.matlab.layers import Layer
+
+    if isinstance(x, Layer) or getattr(x, "matlab_layer_constructor", False):
+        return True
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(_is_layers(v) for v in x)
+    return type(x).__name__ == "LayerGraph"
 
 
-def _old_imageDatastore(location, LabelSource="foldernames", IncludeSubfolders=True):
-    """``imageDatastore(folder, 'IncludeSubfolders', true, 'LabelSource', 'foldernames')``."""
-    from leuknet.data.sources import discover
-
-    if LabelSource != "foldernames":
-        raise ConfigError("imageDatastore: only LabelSource='foldernames' is supported")
-    return discover(location, "folders")
+def _is_datastore(x):
+    return isinstance(x, (ImageDatastore, Dataset, ImageData)) or hasattr(x, "image_data")
 
 
-def _categorical(Y, classes=None):
-    y = np.asarray(Y).ravel()
-    names = [str(v) for v in y]
-    # categorical(Y): categories sorted (numerically for numbers, lexicographically for text)
-    cats = list(classes) if classes is not None else [str(v) for v in np.unique(y)]
-    index = {c: i for i, c in enumerate(cats)}
-    missing = sorted(set(names) - set(index))
-    if missing:
-        raise DataError(f"label {missing[0]!r} is not one of the network's classes {cats}")
-    return np.array([index[n] for n in names], np.int32), cats
-
-
-def _image_data(X, Y, input_size, classes=None, colorspace="rgb"):
-    """Arrays, a Dataset or ImageData -> (ImageData, classes)."""
+def image_data(fn, X, Y, input_size, classes=None, colorspace="rgb"):
+    """Any data argument of a MATLAB function -> ``(ImageData, classes)``: an image datastore, an augmented
+    datastore, a leuknet Dataset or ImageData, or an array of images (N x H x W x C, H x W x C x N, or one
+    H x W x C image) with labels ``Y`` (categorical, strings, numbers) or none (prediction)."""
     from leuknet.data.pipeline import load_image_data
 
+    if isinstance(X, tuple) and X and all(isinstance(d, ImageDatastore) for d in X):
+        raise ConfigError(f"{fn}: received {len(X)} datastores (splitEachLabel returns all its outputs: unpack "
+                          "them, or pass nargout=1 for the first alone)")
     if isinstance(X, ImageData):
         return X, classes
+    if hasattr(X, "image_data"):
+        return X.image_data(tuple(input_size), classes=classes, colorspace=colorspace)
     if isinstance(X, Dataset):
-        labels, cats = _categorical([s.label for s in X.samples], classes or X.classes)
-        data, bad = load_image_data([s.path for s in X.samples], labels, input_size[:2], colorspace, on_bad="raise")
-        return data, cats
-    X = np.asarray(X)
-    if X.ndim == 3:
-        X = X[..., None]
-    if X.ndim != 4:
-        raise DataError(f"X must be an N x H x W x C array, received shape {X.shape}")
-    if tuple(X.shape[1:]) != tuple(input_size):
-        raise DataError(f"images are {tuple(X.shape[1:])} but the input layer takes {tuple(input_size)}")
+        y = as_categorical(fn, [s.label for s in X.samples], classes or X.classes)
+        data, _ = load_image_data([s.path for s in X.samples], y.codes, tuple(input_size)[:2], colorspace,
+                                  on_bad="raise")
+        return data, y.categories
+    if X is None:
+        raise ConfigError(f"{fn}: no images given")
+    arr = image_array(fn, X, input_size)
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.float32)
     if Y is None:
-        labels, cats = np.zeros(len(X), np.int32), classes
+        labels, cats = np.zeros(len(arr), np.int32), classes
     else:
-        labels, cats = _categorical(Y, classes)
-        if len(labels) != len(X):
-            raise DataError(f"{len(X)} images but {len(labels)} labels")
-    return ImageData(labels, tuple(X.shape[1:3]), images=X), cats
+        y = as_categorical(fn, Y, classes)
+        if len(y) != len(arr):
+            raise DataError(f"{fn}: {len(arr)} images but {len(y)} labels")
+        labels, cats = y.codes, y.categories
+    kw = {"channels": arr.shape[-1]} if "channels" in ImageData.__dataclass_fields__ else {}
+    return ImageData(labels, tuple(arr.shape[1:3]), colorspace, images=arr, **kw), cats
 
 
-def trainNetwork(X, Y, layers=None, options=None, *, seed=0, callback=None):
-    """``[net, info] = trainNetwork(X, Y, layers, options)`` or ``trainNetwork(imds, layers, options)``.
+def _split_args(fn, args):
+    """trainNetwork's positional forms -> (X, Y, layers, options)."""
+    args = list(args)
+    if len(args) >= 2 and _is_layers(args[1]) and (len(args) < 3 or not _is_layers(args[2])):
+        X, layers = args[0], args[1]
+        rest = args[2:]
+        Y = None
+    elif len(args) >= 3 and _is_layers(args[2]):
+        X, Y, layers = args[0], args[1], args[2]
+        rest = args[3:]
+    else:
+        raise ConfigError(f"{fn}: expected trainNetwork(X, Y, layers, options) or trainNetwork(ds, layers, "
+                          "options), with layers a layer array or layerGraph")
+    if len(rest) > 1:
+        raise ConfigError(f"{fn}: too many input arguments")
+    options = rest[0] if rest else None
+    if options is None:
+        raise ConfigError(f"{fn}: no training options (options = trainingOptions('sgdm', ...))")
+    if not isinstance(options, TrainingOptions):
+        raise ConfigError(f"{fn}: options must come from trainingOptions(...), received {type(options).__name__}")
+    return X, Y, layers, options
 
-    X: N x H x W x C array (Y: labels), a :class:`~leuknet.data.sources.Dataset` (labels from it) or
-    ImageData. Returns ``(net, info)``: ``info`` holds per-iteration ``TrainingLoss``, ``TrainingAccuracy``,
-    ``ValidationLoss``, ``ValidationAccuracy`` (NaN where not validated), ``BaseLearnRate`` (NumPy arrays).
-    With ``options.Verbose`` the MATLAB progress table is drawn on the console.
+
+def _layer_specs(fn, layers):
+    """(layers for assemble, input layer spec, output layer spec, is a graph)."""
+    from leuknet.matlab import graph
+
+    is_graph = type(layers).__name__ == "LayerGraph"
+    if not is_graph:
+        layers = flatten_layers(fn, layers)
+    if hasattr(graph, "input_layer_spec"):
+        inp, out = graph.input_layer_spec(layers), graph.output_layer_spec(layers)
+    else:
+        inp, out = layers[0], layers[-1]
+    from leuknet.matlab.layers import ImageInputLayer
+
+    if not isinstance(inp, ImageInputLayer):
+        raise ConfigError(f"{fn}: the layer array must start with imageInputLayer")
+    return layers, inp, out, is_graph
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ExecutionEnvironment
+
+def _execution(fn, options):
+    """The distribution strategy for ``options.ExecutionEnvironment`` (None: this device, default placement)."""
+    import tensorflow as tf
+
+    env = options.ExecutionEnvironment
+    gpus = tf.config.list_physical_devices("GPU")
+    if env in ("auto", "cpu"):
+        if env == "cpu" and gpus:
+            tf.config.set_visible_devices([], "GPU")
+        return None
+    if env == "gpu":
+        if not gpus:
+            raise DeviceError(f"{fn}: ExecutionEnvironment 'gpu' needs a supported GPU, and none is visible to "
+                              "TensorFlow on this machine (use 'auto' or 'cpu')")
+        return None
+    if env == "multi-gpu":
+        if not gpus:
+            raise DeviceError(f"{fn}: ExecutionEnvironment 'multi-gpu' needs GPUs, and none is visible to "
+                              "TensorFlow on this machine (use 'auto' or 'cpu')")
+        if options.MiniBatchSize % len(gpus):
+            raise ConfigError(f"{fn}: MiniBatchSize {options.MiniBatchSize} does not split over {len(gpus)} GPUs")
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    # 'parallel': MATLAB's cluster pool; here the workers of TF_CONFIG
+    if not os.environ.get("TF_CONFIG"):
+        raise DeviceError(f"{fn}: ExecutionEnvironment 'parallel' needs a cluster: start one process per machine "
+                          "with TF_CONFIG set (or use leuknet train --workers host:port,... --task-index i)")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# trainNetwork
+
+class _ProgressPlot:
+    """``Plots='training-progress'``: MATLAB's figure (accuracy and loss per iteration, validation points),
+    redrawn at every validation and epoch end and when training ends, saved as ``training-progress.png`` in the
+    CheckpointPath (else the current folder). MATLAB shows it in a window; leuknet writes the file (and says
+    where, once)."""
+
+    def __init__(self, options):
+        folder = options.CheckpointPath or os.getcwd()
+        self.path = os.path.join(folder, "training-progress.png")
+        self.rows = []
+        self.last = 0.0
+
+    def __call__(self, event, payload):
+        if event == "iteration":
+            self.rows.append(payload)
+            due = not math.isnan(payload.get("ValidationAccuracy", math.nan))
+            if due and time.monotonic() - self.last > 5:
+                self.draw()
+        elif event in ("epoch", "end") and self.rows:
+            self.draw()
+
+    def draw(self):
+        from leuknet.figures import training_progress
+        from leuknet.io import atomic_path
+
+        hist = [{"iteration": r["Iteration"], "epoch": r["Epoch"], "training_accuracy": r["TrainingAccuracy"],
+                 "training_loss": r["TrainingLoss"], "validation_accuracy": r["ValidationAccuracy"],
+                 "validation_loss": r["ValidationLoss"]} for r in self.rows]
+        with atomic_path(self.path) as tmp:
+            training_progress(hist, tmp, title="Training progress (trainNetwork)")
+        if not self.last:
+            note(f"trainNetwork: the training-progress plot is drawn to {self.path} (MATLAB shows it in a window)")
+        self.last = time.monotonic()
+
+
+class _Checkpoints:
+    """``CheckpointPath``: the network after every epoch as ``net_checkpoint__<iteration>__<date>.keras``
+    (MATLAB writes ``net_checkpoint__<iteration>__<date>.mat``)."""
+
+    def __init__(self, folder, model):
+        self.folder, self.model = folder, model
+
+    def __call__(self, event, payload):
+        if event == "epoch":
+            from leuknet.io import atomic_path
+
+            stamp = time.strftime("%Y_%m_%d__%H_%M_%S")
+            path = os.path.join(self.folder, f"net_checkpoint__{payload['iteration']}__{stamp}.keras")
+            with atomic_path(path) as tmp:
+                self.model.save(tmp)
+
+
+class _OutputFcns:
+    """``OutputFcn``: each function gets MATLAB's info struct (Epoch, Iteration, TimeSinceStart, TrainingLoss,
+    ValidationLoss, BaseLearnRate, TrainingAccuracy, ValidationAccuracy, State 'start'|'iteration'|'done') and
+    stops training by returning true."""
+
+    def __init__(self, fns):
+        self.fns = list(fns) if isinstance(fns, (list, tuple)) else [fns]
+
+    def __call__(self, event, payload):
+        if event not in ("start", "iteration", "end"):
+            return None
+        state = {"start": "start", "iteration": "iteration", "end": "done"}[event]
+        info = TrainingInfo(State=state, Epoch=payload.get("Epoch"), Iteration=payload.get("Iteration"),
+                            TimeSinceStart=payload.get("TimeElapsed"), TrainingLoss=payload.get("TrainingLoss"),
+                            ValidationLoss=payload.get("ValidationLoss"),
+                            BaseLearnRate=payload.get("BaseLearnRate"),
+                            TrainingAccuracy=payload.get("TrainingAccuracy"),
+                            ValidationAccuracy=payload.get("ValidationAccuracy"))
+        stop = False
+        for f in self.fns:
+            stop = bool(f(info)) or stop
+        return stop if event == "iteration" else None
+
+
+def trainNetwork(*args, nargout=None, seed=0, callback=None):
+    """``net = trainNetwork(X, Y, layers, options)`` or ``trainNetwork(ds, layers, options)``;
+    ``net, info = trainNetwork(..., nargout=2)``.
+
+    X: images (N x H x W x C, MATLAB's H x W x C x N, told apart by the input layer's size) with labels Y; or an
+    imageDatastore / augmentedImageDatastore (labels from it). ``layers``: a layer array (nested lists and bare
+    constructors allowed) or a layerGraph. ``seed`` (leuknet's addition) seeds weights, shuffling and dropout.
+    ``info`` has per-iteration ``TrainingLoss``, ``TrainingAccuracy`` (%), ``ValidationLoss``,
+    ``ValidationAccuracy`` (NaN where not validated), ``BaseLearnRate`` as attributes and keys.
     """
     from leuknet.train import Trainer, seed_everything
 
-    if isinstance(X, (Dataset, ImageData)) and options is None:
-        X, Y, layers, options = X, None, Y, layers
-    if options is None:
-        options = trainingOptions("sgdm")
-    if not isinstance(options, TrainingOptions):
-        raise ConfigError("options must come from trainingOptions(...)")
-    input_size = tuple(layers[0].InputSize) if layers else None
-    if input_size is None:
-        raise ConfigError("trainNetwork needs a layer array starting with imageInputLayer")
-    out_spec = layers[-1]
-    fixed = None if isinstance(getattr(out_spec, "Classes", "auto"), str) else [str(c) for c in out_spec.Classes]
-    train, classes = _image_data(X, Y, input_size, fixed, layers[0].ColorSpace)
+    fn = "trainNetwork"
+    X, Y, layers, options = _split_args(fn, args)
+    layers, inp, out, is_graph = _layer_specs(fn, layers)
+    input_size = tuple(inp.InputSize)
+    fixed = None
+    if out is not None and not (isinstance(out.Classes, str) and out.Classes == "auto"):
+        fixed = [str(c) for c in out.Classes]
+    if _is_datastore(X) and Y is not None:
+        raise ConfigError(f"{fn}: labels come from the datastore; call trainNetwork(ds, layers, options)")
+    if not _is_datastore(X) and Y is None:
+        raise ConfigError(f"{fn}: images without labels; call trainNetwork(X, Y, layers, options)")
+    train, classes = image_data(fn, X, Y, input_size, fixed, inp.ColorSpace)
     validation = None
     if options.ValidationData is not None:
         vd = options.ValidationData
-        vx, vy = (vd, None) if isinstance(vd, (Dataset, ImageData)) else vd
-        validation, _ = _image_data(vx, vy, input_size, classes, layers[0].ColorSpace)
+        if _is_datastore(vd):
+            vx, vy = vd, None
+        elif isinstance(vd, (tuple, list)) and len(vd) == 2:
+            vx, vy = vd
+        else:
+            raise ConfigError(f"{fn}: ValidationData must be a datastore or {{X, Y}} (a tuple), received "
+                              f"{type(vd).__name__}")
+        validation, _ = image_data(fn, vx, vy, input_size, classes, inp.ColorSpace)
+    strategy = _execution(fn, options)
     seed_everything(seed)
-    net, _ = assemble(layers, classes=classes)
-    trainer = Trainer(net, options)
-    reporter = None
+    if strategy is not None:
+        with strategy.scope():
+            model, _ = assemble(layers, classes=classes)
+    else:
+        model, _ = assemble(layers, classes=classes)
+    trainer = Trainer(model, options, strategy=strategy)
+    cbs = []
     if options.Verbose:
         from leuknet.console import TrainingProgress
 
-        reporter = TrainingProgress(verbose=True)
-    cbs = [c for c in (reporter, callback) if c is not None]
+        cbs.append(TrainingProgress(verbose=True))
+    if options.Plots == "training-progress":
+        cbs.append(_ProgressPlot(options))
+    if options.CheckpointPath:
+        cbs.append(_Checkpoints(options.CheckpointPath, model))
+    if options.OutputFcn is not None:
+        cbs.append(_OutputFcns(options.OutputFcn))
+    if callback is not None:
+        cbs.append(callback)
 
     def cb(event, payload):
+        stop = False
         for c in cbs:
-            c(event, payload)
+            stop = bool(c(event, payload)) or stop
+        return stop
 
     info = trainer.fit(train, validation, seed=seed, callback=cb)
-    return net, info.as_dict()
+    return outputs(fn, (_wrap(model, is_graph), TrainingInfo(info.as_dict())), nargout)
 
 
-def predict(net, X, MiniBatchSize=128):
-    """``scores = predict(net, X)``: class probabilities, N x classes."""
-    from leuknet.train import input_layer, predict_probabilities
+# ------------------------------------------------------------------------------------------------------------
+# prediction
 
-    layer = input_layer(net)
-    size = tuple(net.input.shape[1:])
-    data, _ = _image_data(X, None, size, None, layer.colorspace if layer else "rgb")
-    return predict_probabilities(net, data, MiniBatchSize)
+def _input_of(model):
+    from leuknet.train import input_layer
+
+    layer = input_layer(model)
+    return tuple(int(v) for v in model.input.shape[1:]), (layer.colorspace if layer else "rgb")
 
 
-def classify(net, X, MiniBatchSize=128):
-    """``[YPred, scores] = classify(net, X)``: predicted class names and probabilities."""
-    from leuknet.train import output_layer
+def predict(net, X, *args, **kwargs):
+    """``scores = predict(net, X, 'MiniBatchSize', 128)``: class scores, N x classes (float32). ``X``: one
+    H x W x C image, an array (N x H x W x C or H x W x C x N) or a datastore."""
+    fn = "predict"
+    o = options_only(fn, args, kwargs, {"MiniBatchSize": 128, "ExecutionEnvironment": "auto",
+                                        "Acceleration": "auto"})
+    choice(fn, "ExecutionEnvironment", o["ExecutionEnvironment"], ("auto", "cpu", "gpu"))
+    model = _keras_model(fn, net)
+    size, space = _input_of(model)
+    data, _ = image_data(fn, X, None, size, None, space)
+    from leuknet.train import predict_probabilities
 
-    scores = predict(net, X, MiniBatchSize)
-    out = output_layer(net)
-    classes = out.classes if out is not None and out.classes else [str(i) for i in range(scores.shape[1])]
-    return np.array([classes[i] for i in scores.argmax(1)]), scores
+    return predict_probabilities(model, data, int(o["MiniBatchSize"]))
+
+
+def classify(net, X, *args, nargout=None, **kwargs):
+    """``YPred = classify(net, X)`` (categorical labels); ``YPred, scores = classify(net, X, nargout=2)``."""
+    scores = predict(net, X, *args, **kwargs)
+    classes = _classes(_keras_model("classify", net))
+    labels = Categorical(categories=classes, codes=scores.argmax(1).astype(np.int32))
+    return outputs("classify", (labels, scores), nargout)
+
+
+def activations(net, X, layer, *args, **kwargs):
+    """``features = activations(net, X, layer, 'OutputAs', 'rows')``: the output of layer ``layer`` (its Name or
+    0-based index into ``net.Layers``) for every image. 'channels' (default): N x H x W x C (leuknet's batch-first
+    order; ``np.moveaxis(a, 0, -1)`` gives MATLAB's H x W x C x N); 'rows': N x features; 'columns':
+    features x N; features flattened in MATLAB's column-major (H, W, C) order."""
+    import keras
+
+    fn = "activations"
+    o = options_only(fn, args, kwargs, {"OutputAs": "channels", "MiniBatchSize": 128,
+                                        "ExecutionEnvironment": "auto", "Acceleration": "auto"})
+    output_as = choice(fn, "OutputAs", o["OutputAs"], ("channels", "rows", "columns"))
+    model = _keras_model(fn, net)
+    names = [l.Name for l in network_layers(model)]
+    if isinstance(layer, (int, np.integer)):
+        if not -len(names) <= int(layer) < len(names):
+            raise ConfigError(f"{fn}: layer index {layer} out of range 0..{len(names) - 1}")
+        layer = names[int(layer)]
+    if layer not in names:
+        raise ConfigError(f"{fn}: no layer named {layer!r}; layers: {', '.join(names)}")
+    keras_layer = model.get_layer(layer)
+    if keras_layer.__class__.__name__ == "ClassificationOutput":
+        keras_layer = model.get_layer(names[names.index(layer) - 1])
+    cache = model.__dict__.setdefault("_leuknet_activation_models", {})
+    sub = cache.get(keras_layer.name)
+    if sub is None:
+        sub = cache[keras_layer.name] = keras.Model(model.input, keras_layer.output)
+    size, space = _input_of(model)
+    data, _ = image_data(fn, X, None, size, None, space)
+    from leuknet.train import predict_probabilities
+
+    a = predict_probabilities(sub, data, int(o["MiniBatchSize"]))
+    if output_as == "channels":
+        return a
+    flat = a.reshape(len(a), -1) if a.ndim == 2 else np.stack([x.transpose(2, 1, 0).ravel() if x.ndim == 3
+                                                                else x.ravel() for x in a])
+    return flat if output_as == "rows" else flat.T

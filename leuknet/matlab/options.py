@@ -1,8 +1,17 @@
-"""``trainingOptions(solverName, Name=Value, ...)`` with MATLAB's option names and defaults."""
+"""``trainingOptions(solverName, Name, Value, ...)`` with MATLAB's option names and defaults.
+
+Every option MATLAB R2021a documents for sgdm, adam and rmsprop
+(https://www.mathworks.com/help/deeplearning/ref/trainingoptions.html, and the TrainingOptionsSGDM /
+TrainingOptionsADAM / TrainingOptionsRMSProp property pages) is accepted, as keywords or positional pairs, in any
+case. Options that apply only to sequence networks (``SequenceLength``, ``SequencePaddingValue``,
+``SequencePaddingDirection``) are refused with the reason; ``WorkerLoad`` is refused (no parallel pool).
+``ExecutionEnvironment`` is mapped onto leuknet's device profiles by ``trainNetwork``.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -11,6 +20,16 @@ from leuknet.errors import ConfigError
 from leuknet.solvers import CLIP_METHODS, SOLVERS
 
 SHUFFLE = ("once", "every-epoch", "never")
+EXECUTION_ENVIRONMENTS = ("auto", "cpu", "gpu", "multi-gpu", "parallel")
+BN_STATISTICS = ("population", "moving")
+# options that exist in MATLAB but cannot apply here, with the reason
+REFUSED = {
+    "SequenceLength": "it applies to sequence (LSTM) networks; image networks have no sequence length",
+    "SequencePaddingValue": "it applies to sequence (LSTM) networks; image networks are not padded",
+    "SequencePaddingDirection": "it applies to sequence (LSTM) networks; image networks are not padded",
+    "WorkerLoad": "it divides work in a MATLAB parallel pool; leuknet's multi-worker training splits batches evenly "
+                  "(leuknet train --workers)",
+}
 SCHEDULES = ("none", "piecewise", "exponential")
 OUTPUT_NETWORKS = ("last-iteration", "best-validation-loss")
 
@@ -44,6 +63,10 @@ class TrainingOptions:
     ResetInputNormalization: bool = True
     Plots: str = "none"
     BatchNormalizationStatistics: str = "population"
+    ExecutionEnvironment: str = "auto"
+    CheckpointPath: str = ""
+    OutputFcn: object = None
+    DispatchInBackground: bool = False
     # leuknet additions (not MATLAB options): validate at iteration 1 as MATLAB's printed tables show;
     # FinalLearnRate for the 'exponential' schedule (de Oliveira & Dantas: 1e-5 -> 1e-6 over the epochs)
     ValidateAtFirstIteration: bool = True
@@ -78,10 +101,32 @@ class TrainingOptions:
             raise ConfigError(f"GradientThreshold must be positive, received {self.GradientThreshold!r}")
         if not self.ValidationPatience > 0:
             raise ConfigError(f"ValidationPatience must be positive or Inf, received {self.ValidationPatience!r}")
+        if self.Shuffle == "everyepoch":  # the spelling of recent releases
+            self.Shuffle = "every-epoch"
+        if self.BatchNormalizationStatistics == "auto":  # recent releases: 'auto' = population for trainNetwork
+            self.BatchNormalizationStatistics = "population"
         for k, allowed in (("Shuffle", SHUFFLE), ("LearnRateSchedule", SCHEDULES),
-                           ("OutputNetwork", OUTPUT_NETWORKS), ("GradientThresholdMethod", CLIP_METHODS)):
+                           ("OutputNetwork", OUTPUT_NETWORKS), ("GradientThresholdMethod", CLIP_METHODS),
+                           ("ExecutionEnvironment", EXECUTION_ENVIRONMENTS), ("Plots", ("none", "training-progress")),
+                           ("BatchNormalizationStatistics", BN_STATISTICS)):
+            v = getattr(self, k)
+            if isinstance(v, str):
+                low = v.lower()
+                hits = [a for a in allowed if a == low] or [a for a in allowed if a.startswith(low)]
+                if len(hits) == 1:
+                    setattr(self, k, hits[0])
             if getattr(self, k) not in allowed:
                 raise ConfigError(f"{k} must be one of {', '.join(allowed)}, received {getattr(self, k)!r}")
+        if self.OutputFcn is not None and not (callable(self.OutputFcn) or (
+                isinstance(self.OutputFcn, (list, tuple)) and all(callable(f) for f in self.OutputFcn))):
+            raise ConfigError(f"OutputFcn must be a function or a list of functions, received {self.OutputFcn!r}")
+        if self.CheckpointPath is None:
+            self.CheckpointPath = ""
+        if not isinstance(self.CheckpointPath, (str, os.PathLike)):
+            raise ConfigError(f"CheckpointPath must be a folder name, received {self.CheckpointPath!r}")
+        if self.CheckpointPath and not os.path.isdir(self.CheckpointPath):
+            raise ConfigError(f"CheckpointPath {str(self.CheckpointPath)!r} does not exist (MATLAB requires an "
+                              "existing folder)")
 
     def learn_rate(self, epoch: int) -> float:
         """Base learn rate in ``epoch`` (counted from 1): piecewise = Initial * Drop^floor((epoch-1)/Period)."""
@@ -98,22 +143,46 @@ class TrainingOptions:
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ValidationData"}
         d["ValidationData"] = None if self.ValidationData is None else "given"
+        d["OutputFcn"] = None if self.OutputFcn is None else "given"
+        d["CheckpointPath"] = str(self.CheckpointPath)
         return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in d.items()}
 
 
 _NAMES = {f.name for f in fields(TrainingOptions)} - {"SolverName"}
+_BOOLEAN = ("Verbose", "ResetInputNormalization", "ValidateAtFirstIteration", "DispatchInBackground")
+_INTEGER = ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod")
 
 
-def trainingOptions(solverName="sgdm", **options) -> TrainingOptions:
-    """``trainingOptions('adam', InitialLearnRate=1e-4, MaxEpochs=10, ...)``; unknown names are an error."""
-    unknown = sorted(set(options) - _NAMES)
-    if unknown:
-        raise ConfigError(f"trainingOptions: unknown option {unknown[0]!r}; valid: {', '.join(sorted(_NAMES))}")
-    if "ValidationPatience" in options and options["ValidationPatience"] in ("Inf", "inf", None):
-        options["ValidationPatience"] = math.inf
-    if "GradientThreshold" in options and options["GradientThreshold"] in ("Inf", "inf", None):
-        options["GradientThreshold"] = math.inf
-    return TrainingOptions(SolverName=solverName, **options)
+def trainingOptions(solverName="sgdm", *args, **options) -> TrainingOptions:
+    """``options = trainingOptions('adam', 'InitialLearnRate', 1e-4, 'MaxEpochs', 10, ...)``: name-value pairs as
+    positional pairs or keywords, names in any case (MATLAB's). Unknown names are an error; sequence-network
+    options are refused with the reason."""
+    from leuknet.matlab.conventions import boolean, choice, options_only
+
+    fn = "trainingOptions"
+    solver = choice(fn, "solverName", solverName, SOLVERS)
+    names = {n: None for n in sorted(_NAMES | set(REFUSED))}
+    o = options_only(fn, args, options, names)
+    given = {k: o[k] for k in o.given}
+    for k in given:
+        if k in REFUSED:
+            raise ConfigError(f"{fn}: option {k!r} is not supported: {REFUSED[k]}")
+    for k in ("ValidationPatience", "GradientThreshold"):
+        if k in given and (given[k] is None or (isinstance(given[k], str) and given[k].lower() == "inf")):
+            given[k] = math.inf
+    for k in _BOOLEAN:
+        if k in given:
+            given[k] = boolean(fn, k, given[k])
+    for k in _INTEGER:
+        v = given.get(k)
+        if isinstance(v, float) and v.is_integer():
+            given[k] = int(v)
+    if "Plots" in given and given["Plots"] is None:
+        given["Plots"] = "none"
+    try:
+        return TrainingOptions(SolverName=solver, **given)
+    except ConfigError as e:
+        raise ConfigError(f"{fn}: {e}") from None
 
 
-__all__ = ["TrainingOptions", "trainingOptions"]
+__all__ = ["trainingOptions", "TrainingOptions"]
