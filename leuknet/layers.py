@@ -572,3 +572,153 @@ class MaxPoolPadding2D(keras.layers.Layer):
         config = super().get_config()
         config.update(padding=self.padding)
         return config
+
+
+@keras.saving.register_keras_serializable(package="leuknet")
+class BatchNormalization(keras.layers.Layer):
+    """MATLAB ``batchNormalizationLayer`` on the last (channel) axis, statistics over every other axis.
+
+    Training: ``y = Scale * (x - mu_B) / sqrt(var_B + Epsilon) + Offset`` with the mini-batch's mean and variance
+    (divisor m, the number of values per channel), and the running estimates updated as MATLAB's ``batchnorm``
+    documents, ``s = Decay * s_batch + (1 - Decay) * s`` (MeanDecay, VarianceDecay 0.1:
+    https://www.mathworks.com/help/deeplearning/ref/dlarray.batchnorm.html). Which variance enters the running
+    estimate is not documented: leuknet takes the unbiased one (``var_B * m / (m - 1)``, as Ioffe & Szegedy's
+    inference estimate and PyTorch). Prediction: the same formula with ``trained_mean`` / ``trained_variance``.
+
+    Keras' own ``BatchNormalization`` differs (momentum 0.99 on the old value, epsilon 1e-3, biased variance).
+    Arithmetic in float32 whatever the compute dtype. ``population_pass`` (set by :func:`population_statistics`)
+    normalises with the mini-batch's statistics without updating anything, also outside training.
+    """
+
+    def __init__(self, epsilon=1e-5, mean_decay=0.1, variance_decay=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+        self.mean_decay = float(mean_decay)
+        self.variance_decay = float(variance_decay)
+        self.population_pass = False
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        self.scale = self.add_weight(name="scale", shape=(c,), initializer="ones", dtype="float32")
+        self.offset = self.add_weight(name="offset", shape=(c,), initializer="zeros", dtype="float32")
+        self.trained_mean = self.add_weight(name="trained_mean", shape=(c,), initializer="zeros", trainable=False,
+                                            dtype="float32")
+        self.trained_variance = self.add_weight(name="trained_variance", shape=(c,), initializer="ones",
+                                                trainable=False, dtype="float32")
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = tf.cast(inputs, tf.float32)
+        axes = list(range(len(x.shape) - 1))
+        if training or self.population_pass:
+            mean, var = tf.nn.moments(x, axes)
+            if training and not self.population_pass:
+                m = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+                unbiased = var * m / tf.maximum(m - 1.0, 1.0)
+                self.trained_mean.assign((1.0 - self.mean_decay) * self.trained_mean + self.mean_decay * mean)
+                self.trained_variance.assign((1.0 - self.variance_decay) * self.trained_variance
+                                             + self.variance_decay * unbiased)
+        else:
+            mean, var = self.trained_mean, self.trained_variance
+        y = (x - mean) * tf.math.rsqrt(var + self.epsilon) * self.scale + self.offset
+        return tf.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(epsilon=self.epsilon, mean_decay=self.mean_decay, variance_decay=self.variance_decay)
+        return config
+
+
+def population_statistics(model, batches) -> int:
+    """MATLAB's ``BatchNormalizationStatistics='population'``: after training, one pass over the training images
+    (``batches`` yields N x H x W x C arrays) sets every :class:`BatchNormalization` layer's ``trained_mean`` and
+    ``trained_variance`` to the mean and variance of its input over the whole set
+    (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layer.batchnormalizationlayer.html: "passes through
+    the data once more"). Not documented, and leuknet's choices: in that pass every batch normalisation layer
+    normalises with the mini-batch's own statistics (as in training; dropout off), and the variance is the unbiased
+    one (divisor M - 1 over all M values of a channel), as in the running estimate. Returns the number of layers
+    set (0: none, and no pass made)."""
+    bns = [l for l in model.layers if isinstance(l, BatchNormalization)]
+    if not bns:
+        return 0
+    probe = keras.Model(model.inputs, [l.input for l in bns])
+    for l in bns:
+        l.population_pass = True
+    try:
+        step = tf.function(lambda x: probe(x, training=False), reduce_retracing=True, autograph=False)
+        sums = [None] * len(bns)
+        for batch in batches:
+            outs = step(tf.convert_to_tensor(batch))
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            for i, o in enumerate(outs):
+                v = np.asarray(o, np.float64).reshape(-1, o.shape[-1])
+                s = (v.shape[0], v.sum(0), np.square(v).sum(0))
+                sums[i] = s if sums[i] is None else tuple(a + b for a, b in zip(sums[i], s))
+    finally:
+        for l in bns:
+            l.population_pass = False
+    if sums[0] is None:
+        return 0
+    for l, (m, s, sq) in zip(bns, sums):
+        mean = s / m
+        var = np.maximum(sq - m * mean**2, 0.0) / max(m - 1, 1)
+        l.trained_mean.assign(mean.astype(np.float32))
+        l.trained_variance.assign(var.astype(np.float32))
+    return len(bns)
+
+
+@keras.saving.register_keras_serializable(package="leuknet")
+class PaddedAveragePooling2D(keras.layers.Layer):
+    """MATLAB ``averagePooling2dLayer`` with padding ``(top, bottom, left, right)``.
+
+    ``include_padding=True`` (MATLAB's ``PaddingValue`` 0, the default): the padded zeros count in each average
+    (the divisor is always the pool area). ``include_padding=False`` (``PaddingValue 'mean'``): padded cells are
+    left out of the average (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layer.averagepooling2dlayer.html).
+    ``same`` records that the padding came from ``Padding='same'`` (computed for the input size at build time)."""
+
+    def __init__(self, pool_size=(2, 2), strides=(1, 1), padding=(0, 0, 0, 0), include_padding=True, same=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = tuple(int(v) for v in pool_size)
+        self.strides = tuple(int(v) for v in strides)
+        self.padding = tuple(int(v) for v in padding)
+        self.include_padding = bool(include_padding)
+        self.same = bool(same)
+
+    def build(self, input_shape):
+        if self.same:
+            pads = []
+            for n, k, s in zip(input_shape[1:3], self.pool_size, self.strides):
+                total = max((-(-int(n) // s) - 1) * s + k - int(n), 0)
+                pads += [total // 2, total - total // 2]  # the odd one at the bottom / right
+            self.padding = tuple(pads)
+        self.built = True
+
+    def call(self, inputs):
+        t, b, l, r = self.padding
+        x = tf.cast(inputs, tf.float32)
+        pad = [[0, 0], [t, b], [l, r], [0, 0]]
+        y = tf.nn.avg_pool2d(tf.pad(x, pad), self.pool_size, self.strides, "VALID")
+        if not self.include_padding and any(self.padding):
+            ones = tf.pad(tf.ones_like(x[:1, :, :, :1]), pad)
+            y = y / tf.nn.avg_pool2d(ones, self.pool_size, self.strides, "VALID")
+        return tf.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        if self.same:
+            return (n, None if h is None else -(-h // self.strides[0]), None if w is None else -(-w // self.strides[1]), c)
+        t, b, l, r = self.padding
+        out = [None if v is None else (v + p - k) // s + 1
+               for v, p, k, s in ((h, t + b, self.pool_size[0], self.strides[0]),
+                                  (w, l + r, self.pool_size[1], self.strides[1]))]
+        return (n, out[0], out[1], c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding,
+                      include_padding=self.include_padding, same=self.same)
+        return config
