@@ -79,8 +79,8 @@ def parse(fn, args=(), kwargs=None, options=None, flags=(), max_positional=None)
         f = _flag(a, flags)
         if f is not None:
             given_flags.add(f)
-        elif seen_pair or (max_positional is not None and len(positional) >= max_positional):
-            if isinstance(a, str):
+        elif isinstance(a, str) or seen_pair or (max_positional is not None and len(positional) >= max_positional):
+            if isinstance(a, str):  # a string after the required arguments names an option or a flag
                 hint = f"; flags: {', '.join(flags)}" if flags else ""
                 raise ConfigError(f"{fn}: unknown name-value option or flag {a!r}; valid options: "
                                   f"{', '.join(sorted(names)) or 'none'}{hint}")

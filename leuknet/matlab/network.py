@@ -364,8 +364,12 @@ class _Checkpoints:
     def __init__(self, folder, model):
         self.folder, self.model = folder, model
 
+    per_epoch = 0
+
     def __call__(self, event, payload):
-        if event == "epoch":
+        if event == "start":
+            self.per_epoch = payload["iterations_per_epoch"]
+        if event == "epoch" and self.per_epoch and payload["iteration"] % self.per_epoch == 0:  # complete epochs
             from leuknet.io import atomic_path
 
             stamp = time.strftime("%Y_%m_%d__%H_%M_%S")
@@ -417,6 +421,9 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
     fixed = None
     if out is not None and not (isinstance(out.Classes, str) and out.Classes == "auto"):
         fixed = [str(c) for c in out.Classes]
+    if isinstance(X, tuple) and X and all(isinstance(d, ImageDatastore) for d in X):
+        raise ConfigError(f"{fn}: received {len(X)} datastores (splitEachLabel returns all its outputs: unpack "
+                          "them, or pass nargout=1 for the first alone)")
     if _is_datastore(X) and Y is not None:
         raise ConfigError(f"{fn}: labels come from the datastore; call trainNetwork(ds, layers, options)")
     if not _is_datastore(X) and Y is None:

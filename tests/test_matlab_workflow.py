@@ -1,0 +1,289 @@
+"""The MATLAB workflow around the layers: calling conventions, imageDatastore, splitEachLabel, categorical labels,
+trainingOptions, trainNetwork's return conventions, classify/predict/activations.
+
+References: the MathWorks documentation's rules and examples (cited per test), hand-counted expectations, and
+NumPy's column-major reshape for MATLAB's flattening."""
+
+import glob
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from leuknet.errors import ConfigError, DataError, DeviceError
+from leuknet.matlab import (activations, categorical, categories, classificationLayer, classify, convolution2dLayer,
+                            countEachLabel, fullyConnectedLayer, imageDatastore, imageInputLayer, maxPooling2dLayer,
+                            predict, readimage, reluLayer, softmaxLayer, splitEachLabel, trainingOptions,
+                            trainNetwork)
+from leuknet.matlab.conventions import choice, outputs, parse
+
+CNMC_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "c-nmc-mini"
+
+
+# -- calling conventions ------------------------------------------------------------------------------------
+
+def test_name_value_pairs_positional_keyword_case_and_flag_prefixes():
+    opts = {"Include": None, "Exclude": None}
+    pos, flags, o = parse("splitEachLabel", (0.7, "randomize", "include", ["a"]), {"Exclude": "b"}, opts,
+                          flags=("randomized",))
+    assert pos == [0.7] and flags == {"randomized"} and o["Include"] == ["a"] and o["Exclude"] == "b"
+    assert o.given == {"Include", "Exclude"}
+    with pytest.raises(ConfigError, match="splitEachLabel: unknown name-value option or flag 'Bogus'"):
+        parse("splitEachLabel", (0.7, "Bogus", 1), {}, opts, flags=("randomized",))
+    with pytest.raises(ConfigError, match="given twice"):
+        parse("f", ("Include", 1), {"include": 2}, opts)
+    with pytest.raises(ConfigError, match="has no value"):
+        parse("f", ("Include",), {}, opts)
+    with pytest.raises(ConfigError, match="after name-value"):
+        parse("f", ("Include", 1, 0.5), {}, opts)
+    assert choice("f", "Shuffle", "EVERY", ("once", "every-epoch", "never")) == "every-epoch"
+    with pytest.raises(ConfigError, match="must be one of"):
+        choice("f", "x", "n", ("none", "never"))  # ambiguous prefix
+    assert outputs("f", (1, 2, 3), None) == 1 and outputs("f", (1, 2, 3), 2) == (1, 2)
+    with pytest.raises(ConfigError, match="too many output"):
+        outputs("f", (1, 2), 3)
+
+
+def test_training_options_positional_pairs_any_case_and_refusals():
+    o = trainingOptions("sgdm", "MaxEpochs", 4, "minibatchsize", 8, Shuffle="every", Plots="training-progress")
+    assert (o.MaxEpochs, o.MiniBatchSize, o.Shuffle, o.Plots) == (4, 8, "every-epoch", "training-progress")
+    assert trainingOptions("ADAM").InitialLearnRate == 0.001 and trainingOptions("sgdm").InitialLearnRate == 0.01
+    assert trainingOptions("adam", ExecutionEnvironment="GPU").ExecutionEnvironment == "gpu"
+    assert trainingOptions("adam", "ValidationPatience", "Inf").ValidationPatience == float("inf")
+    for name in ("SequenceLength", "SequencePaddingValue", "SequencePaddingDirection", "WorkerLoad"):
+        with pytest.raises(ConfigError, match=f"trainingOptions: option '{name}' is not supported: "):
+            trainingOptions("adam", name, 1)
+    with pytest.raises(ConfigError, match="does not exist"):
+        trainingOptions("adam", CheckpointPath="/nonexistent/folder")
+    with pytest.raises(ConfigError, match="solverName must be one of"):
+        trainingOptions("lbfgs")
+
+
+# -- categorical ----------------------------------------------------------------------------------------------
+
+def test_categorical_order_equality_and_indexing():
+    # https://www.mathworks.com/help/matlab/ref/categorical.html: categories are the sorted unique values
+    c = categorical([10, 9, 2, 10])
+    assert categories(c) == ["2", "9", "10"]  # numbers sort numerically
+    t = categorical(["hem", "all", "hem"])
+    assert categories(t) == ["all", "hem"]
+    assert (t == "hem").tolist() == [True, False, True]
+    assert (t == ["hem", "hem", "all"]).tolist() == [True, False, False]
+    assert (t == categorical(["hem", "all", "all"])).tolist() == [True, True, False]
+    assert np.mean(t == t) == 1.0 and len(t) == 3 and str(t[1]) == "all" and t[0] == "hem"
+    assert list(np.asarray(t)) == ["hem", "all", "hem"]
+    v = categorical(["b", "a"], ["b", "a", "c"])  # categories in the value set's order
+    assert categories(v) == ["b", "a", "c"] and v.codes.tolist() == [0, 1]
+
+
+# -- imageDatastore -------------------------------------------------------------------------------------------
+
+def _png(path, value=0, shape=(6, 6, 3)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full(shape, value, np.uint8))
+    return path
+
+
+@pytest.fixture
+def cnmc_like(tmp_path):
+    """fold_k/all and fold_k/hem, as C-NMC lays out its training data."""
+    for fold in ("fold_0", "fold_1", "fold_2"):
+        for label, n in (("all", 3), ("hem", 2)):
+            for i in range(n):
+                _png(tmp_path / fold / label / f"UID_{fold[-1]}_{i}_{label}.png", 200 if label == "all" else 30)
+    (tmp_path / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+def test_image_datastore_labels_each_file_by_its_own_folder(cnmc_like):
+    # MATLAB labels a file by the folder that contains it, so C-NMC's fold folders are not classes
+    # (https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.html, LabelSource)
+    imds = imageDatastore(cnmc_like, "IncludeSubfolders", True, "LabelSource", "foldernames")
+    expected = sorted(glob.glob(str(cnmc_like / "*" / "*" / "*.png")))
+    assert imds.Files == expected and all(isinstance(f, str) for f in imds.Files)
+    assert categories(imds.Labels) == ["all", "hem"]
+    assert imds.Labels.tolist() == [Path(f).parent.name for f in expected]
+    t = countEachLabel(imds)
+    assert t.Label.tolist() == ["all", "hem"] and t.Count.tolist() == [9, 6]
+    # IncludeSubfolders defaults to false: no image directly in the root
+    with pytest.raises(DataError, match="IncludeSubfolders"):
+        imageDatastore(cnmc_like, LabelSource="foldernames")
+    one = imageDatastore(cnmc_like / "fold_0" / "all", "labelsource", "FolderNames")
+    assert len(one) == 3 and categories(one.Labels) == ["all"]
+    several = imageDatastore([cnmc_like / "fold_0", cnmc_like / "fold_1"], IncludeSubfolders=True)
+    assert len(several) == 10 and not several.has_labels
+    with pytest.raises(DataError, match="no files"):
+        imageDatastore(cnmc_like, IncludeSubfolders=True, FileExtensions=".bmp")
+    with pytest.raises(DataError, match="cannot find"):
+        imageDatastore(cnmc_like / "missing")
+    img = readimage(imds, 0)
+    assert img.shape[:2] == (6, 6) and int(np.asarray(img).max()) == 200
+    custom = imageDatastore(cnmc_like / "fold_0", IncludeSubfolders=True, ReadFcn=lambda f: np.zeros((2, 2, 3)))
+    assert custom.readimage(0).shape == (2, 2, 3)
+
+
+@pytest.mark.skipif(not CNMC_MINI.exists(), reason="../shared/data/c-nmc-mini not present")
+def test_image_datastore_on_the_real_cnmc_layout():
+    root = CNMC_MINI / "C-NMC_training_data"
+    imds = imageDatastore(root, "IncludeSubfolders", True, "LabelSource", "foldernames")
+    n_all = len(glob.glob(str(root / "**" / "all" / "*.bmp"), recursive=True))
+    n_hem = len(glob.glob(str(root / "**" / "hem" / "*.bmp"), recursive=True))
+    assert categories(imds.Labels) == ["all", "hem"]
+    assert countEachLabel(imds).Count.tolist() == [n_all, n_hem]
+
+
+# -- splitEachLabel -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def demos_imagesci(tmp_path):
+    """The MathWorks splitEachLabel example: 6 files labelled demos, 2 labelled imagesci."""
+    for i in range(6):
+        _png(tmp_path / "demos" / f"d{i}.png", i)
+    for i in range(2):
+        _png(tmp_path / "imagesci" / f"i{i}.png", i)
+    return imageDatastore(tmp_path, "IncludeSubfolders", True, "LabelSource", "foldernames")
+
+
+def test_split_each_label_proportions_round_down_in_file_order(demos_imagesci):
+    # https://mathworks.com/help/matlab/ref/datastore.spliteachlabel.html: imds60 holds the first 60 % of each
+    # label's files, rounded down (floor(3.6) = 3 demos, floor(1.2) = 1 imagesci); imds40 the rest
+    imds60, imds40 = splitEachLabel(demos_imagesci, 0.6)
+    files = demos_imagesci.Files
+    assert [Path(f).name for f in imds60.Files] == ["d0.png", "d1.png", "d2.png", "i0.png"]
+    assert sorted(imds60.Files + imds40.Files) == files
+    assert imds40.Labels.tolist() == ["demos"] * 3 + ["imagesci"]
+    # counts: an integer p >= 1 is a number of files per label
+    two, rest = splitEachLabel(demos_imagesci, 2)
+    assert countEachLabel(two).Count.tolist() == [2, 2] and countEachLabel(rest).Count.tolist() == [4, 0]
+    with pytest.raises(DataError, match="more than the 2 files of label 'imagesci'"):
+        splitEachLabel(demos_imagesci, 3)
+    with pytest.raises(ConfigError, match="sum to 1.2"):
+        splitEachLabel(demos_imagesci, 0.6, 0.6)
+    # nargout=1: MATLAB's imds = splitEachLabel(imds, n) keeps only the first output
+    assert len(splitEachLabel(demos_imagesci, 1, "randomized", nargout=1)) == 2
+
+
+def test_split_each_label_several_outputs_randomized_include_exclude(demos_imagesci):
+    a, b, rest = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomize")  # 'randomize' abbreviates 'randomized'
+    assert [len(a), len(b), len(rest)] == [3 + 1, 1 + 0, 2 + 1]  # floor(3), floor(1.2)+floor(0.4), the rest
+    assert sorted(a.Files + b.Files + rest.Files) == demos_imagesci.Files  # every file once
+    again = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized")
+    assert again[0].Files == a.Files  # seeded (Seed=0 by default)
+    other = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized", Seed=5)
+    assert countEachLabel(other[0]).Count.tolist() == [3, 1]
+    # proportions summing to 1 leave no remainder output: the last split takes what rounding left
+    tr, va, te = splitEachLabel(demos_imagesci, 0.5, 0.25, 0.25)
+    assert [len(tr), len(va), len(te)] == [4, 1, 3]
+    only, rest = splitEachLabel(demos_imagesci, 0.5, "Include", "demos")
+    assert only.Labels.tolist() == ["demos"] * 3 and rest.Labels.tolist() == ["demos"] * 3
+    ex, _ = splitEachLabel(demos_imagesci, 0.5, "Exclude", ["demos"])
+    assert ex.Labels.tolist() == ["imagesci"]
+    with pytest.raises(ConfigError, match="Include label 'x'"):
+        splitEachLabel(demos_imagesci, 0.5, "Include", "x")
+    with pytest.raises(ConfigError, match="received 2 datastores"):
+        countEachLabel(splitEachLabel(demos_imagesci, 0.5))
+
+
+# -- trainNetwork, classify, predict, activations -------------------------------------------------------------
+
+def tiny_layers(size=(8, 8, 3)):
+    return [imageInputLayer(list(size)), convolution2dLayer(3, 4, "Padding", "same"), reluLayer,
+            maxPooling2dLayer(2, "Stride", 2), fullyConnectedLayer(2), softmaxLayer, classificationLayer]
+
+
+def toy_hwcn(n=24, seed=0):
+    """MATLAB's H x W x C x N array (what scipy.io.loadmat gives) and string labels."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["blast", "normal"])[np.arange(n) % 2]
+    x = rng.integers(0, 60, (8, 8, 3, n)).astype(np.uint8)
+    x[:4, :, :, y == "blast"] += 150
+    return x, y
+
+
+def test_train_network_returns_the_network_alone_and_info_with_nargout():
+    x, y = toy_hwcn()
+    opts = trainingOptions("adam", "MaxEpochs", 3, "MiniBatchSize", 8, "Verbose", False, "InitialLearnRate", 0.01)
+    net = trainNetwork(x, y, tiny_layers(), opts)
+    assert type(net).__name__ == "SeriesNetwork"
+    net2, info = trainNetwork(np.moveaxis(x, 3, 0), categorical(y), tiny_layers(), opts, nargout=2)
+    # H x W x C x N and N x H x W x C are the same data: same seed, same training
+    np.testing.assert_allclose(net.Layers[1].Weights, net2.Layers[1].Weights, rtol=1e-6)
+    assert info.TrainingLoss.shape == (9,) and info["TrainingLoss"] is info.TrainingLoss
+    yp = classify(net2, x)
+    assert isinstance(np.mean(yp == y), float) and categories(yp) == ["blast", "normal"]
+    yp2, scores = classify(net2, x, nargout=2)
+    assert scores.shape == (24, 2) and (yp2 == yp).all()
+    one = x[:, :, :, 0]  # one H x W x C image, not 8 grey images
+    assert classify(net2, one).tolist() == [yp.tolist()[0]]
+    np.testing.assert_allclose(net2.predict(one), scores[:1], rtol=1e-5)
+    np.testing.assert_allclose(predict(net2, x, "MiniBatchSize", 5), scores, rtol=1e-5)
+    assert net2.Layers[0].Name == "imageinput" and net2.Layers[-1].Classes.tolist() == ["blast", "normal"]
+    layers = net2.Layers
+    layers[-3] = fullyConnectedLayer(3)  # a copy: the network is unchanged
+    assert net2.Layers[-3].OutputSize == 2
+    with pytest.raises(DataError, match="do not match the input layer's size"):
+        classify(net2, np.zeros((5, 9, 9, 3), np.uint8))
+
+
+def test_activations_rows_flatten_column_major_like_matlab():
+    x, y = toy_hwcn(8)
+    net = trainNetwork(x, y, tiny_layers(), trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=8, Verbose=False))
+    chans = activations(net, x, "relu")
+    assert chans.shape == (8, 8, 8, 4)
+    rows = activations(net, x, "relu", "OutputAs", "rows")
+    # MATLAB reshapes each H x W x C activation to a row in column-major order (H fastest)
+    np.testing.assert_allclose(rows, np.stack([a.reshape(-1, order="F") for a in chans]))
+    np.testing.assert_allclose(activations(net, x, 2, OutputAs="columns"), rows.T)
+    with pytest.raises(ConfigError, match="no layer named 'nope'"):
+        activations(net, x, "nope")
+
+
+def test_output_fcn_stops_checkpoints_and_progress_plot_are_written(tmp_path):
+    x, y = toy_hwcn(16)
+    seen = []
+
+    def stop_at_three(info):
+        seen.append(info.State)
+        return info.State == "iteration" and info.Iteration == 3
+
+    opts = trainingOptions("sgdm", MaxEpochs=5, MiniBatchSize=8, Verbose=False, OutputFcn=stop_at_three,
+                           CheckpointPath=str(tmp_path), Plots="training-progress")
+    with pytest.warns(UserWarning, match="training-progress"):
+        net, info = trainNetwork(x, y, tiny_layers(), opts, nargout=2)
+    assert len(info.TrainingLoss) == 3 and seen[0] == "start" and seen[-1] == "done"
+    ckpts = sorted(p.name for p in tmp_path.glob("net_checkpoint__*.keras"))
+    assert [c.split("__")[1] for c in ckpts] == ["2"]  # one completed epoch of 2 iterations before the stop
+    png = tmp_path / "training-progress.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_execution_environment_gpu_without_one_is_matlabs_clear_error():
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    x, y = toy_hwcn(8)
+    with pytest.raises(DeviceError, match="ExecutionEnvironment 'gpu' needs a supported GPU"):
+        trainNetwork(x, y, tiny_layers(), trainingOptions("adam", ExecutionEnvironment="gpu", Verbose=False))
+    with pytest.raises(DeviceError, match="'parallel' needs a cluster"):
+        trainNetwork(x, y, tiny_layers(), trainingOptions("adam", ExecutionEnvironment="parallel", Verbose=False))
+
+
+def test_train_network_on_an_image_datastore(cnmc_like):
+    imds = imageDatastore(cnmc_like, "IncludeSubfolders", True, "LabelSource", "foldernames")
+    train, test = splitEachLabel(imds, 0.6, "randomized")
+    opts = trainingOptions("adam", MaxEpochs=4, MiniBatchSize=4, Verbose=False, InitialLearnRate=0.01,
+                           ValidationData=test)
+    with pytest.warns(UserWarning, match="resizes the images"):
+        net = trainNetwork(train, tiny_layers(), opts)
+    yp = classify(net, test)
+    assert len(yp) == len(test) and categories(yp) == ["all", "hem"]
+    assert np.mean(yp == test.Labels) >= 0.5
+    with pytest.raises(ConfigError, match="received 2 datastores"):
+        trainNetwork(splitEachLabel(imds, 0.6), tiny_layers(), opts)
+    with pytest.raises(ConfigError, match="no training options"):
+        trainNetwork(train, tiny_layers())
+    assert os.path.isfile(imds.Files[0])
