@@ -476,12 +476,9 @@ def wilson_interval(p, n, z=1.959964):
 
 
 def chart(results, path):
-    import matplotlib
+    from leuknet.figures import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = subplots(1, 2, figsize=(11, 4.2))
     groups = {}
     for r in results:
         groups.setdefault((r["model"], r["precision"]), []).append(r)
@@ -505,7 +502,6 @@ def chart(results, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":  # one configuration, as a subprocess of run_bench

@@ -1,21 +1,26 @@
-"""Figures (matplotlib, non-interactive Agg backend): training progress, confusion matrices, colour-space bars,
-example cells. Every function writes a PNG to ``path`` and returns it."""
+"""Figures (matplotlib figures drawn off-screen on their own Agg canvas, so a user's pyplot backend is left as it
+is): training progress, confusion matrices, colour-space bars, example cells. Every function writes a PNG to
+``path`` and returns it."""
 
 from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def subplots(*grid, figsize, **kw):
+    """``plt.subplots`` without pyplot: a Figure on its own Agg canvas (no global backend switch)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(*grid, **kw)
 
 
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -30,8 +35,15 @@ def _smooth(values, alpha=0.6):
 def training_progress(history, path, title="Training progress"):
     """MATLAB-style training-progress plot: accuracy (top) and loss (bottom) per iteration, smoothed training
     curve over the raw one, validation points joined by a dashed line, epoch boundaries shaded."""
+    fig, axes = subplots(2, 1, figsize=(9, 6.2), sharex=True)
+    draw_training_progress(axes, history, title)
+    return _save(fig, path)
+
+
+def draw_training_progress(axes, history, title="Training progress"):
+    """The training-progress plot on two given axes (accuracy, loss): :func:`training_progress` and the live
+    window of ``trainNetwork(..., Plots='training-progress')``."""
     it = [r["iteration"] for r in history]
-    fig, axes = plt.subplots(2, 1, figsize=(9, 6.2), sharex=True)
     for ax, key, label in ((axes[0], "accuracy", "Accuracy (%)"), (axes[1], "loss", "Loss")):
         tr = [r[f"training_{key}"] for r in history]
         ax.plot(it, tr, color="#9ecae1" if key == "accuracy" else "#fdae6b", lw=1, label="Training (raw)")
@@ -52,14 +64,13 @@ def training_progress(history, path, title="Training progress"):
             ax.legend(fontsize=8, loc="lower right")
     axes[1].set_xlabel("Iteration (shaded bands: alternate epochs)")
     axes[0].set_title(title)
-    return _save(fig, path)
 
 
 def confusion_matrix_chart(cm, classes, path, title="Confusion matrix"):
     """Counts with row percentages (rows true class, columns predicted), as MATLAB's confusionchart."""
     cm = np.asarray(cm)
     k = len(classes)
-    fig, ax = plt.subplots(figsize=(1.3 * k + 2.6, 1.1 * k + 2.0))
+    fig, ax = subplots(figsize=(1.3 * k + 2.6, 1.1 * k + 2.0))
     rows = cm.sum(1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
     ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
@@ -83,7 +94,7 @@ def colorspace_bars(summary, path, title="Colour-space comparison"):
             ("specificity", "Specificity")]
     x = np.arange(len(spaces))
     w = 0.8 / len(keys)
-    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(spaces) + 2), 4.2))
+    fig, ax = subplots(figsize=(max(6, 1.8 * len(spaces) + 2), 4.2))
     for i, (k, label) in enumerate(keys):
         means = [100 * summary[s][k]["mean"] for s in spaces]
         stds = [100 * (summary[s][k]["std"] or 0) for s in spaces]
@@ -107,7 +118,7 @@ def example_cells(items, classes, path, title="Example test cells"):
     n = len(items)
     cols = min(4, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(2.6 * cols, 3.2 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, (img, true, probs) in zip(axes.ravel(), items):

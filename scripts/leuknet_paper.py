@@ -1,73 +1,88 @@
-"""Line-by-line port of scripts/leuknet_paper.m to leuknet.matlab.
+"""Line-by-line port of scripts/leuknet_paper.m to leuknet.matlab (see docs/matlab.md for the conventions).
 
     python scripts/leuknet_paper.py PATH/TO/C-NMC_training_data   (default: the embedded synthetic demo set)
+    python scripts/leuknet_paper.py PATH --epochs 1 --size 64      (a quick trial: fewer epochs, smaller images)
 
-Differences from MATLAB, by necessity: the random streams (seeded here with `seed`), and `augmentedImageDatastore`
-is the input size of the image input layer (images are resized bilinearly with antialiasing when read).
-The command-line equivalent is `leuknet train --data PATH --recipe leuknet-paper`.
+Differences from MATLAB, by necessity: the random streams (splitEachLabel's 'randomized' and the weights are
+seeded, Seed=0), the training-progress plot is written to training-progress.png instead of a window, and the
+confusion chart is saved to confusion.png. The command-line equivalent is
+`leuknet train --data PATH --recipe leuknet-paper`.
 """
 
-import sys
+import argparse
 
 import numpy as np
 
-from leuknet.data.split import split_each_label, undersample
 from leuknet.data.synthetic import demo_dataset
-from leuknet.matlab import (classificationLayer, classify, convolution2dLayer, crossChannelNormalizationLayer,
-                            dropoutLayer, fullyConnectedLayer, imageDatastore, imageInputLayer, maxPooling2dLayer,
-                            reluLayer, softmaxLayer, trainingOptions, trainNetwork)
+from leuknet.matlab import *  # noqa: F403
 
-seed = 0
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("data", nargs="?", help="the C-NMC_training_data folder (default: the demo set)")
+parser.add_argument("--epochs", type=int, default=10, help="MaxEpochs (the paper: 10)")
+parser.add_argument("--size", type=int, default=224, help="input size (the paper: 224)")
+parser.add_argument("--batch", type=int, default=None, help="MiniBatchSize (default 128; 32 on the demo set)")
+args = parser.parse_args()
+folder = args.data or demo_dataset().root
+
 # imds = imageDatastore('C-NMC_training_data', 'IncludeSubfolders', true, 'LabelSource', 'foldernames');
-imds = imageDatastore(sys.argv[1]) if len(sys.argv) > 1 else demo_dataset()
+imds = imageDatastore(folder, 'IncludeSubfolders', True, 'LabelSource', 'foldernames')
 
-# counts = countEachLabel(imds); imds = splitEachLabel(imds, min(counts.Count), 'randomized');
-imds = imds.subset(undersample(imds.labels, np.arange(len(imds)), seed))
+# counts = countEachLabel(imds);
+counts = countEachLabel(imds)
+# imds = splitEachLabel(imds, min(counts.Count), 'randomized');
+imds = splitEachLabel(imds, min(counts.Count), 'randomized', nargout=1)
 
 # [imdsTrain, imdsValidation, imdsTest] = splitEachLabel(imds, 0.7, 0.2, 'randomized');
-train_idx, val_idx, test_idx = split_each_label(imds.labels, (0.7, 0.2, 0.1), seed)
-imdsTrain, imdsValidation, imdsTest = imds.subset(train_idx), imds.subset(val_idx), imds.subset(test_idx)
+imdsTrain, imdsValidation, imdsTest = splitEachLabel(imds, 0.7, 0.2, 'randomized')
 
-inputSize = [224, 224, 3]
+# inputSize = [224 224 3];
+inputSize = [args.size, args.size, 3]
+# augTrain = augmentedImageDatastore(inputSize, imdsTrain);  (and the same for validation and test)
+augTrain = augmentedImageDatastore(inputSize, imdsTrain)
+augValidation = augmentedImageDatastore(inputSize, imdsValidation)
+augTest = augmentedImageDatastore(inputSize, imdsTest)
 
 layers = [
     imageInputLayer(inputSize),  # Normalization 'zerocenter'
     convolution2dLayer(3, 64),
-    reluLayer(),
+    reluLayer,
     crossChannelNormalizationLayer(5),
-    maxPooling2dLayer(3, Stride=2),
+    maxPooling2dLayer(3, 'Stride', 2),
     convolution2dLayer(3, 128),
-    reluLayer(),
+    reluLayer,
     crossChannelNormalizationLayer(5),
-    maxPooling2dLayer(3, Stride=2),
+    maxPooling2dLayer(3, 'Stride', 2),
     convolution2dLayer(3, 256),
-    reluLayer(),
+    reluLayer,
     crossChannelNormalizationLayer(5),
-    maxPooling2dLayer(3, Stride=2),
+    maxPooling2dLayer(3, 'Stride', 2),
     fullyConnectedLayer(512),
-    reluLayer(),
+    reluLayer,
     dropoutLayer(0.5),
     fullyConnectedLayer(2),
-    softmaxLayer(),
-    classificationLayer(),
-]
+    softmaxLayer,
+    classificationLayer]
 
-options = trainingOptions(
-    "adam",
-    InitialLearnRate=1e-4,
-    MaxEpochs=10,
-    MiniBatchSize=128 if len(sys.argv) > 1 else 32,  # 32 on the 300-cell demo set
-    LearnRateSchedule="piecewise",
-    LearnRateDropFactor=0.5,
-    LearnRateDropPeriod=7,
-    ValidationData=imdsValidation,
-    ValidationFrequency=5,
-    Verbose=True,
-)
+options = trainingOptions('adam',
+    'InitialLearnRate', 1e-4,
+    'MaxEpochs', args.epochs,
+    'MiniBatchSize', args.batch or (128 if args.data else 32),  # 32 on the 300-cell demo set
+    'LearnRateSchedule', 'piecewise',
+    'LearnRateDropFactor', 0.5,
+    'LearnRateDropPeriod', 7,
+    'ValidationData', augValidation,
+    'ValidationFrequency', 5,
+    'Verbose', True,
+    'Plots', 'training-progress')
 
-net, info = trainNetwork(imdsTrain, layers, options, seed=seed)
+# [net, info] = trainNetwork(augTrain, layers, options);
+net, info = trainNetwork(augTrain, layers, options, nargout=2)
 
-YPred, scores = classify(net, imdsTest)
-labels = np.array([s.label for s in imdsTest.samples])
-accuracy = np.mean(YPred == labels)
+# [YPred, scores] = classify(net, augTest);
+YPred, scores = classify(net, augTest, nargout=2)
+# accuracy = mean(YPred == imdsTest.Labels)
+accuracy = np.mean(YPred == imdsTest.Labels)
 print(f"accuracy = {accuracy:.4f}")
+# confusionchart(imdsTest.Labels, YPred);
+cm = confusionchart(imdsTest.Labels, YPred)
+saveas(cm, "confusion.png")

@@ -344,7 +344,7 @@ class _ProgressPlot:
             self.draw()
 
     def draw(self):
-        from leuknet.figures import training_progress
+        from leuknet.figures import draw_training_progress, training_progress
         from leuknet.io import atomic_path
 
         hist = [{"iteration": r["Iteration"], "epoch": r["Epoch"], "training_accuracy": r["TrainingAccuracy"],
@@ -352,9 +352,33 @@ class _ProgressPlot:
                  "validation_loss": r["ValidationLoss"]} for r in self.rows]
         with atomic_path(self.path) as tmp:
             training_progress(hist, tmp, title="Training progress (trainNetwork)")
+        window = _live_window()
+        if window is not None:  # an interactive pyplot backend: the figure in a window too, as MATLAB's
+            plt, fig = window
+            fig.clf()
+            axes = fig.subplots(2, 1, sharex=True)
+            draw_training_progress(axes, hist, "Training progress (trainNetwork)")
+            fig.canvas.draw_idle()
+            plt.pause(0.001)
         if not self.last:
-            note(f"trainNetwork: the training-progress plot is drawn to {self.path} (MATLAB shows it in a window)")
+            note(f"trainNetwork: the training-progress plot is drawn to {self.path}"
+                 + ("" if window is not None else " (MATLAB shows it in a window; no interactive display here)"))
         self.last = time.monotonic()
+
+
+def _live_window():
+    """(pyplot, the 'Training Progress' figure) where the user's pyplot runs an interactive backend, else None."""
+    import sys
+
+    if "matplotlib.pyplot" not in sys.modules:
+        return None
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend().lower()
+    if backend in ("agg", "pdf", "ps", "svg", "cairo", "template") or "inline" in backend:
+        return None
+    return plt, plt.figure("Training Progress", figsize=(9, 6.2))
 
 
 class _Checkpoints:
