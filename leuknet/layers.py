@@ -710,7 +710,8 @@ class PaddedAveragePooling2D(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
         if self.same:
-            return (n, None if h is None else -(-h // self.strides[0]), None if w is None else -(-w // self.strides[1]), c)
+            sh, sw = self.strides
+            return (n, None if h is None else -(-h // sh), None if w is None else -(-w // sw), c)
         t, b, l, r = self.padding
         out = [None if v is None else (v + p - k) // s + 1
                for v, p, k, s in ((h, t + b, self.pool_size[0], self.strides[0]),

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from leuknet.layers import (ClassificationOutput, ImageInputNormalization, crossentropyex, fuse_blocks,
-                            input_statistics)
+from leuknet.layers import (BatchNormalization, ClassificationOutput, ImageInputNormalization, crossentropyex,
+                            fuse_blocks, input_statistics, population_statistics)
 from leuknet.matlab.layers import layer_factors
 from leuknet.matlab.options import TrainingOptions
 from leuknet.solvers import Solver
@@ -247,6 +247,10 @@ class Trainer:
         if writer is not None:
             writer.wait()  # a failed write of the last checkpoint raises here
         info.final_checkpoint_seconds = time.perf_counter() - t
+        if (getattr(self.options, "BatchNormalizationStatistics", "population") == "population"
+                and any(isinstance(l, BatchNormalization) for l in self.model.layers)):
+            # MATLAB: batch normalisation's prediction statistics from one more pass over the training data
+            population_statistics(self.model, (x for x, _ in train.stored_batches(self.options.MiniBatchSize)))
         return info
 
     def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume, checkpoint_last):

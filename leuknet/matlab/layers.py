@@ -339,7 +339,8 @@ def _learnable(fn, o):
 @layer_constructor
 def imageInputLayer(inputSize=_REQUIRED, *args, **kwargs) -> ImageInputLayer:
     """``imageInputLayer(inputSize, 'Normalization', 'zerocenter', 'NormalizationDimension', 'auto', ...)``;
-    ``[h w]`` is a grey ``[h w 1]`` input (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layer.imageinputlayer.html).
+    ``[h w]`` is a grey ``[h w 1]`` input
+    (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layer.imageinputlayer.html).
     ``Normalization`` as a function handle is refused (a name only)."""
     fn = "imageInputLayer"
     _required(fn, "inputSize", inputSize)
@@ -863,7 +864,7 @@ def assemble(layers, classes=None, name="network", fn="assemble"):
     is_graph = hasattr(layers, "_layers") and hasattr(layers, "_edges")
     specs, edges = layers_and_edges(fn, layers)
     if not is_graph and (not specs or not isinstance(specs[0], ImageInputLayer)):
-        raise ConfigError("the layer array must start with imageInputLayer")
+        raise ConfigError(f"{fn}: the layer array must start with imageInputLayer")
     order, inputs = topological_order(fn, specs, edges)
     tensors, post, out_classes, x_in, last = {}, [], None, None, None
     for spec in order:
@@ -1054,8 +1055,6 @@ def model_graph(model):
     """(MATLAB layers, connections (source, destination, destination input)) of a Keras functional model built by
     :func:`assemble` (or imported, :mod:`leuknet.weights`): padding and flatten helpers fold into the layer they
     serve, weights come back in MATLAB's layouts. A Keras layer with no MATLAB counterpart is a ConfigError."""
-    from leuknet.errors import ConfigError as _ConfigError
-
     specs, edges = [], []
     for layer in model.layers:
         if isinstance(layer, (keras.layers.InputLayer, *_HELPERS)):
@@ -1075,7 +1074,7 @@ def model_graph(model):
             sources.append(src)
         spec = _spec_of(layer, padding, flat)
         if spec is None:
-            raise _ConfigError(f"layer {layer.name!r} ({type(layer).__name__}) has no MATLAB counterpart in leuknet")
+            raise ConfigError(f"layer {layer.name!r} ({type(layer).__name__}) has no MATLAB counterpart in leuknet")
         specs.append(spec)
         names = spec.InputNames
         for src, i in zip(sources, names):
