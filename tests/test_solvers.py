@@ -144,9 +144,10 @@ def test_piecewise_schedule_by_epoch():
 def test_training_options_errors():
     from leuknet.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown option 'MaxEpoch'"):
+    with pytest.raises(ConfigError, match="unknown name-value option 'MaxEpoch'"):
         trainingOptions("adam", MaxEpoch=3)
-    with pytest.raises(ConfigError, match="unknown solver"):
-        trainingOptions("sgd")
+    with pytest.raises(ConfigError, match="solverName must be one of 'sgdm', 'adam', 'rmsprop'"):
+        trainingOptions("adamw")
+    assert trainingOptions("SGD").SolverName == "sgdm"  # an unambiguous prefix, as MATLAB's validatestring
     with pytest.raises(ConfigError, match="Shuffle"):
         trainingOptions("adam", Shuffle="always")

@@ -271,16 +271,13 @@ def _split_args(fn, args):
 
 def _layer_specs(fn, layers):
     """(layers for assemble, input layer spec, output layer spec, is a graph)."""
-    from leuknet.matlab import graph
+    from leuknet.matlab.graph import LayerGraph, input_layer_spec, output_layer_spec
+    from leuknet.matlab.layers import ImageInputLayer
 
-    is_graph = type(layers).__name__ == "LayerGraph"
+    is_graph = isinstance(layers, LayerGraph)
     if not is_graph:
         layers = flatten_layers(fn, layers)
-    if hasattr(graph, "input_layer_spec"):
-        inp, out = graph.input_layer_spec(layers), graph.output_layer_spec(layers)
-    else:
-        inp, out = layers[0], layers[-1]
-    from leuknet.matlab.layers import ImageInputLayer
+    inp, out = input_layer_spec(layers), output_layer_spec(layers)
 
     if not isinstance(inp, ImageInputLayer):
         raise ConfigError(f"{fn}: the layer array must start with imageInputLayer")
@@ -468,9 +465,9 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
     seed_everything(seed)
     if strategy is not None:
         with strategy.scope():
-            model, _ = assemble(layers, classes=classes)
+            model, _ = assemble(layers, classes=classes, fn=fn)
     else:
-        model, _ = assemble(layers, classes=classes)
+        model, _ = assemble(layers, classes=classes, fn=fn)
     trainer = Trainer(model, options, strategy=strategy)
     cbs = []
     if options.Verbose:
