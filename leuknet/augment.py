@@ -4,6 +4,11 @@ salt and pepper. Used online (in the training pipeline, one seed per sample copy
 
 de Oliveira & Dantas (C-NMC 2019) augmented with mirroring, rotation, Gaussian blur 17 x 17, shear 0.3 and salt
 and pepper noise; :data:`OLIVEIRA` holds those settings.
+
+On-the-fly augmentation in the training pipeline goes through one protocol, ``ImageData.augmenter``: an object with
+``apply(img, rng, scale=(sy, sx)) -> image of the same shape`` that draws a fresh random transform from ``rng`` each
+time it is called. :class:`RandomAffine` (the core of MATLAB's ``imageDataAugmenter``) and :class:`OliveiraAugmenter`
+(the ops above) implement it.
 """
 
 from __future__ import annotations
@@ -71,7 +76,11 @@ def salt_and_pepper(img, amount, rng):
 
 def augment_image(img, seed, config: AugmentConfig = OLIVEIRA):
     """One random augmentation of ``img`` (uint8 H x W x C), fully determined by ``seed``. Returns (image, ops)."""
-    rng = np.random.default_rng(seed)
+    return augment_with(img, np.random.default_rng(seed), config)
+
+
+def augment_with(img, rng, config: AugmentConfig = OLIVEIRA):
+    """:func:`augment_image` drawing from the generator ``rng``. Returns (image, ops)."""
     ops = []
     c = config
     if rng.random() < c.mirror_probability:
@@ -136,3 +145,133 @@ def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig 
             progress(1)
     write_csv(out / "manifest.csv", ["file", "source", "class", "seed", "ops"], rows)
     return out
+
+
+class OliveiraAugmenter:
+    """The ops of :class:`AugmentConfig` as an on-the-fly augmenter (``ImageData.augmenter``): a fresh draw from
+    ``rng`` at every read, the same bits as :func:`augment_image` for a generator in the same state. ``scale`` is
+    accepted for the protocol and unused (the ops work in the pixels of the image given)."""
+
+    def __init__(self, config: AugmentConfig = OLIVEIRA):
+        self.config = config
+
+    def apply(self, img, rng, scale=(1.0, 1.0)):
+        out = augment_with(img, rng, self.config)[0]
+        return np.ascontiguousarray(out).reshape(img.shape)
+
+    def __repr__(self):
+        return f"OliveiraAugmenter({self.config})"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# random affine transforms (the core of MATLAB's imageDataAugmenter; leuknet.matlab.augmentation is its skin)
+
+def _translate(tx, ty):
+    return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
+
+
+def _scaling(sx, sy):
+    return np.diag([float(sx), float(sy), 1.0])
+
+
+def resize_conjugate(a, scale):
+    """The forward affine ``a`` (3 x 3, 0-based pixel coordinates of a source image) in the pixel coordinates of the
+    same image resized by ``scale = (sy, sx)``: exact in continuous coordinates, with pixel centres at half-pixel
+    offsets as ``tf.image.resize`` places them (x_resized = (x + 0.5) * sx - 0.5)."""
+    sy, sx = (float(v) for v in scale)
+    p = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    return p @ a @ np.linalg.inv(p)
+
+
+def warp(img, a, out_hw=None, fill=0.0):
+    """``img`` (H x W x C) warped by the forward affine ``a`` (3 x 3, column vectors, 0-based pixel coordinates):
+    ``out(a @ p) = img(p)``, bilinear, points from outside the image set to ``fill`` (scalar or per channel), output
+    ``out_hw`` (default: the input's size). OpenCV's ``warpAffine`` (releases the GIL; 8-bit images are interpolated
+    with its 1/32-pixel fixed-point weights)."""
+    h, w = img.shape[:2]
+    oh, ow = (h, w) if out_hw is None else (int(out_hw[0]), int(out_hw[1]))
+    c = img.shape[2] if img.ndim == 3 else 1
+    if (oh, ow) == (h, w) and np.allclose(a, np.eye(3), rtol=0, atol=1e-12):
+        return img
+    f = np.broadcast_to(np.asarray(fill, np.float64).ravel(), (c,)) if np.size(fill) in (1, c) else None
+    if f is None:
+        raise ValueError(f"a fill value of {np.size(fill)} elements for an image of {c} channels")
+    out = cv2.warpAffine(np.ascontiguousarray(img), np.ascontiguousarray(a[:2], np.float64), (ow, oh),
+                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=tuple(float(v) for v in f[:4]) + (0.0,) * (4 - min(c, 4)))
+    return out.reshape(oh, ow, *img.shape[2:])
+
+
+class RandomAffine:
+    """Random rotation, reflection, scale, shear and translation combined into one affine transform about the image
+    centre, drawn afresh at each :meth:`apply`: the transform of MATLAB's ``imageDataAugmenter`` (see
+    :mod:`leuknet.matlab.augmentation` for its MATLAB names and the sources of its order and centre).
+
+    Ranges are ``(lo, hi)`` (uniform) or a callable returning one value (MATLAB's function handles); reflections
+    are booleans (each flips with probability 0.5). ``scale`` (one factor for both axes) replaces ``x_scale`` and
+    ``y_scale`` when given. Angles in degrees, translations in pixels of the source image.
+    """
+
+    FIELDS = ("rotation", "x_reflection", "y_reflection", "scale", "x_scale", "y_scale", "x_shear", "y_shear",
+              "x_translation", "y_translation", "fill")
+
+    def __init__(self, rotation=(0.0, 0.0), x_reflection=False, y_reflection=False, scale=None, x_scale=(1.0, 1.0),
+                 y_scale=(1.0, 1.0), x_shear=(0.0, 0.0), y_shear=(0.0, 0.0), x_translation=(0.0, 0.0),
+                 y_translation=(0.0, 0.0), fill=0.0):
+        self.rotation, self.x_reflection, self.y_reflection = rotation, bool(x_reflection), bool(y_reflection)
+        self.scale, self.x_scale, self.y_scale = scale, x_scale, y_scale
+        self.x_shear, self.y_shear = x_shear, y_shear
+        self.x_translation, self.y_translation = x_translation, y_translation
+        self.fill = fill
+
+    @staticmethod
+    def _value(r, rng):
+        if callable(r):
+            return float(r())
+        lo, hi = r
+        return float(lo) + (float(hi) - float(lo)) * float(rng.random())
+
+    def draw(self, rng) -> dict:
+        """One random set of parameters, in the order MATLAB's imageDataAugmenter draws them."""
+        p = {"x_reflection": -1.0 if self.x_reflection and rng.random() < 0.5 else 1.0,
+             "y_reflection": -1.0 if self.y_reflection and rng.random() < 0.5 else 1.0}
+        for k in ("rotation", "x_shear", "y_shear", "x_translation", "y_translation"):
+            p[k] = self._value(getattr(self, k), rng)
+        if self.scale is not None:
+            p["x_scale"] = p["y_scale"] = self._value(self.scale, rng)
+        else:
+            p["x_scale"] = self._value(self.x_scale, rng)
+            p["y_scale"] = self._value(self.y_scale, rng)
+        return p
+
+    @staticmethod
+    def matrix(p, source_hw):
+        """The forward 3 x 3 affine (column vectors, 0-based pixel coordinates) of parameters ``p`` for an image of
+        ``source_hw``: rotation, then shear, scale and reflection, all about the centre ((W-1)/2, (H-1)/2), then the
+        translation."""
+        h, w = source_hw
+        t = np.radians(p["rotation"])
+        c, s = np.cos(t), np.sin(t)
+        rot = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # positive: anticlockwise on screen (y down)
+        shear = np.array([[1.0, np.tan(np.radians(p["x_shear"])), 0.0], [np.tan(np.radians(p["y_shear"])), 1.0, 0.0],
+                          [0.0, 0.0, 1.0]])
+        linear = _scaling(p["x_reflection"], p["y_reflection"]) @ _scaling(p["x_scale"], p["y_scale"]) @ shear @ rot
+        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+        return _translate(p["x_translation"], p["y_translation"]) @ _translate(cx, cy) @ linear @ _translate(-cx, -cy)
+
+    def random_matrix(self, rng, source_hw):
+        return self.matrix(self.draw(rng), source_hw)
+
+    def apply(self, img, rng, scale=(1.0, 1.0)):
+        """``img`` with a fresh random transform. ``scale = (sy, sx)``: ``img`` is a source image resized by that
+        factor; the transform is the source image's (centre and translations in source pixels), conjugated by the
+        resize."""
+        sy, sx = (float(v) for v in scale)
+        source_hw = (img.shape[0] / sy, img.shape[1] / sx)
+        a = self.random_matrix(rng, source_hw)
+        if (sy, sx) != (1.0, 1.0):
+            a = resize_conjugate(a, (sy, sx))
+        return warp(img, a, fill=self.fill)
+
+    def __repr__(self):
+        return "RandomAffine(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"

@@ -1,28 +1,36 @@
-"""The tf.data input pipeline: decode (BMP, TIFF, PNG, JPEG; grey, RGBA, 16-bit), colour space, antialiased
-resize, batching and prefetch.
+"""The tf.data input pipeline: decode (BMP, TIFF, PNG, JPEG; grey, RGBA, 16-bit), channels, colour space,
+antialiased resize, on-the-fly augmentation, batching and prefetch.
 
 Images are read with OpenCV (which releases the GIL, so ``num_parallel_calls`` decodes in parallel) and turned
-into H x W x 3 uint8 RGB the way MATLAB's ``imread`` + ``im2uint8`` would see them: grey images are replicated to
-three channels, the alpha channel is dropped, 16-bit images are scaled by 1/257 and rounded. The colour space is
-converted on the full-size uint8 image (as a study that saves converted images does), then the image is resized
-bilinearly with antialiasing (MATLAB ``augmentedImageDatastore``/``imresize(..., 'bilinear')``; antialiasing only
-when shrinking) and rounded back to uint8. The network sees float32 pixel values in [0, 255].
+into H x W x C uint8 the way MATLAB's ``imread`` + ``im2uint8`` would see them: a grey file has one channel, the
+alpha channel is dropped, 16-bit images are scaled by 1/257 and rounded. The network's channel count then decides:
+with 3 channels a grey file is replicated (leuknet's permissive default; MATLAB needs
+``'ColorPreprocessing', 'gray2rgb'``); with 1 channel a colour file is converted by ``rgb2gray`` only when asked
+(``color_preprocessing='rgb2gray'``), else refused. The colour space (3 channels only) is converted on the
+full-size uint8 image (as a study that saves converted images does), then the image is resized bilinearly with
+antialiasing (MATLAB ``augmentedImageDatastore``/``imresize(..., 'bilinear')``; antialiasing only when shrinking)
+and rounded back to uint8. The network sees float32 pixel values in [0, 255].
 
 Training data is cached as decoded, resized uint8 arrays when it fits the cache budget (224 x 224 x 3 bytes per
 image: 1 GiB holds about 7,100 images); otherwise every epoch streams from disk.
+
+On-the-fly augmentation (``ImageData.augmenter``, e.g. MATLAB's ``imageDataAugmenter``) draws a fresh transform for
+every image read, in the tf.data map, in parallel (OpenCV's ``warpAffine`` releases the GIL; one NumPy call per
+mini-batch, never a Python loop over pixels). Images in memory without augmentation keep the fast path: slices of
+the stored array.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
 from leuknet import colorspace as cs
-from leuknet.errors import DataError
+from leuknet.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
 DEFAULT_CACHE_BUDGET_MB = 2048
@@ -40,28 +48,74 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
     return ds.with_options(options)
 
 
-def to_rgb_uint8(img: np.ndarray) -> np.ndarray:
-    """A decoded OpenCV array (BGR / BGRA / grey, any depth) as H x W x 3 uint8 RGB."""
+# MATLAB rgb2gray: https://mathworks.com/help/matlab/ref/rgb2gray.html ("Algorithms"), uint8 results rounded
+RGB2GRAY_WEIGHTS = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
+COLOR_PREPROCESSING = ("none", "gray2rgb", "rgb2gray")
+OUTPUT_SIZE_MODES = ("resize", "centercrop", "randcrop")
+
+
+class ChannelMismatch(DataError):
+    """An image whose channel count the input layer cannot take without a colour conversion."""
+
+
+def rgb2gray_uint8(img):
+    """MATLAB ``rgb2gray`` on H x W x 3 uint8: the weighted sum rounded half up, H x W x 1 uint8."""
+    g = img.astype(np.float64) @ RGB2GRAY_WEIGHTS
+    return np.clip(np.floor(g + 0.5), 0, 255).astype(np.uint8)[..., None]
+
+
+def _depth_to_uint8(img):
+    if img.dtype == np.uint16:
+        return np.floor(img.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)  # im2uint8 on uint16
+    if img.dtype in (np.float32, np.float64):
+        return np.clip(np.floor(np.clip(img, 0, 1) * 255.0 + 0.5), 0, 255).astype(np.uint8)
+    if img.dtype != np.uint8:
+        info = np.iinfo(img.dtype)
+        return np.floor((img.astype(np.float64) - info.min) / (info.max - info.min) * 255 + 0.5).astype(np.uint8)
+    return img
+
+
+def fit_channels(img, channels=3, color_preprocessing="none"):
+    """H x W x 1 or 3 uint8 as the network's ``channels``: ``'gray2rgb'`` (and leuknet's default for 3 channels)
+    replicates a grey image, ``'rgb2gray'`` converts a colour one; a colour image for 1 channel without
+    ``'rgb2gray'`` raises :class:`ChannelMismatch` (MATLAB's augmentedImageDatastore converts only when asked)."""
+    c = img.shape[2]
+    if c == channels:
+        return img
+    if channels == 3 and c == 1 and color_preprocessing != "rgb2gray":
+        return np.repeat(img, 3, axis=2)
+    if channels == 1 and c == 3 and color_preprocessing == "rgb2gray":
+        return rgb2gray_uint8(img)
+    raise ChannelMismatch(f"the image has {c} channel{'s' if c > 1 else ''}, the input layer takes {channels}: use "
+                          f"augmentedImageDatastore(..., 'ColorPreprocessing', "
+                          f"'{'rgb2gray' if channels == 1 else 'gray2rgb'}')")
+
+
+def to_uint8(img: np.ndarray, channels=3, color_preprocessing="none") -> np.ndarray:
+    """A decoded OpenCV array (BGR / BGRA / grey, any depth) as H x W x ``channels`` uint8 (RGB for 3), as
+    MATLAB's ``imread`` sees the file (grey: 1 channel; RGBA: RGB) then :func:`fit_channels`."""
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
-    if img.dtype == np.uint16:
-        img = np.floor(img.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)  # im2uint8 on uint16
-    elif img.dtype in (np.float32, np.float64):
-        img = np.clip(np.floor(np.clip(img, 0, 1) * 255.0 + 0.5), 0, 255).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        info = np.iinfo(img.dtype)
-        img = np.floor((img.astype(np.float64) - info.min) / (info.max - info.min) * 255 + 0.5).astype(np.uint8)
+    img = _depth_to_uint8(img)
     if img.ndim == 2:
-        return np.repeat(img[..., None], 3, axis=2)
-    if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    if img.shape[2] == 3:
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    raise DataError(f"unsupported channel count {img.shape[2]}")
+        img = img[..., None]
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    elif img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        raise DataError(f"unsupported channel count {img.shape[2]}")
+    return fit_channels(img, int(channels), color_preprocessing)
 
 
-def read_image(path) -> np.ndarray:
-    """Read one image file as H x W x 3 uint8 RGB; raises :class:`DataError` if it cannot be decoded."""
+def to_rgb_uint8(img: np.ndarray) -> np.ndarray:
+    """A decoded OpenCV array (BGR / BGRA / grey, any depth) as H x W x 3 uint8 RGB."""
+    return to_uint8(img, 3)
+
+
+def read_image(path, channels=3, color_preprocessing="none") -> np.ndarray:
+    """Read one image file as H x W x ``channels`` uint8 (RGB for 3; see :func:`to_uint8`); raises
+    :class:`DataError` if it cannot be decoded or has channels the input cannot take."""
     path = os.fsdecode(path)
     data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
     if data is None:
@@ -71,7 +125,10 @@ def read_image(path) -> np.ndarray:
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     if img is None or img.size == 0:
         raise DataError(f"{path}: not a readable image (corrupt or unsupported format)")
-    return to_rgb_uint8(img)
+    try:
+        return to_uint8(img, channels, color_preprocessing)
+    except ChannelMismatch as e:
+        raise ChannelMismatch(f"{path}: {e}") from None
 
 
 def crop_border(img, crop):
@@ -84,19 +141,34 @@ def crop_border(img, crop):
     return img[crop:-crop, crop:-crop]
 
 
-def _decode_py(path, space, crop=0):
-    """numpy_function body: (image, ok). A failed decode gives a 1x1 black image and ok=False."""
+def _s(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _decode_full(path, space="rgb", crop=0, channels=3, color_preprocessing="none"):
+    """One file decoded to H x W x ``channels`` uint8 at its own size (border crop, channels, colour space)."""
+    img = crop_border(read_image(_s(path), int(channels), _s(color_preprocessing)), crop)
+    space = _s(space)
+    return cs.convert(img, space) if space != "rgb" else img
+
+
+def _decode_py(path, space, crop=0, channels=3, color_preprocessing="none"):
+    """numpy_function body: (image, status, source H x W). status 0 = read, 1 = unreadable, 2 = channels the input
+    cannot take; a failed decode gives a 1x1 black image."""
     try:
-        img = crop_border(read_image(path), crop)
-        space = space.decode() if isinstance(space, bytes) else str(space)
-        return cs.convert(img, space), np.True_
+        img = _decode_full(path, space, crop, channels, color_preprocessing)
+        return img, np.int32(0), np.array(img.shape[:2], np.int32)
+    except ChannelMismatch:
+        status = 2
     except Exception:  # noqa: BLE001 - reported by the caller as a skipped/refused file
-        return np.zeros((1, 1, 3), np.uint8), np.False_
+        status = 1
+    return np.zeros((1, 1, int(channels)), np.uint8), np.int32(status), np.zeros(2, np.int32)
 
 
 def resize_uint8(img, size):
     """Bilinear resize with antialiasing, rounded half up and saturated back to uint8 (a tf graph op)."""
     size = [int(s) for s in size]
+    c = img.shape[-1] if img.shape.rank == 3 and img.shape[-1] is not None else 3
 
     def do_resize():
         x = tf.image.resize(tf.cast(img, tf.float32), size, method="bilinear", antialias=True)
@@ -104,22 +176,31 @@ def resize_uint8(img, size):
 
     same = tf.reduce_all(tf.equal(tf.shape(img)[:2], tf.constant(size, tf.int32)))
     out = tf.cond(same, lambda: tf.identity(img), do_resize)
-    return tf.ensure_shape(out, size + [3])
+    return tf.ensure_shape(out, size + [c])
 
 
-def decode_and_resize(path, size, space="rgb", crop=0):
-    img, ok = tf.numpy_function(_decode_py, [path, space, crop], [tf.uint8, tf.bool], stateful=False)
-    img.set_shape([None, None, 3])
-    ok.set_shape([])
-    img = tf.cond(ok, lambda: resize_uint8(img, size), lambda: tf.zeros(list(size) + [3], tf.uint8))
-    return tf.ensure_shape(img, list(size) + [3]), ok
+def _decode_resize_status(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):
+    img, status, hw = tf.numpy_function(_decode_py, [path, space, crop, channels, color_preprocessing],
+                                        [tf.uint8, tf.int32, tf.int32], stateful=False)
+    img.set_shape([None, None, channels])
+    status.set_shape([])
+    hw.set_shape([2])
+    img = tf.cond(tf.equal(status, 0), lambda: resize_uint8(img, size),
+                  lambda: tf.zeros(list(size) + [channels], tf.uint8))
+    return tf.ensure_shape(img, list(size) + [channels]), status, hw
 
 
-def file_dataset(paths, size, space="rgb", parallel=AUTOTUNE, crop=0) -> tf.data.Dataset:
+def decode_and_resize(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):
+    img, status, _ = _decode_resize_status(path, size, space, crop, channels, color_preprocessing)
+    return img, tf.equal(status, 0)
+
+
+def file_dataset(paths, size, space="rgb", parallel=AUTOTUNE, crop=0, channels=3,
+                 color_preprocessing="none") -> tf.data.Dataset:
     """(uint8 image, ok) per path, decoded in parallel, order kept."""
     ds = tf.data.Dataset.from_tensor_slices(np.asarray([os.fsencode(p) for p in paths], dtype=object))
-    return without_autotune(ds.map(lambda p: decode_and_resize(p, size, space, crop), num_parallel_calls=parallel,
-                                   deterministic=True))
+    return without_autotune(ds.map(lambda p: decode_and_resize(p, size, space, crop, channels, color_preprocessing),
+                                   num_parallel_calls=parallel, deterministic=True))
 
 
 def _augment_py(img, seed):
@@ -128,21 +209,34 @@ def _augment_py(img, seed):
     return augment_image(img, int(seed))[0] if seed >= 0 else img
 
 
-def scan_files(paths, size, space="rgb", keep_images=True, batch=64, progress=None, crop=0):
-    """Decode every file once, in parallel. Returns (uint8 array or None, list of bad indices)."""
+def _scan(paths, size, space="rgb", keep_images=True, batch=64, progress=None, crop=0, channels=3,
+          color_preprocessing="none"):
+    """Decode every file once, in parallel: (uint8 N x H x W x C array or None, status per file, source sizes)."""
     n = len(paths)
-    images = np.empty((n,) + tuple(size) + (3,), np.uint8) if keep_images else None
-    bad = []
+    images = np.empty((n,) + tuple(size) + (channels,), np.uint8) if keep_images else None
+    status = np.zeros(n, np.int32)
+    hws = np.zeros((n, 2), np.int32)
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray([os.fsencode(p) for p in paths], dtype=object))
+    ds = without_autotune(ds.map(lambda p: _decode_resize_status(p, size, space, crop, channels, color_preprocessing),
+                                 num_parallel_calls=AUTOTUNE, deterministic=True))
     pos = 0
-    for imgs, oks in file_dataset(paths, size, space, crop=crop).batch(batch).prefetch(2):
-        imgs, oks = imgs.numpy(), oks.numpy()
+    for imgs, st, hw in ds.batch(batch).prefetch(2):
+        k = len(st)
         if keep_images:
-            images[pos : pos + len(imgs)] = imgs
-        bad.extend(int(pos + i) for i in np.flatnonzero(~oks))
-        pos += len(imgs)
+            images[pos : pos + k] = imgs.numpy()
+        status[pos : pos + k] = st.numpy()
+        hws[pos : pos + k] = hw.numpy()
+        pos += k
         if progress:
-            progress(len(imgs))
-    return images, bad
+            progress(k)
+    return images, status, hws
+
+
+def scan_files(paths, size, space="rgb", keep_images=True, batch=64, progress=None, crop=0, channels=3,
+               color_preprocessing="none"):
+    """Decode every file once, in parallel. Returns (uint8 array or None, list of bad indices)."""
+    images, status, _ = _scan(paths, size, space, keep_images, batch, progress, crop, channels, color_preprocessing)
+    return images, [int(i) for i in np.flatnonzero(status != 0)]
 
 
 TRANSFORMS = ("identity", "rot90", "rot180", "rot270", "fliplr", "flipud")
@@ -163,11 +257,45 @@ def transform_tf(img, t):
         lambda: tf.image.flip_left_right(img), lambda: tf.image.flip_up_down(img)])
 
 
+def _window(mode, src_hw, out_hw, rng):
+    """MATLAB augmentedImageDatastore's crop window (top, left) in a source image: 'centercrop' at
+    floor((H - h) / 2), 'randcrop' at floor((H - h) * rand) (its ``crop``/``randCropRect``: the rectangle's corner
+    floored)."""
+    (hs, ws), (h, w) = src_hw, out_hw
+    if mode == "randcrop":
+        return int(np.floor((hs - h) * rng.random())), int(np.floor((ws - w) * rng.random()))
+    return (hs - h) // 2, (ws - w) // 2
+
+
+def check_crop_sizes(mode, source_sizes, out_hw, what="the images"):
+    """MATLAB's error for a crop larger than an image."""
+    if mode in ("centercrop", "randcrop") and source_sizes is not None and len(source_sizes):
+        small = np.flatnonzero((source_sizes[:, 0] < out_hw[0]) | (source_sizes[:, 1] < out_hw[1]))
+        if len(small):
+            hs, ws = source_sizes[small[0]]
+            raise DataError(f"augmentedImageDatastore: with 'OutputSizeMode' '{mode}' the 'OutputSize' "
+                            f"[{out_hw[0]} {out_hw[1]}] must not exceed the input image size ({what}: {hs} x {ws})")
+
+
 @dataclass
 class ImageData:
     """Images and integer labels for training and evaluation.
 
-    Either ``images`` (an N x H x W x 3 uint8 array in memory) or ``paths`` (streamed from disk each time).
+    Either ``images`` (an N x H x W x C array in memory) or ``paths`` (streamed from disk each time). ``size`` is
+    the (h, w) the network sees and ``channels`` its channel count (1 or 3).
+
+    ``augmenter`` (default None): an object with ``apply(img, rng, scale=(sy, sx))`` returning an image of the same
+    shape; it is applied at every read (training, and validation/prediction too, as MATLAB's
+    augmentedImageDatastore augments whenever it is read), with a fresh ``np.random.Generator`` per image: the k-th
+    image of a :meth:`batches` stream draws from the seed (``augment_seed``, pass, k), where pass counts the
+    streams this object has made, so every epoch of the Trainer's one concatenated stream gets new transforms,
+    reproducibly for a given seed. An augmenter with ``random_matrix(rng, source_hw)`` (an affine one, such as
+    ``imageDataAugmenter``) is applied as MATLAB orders it, in the source image's pixels: images cached at ``size``
+    get the transform conjugated by the resize (``source_sizes``, each image's size at scan time, gives the
+    factor: exact in continuous coordinates); streamed files are warped at their own size, then resized.
+
+    ``output_mode``: MATLAB's OutputSizeMode: 'resize' (images resized to ``size``), 'centercrop' or 'randcrop'
+    (the stored images are the sources, and a window of ``size`` is cut at each read, after the augmentation).
     """
 
     labels: np.ndarray
@@ -178,6 +306,13 @@ class ImageData:
     transforms: np.ndarray | None = None  # per-sample index into TRANSFORMS (square images only)
     aug_seeds: np.ndarray | None = None  # per-sample seed of a random augmentation (leuknet.augment), -1 = none
     crop: int = 0  # border crop applied when streaming from disk
+    channels: int = 3  # 1 or 3: what the network takes
+    color_preprocessing: str = "none"  # 'none' | 'gray2rgb' | 'rgb2gray' (MATLAB's ColorPreprocessing)
+    augmenter: object | None = None  # on-the-fly augmentation (see the class docstring)
+    augment_seed: int = 0
+    source_sizes: np.ndarray | None = None  # N x 2 (H, W) of each image before resizing, recorded at scan time
+    output_mode: str = "resize"  # 'resize' | 'centercrop' | 'randcrop' (MATLAB's OutputSizeMode)
+    _passes: int = field(default=0, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -185,6 +320,120 @@ class ImageData:
     @property
     def in_memory(self) -> bool:
         return self.images is not None
+
+    def _reads_through_augmenter(self) -> bool:
+        """Whether every read goes through the per-image reader (augmentation or a crop)."""
+        return self.augmenter is not None or self.output_mode != "resize"
+
+    def _rng(self, pass_no, k, extra=0):
+        return np.random.default_rng([int(self.augment_seed) & 0x7FFFFFFF, int(pass_no), int(k), int(extra)])
+
+    def _source_hw(self, i, img_hw):
+        if self.source_sizes is not None:
+            return tuple(int(v) for v in self.source_sizes[i])
+        return tuple(img_hw)
+
+    def _geometry(self, img, i, rng, resized):
+        """One image (after transforms / balance copies) through the augmenter and the crop. ``resized``: ``img``
+        is a source image already resized to ``size`` (the cache of 'resize' mode); else it is at its source size
+        and comes back at its source size ('resize' mode, to be resized) or as the crop window."""
+        aug, mode, out_hw = self.augmenter, self.output_mode, tuple(self.size)
+        from leuknet.augment import resize_conjugate, warp, _translate
+
+        affine = aug is not None and hasattr(aug, "random_matrix")
+        if resized:
+            if aug is None:
+                return img
+            src = self._source_hw(i, img.shape[:2])
+            scale = (img.shape[0] / src[0], img.shape[1] / src[1])
+            return aug.apply(img, rng, scale=scale)
+        src_hw = img.shape[:2]
+        if affine:
+            a = aug.random_matrix(rng, src_hw)
+            if mode == "resize":
+                return warp(img, a, fill=aug.fill)
+            y0, x0 = _window(mode, src_hw, out_hw, rng)
+            return warp(img, _translate(-x0, -y0) @ a, out_hw, fill=aug.fill)
+        if mode != "resize":
+            y0, x0 = _window(mode, src_hw, out_hw, rng)
+            img = img[y0 : y0 + out_hw[0], x0 : x0 + out_hw[1]]
+        return img
+
+    def _post(self, img, rng):
+        """A non-affine augmenter (applied at the network's size, after any crop or resize)."""
+        aug = self.augmenter
+        if aug is None or hasattr(aug, "random_matrix"):
+            return img
+        return aug.apply(np.ascontiguousarray(img), rng, scale=(1.0, 1.0))
+
+    def _memory_reader(self, order, batch_size, pass_no):
+        images, tr, seeds = self.images, self.transforms, self.aug_seeds
+        labels = np.asarray(self.labels, np.int32)
+        h, w = self.size
+        resized = self.output_mode == "resize"
+        if resized and tuple(images.shape[1:3]) != (h, w):
+            raise DataError(f"images stored at {images.shape[1]} x {images.shape[2]} for a network of {h} x {w}")
+
+        def one(i, k):
+            img = images[i] if tr is None else transform_np(images[i], int(tr[i]))
+            if seeds is not None:
+                img = _augment_py(img, seeds[i])
+            rng = self._rng(pass_no, k)
+            img = self._geometry(img, i, rng, resized)
+            return self._post(img, rng)
+
+        def make_batch(b):
+            start = int(b) * batch_size
+            idx = order[start : start + batch_size]
+            out = np.empty((len(idx), h, w, images.shape[-1]), images.dtype)
+            for j, i in enumerate(idx):
+                out[j] = one(int(i), start + j).reshape(h, w, -1)
+            return out, labels[idx]
+
+        n_batches = -(-len(order) // batch_size)
+        dtype = tf.as_dtype(images.dtype)
+
+        def call(b):
+            x, y = tf.numpy_function(make_batch, [b], [dtype, tf.int32], stateful=False)
+            return tf.ensure_shape(x, [None, h, w, images.shape[-1]]), tf.ensure_shape(y, [None])
+
+        return tf.data.Dataset.range(n_batches).map(call, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    def _stream_reader(self, order, batch_size, pass_no):
+        h, w = self.size
+        c = self.channels
+        paths = np.asarray([os.fsencode(self.paths[i]) for i in order], dtype=object)
+        labels = np.asarray(self.labels, np.int32)[order]
+        tr = self.transforms
+        seeds = self.aug_seeds
+        space, crop, cp = self.colorspace, self.crop, self.color_preprocessing
+
+        def read(p, i, k):
+            i, k = int(i), int(k)
+            try:
+                img = _decode_full(p, space, crop, c, cp)
+            except Exception:  # noqa: BLE001 - a file that went bad after the scan: black, as file_dataset
+                return np.zeros((h, w, c), np.uint8)
+            if tr is not None:
+                img = transform_np(img, int(tr[i]))
+            if seeds is not None:
+                img = _augment_py(img, seeds[i])
+            return np.ascontiguousarray(self._geometry(img, i, self._rng(pass_no, k), resized=False))
+
+        def post(img, k):
+            return np.ascontiguousarray(self._post(img, self._rng(pass_no, int(k), 1))).reshape(h, w, c)
+
+        def load(p, y, i, k):
+            img = tf.numpy_function(read, [p, i, k], tf.uint8, stateful=False)
+            img.set_shape([None, None, c])
+            img = resize_uint8(img, (h, w))
+            if self.augmenter is not None and not hasattr(self.augmenter, "random_matrix"):
+                img = tf.ensure_shape(tf.numpy_function(post, [img, k], tf.uint8, stateful=False), [h, w, c])
+            return img, y
+
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels, np.asarray(order, np.int64),
+                                                 np.arange(len(order), dtype=np.int64)))
+        return ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)
 
     def batches(self, order=None, batch_size=128, drop_remainder=False, prefetch=2) -> tf.data.Dataset:
         """(float32 N x H x W x C, int32 labels) in ``order`` (default: as stored); pixel values as stored
@@ -194,7 +443,12 @@ class ImageData:
             order = order[: (len(order) // batch_size) * batch_size]
         labels = np.asarray(self.labels, np.int32)
         h, w = self.size
-        if self.in_memory:
+        if self._reads_through_augmenter():
+            pass_no = self._passes
+            self._passes += 1
+            reader = self._memory_reader if self.in_memory else self._stream_reader
+            ds = reader(order, batch_size, pass_no)
+        elif self.in_memory:
             images = self.images
             tr = self.transforms
             seeds = self.aug_seeds
@@ -214,14 +468,16 @@ class ImageData:
                                   tf.TensorSpec([None], tf.int32)),
             )
         else:
+            c = self.channels
             paths = np.asarray([os.fsencode(self.paths[i]) for i in order], dtype=object)
             tr = (self.transforms if self.transforms is not None else np.zeros(len(self), np.int32))[order]
             sd = (self.aug_seeds if self.aug_seeds is not None else np.full(len(self), -1, np.int64))[order]
 
             def load(p, y, t, s_):
-                img = transform_tf(decode_and_resize(p, (h, w), self.colorspace, self.crop)[0], t)
+                img = transform_tf(decode_and_resize(p, (h, w), self.colorspace, self.crop, c,
+                                                     self.color_preprocessing)[0], t)
                 img = tf.numpy_function(_augment_py, [img, s_], tf.uint8, stateful=False)
-                return tf.ensure_shape(img, [h, w, 3]), y
+                return tf.ensure_shape(img, [h, w, c]), y
 
             ds = tf.data.Dataset.from_tensor_slices((paths, labels[order], tr.astype(np.int32), sd))
             ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -231,13 +487,11 @@ class ImageData:
     def subset(self, indices) -> "ImageData":
         """Samples at ``indices`` (repeats allowed)."""
         indices = np.asarray(indices, np.int64)
-        tr = None if self.transforms is None else self.transforms[indices]
-        sd = None if self.aug_seeds is None else self.aug_seeds[indices]
-        if self.in_memory:
-            return ImageData(self.labels[indices], self.size, self.colorspace, images=self.images[indices],
-                             transforms=tr, aug_seeds=sd, crop=self.crop)
-        return ImageData(self.labels[indices], self.size, self.colorspace, paths=[self.paths[i] for i in indices],
-                         transforms=tr, aug_seeds=sd, crop=self.crop)
+        pick = (lambda a: None if a is None else a[indices])
+        return replace(self, labels=self.labels[indices], images=pick(self.images),
+                       paths=None if self.paths is None else [self.paths[i] for i in indices],
+                       transforms=pick(self.transforms), aug_seeds=pick(self.aug_seeds),
+                       source_sizes=pick(self.source_sizes))
 
     def balanced_by_augmentation(self, per_class, seed=0) -> "ImageData":
         """Every class brought to ``per_class`` samples: originals, then randomly augmented copies
@@ -263,15 +517,16 @@ class ImageData:
         return out
 
     def _as_stored(self, idx) -> bool:
-        """Whether samples ``idx`` are used as stored: no geometric transform, no augmentation."""
+        """Whether samples ``idx`` are used as stored: no geometric transform, no augmentation, no crop."""
         return ((self.transforms is None or not np.any(self.transforms[idx]))
-                and (self.aug_seeds is None or bool(np.all(self.aug_seeds[idx] < 0))))
+                and (self.aug_seeds is None or bool(np.all(self.aug_seeds[idx] < 0)))
+                and self.augmenter is None and self.output_mode == "resize")
 
     def stored_batches(self, batch_size=128):
         """(images, labels) in stored order, for passes that read every sample once as it is (input statistics,
         validation, prediction): for images in memory without transforms or augmentation, slices of the stored
         arrays (NumPy, no copy: no tf.data pipeline to start and no float32 copy, per validation); else the
-        float32 tensors of :meth:`batches`."""
+        float32 tensors of :meth:`batches` (augmented afresh when an augmenter is set)."""
         if self.in_memory and self._as_stored(slice(None)):
             labels = np.asarray(self.labels, np.int32)
             for start in range(0, len(self), batch_size):
@@ -285,22 +540,62 @@ class ImageData:
             yield np.asarray(x)
 
 
+def _check_channels(channels, color_preprocessing, colorspace, output_mode="resize"):
+    if channels not in (1, 3):
+        raise ConfigError(f"images must have 1 or 3 channels, received {channels!r}")
+    if color_preprocessing not in COLOR_PREPROCESSING:
+        raise ConfigError(f"colour preprocessing must be one of {', '.join(COLOR_PREPROCESSING)}, received "
+                          f"{color_preprocessing!r}")
+    if channels == 1 and colorspace != "rgb":
+        raise ConfigError(f"colour space {colorspace!r} needs 3-channel images; the input layer takes 1")
+    if output_mode not in OUTPUT_SIZE_MODES:
+        raise ConfigError(f"output size mode must be one of {', '.join(OUTPUT_SIZE_MODES)}, received {output_mode!r}")
+
+
 def load_image_data(paths, labels, size, colorspace="rgb", cache_budget_mb=DEFAULT_CACHE_BUDGET_MB,
-                    on_bad="skip", progress=None, crop=0):
+                    on_bad="skip", progress=None, crop=0, channels=3, color_preprocessing="none",
+                    output_mode="resize"):
     """Scan files (one parallel decode pass, which also finds corrupt ones) and return
     ``(ImageData, bad_paths)``. The data stays in memory when it fits ``cache_budget_mb``.
-    ``on_bad='skip'`` drops unreadable files (listed in bad_paths); ``'raise'`` refuses them."""
-    size = tuple(size)
-    need_mb = len(paths) * size[0] * size[1] * 3 / 2**20
-    keep = need_mb <= cache_budget_mb
-    images, bad = scan_files(paths, size, colorspace, keep_images=keep, progress=progress, crop=crop)
+    ``on_bad='skip'`` drops unreadable files (listed in bad_paths); ``'raise'`` refuses them. A file with channels
+    the input cannot take (see :func:`fit_channels`) is always an error. Each file's size before resizing is kept
+    (``ImageData.source_sizes``). With ``output_mode`` 'centercrop' / 'randcrop' the images are kept at their own
+    size (in memory when they all have one size and fit; else streamed) and cropped at each read."""
+    size = tuple(int(v) for v in size)
+    channels = int(channels)
+    _check_channels(channels, color_preprocessing, colorspace, output_mode)
+    need_mb = len(paths) * size[0] * size[1] * channels / 2**20
+    keep = need_mb <= cache_budget_mb and output_mode == "resize"
+    images, status, hws = _scan(paths, size, colorspace, keep_images=keep, progress=progress, crop=crop,
+                                channels=channels, color_preprocessing=color_preprocessing)
+    mismatched = np.flatnonzero(status == 2)
+    if len(mismatched):
+        first = paths[mismatched[0]]
+        try:
+            read_image(first, channels, color_preprocessing)
+        except ChannelMismatch as e:
+            raise ChannelMismatch(f"{e} ({len(mismatched)} such file{'s' if len(mismatched) > 1 else ''})") from None
+        raise DataError(f"{first}: channels the input layer cannot take")
+    bad = np.flatnonzero(status != 0)
     bad_paths = [paths[i] for i in bad]
-    if bad and on_bad == "raise":
+    if len(bad) and on_bad == "raise":
         raise DataError(f"{len(bad)} unreadable image file(s), first: {bad_paths[0]}")
     good = np.setdiff1d(np.arange(len(paths)), bad)
     labels = np.asarray(labels)[good]
+    hws = hws[good]
+    kw = dict(crop=crop, channels=channels, color_preprocessing=color_preprocessing, source_sizes=hws,
+              output_mode=output_mode)
+    if output_mode != "resize":
+        check_crop_sizes(output_mode, hws, size, "the smallest file")
+        one_size = len(hws) and bool(np.all(hws == hws[0]))
+        if one_size and len(good) * int(hws[0][0]) * int(hws[0][1]) * channels / 2**20 <= cache_budget_mb:
+            src = tuple(int(v) for v in hws[0])
+            images, _, _ = _scan([paths[i] for i in good], src, colorspace, keep_images=True, crop=crop,
+                                 channels=channels, color_preprocessing=color_preprocessing)
+            return ImageData(labels, size, colorspace, images=images, **kw), bad_paths
+        return ImageData(labels, size, colorspace, paths=[paths[i] for i in good], **kw), bad_paths
     if keep:
-        data = ImageData(labels, size, colorspace, images=images[good], crop=crop)
+        data = ImageData(labels, size, colorspace, images=images[good], **kw)
     else:
-        data = ImageData(labels, size, colorspace, paths=[paths[i] for i in good], crop=crop)
+        data = ImageData(labels, size, colorspace, paths=[paths[i] for i in good], **kw)
     return data, bad_paths
