@@ -1,5 +1,545 @@
-"""augmentation"""
+"""MATLAB's ``imageDataAugmenter``, ``augment`` and ``augmentedImageDatastore``, on leuknet's tf.data pipeline.
+
+    aug = imageDataAugmenter("RandRotation", [-20, 20], "RandXReflection", True, "RandXTranslation", [-3, 3])
+    augimds = augmentedImageDatastore([224, 224], imdsTrain, "DataAugmentation", aug,
+                                      "ColorPreprocessing", "gray2rgb")
+    net = trainNetwork(augimds, layers, options)
+
+Sources (MathWorks):
+- imageDataAugmenter: https://www.mathworks.com/help//releases/R2021a/deeplearning/ref/imagedataaugmenter.html
+  (properties and defaults; FillValue scalar or one per channel; reflections with probability 0.5; ranges or
+  function handles). The page does not give the order in which the transforms compose nor their centre: leuknet
+  follows MathWorks' own ``imageDataAugmenter.m`` (R2018b, ``makeAffineTransform``, as shipped in public copies):
+  rotation, then shear, scale and reflection, each about the centre ((W-1)/2, (H-1)/2) of the image in 0-based
+  pixel coordinates, then the translation; values drawn in the order reflections, rotation, shears, translations,
+  scale (RandScale, one factor for both axes, when given; giving it with RandXScale or RandYScale is an error).
+  Positive angles turn the image anticlockwise on screen; RandXShear shifts x by tan(angle) * y.
+- augmentedImageDatastore: https://www.mathworks.com/help//releases/R2021a/deeplearning/ref/augmentedimagedatastore.html
+  (augments afresh each epoch; the input layer's statistics come from the augmented images). The order colour
+  preprocessing -> augmentation -> resize or crop, the crop windows (centercrop at floor((H-h)/2), randcrop at
+  floor((H-h) * rand)) and the antialiased bilinear resize follow MathWorks' ``augmentedImageDatastore.m``.
+- augment: https://uk.mathworks.com/help/deeplearning/ref/imagedataaugmenter.augment.html (one image, or a cell
+  array of images that all get the same transformation).
+
+Where leuknet differs: its random stream is NumPy's, not MATLAB's (same distributions, other numbers); the warp is
+OpenCV's ``warpAffine`` (bilinear; 8-bit images interpolated with 1/32-pixel fixed-point weights). Images read
+from files and cached in memory at the network's size get the transform conjugated by that resize (exact in
+continuous coordinates; MATLAB warps at the file's size and resizes after, which is what leuknet does for files it
+streams). ``DispatchInBackground`` is accepted and has no effect: the pipeline always decodes and augments in
+parallel, ahead of the training step.
+"""
 
 from __future__ import annotations
 
-__all__ = []
+import numpy as np
+
+from leuknet.augment import RandomAffine, resize_conjugate, warp
+from leuknet.errors import ConfigError, DataError
+from leuknet.matlab.conventions import boolean, choice, options_only, parse
+
+__all__ = ["imageDataAugmenter", "ImageDataAugmenter", "augment", "augmentedImageDatastore",
+           "AugmentedImageDatastore"]
+
+# name: (default, RandomAffine field)
+_PROPERTIES = {
+    "FillValue": (0, "fill"),
+    "RandXReflection": (False, "x_reflection"),
+    "RandYReflection": (False, "y_reflection"),
+    "RandRotation": ((0, 0), "rotation"),
+    "RandScale": ((1, 1), "scale"),
+    "RandXScale": ((1, 1), "x_scale"),
+    "RandYScale": ((1, 1), "y_scale"),
+    "RandXShear": ((0, 0), "x_shear"),
+    "RandYShear": ((0, 0), "y_shear"),
+    "RandXTranslation": ((0, 0), "x_translation"),
+    "RandYTranslation": ((0, 0), "y_translation"),
+}
+
+
+def _range(name, v):
+    """A 2-element nondecreasing range [lo hi] (or a callable returning one value, MATLAB's function handle)."""
+    fn = "imageDataAugmenter"
+    if callable(v):
+        return v
+    try:
+        a = np.asarray(v, np.float64).ravel()
+    except (TypeError, ValueError):
+        a = np.zeros(0)
+    if isinstance(v, (str, bool)) or a.size != 2 or not np.all(np.isfinite(a)) or a[0] > a[1]:
+        raise ConfigError(f"{fn}: {name} must be a 2-element range [lo hi] with lo <= hi (or a function "
+                          f"returning a value), received {v!r}")
+    if name.endswith("Scale") and np.any(a <= 0):
+        raise ConfigError(f"{fn}: {name} must be positive, received {v!r}")
+    if name.endswith("Shear") and np.any(np.abs(a) >= 90):
+        raise ConfigError(f"{fn}: {name} must lie in (-90, 90) degrees, received {v!r}")
+    return (float(a[0]), float(a[1]))
+
+
+def _fill(v):
+    try:
+        a = np.asarray(v, np.float64).ravel()
+    except (TypeError, ValueError):
+        a = np.zeros(0)
+    if isinstance(v, (str, bool)) or a.size not in (1, 3) or not np.all(np.isfinite(a)):
+        raise ConfigError(f"imageDataAugmenter: FillValue must be a number or one number per channel (3 for RGB), "
+                          f"received {v!r}")
+    return float(a[0]) if a.size == 1 else tuple(float(x) for x in a)
+
+
+def _show(v):
+    if callable(v):
+        return f"@{getattr(v, '__name__', 'fcn')}"
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, tuple):
+        return "[" + " ".join(f"{x:g}" for x in v) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+class ImageDataAugmenter(RandomAffine):
+    """MATLAB's ``imageDataAugmenter``: its properties as attributes (``aug.RandRotation``), settable as MATLAB's
+    are (each value checked); :meth:`augment`; and the pipeline's augmenter protocol (``apply``)."""
+
+    def __init__(self, **values):
+        super().__init__()
+        self._props = {}
+        for name, (default, _) in _PROPERTIES.items():
+            self._set(name, values.get(name, default))
+        self._check_scale()
+        self.rng = np.random.default_rng()
+
+    def _set(self, name, v):
+        field = _PROPERTIES[name][1]
+        if name in ("RandXReflection", "RandYReflection"):
+            v = boolean("imageDataAugmenter", name, v)
+        elif name == "FillValue":
+            v = _fill(v)
+        else:
+            v = _range(name, v)
+        self._props[name] = v
+        if name == "RandScale":
+            object.__setattr__(self, "scale", None if v == (1.0, 1.0) else v)
+        else:
+            object.__setattr__(self, field, v)
+
+    def _check_scale(self):
+        # MATLAB: RandScale replaces RandXScale and RandYScale; giving both is an error (randScalePreferred)
+        if self.scale is not None and (self._props["RandXScale"] != (1.0, 1.0)
+                                       or self._props["RandYScale"] != (1.0, 1.0)):
+            raise ConfigError("imageDataAugmenter: RandScale cannot be combined with RandXScale or RandYScale "
+                              "(RandScale scales both axes by one factor)")
+
+    def __getattr__(self, name):
+        props = self.__dict__.get("_props", {})
+        if name in props:
+            return props[name]
+        raise AttributeError(f"imageDataAugmenter has no property {name!r}; properties: {', '.join(_PROPERTIES)}")
+
+    def __setattr__(self, name, value):
+        if name in _PROPERTIES:
+            old = dict(self._props)
+            self._set(name, value)
+            try:
+                self._check_scale()
+            except ConfigError:
+                for k, v in old.items():
+                    self._set(k, v)
+                raise
+            return
+        if name[:1].isupper():
+            raise ConfigError(f"imageDataAugmenter: no property {name!r}; properties: {', '.join(_PROPERTIES)}")
+        object.__setattr__(self, name, value)
+
+    def _fill_for(self, c):
+        f = self._props["FillValue"]
+        if isinstance(f, tuple) and len(f) != c:
+            raise DataError(f"imageDataAugmenter: FillValue has {len(f)} values for an image of {c} channel"
+                            f"{'s' if c > 1 else ''} (a scalar, or one value per channel)")
+        return f
+
+    def apply(self, img, rng, scale=(1.0, 1.0)):
+        """The pipeline's protocol: ``img`` (a source image resized by ``scale = (sy, sx)``) with a fresh transform
+        drawn from ``rng``."""
+        sy, sx = (float(v) for v in scale)
+        a = self.random_matrix(rng, (img.shape[0] / sy, img.shape[1] / sx))
+        if (sy, sx) != (1.0, 1.0):
+            a = resize_conjugate(a, (sy, sx))
+        return warp(img, a, fill=self._fill_for(img.shape[2] if img.ndim == 3 else 1))
+
+    def augment(self, I):
+        """MATLAB's ``augment(aug, I)``: one image (H x W or H x W x C, any numeric type, the type kept) with a
+        random transform, or a list of images that all get the same transformation (each about its own centre)."""
+        p = self.draw(self.rng)
+        if isinstance(I, (list, tuple)):
+            return [self._warp_one(x, p) for x in I]
+        return self._warp_one(I, p)
+
+    def _warp_one(self, x, p):
+        a = np.asarray(x)
+        if a.dtype == object or a.ndim not in (2, 3) or a.size == 0:
+            raise DataError(f"augment: expected an H x W or H x W x C image (or a list of them), received "
+                            f"{type(x).__name__} of shape {getattr(a, 'shape', None)}")
+        work = a if a.dtype in (np.uint8, np.uint16, np.int16, np.float32, np.float64) else a.astype(np.float64)
+        c = a.shape[2] if a.ndim == 3 else 1
+        out = warp(work.reshape(a.shape[0], a.shape[1], c), self.matrix(p, a.shape[:2]), fill=self._fill_for(c))
+        out = out.reshape(a.shape)
+        if out.dtype != a.dtype:
+            out = (np.clip(np.round(out), 0, 1) if a.dtype == bool else out).astype(a.dtype)
+        return out
+
+    def __repr__(self):
+        width = max(map(len, _PROPERTIES))
+        lines = ["imageDataAugmenter with properties:", ""]
+        lines += [f"    {n.rjust(width)}: {_show(self._props[n])}" for n in _PROPERTIES]
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+def imageDataAugmenter(*args, **kwargs):
+    """``imageDataAugmenter(Name, Value, ...)`` with MATLAB's options and defaults: FillValue 0, RandXReflection
+    and RandYReflection false, RandRotation [0 0] degrees, RandScale / RandXScale / RandYScale [1 1], RandXShear /
+    RandYShear [0 0] degrees, RandXTranslation / RandYTranslation [0 0] pixels. Ranges are [lo hi] (uniform) or a
+    function returning one value."""
+    o = options_only("imageDataAugmenter", args, kwargs, {k: d for k, (d, _) in _PROPERTIES.items()})
+    return ImageDataAugmenter(**dict(o))
+
+
+def augment(aug, I):
+    """``augI = augment(augmenter, I)``: see :meth:`ImageDataAugmenter.augment`."""
+    if not isinstance(aug, ImageDataAugmenter):
+        raise ConfigError(f"augment: the first argument must be an imageDataAugmenter, received {type(aug).__name__}")
+    return aug.augment(I)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# augmentedImageDatastore
+
+def _output_size(v):
+    try:
+        a = np.asarray(v, np.float64).ravel()
+    except (TypeError, ValueError):
+        a = np.zeros(0)
+    if a.size not in (2, 3) or not np.all(np.isfinite(a)) or np.any(a < 1) or np.any(a != np.round(a)):
+        raise ConfigError(f"augmentedImageDatastore: outputSize must be [height width] (or [height width "
+                          f"channels]) of positive integers, received {v!r}")
+    return int(a[0]), int(a[1])
+
+
+def _nhwc(X, n=None):
+    """An image array as N x H x W x C: N x H x W x C, MATLAB's H x W x C x N (told apart by the channel axis,
+    and by the number of labels when given), H x W x N grey images when labels say N, or one image."""
+    fn = "augmentedImageDatastore"
+    a = np.asarray(X)
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise DataError(f"{fn}: X must be a numeric array of images, received {a.dtype}")
+    if a.ndim == 2:
+        return a[None, :, :, None]
+    if a.ndim == 3:
+        if n not in (None, 1) and a.shape[2] == n:
+            return np.moveaxis(a, 2, 0)[..., None]  # H x W x N grey (MATLAB's H x W x 1 x N squeezed)
+        if n not in (None, 1) and a.shape[0] == n:
+            return a[..., None]
+        if a.shape[2] in (1, 3):
+            return a[None]
+    if a.ndim == 4:
+        nhwc = a.shape[3] in (1, 3) and (n is None or a.shape[0] == n)
+        hwcn = a.shape[2] in (1, 3) and (n is None or a.shape[3] == n)
+        if hwcn:  # both: N x H x W x C would be images 1 or 3 pixels wide
+            return np.moveaxis(a, 3, 0)
+        if nhwc:
+            return a
+    raise DataError(f"{fn}: X of shape {a.shape} is not N x H x W x C or MATLAB's H x W x C x N images"
+                    f"{'' if n is None else f' for {n} labels'}")
+
+
+def _convert_channels(arr, mode):
+    if mode == "gray2rgb" and arr.shape[-1] == 1:
+        return np.repeat(arr, 3, axis=-1)
+    if mode == "rgb2gray" and arr.shape[-1] == 3:
+        from leuknet.data.pipeline import RGB2GRAY_WEIGHTS
+
+        g = arr.astype(np.float64) @ RGB2GRAY_WEIGHTS
+        g = np.clip(np.floor(g + 0.5), 0, 255).astype(np.uint8) if arr.dtype == np.uint8 else g.astype(np.float32)
+        return g[..., None]
+    return arr
+
+
+def _resize_array(arr, hw):
+    """N x H x W x C resized with antialiasing (bilinear; uint8 rounded back, as the pipeline's resize)."""
+    import tensorflow as tf
+
+    out = []
+    for start in range(0, len(arr), 64):
+        x = tf.image.resize(tf.cast(arr[start : start + 64], tf.float32), hw, method="bilinear", antialias=True)
+        if arr.dtype == np.uint8:
+            x = tf.cast(tf.clip_by_value(tf.floor(x + 0.5), 0.0, 255.0), tf.uint8)
+        out.append(x.numpy())
+    return np.concatenate(out) if out else np.zeros((0, *hw, arr.shape[-1]), arr.dtype)
+
+
+class AugmentedImageDatastore:
+    """MATLAB's ``augmentedImageDatastore``: ``OutputSize``, ``DataAugmentation``, ``ColorPreprocessing``,
+    ``OutputSizeMode``, ``DispatchInBackground``, ``MiniBatchSize``, ``NumObservations``, ``Labels`` (when
+    labelled); ``read``/``hasdata``/``reset``/``preview``/``readByIndex`` returning a table of ``input`` images and
+    ``response`` labels; and, for the network code, :meth:`image_data`."""
+
+    def __init__(self, output_size, source, labels, options):
+        self.OutputSize = list(output_size)
+        self.DataAugmentation = options["DataAugmentation"]
+        self.ColorPreprocessing = options["ColorPreprocessing"]
+        self.OutputSizeMode = options["OutputSizeMode"]
+        self.DispatchInBackground = options["DispatchInBackground"]
+        self.MiniBatchSize = 128
+        self._source = source  # ("files", imds) or ("array", N x H x W x C)
+        self._labels = labels
+        self._position = 0
+        self._preview_data = None
+        self.augment_seed = None  # None: drawn from NumPy's global generator when the data is first built
+
+    # -- properties ------------------------------------------------------------------------------------------
+    @property
+    def NumObservations(self):
+        kind, src = self._source
+        return len(src.Files) if kind == "files" else len(src)
+
+    def __len__(self):
+        return self.NumObservations
+
+    @property
+    def Labels(self):
+        if self._labels is None:
+            raise AttributeError("augmentedImageDatastore: the datastore has no labels")
+        return self._labels
+
+    @property
+    def has_labels(self):
+        return self._labels is not None
+
+    def __repr__(self):
+        aug = "'none'" if self._augmenter is None else "[1x1 imageDataAugmenter]"
+        return ("augmentedImageDatastore with properties:\n\n"
+                f"         NumObservations: {self.NumObservations}\n"
+                f"           MiniBatchSize: {self.MiniBatchSize}\n"
+                f"        DataAugmentation: {aug}\n"
+                f"      ColorPreprocessing: '{self.ColorPreprocessing}'\n"
+                f"              OutputSize: [{self.OutputSize[0]} {self.OutputSize[1]}]\n"
+                f"          OutputSizeMode: '{self.OutputSizeMode}'\n"
+                f"    DispatchInBackground: {int(bool(self.DispatchInBackground))}")
+
+    @property
+    def _augmenter(self):
+        return None if isinstance(self.DataAugmentation, str) else self.DataAugmentation
+
+    # -- to the network ----------------------------------------------------------------------------------------
+    def _out_channels(self):
+        if self.ColorPreprocessing == "rgb2gray":
+            return 1
+        if self.ColorPreprocessing == "gray2rgb":
+            return 3
+        kind, src = self._source
+        if kind == "array":
+            return int(src.shape[-1])
+        return 1 if _is_grey_file(src.Files[0]) else 3  # MATLAB: the channels of the first image
+
+    def image_data(self, input_size, classes=None, colorspace="rgb", fn="trainNetwork"):
+        """``(ImageData, classes)`` for a network whose image input layer is ``input_size`` (h, w, c):
+        ``OutputSize`` must equal (h, w) and the images' channels (after ColorPreprocessing) c, as MATLAB checks;
+        ``classes`` fixes the class order (else the sorted categories). The ImageData augments every read."""
+        h, w, c = (tuple(int(v) for v in input_size) + (3,))[:3]
+        oh, ow = self.OutputSize
+        cp = self.ColorPreprocessing
+        if (oh, ow) != (h, w):
+            raise DataError(f"{fn}: the augmentedImageDatastore's images are of size {oh}x{ow} but the input layer "
+                            f"expects images of size {h}x{w}x{c}")
+        if (cp == "rgb2gray" and c != 1) or (cp == "gray2rgb" and c != 3):
+            raise DataError(f"{fn}: ColorPreprocessing '{cp}' gives {1 if cp == 'rgb2gray' else 3}-channel images "
+                            f"but the input layer expects {c} channel{'s' if c > 1 else ''}")
+        aug = self._augmenter
+        if isinstance(aug, ImageDataAugmenter):
+            aug._fill_for(c)  # a FillValue per channel must match the images' channels
+        if self._labels is not None:
+            from leuknet.matlab.datastore import as_categorical
+
+            y = as_categorical(fn, self._labels, classes)
+            labels, cats = y.codes, y.categories
+        else:
+            labels, cats = np.zeros(self.NumObservations, np.int32), classes
+        data = self._build(labels, (h, w), c, colorspace, fn)
+        data.augmenter = self._augmenter
+        seed = self.augment_seed if self.augment_seed is not None else int(np.random.randint(0, 2**31 - 1))
+        data.augment_seed = seed
+        return data, (list(cats) if cats is not None else None)
+
+    def _build(self, labels, hw, c, colorspace, fn):
+        from leuknet.data.pipeline import ImageData, check_crop_sizes, load_image_data
+
+        kind, src = self._source
+        mode, cp = self.OutputSizeMode, self.ColorPreprocessing
+        if kind == "files" and getattr(src, "ReadFcn", None) is None:
+            data, _ = load_image_data(src.Files, labels, hw, colorspace, on_bad="raise", channels=c,
+                                      color_preprocessing=cp, output_mode=mode)
+            return data
+        if kind == "files":
+            arr = [np.asarray(src.ReadFcn(f)) for f in src.Files]
+            if len({a.shape for a in arr}) > 1:
+                raise DataError(f"{fn}: a ReadFcn returning images of different sizes is not supported by "
+                                "augmentedImageDatastore in leuknet; resize them in the ReadFcn")
+            arr = _nhwc(np.stack(arr), len(arr))
+        else:
+            arr = src
+        if arr.dtype != np.uint8:
+            arr = arr.astype(np.float32)
+        arr = _convert_channels(arr, cp)
+        if arr.shape[-1] != c:
+            raise DataError(f"{fn}: the images have {arr.shape[-1]} channel{'s' if arr.shape[-1] > 1 else ''}, the "
+                            f"input layer takes {c}: use augmentedImageDatastore(..., 'ColorPreprocessing', "
+                            f"'{'rgb2gray' if c == 1 else 'gray2rgb'}')")
+        sizes = np.tile(np.array(arr.shape[1:3], np.int32), (len(arr), 1))
+        check_crop_sizes(mode, sizes, hw)
+        if mode == "resize" and tuple(arr.shape[1:3]) != tuple(hw):
+            arr = _resize_array(arr, hw)
+        return ImageData(np.asarray(labels), tuple(hw), colorspace, images=arr, channels=c, color_preprocessing=cp,
+                         source_sizes=sizes, output_mode=mode)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def _reading_data(self):
+        if self._preview_data is None:
+            c = self._out_channels()
+            self._preview_data = self.image_data((*self.OutputSize, c), fn="read")[0]
+        return self._preview_data
+
+    def readByIndex(self, ind):
+        """The observations at 0-based indices ``ind``, augmented: a table of ``input`` (list of H x W x C
+        images) and ``response`` (labels, when labelled)."""
+        idx = np.atleast_1d(np.asarray(ind, np.int64))
+        n = self.NumObservations
+        if idx.size == 0 or idx.min() < -n or idx.max() >= n:
+            raise ConfigError(f"readByIndex: indices must be integers from 0 to {n - 1}, received {ind!r}")
+        idx = idx % n
+        data = self._reading_data()
+        x = np.concatenate([b.numpy() for b, _ in data.batches(idx, len(idx))])
+        dtype = data.images.dtype if data.images is not None else np.uint8
+        images = [np.asarray(v, dtype).squeeze(-1) if v.shape[-1] == 1 else np.asarray(v, dtype) for v in x]
+        from leuknet.matlab.datastore import Table
+
+        cols = {"input": images}
+        if self._labels is not None:
+            cols["response"] = self._labels[idx] if hasattr(self._labels, "codes") else [self._labels[i] for i in idx]
+        return Table(**cols)
+
+    def hasdata(self):
+        return self._position < self.NumObservations
+
+    def read(self):
+        """The next ``MiniBatchSize`` observations, augmented (MATLAB's ``read``); an error at the end."""
+        if not self.hasdata():
+            raise DataError("read: no more data in the augmentedImageDatastore; call reset(auimds)")
+        stop = min(self.NumObservations, self._position + int(self.MiniBatchSize))
+        out = self.readByIndex(np.arange(self._position, stop))
+        self._position = stop
+        return out
+
+    def reset(self):
+        self._position = 0
+
+    def preview(self):
+        """The first observations (up to 8, as MATLAB's previews show), augmented, without moving the position."""
+        return self.readByIndex(np.arange(min(8, self.NumObservations, int(self.MiniBatchSize))))
+
+
+def _is_grey_file(path):
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return img is not None and (img.ndim == 2 or img.shape[2] == 1)
+
+
+_DS_OPTIONS = {"DataAugmentation": "none", "ColorPreprocessing": "none", "OutputSizeMode": "resize",
+               "DispatchInBackground": False, "BackgroundExecution": False}
+
+
+def augmentedImageDatastore(outputSize, X, *args, **kwargs):
+    """``augmentedImageDatastore(outputSize, imds, ...)``, ``(outputSize, X, Y, ...)`` or ``(outputSize, X, ...)``
+    with X N x H x W x C or MATLAB's H x W x C x N; options DataAugmentation ('none' or an imageDataAugmenter),
+    ColorPreprocessing ('none' | 'gray2rgb' | 'rgb2gray'), OutputSizeMode ('resize' | 'centercrop' | 'randcrop'),
+    DispatchInBackground (accepted; leuknet always reads in parallel ahead of the step)."""
+    fn = "augmentedImageDatastore"
+    size = _output_size(outputSize)
+    positional, _, o = parse(fn, args, kwargs, _DS_OPTIONS, max_positional=1)
+    Y = positional[0] if positional else None
+    aug = o["DataAugmentation"]
+    if isinstance(aug, str):
+        aug = choice(fn, "DataAugmentation", aug, ("none",))
+    elif not (hasattr(aug, "apply") and callable(aug.apply)):
+        raise ConfigError(f"{fn}: DataAugmentation must be 'none' or an imageDataAugmenter, received "
+                          f"{type(aug).__name__}")
+    values = {"DataAugmentation": aug,
+              "ColorPreprocessing": choice(fn, "ColorPreprocessing", o["ColorPreprocessing"],
+                                           ("none", "gray2rgb", "rgb2gray")),
+              "OutputSizeMode": choice(fn, "OutputSizeMode", o["OutputSizeMode"], ("resize", "centercrop", "randcrop")),
+              "DispatchInBackground": boolean(fn, "DispatchInBackground", o["DispatchInBackground"])
+              or boolean(fn, "BackgroundExecution", o["BackgroundExecution"])}
+    if hasattr(X, "Files"):  # an image datastore
+        if Y is not None:
+            raise ConfigError(f"{fn}: labels come from the image datastore's Labels; Y is not accepted with one")
+        labels = X.Labels if getattr(X, "has_labels", True) and len(getattr(X, "Labels", [])) else None
+        if not len(X.Files):
+            raise DataError(f"{fn}: the image datastore has no files")
+        return AugmentedImageDatastore(size, ("files", X), labels, values)
+    if isinstance(X, tuple) and X and all(hasattr(d, "Files") for d in X):
+        raise ConfigError(f"{fn}: received {len(X)} datastores (unpack splitEachLabel's outputs)")
+    labels = None
+    if Y is not None:
+        from leuknet.matlab.datastore import Categorical
+
+        labels = Y if hasattr(Y, "codes") else Categorical(list(np.asarray(Y).ravel()) if not isinstance(Y, list)
+                                                           else Y)
+    arr = _nhwc(X, None if labels is None else len(labels))
+    if labels is not None and len(labels) != len(arr):
+        raise DataError(f"{fn}: {len(arr)} images but {len(labels)} labels")
+    return AugmentedImageDatastore(size, ("array", arr), labels, values)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the CLI's --augment
+
+RANDOM_DEFAULT = {"RandRotation": (-180, 180), "RandXReflection": True, "RandYReflection": True}
+
+
+def augmenter_from_spec(spec):
+    """``leuknet train --augment``'s on-the-fly augmenters: ``random`` (imageDataAugmenter with RandRotation
+    [-180 180], RandXReflection and RandYReflection true: cells have no up or orientation), ``oliveira`` (de Oliveira
+    & Dantas' mirroring, rotation, blur, shear and salt and pepper, drawn afresh at each read), or a MATLAB-style
+    spec ``"RandRotation=-20,20;RandXReflection=true"`` of imageDataAugmenter options. None for ``none``."""
+    s = str(spec).strip()
+    low = s.lower()
+    if low in ("", "none"):
+        return None
+    if low == "random":
+        return ImageDataAugmenter(**RANDOM_DEFAULT)
+    if low == "oliveira":
+        from leuknet.augment import OliveiraAugmenter
+
+        return OliveiraAugmenter()
+    if "=" not in s:
+        raise ConfigError(f"--augment: unknown augmentation {spec!r}; choose none, rotate-mirror, random, oliveira "
+                          "or imageDataAugmenter options such as 'RandRotation=-20,20;RandXReflection=true'")
+    opts = {}
+    for part in filter(None, (p.strip() for p in s.split(";"))):
+        name, _, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not name or not value:
+            raise ConfigError(f"--augment: {part!r} is not Name=value (e.g. RandRotation=-20,20)")
+        if value.lower() in ("true", "false", "on", "off"):
+            opts[name] = value.lower() in ("true", "on")
+            continue
+        try:
+            nums = [float(v) for v in value.replace(" ", ",").split(",") if v]
+        except ValueError:
+            raise ConfigError(f"--augment: {name}={value!r} is not true/false or numbers") from None
+        opts[name] = nums[0] if len(nums) == 1 else nums
+    try:
+        return imageDataAugmenter(**opts)
+    except ConfigError as e:
+        raise ConfigError(f"--augment: {e}") from None
