@@ -151,7 +151,10 @@ def train(
     lr_factor: Optional[float] = typer.Option(None, help="Learn-rate factor of the new layers (transfer)."),
     freeze_base: bool = typer.Option(False, help="Freeze the pretrained layers (learn-rate factor 0)."),
     labels: Optional[Path] = typer.Option(None, help="CSV of file,label (e.g. ALL subtypes L1, L2, L3, normal)."),
-    augment: Optional[str] = typer.Option(None, help="none or rotate-mirror (training split x5)."),
+    augment: Optional[str] = typer.Option(None, help="none, rotate-mirror (training split x5), or on the fly (a "
+                                          "fresh transform every epoch): random (rotation -180..180, both "
+                                          "reflections), oliveira, or imageDataAugmenter options as "
+                                          "'RandRotation=-20,20;RandXReflection=true'."),
     equalize: Optional[bool] = typer.Option(None, "--equalize/--no-equalize",
                                             help="Cut every training class to the smallest after augmentation."),
     crop: Optional[int] = typer.Option(None, min=0, help="Border pixels cut before resizing (C-NMC recipe: 100)."),

@@ -39,7 +39,8 @@ class RunConfig:
     balance_to: str | None = None  # "train,validation" per-class counts reached by augmentation (e.g. 10000,5000)
     class_weighting: str = "none"  # none | balanced (classificationLayer ClassWeights = N / (K * n_c))
     l1l2: float | None = None  # one lambda for L1 + L2 on the head's fully connected layers (applications)
-    augment: str = "none"  # none | rotate-mirror (training split x5: rotations 90/180/270 and mirror)
+    augment: str = "none"  # none | rotate-mirror (training split x5: rotations 90/180/270 and mirror) | on the fly:
+    # random | oliveira | imageDataAugmenter options "RandRotation=-20,20;RandXReflection=true" (matlab.augmentation)
     equalize: bool = False  # after augmentation, cut every class of the training split to the smallest
     # network
     weights: str | None = None  # pretrained weights (alexnet): .onnx, .keras, .weights.h5; "none" = from scratch

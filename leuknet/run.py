@@ -177,8 +177,13 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     train, val, test = (data.subset(splits[k]) for k in ("train", "validation", "test"))
     if cfg.augment == "rotate-mirror":
         train = train.augmented((1, 2, 3, 4))
-    elif cfg.augment != "none":
-        raise ConfigError(f"unknown augmentation {cfg.augment!r}; choose none or rotate-mirror")
+    elif cfg.augment not in (None, "", "none"):
+        # on the fly, a fresh random transform at every read (leuknet.matlab.augmentation.augmenter_from_spec:
+        # 'random', 'oliveira' or imageDataAugmenter options 'RandRotation=-20,20;RandXReflection=true')
+        from leuknet.matlab.augmentation import augmenter_from_spec
+
+        train.augmenter = augmenter_from_spec(cfg.augment)
+        train.augment_seed = cfg.seed
     if cfg.equalize:
         from leuknet.data.split import undersample
 
@@ -189,7 +194,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
         if len(val) and n_val:
             val = val.balanced_by_augmentation(n_val, cfg.seed + 1)
     cb("splits", {k: len(v) for k, v in splits.items()} | (
-        {"train after augmentation": len(train)} if cfg.augment != "none" or cfg.equalize else {}))
+        {"train after augmentation": len(train)} if cfg.augment == "rotate-mirror" or cfg.equalize else {}))
     if len(train) < cfg.batch_size:
         raise ConfigError(f"the training split has {len(train)} images, fewer than one mini-batch of "
                           f"{cfg.batch_size}; lower --batch-size")

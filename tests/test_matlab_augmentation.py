@@ -95,7 +95,8 @@ def test_rotation_is_anticlockwise_about_the_centre():
     np.testing.assert_array_equal(augment(imageDataAugmenter(RandRotation=lambda: -90), img), np.rot90(img, -1))
 
 
-@pytest.mark.parametrize("name,flip", [("RandXReflection", lambda a: a[:, ::-1]), ("RandYReflection", lambda a: a[::-1])])
+@pytest.mark.parametrize("name,flip", [("RandXReflection", lambda a: a[:, ::-1]),
+                                       ("RandYReflection", lambda a: a[::-1])])
 def test_each_reflection_flips_about_the_centre_with_probability_one_half(name, flip):
     aug = imageDataAugmenter(**{name: True})
     aug.rng = np.random.default_rng(0)
@@ -362,3 +363,51 @@ def test_oliveira_ops_on_the_fly_keep_their_bits():
     o = augmenter_from_spec("oliveira")
     img = np.random.default_rng(14).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     np.testing.assert_array_equal(o.apply(img, np.random.default_rng(5)), augment_image(img, 5)[0])
+
+
+def test_trainNetwork_classify_predict_on_augmented_datastores_of_matlab_arrays():
+    """A MATLAB script's lines: H x W x C x N arrays, imageDataAugmenter, augmentedImageDatastore for training,
+    validation and prediction (resized from 12 x 12 to the input layer's 8 x 8)."""
+    from leuknet.matlab import (classificationLayer, classify, convolution2dLayer, fullyConnectedLayer,
+                                imageInputLayer, predict, reluLayer, softmaxLayer, trainingOptions, trainNetwork)
+
+    rng = np.random.default_rng(15)
+    y = np.array(["a", "b"])[rng.integers(0, 2, 16)]
+    x = rng.integers(0, 60, (12, 12, 1, 16)).astype(np.uint8)
+    x[2:8, 2:8, :, y == "b"] += 150
+    aug = imageDataAugmenter("RandRotation", [-20, 20], "RandXReflection", True)
+    augimds = augmentedImageDatastore([8, 8], x, y, "DataAugmentation", aug)
+    val = augmentedImageDatastore([8, 8], x[..., :6], y[:6])
+    layers = [imageInputLayer([8, 8, 1]), convolution2dLayer(3, 4), reluLayer, fullyConnectedLayer(2), softmaxLayer,
+              classificationLayer]
+    opts = trainingOptions("adam", "MaxEpochs", 2, "MiniBatchSize", 4, "Verbose", False, "ValidationData", val)
+    net = trainNetwork(augimds, layers, opts)
+    assert len(classify(net, val)) == 6
+    assert predict(net, augmentedImageDatastore([8, 8], x[..., :3])).shape == (3, 2)
+    with pytest.raises(DataError, match="input layer expects images of size 8x8x1"):
+        trainNetwork(augmentedImageDatastore([6, 6], x, y), layers, opts)
+
+
+def test_cli_trains_with_on_the_fly_augmentation_and_refuses_a_bad_spec(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import blob_image
+
+    rng = np.random.default_rng(16)
+    for c in (0, 1):
+        for i in range(6):
+            write_image(tmp_path / "cells" / ("blast" if c == 0 else "normal") / f"{i}.png", blob_image(c, rng, 40))
+    cli = [str(Path(sys.executable).with_name("leuknet")), "train", "--data", str(tmp_path / "cells"),
+           "--image-size", "32", "--epochs", "1", "--batch-size", "4"]
+    bad = subprocess.run(cli + ["--augment", "RandRotation=20,-20", "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=120)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1 and "--augment: imageDataAugmenter: RandRotation" in lines[0]
+    ok = subprocess.run(cli + ["--augment", "random", "--out", str(tmp_path / "run")], capture_output=True,
+                        text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    import json
+
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["augment"] == "random"

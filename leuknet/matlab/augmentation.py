@@ -66,7 +66,7 @@ def _range(name, v):
     except (TypeError, ValueError):
         a = np.zeros(0)
     if isinstance(v, (str, bool)) or a.size != 2 or not np.all(np.isfinite(a)) or a[0] > a[1]:
-        raise ConfigError(f"{fn}: {name} must be a 2-element range [lo hi] with lo <= hi (or a function "
+        raise ConfigError(f"{fn}: {name} must be a 2-element range lo, hi with lo <= hi (or a function "
                           f"returning a value), received {v!r}")
     if name.endswith("Scale") and np.any(a <= 0):
         raise ConfigError(f"{fn}: {name} must be positive, received {v!r}")
