@@ -168,6 +168,7 @@ def _decode_py(path, space, crop=0, channels=3, color_preprocessing="none"):
 def resize_uint8(img, size):
     """Bilinear resize with antialiasing, rounded half up and saturated back to uint8 (a tf graph op)."""
     size = [int(s) for s in size]
+    img = tf.convert_to_tensor(img)
     c = img.shape[-1] if img.shape.rank == 3 and img.shape[-1] is not None else 3
 
     def do_resize():
