@@ -166,8 +166,12 @@ class OliveiraAugmenter:
 # ----------------------------------------------------------------------------------------------------------------
 # random affine transforms (the core of MATLAB's imageDataAugmenter; leuknet.matlab.augmentation is its skin)
 
-def _translate(tx, ty):
+def translation(tx, ty):
+    """The 3 x 3 affine (column vectors) moving points by (tx, ty) pixels."""
     return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
+
+
+_translate = translation
 
 
 def _scaling(sx, sy):

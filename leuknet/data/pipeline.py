@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from leuknet import colorspace as cs
+from leuknet.augment import translation, warp
 from leuknet.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -339,8 +340,6 @@ class ImageData:
         is a source image already resized to ``size`` (the cache of 'resize' mode); else it is at its source size
         and comes back at its source size ('resize' mode, to be resized) or as the crop window."""
         aug, mode, out_hw = self.augmenter, self.output_mode, tuple(self.size)
-        from leuknet.augment import resize_conjugate, warp, _translate
-
         affine = aug is not None and hasattr(aug, "random_matrix")
         if resized:
             if aug is None:
@@ -354,7 +353,7 @@ class ImageData:
             if mode == "resize":
                 return warp(img, a, fill=aug.fill)
             y0, x0 = _window(mode, src_hw, out_hw, rng)
-            return warp(img, _translate(-x0, -y0) @ a, out_hw, fill=aug.fill)
+            return warp(img, translation(-x0, -y0) @ a, out_hw, fill=aug.fill)
         if mode != "resize":
             y0, x0 = _window(mode, src_hw, out_hw, rng)
             img = img[y0 : y0 + out_hw[0], x0 : x0 + out_hw[1]]
