@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,7 +26,7 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2):
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/bold red] {escape(str(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -626,20 +627,20 @@ def main(argv=None):
     try:
         app(args=argv, standalone_mode=True)
     except LeuknetError as e:
-        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         sys.exit(130)
     except OSError as e:  # full disk, read-only folder, permissions: the user's to fix, nothing half-written
         where = f" {e.filename}" if getattr(e, "filename", None) else ""
-        err_console.print(f"[bold red]error:[/bold red] cannot read or write{where}: {e.strerror or e}",
-                          highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] cannot read or write{escape(where)}: "
+                          f"{escape(str(e.strerror or e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as e:  # a bug, not bad input: one line unless LEUKNET_DEBUG asks for the traceback
         if os.environ.get("LEUKNET_DEBUG"):
             raise
-        err_console.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+        err_console.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e).splitlines()[0][:300]) if str(e) else ''}"
                           " (set LEUKNET_DEBUG=1 for the traceback; please report it)", highlight=False, soft_wrap=True)
         sys.exit(1)
 

@@ -73,7 +73,7 @@ class RunConfig:
         return d
 
     def training_options(self):
-        from leuknet.matlab.options import trainingOptions
+        from leuknet.matlab.options import TrainingOptions
 
         kw = dict(InitialLearnRate=self.lr, MaxEpochs=self.epochs, MiniBatchSize=self.batch_size,
                   L2Regularization=self.l2, Shuffle=self.shuffle, ValidationFrequency=self.validation_frequency,
@@ -84,7 +84,7 @@ class RunConfig:
             kw["Momentum"] = self.momentum
         if self.validation_patience is not None:
             kw["ValidationPatience"] = self.validation_patience
-        return trainingOptions(self.solver, **kw)
+        return TrainingOptions(SolverName=self.solver, **kw)  # exact names and choices (the CLI's rule)
 
 
 RECIPES: dict[str, dict] = {

@@ -273,6 +273,9 @@ def test_execution_environment_gpu_without_one_is_matlabs_clear_error():
 
 
 def test_train_network_on_an_image_datastore(cnmc_like):
+    from leuknet.matlab import conventions
+
+    conventions._NOTED.clear()  # said once per process: another test in this process may have said it
     imds = imageDatastore(cnmc_like, "IncludeSubfolders", True, "LabelSource", "foldernames")
     train, test = splitEachLabel(imds, 0.6, "randomized")
     opts = trainingOptions("adam", MaxEpochs=4, MiniBatchSize=4, Verbose=False, InitialLearnRate=0.01,

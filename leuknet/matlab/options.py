@@ -109,12 +109,6 @@ class TrainingOptions:
                            ("OutputNetwork", OUTPUT_NETWORKS), ("GradientThresholdMethod", CLIP_METHODS),
                            ("ExecutionEnvironment", EXECUTION_ENVIRONMENTS), ("Plots", ("none", "training-progress")),
                            ("BatchNormalizationStatistics", BN_STATISTICS)):
-            v = getattr(self, k)
-            if isinstance(v, str):
-                low = v.lower()
-                hits = [a for a in allowed if a == low] or [a for a in allowed if a.startswith(low)]
-                if len(hits) == 1:
-                    setattr(self, k, hits[0])
             if getattr(self, k) not in allowed:
                 raise ConfigError(f"{k} must be one of {', '.join(allowed)}, received {getattr(self, k)!r}")
         if self.OutputFcn is not None and not (callable(self.OutputFcn) or (
@@ -149,6 +143,9 @@ class TrainingOptions:
 
 
 _NAMES = {f.name for f in fields(TrainingOptions)} - {"SolverName"}
+_CHOICES = {"Shuffle": SHUFFLE, "LearnRateSchedule": SCHEDULES, "OutputNetwork": OUTPUT_NETWORKS,
+            "GradientThresholdMethod": CLIP_METHODS, "ExecutionEnvironment": EXECUTION_ENVIRONMENTS,
+            "Plots": ("none", "training-progress"), "BatchNormalizationStatistics": BN_STATISTICS}
 _BOOLEAN = ("Verbose", "ResetInputNormalization", "ValidateAtFirstIteration", "DispatchInBackground")
 _INTEGER = ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod")
 
@@ -179,6 +176,13 @@ def trainingOptions(solverName="sgdm", *args, **options) -> TrainingOptions:
             given[k] = int(v)
     if "Plots" in given and given["Plots"] is None:
         given["Plots"] = "none"
+    for k, allowed in _CHOICES.items():  # MATLAB's validatestring: any case, an unambiguous prefix
+        if isinstance(given.get(k), str):
+            v = given[k].lower()
+            if k == "Shuffle" and v == "everyepoch":
+                v = "every-epoch"
+            given[k] = choice(fn, k, "population" if k == "BatchNormalizationStatistics" and v == "auto" else v,
+                              allowed)
     try:
         return TrainingOptions(SolverName=solver, **given)
     except ConfigError as e:
