@@ -124,6 +124,28 @@ def test_image_datastore_labels_each_file_by_its_own_folder(cnmc_like):
     assert custom.readimage(0).shape == (2, 2, 3)
 
 
+def test_image_datastore_labels_symlinks_by_the_folder_they_are_found_in(tmp_path):
+    store = tmp_path / "store" / "raw"
+    for i in range(4):
+        _png(store / f"img{i}.png", i)
+    for i, label in enumerate(("cat", "cat", "dog", "dog")):
+        (tmp_path / "ds" / label).mkdir(parents=True, exist_ok=True)
+        os.symlink(store / f"img{i}.png", tmp_path / "ds" / label / f"x{i}.png")
+    os.symlink(store / "img0.png", tmp_path / "ds" / "cat" / "x0_again.png")  # oversampling by a second link
+    imds = imageDatastore(tmp_path / "ds", "IncludeSubfolders", True, "LabelSource", "foldernames")
+    assert imds.Labels.tolist() == ["cat", "cat", "cat", "dog", "dog"]
+    assert [Path(f).name for f in imds.Files] == ["x0.png", "x0_again.png", "x1.png", "x2.png", "x3.png"]
+
+
+def test_removecats_drops_unused_categories(demos_imagesci):
+    from leuknet.matlab import removecats
+
+    only, _ = splitEachLabel(demos_imagesci, 0.5, "Include", "demos")
+    assert categories(only.Labels) == ["demos", "imagesci"]  # as MATLAB: subsets keep the categories
+    only.Labels = removecats(only.Labels)
+    assert categories(only.Labels) == ["demos"] and countEachLabel(only).Count.tolist() == [3]
+
+
 @pytest.mark.skipif(not CNMC_MINI.exists(), reason="../shared/data/c-nmc-mini not present")
 def test_image_datastore_on_the_real_cnmc_layout():
     root = CNMC_MINI / "C-NMC_training_data"
@@ -173,9 +195,11 @@ def test_split_each_label_several_outputs_randomized_include_exclude(demos_image
     assert again[0].Files == a.Files  # seeded (Seed=0 by default)
     other = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized", Seed=5)
     assert countEachLabel(other[0]).Count.tolist() == [3, 1]
-    # proportions summing to 1 leave no remainder output: the last split takes what rounding left
-    tr, va, te = splitEachLabel(demos_imagesci, 0.5, 0.25, 0.25)
-    assert [len(tr), len(va), len(te)] == [4, 1, 3]
+    # proportions summing to 1 leave no remainder output; every split is rounded down (demos: 3, 1, 1 of 6;
+    # imagesci: 1, 0, 0 of 2), and the files rounding left over are in no split, as MATLAB's 3-output call
+    with pytest.warns(UserWarning, match="leaves 2 file"):
+        tr, va, te = splitEachLabel(demos_imagesci, 0.5, 0.25, 0.25)
+    assert [len(tr), len(va), len(te)] == [4, 1, 1]
     only, rest = splitEachLabel(demos_imagesci, 0.5, "Include", "demos")
     assert only.Labels.tolist() == ["demos"] * 3 and rest.Labels.tolist() == ["demos"] * 3
     ex, _ = splitEachLabel(demos_imagesci, 0.5, "Exclude", ["demos"])
@@ -246,6 +270,10 @@ def test_output_fcn_stops_checkpoints_and_progress_plot_are_written(tmp_path):
 
     def stop_at_three(info):
         seen.append(info.State)
+        if info.State == "iteration":
+            assert info.TrainingLoss is not None and info.ValidationLoss is None  # MATLAB's [] when not validated
+        if info.State == "done":
+            assert info.Iteration == 3 and info.TrainingLoss is not None  # the last iteration's values
         return info.State == "iteration" and info.Iteration == 3
 
     opts = trainingOptions("sgdm", MaxEpochs=5, MiniBatchSize=8, Verbose=False, OutputFcn=stop_at_three,
@@ -270,6 +298,21 @@ def test_execution_environment_gpu_without_one_is_matlabs_clear_error():
         trainNetwork(x, y, tiny_layers(), trainingOptions("adam", ExecutionEnvironment="gpu", Verbose=False))
     with pytest.raises(DeviceError, match="'parallel' needs a cluster"):
         trainNetwork(x, y, tiny_layers(), trainingOptions("adam", ExecutionEnvironment="parallel", Verbose=False))
+
+
+def test_execution_environment_cpu_and_seeded_augmented_training_repeat_exactly():
+    from leuknet.matlab import augmentedImageDatastore, imageDataAugmenter
+
+    x, y = toy_hwcn(16)
+    aug = imageDataAugmenter("RandRotation", [-20, 20], "RandXReflection", True)
+    opts = trainingOptions("adam", "MaxEpochs", 2, "MiniBatchSize", 8, "Verbose", False,
+                           "ExecutionEnvironment", "cpu")
+    nets = [trainNetwork(augmentedImageDatastore([8, 8], x, categorical(y), "DataAugmentation", aug),
+                         tiny_layers(), opts, seed=3) for _ in range(2)]
+    np.testing.assert_array_equal(nets[0].Layers[1].Weights, nets[1].Layers[1].Weights)
+    other = trainNetwork(augmentedImageDatastore([8, 8], x, categorical(y), "DataAugmentation", aug),
+                         tiny_layers(), opts, seed=4)
+    assert not np.array_equal(other.Layers[1].Weights, nets[0].Layers[1].Weights)
 
 
 def test_train_network_on_an_image_datastore(cnmc_like):

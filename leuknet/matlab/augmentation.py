@@ -106,7 +106,9 @@ class ImageDataAugmenter(RandomAffine):
         for name, (default, _) in _PROPERTIES.items():
             self._set(name, values.get(name, default))
         self._check_scale()
-        self.rng = np.random.default_rng()
+        # augment()'s draws are seeded (MATLAB's stream cannot be reproduced): a script gives the same images
+        # every run
+        self.rng = np.random.default_rng(0)
 
     def _set(self, name, v):
         field = _PROPERTIES[name][1]

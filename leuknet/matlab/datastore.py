@@ -33,7 +33,8 @@ import numpy as np
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, note, outputs, parse
 
-__all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "countEachLabel",
+__all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
+           "countEachLabel",
            "splitEachLabel", "readimage", "readall", "shuffle", "subset", "numel", "Table"]
 
 # imformats' readable formats (MATLAB R2021a): bmp, cur, fts/fits, gif, hdf, ico, j2c/j2k/jp2, jpf/jpx, jpg/jpeg,
@@ -162,6 +163,16 @@ def categorical(values, valueset=None):
     return Categorical(values, valueset)
 
 
+def removecats(c, cats=None):
+    """``removecats(C)``: drop the categories no element has (or those named in ``cats``)."""
+    c = c if isinstance(c, Categorical) else Categorical(c)
+    present = set(c.codes[c.codes >= 0].tolist())
+    drop = set(range(len(c.categories))) - present if cats is None else \
+        {c.categories.index(n) for n in ([cats] if isinstance(cats, str) else cats) if n in c.categories}
+    keep = [n for i, n in enumerate(c.categories) if i not in drop]
+    return Categorical(c, keep)
+
+
 def categories(c):
     """``categories(C)``: the category names, a list of str in MATLAB's order."""
     if isinstance(c, Categorical):
@@ -250,14 +261,14 @@ def _expand_location(fn, location, include_subfolders, extensions):
                 if mp.is_dir():
                     files.extend(_walk(mp, include_subfolders, exts))
                 elif mp.suffix.lower() in exts:
-                    files.append(str(mp.resolve()))
+                    files.append(os.path.abspath(mp))
             continue
         if not p.exists():
             raise DataError(f"{fn}: cannot find files or folders matching {loc!r}")
         if p.is_file():
             if p.suffix.lower() not in exts:
                 raise DataError(f"{fn}: {loc!r} does not have one of the file extensions {sorted(exts)}")
-            files.append(str(p.resolve()))
+            files.append(os.path.abspath(p))
         else:
             files.extend(_walk(p, include_subfolders, exts))
     return sorted(dict.fromkeys(files))
@@ -268,10 +279,10 @@ def _walk(root, include_subfolders, exts):
     if include_subfolders:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            out.extend(str((Path(dirpath) / f).resolve()) for f in filenames
+            out.extend(os.path.abspath(Path(dirpath) / f) for f in filenames
                        if Path(f).suffix.lower() in exts and not f.startswith("."))
     else:
-        out.extend(str(p.resolve()) for p in sorted(root.iterdir())
+        out.extend(os.path.abspath(p) for p in sorted(root.iterdir())
                    if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
     return out
 
@@ -413,8 +424,13 @@ class ImageDatastore:
             return ImageData(labels, (h, w), colorspace, images=images, **_channel_kwargs(c)), cats
         data, bad = load_image_data(self._files, labels, (h, w), colorspace, on_bad="raise",
                                     **_channel_kwargs(c, color_preprocessing))
-        note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
-             "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
+        sizes = getattr(data, "source_sizes", None)
+        if sizes is None or np.any(np.asarray(sizes) != (h, w)):
+            note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
+                 "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
+        if c == 3 and color_preprocessing == "none" and any(_is_grey(f) for f in self._files[:64]):
+            note("leuknet replicates grey images to the three channels of the input layer; MATLAB needs "
+                 "augmentedImageDatastore(..., 'ColorPreprocessing', 'gray2rgb')")
         return data, cats
 
 
@@ -431,6 +447,14 @@ def _channel_kwargs(c, color_preprocessing="none"):
     elif c != 3:
         raise DataError(f"grey input ({c} channel) needs the pipeline's channel support")
     return kw
+
+
+def _is_grey(path):
+    """Whether an image file holds one channel (read from its header by OpenCV)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return img is not None and (img.ndim == 2 or img.shape[2] == 1)
 
 
 def _imread(path):
@@ -452,20 +476,21 @@ def _fit_image(fn, img, size, what):
         a = a[..., None]
     if a.ndim != 3:
         raise DataError(f"{fn}: ReadFcn returned an array of shape {a.shape} for {what}")
-    if a.dtype != np.uint8:
-        from leuknet.colorspace import im2uint8
+    if a.dtype != np.uint8:  # MATLAB's im2uint8 scaling (uint16 / 257, logical true -> 255, floats x 255)
+        from leuknet.matlab.images import im2uint8
 
-        a = im2uint8(a) if a.dtype.kind == "f" else a.astype(np.uint8)
+        a = np.asarray(im2uint8(a))
     h, w, c = size
     if a.shape[2] == 1 and c == 3:
         a = np.repeat(a, 3, axis=2)
     if a.shape[2] != c:
         raise DataError(f"{fn}: {what} has {a.shape[2]} channels, the input layer takes {c}")
     if a.shape[:2] != (h, w):
-        import cv2
+        from leuknet.data.pipeline import resize_uint8
 
-        a = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if a.shape[0] > h else cv2.INTER_LINEAR)
-        a = a.reshape(h, w, c)
+        note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
+             "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
+        a = np.asarray(resize_uint8(a, (h, w))).reshape(h, w, c)
     return a
 
 
@@ -543,7 +568,8 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
 
     Each ``p`` is a proportion in (0, 1) of every label's files (rounded down) or an integer count per label
     (``8000``: the sum of counts must not exceed the smallest label's). Returns the N splits plus the remainder,
-    leaving the remainder out only where proportions sum to 1 (the last split then takes what rounding left over);
+    leaving the remainder out only where proportions sum to 1 (as MATLAB's N-output call, which drops the files
+    rounding left over; leuknet says how many, once);
     ``nargout=K`` gives exactly the first K (``nargout=1``: the datastore alone). ``'randomized'`` draws the files
     of each split at random (``Seed=`` for the draw, default 0); else in file order. ``Include``/``Exclude``:
     labels to split (the others are left out of every output, as MATLAB)."""
@@ -592,9 +618,11 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
         for k, s in enumerate(sizes):
             parts[k].extend(idx[start : start + s].tolist())
             start += s
-        rest = idx[start:].tolist()
-        (parts[len(ps) - 1] if fills else parts[len(ps)]).extend(rest)
-    if fills:
+        parts[len(ps)].extend(idx[start:].tolist())
+    if fills:  # MATLAB's [s1, ..., sN] = splitEachLabel(imds, p1, ..., pN): the (N+1)th output is not kept
+        if parts[-1]:
+            note(f"splitEachLabel: the proportions sum to 1 but rounding each down leaves {len(parts[-1])} "
+                 "file(s) in no split (MATLAB's N-output call drops them too)")
         parts = parts[:-1]
     out = tuple(imds.subset(np.array(sorted(p), np.int64)) for p in parts)
     if nargout is not None:

@@ -793,7 +793,9 @@ def _build(spec, xs, classes, post, fn):
             cls = list(classes) if classes is not None else [str(i) for i in range(n)]
         cls = [str(c) for c in cls]
         if len(cls) != n:
-            raise ConfigError(f"{spec.Name}: {len(cls)} classes for a network with {n} outputs")
+            raise ConfigError(f"{fn}: the labels have {len(cls)} classes ({', '.join(map(str, cls[:5]))}"
+                              f"{', ...' if len(cls) > 5 else ''}) but the layer before {spec.Name!r} has {n} "
+                              "outputs (the last fullyConnectedLayer's OutputSize must be the number of classes)")
         cw = None
         if not (isinstance(spec.ClassWeights, str) and spec.ClassWeights == "none"):
             cw = [float(v) for v in np.ravel(spec.ClassWeights)]

@@ -35,7 +35,7 @@ from leuknet.errors import ConfigError, DataError, DeviceError
 from leuknet.matlab.conventions import choice, flatten_layers, note, options_only, outputs
 from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
 from leuknet.matlab.layers import assemble, network_layers
-from leuknet.matlab.options import TrainingOptions, trainingOptions
+from leuknet.matlab.options import TrainingOptions
 
 __all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "SeriesNetwork",
            "DAGNetwork", "loadNetwork", "TrainingInfo"]
@@ -223,6 +223,8 @@ def image_data(fn, X, Y, input_size, classes=None, colorspace="rgb"):
                           "them, or pass nargout=1 for the first alone)")
     if isinstance(X, ImageData):
         return X, classes
+    if isinstance(X, ImageDatastore):
+        return X.image_data(tuple(input_size), classes=classes, colorspace=colorspace, fn=fn)
     if hasattr(X, "image_data"):
         return X.image_data(tuple(input_size), classes=classes, colorspace=colorspace)
     if isinstance(X, Dataset):
@@ -292,10 +294,10 @@ def _execution(fn, options):
     import tensorflow as tf
 
     env = options.ExecutionEnvironment
-    gpus = tf.config.list_physical_devices("GPU")
-    if env in ("auto", "cpu"):
-        if env == "cpu" and gpus:
-            tf.config.set_visible_devices([], "GPU")
+    gpus = tf.config.list_logical_devices("GPU")
+    if env == "cpu":  # this run on the CPU; the GPUs stay visible to the rest of the script
+        return tf.distribute.OneDeviceStrategy("/cpu:0") if gpus else None
+    if env == "auto":
         return None
     if env == "gpu":
         if not gpus:
@@ -406,17 +408,25 @@ class _OutputFcns:
 
     def __init__(self, fns):
         self.fns = list(fns) if isinstance(fns, (list, tuple)) else [fns]
+        self.last = {}
 
     def __call__(self, event, payload):
         if event not in ("start", "iteration", "end"):
             return None
         state = {"start": "start", "iteration": "iteration", "end": "done"}[event]
-        info = TrainingInfo(State=state, Epoch=payload.get("Epoch"), Iteration=payload.get("Iteration"),
-                            TimeSinceStart=payload.get("TimeElapsed"), TrainingLoss=payload.get("TrainingLoss"),
-                            ValidationLoss=payload.get("ValidationLoss"),
-                            BaseLearnRate=payload.get("BaseLearnRate"),
-                            TrainingAccuracy=payload.get("TrainingAccuracy"),
-                            ValidationAccuracy=payload.get("ValidationAccuracy"))
+        row = payload if event == "iteration" else (self.last if event == "end" else {})
+        if event == "iteration":
+            self.last = payload
+
+        def value(k):  # MATLAB's [] (not computed) is None; NaN never reaches the function
+            v = row.get(k)
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+        info = TrainingInfo(State=state, Epoch=value("Epoch"), Iteration=value("Iteration"),
+                            TimeSinceStart=value("TimeElapsed"), TrainingLoss=value("TrainingLoss"),
+                            ValidationLoss=value("ValidationLoss"), BaseLearnRate=value("BaseLearnRate"),
+                            TrainingAccuracy=value("TrainingAccuracy"),
+                            ValidationAccuracy=value("ValidationAccuracy"))
         stop = False
         for f in self.fns:
             stop = bool(f(info)) or stop
@@ -449,6 +459,7 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
         raise ConfigError(f"{fn}: labels come from the datastore; call trainNetwork(ds, layers, options)")
     if not _is_datastore(X) and Y is None:
         raise ConfigError(f"{fn}: images without labels; call trainNetwork(X, Y, layers, options)")
+    seed_everything(seed)  # before the data: augmentation seeds are drawn from it
     train, classes = image_data(fn, X, Y, input_size, fixed, inp.ColorSpace)
     validation = None
     if options.ValidationData is not None:
@@ -462,6 +473,9 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
                               f"{type(vd).__name__}")
         validation, _ = image_data(fn, vx, vy, input_size, classes, inp.ColorSpace)
     strategy = _execution(fn, options)
+    if len(train) < options.MiniBatchSize:
+        raise ConfigError(f"{fn}: MiniBatchSize {options.MiniBatchSize} is larger than the {len(train)} training "
+                          "images: no complete mini-batch (MATLAB drops the incomplete one); set 'MiniBatchSize'")
     seed_everything(seed)
     if strategy is not None:
         with strategy.scope():
