@@ -59,6 +59,12 @@ def test_training_options_positional_pairs_any_case_and_refusals():
         trainingOptions("adam", CheckpointPath="/nonexistent/folder")
     with pytest.raises(ConfigError, match="solverName must be one of"):
         trainingOptions("lbfgs")
+    # the property pages: TrainingOptionsADAM has no Momentum, TrainingOptionsSGDM no decay factors or Epsilon
+    with pytest.raises(ConfigError, match="option 'Momentum' does not apply to the 'adam' solver"):
+        trainingOptions("adam", "Momentum", 0.9)
+    with pytest.raises(ConfigError, match="'Epsilon' does not apply to the 'sgdm'"):
+        trainingOptions("sgdm", Epsilon=1e-7)
+    assert trainingOptions("rmsprop", SquaredGradientDecayFactor=0.99).SquaredGradientDecayFactor == 0.99
 
 
 # -- categorical ----------------------------------------------------------------------------------------------

@@ -146,6 +146,8 @@ _NAMES = {f.name for f in fields(TrainingOptions)} - {"SolverName"}
 _CHOICES = {"Shuffle": SHUFFLE, "LearnRateSchedule": SCHEDULES, "OutputNetwork": OUTPUT_NETWORKS,
             "GradientThresholdMethod": CLIP_METHODS, "ExecutionEnvironment": EXECUTION_ENVIRONMENTS,
             "Plots": ("none", "training-progress"), "BatchNormalizationStatistics": BN_STATISTICS}
+_SOLVER_ONLY = {"Momentum": ("sgdm",), "GradientDecayFactor": ("adam",),
+                "SquaredGradientDecayFactor": ("adam", "rmsprop"), "Epsilon": ("adam", "rmsprop")}
 _BOOLEAN = ("Verbose", "ResetInputNormalization", "ValidateAtFirstIteration", "DispatchInBackground")
 _INTEGER = ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod")
 
@@ -164,6 +166,10 @@ def trainingOptions(solverName="sgdm", *args, **options) -> TrainingOptions:
     for k in given:
         if k in REFUSED:
             raise ConfigError(f"{fn}: option {k!r} is not supported: {REFUSED[k]}")
+    for k, solvers in _SOLVER_ONLY.items():  # MATLAB's TrainingOptionsADAM has no Momentum, and so on
+        if k in given and solver not in solvers:
+            raise ConfigError(f"{fn}: option {k!r} does not apply to the {solver!r} solver (only to "
+                              f"{' and '.join(map(repr, solvers))})")
     for k in ("ValidationPatience", "GradientThreshold"):
         if k in given and (given[k] is None or (isinstance(given[k], str) and given[k].lower() == "inf")):
             given[k] = math.inf
