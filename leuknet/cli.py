@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leuknet.console import plural
 from leuknet.errors import LeuknetError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -205,7 +206,7 @@ def train(
     else:
         cfg = resolve(flags)
     console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, "
-                  f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {cfg.epochs} epochs, batch "
+                  f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {plural(cfg.epochs, 'epoch')}, batch "
                   f"{cfg.batch_size}, image {cfg.image_size}, seed {cfg.seed}", highlight=False)
     result = train_run(cfg, RunDisplay(verbose=not quiet))
     if result["metrics"]:

@@ -43,6 +43,11 @@ def header() -> list[str]:
             "|" + "|".join(n.center(w + 1) for n, w in zip(names2, WIDTHS)) + "|", rule]
 
 
+def plural(n, word):
+    """'1 epoch', '2 epochs'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class TrainingProgress:
     """Callback drawing MATLAB's table (a row every VerboseFrequency iterations, at validations and at the end)
     above a progress bar for the whole run."""
@@ -61,7 +66,7 @@ class TrainingProgress:
         elif event == "start":
             if self.verbose:
                 self.console.print(f"Training on {payload['n_train']} images, {payload['iterations_per_epoch']} "
-                                   f"iterations per epoch, {payload['epochs']} epochs "
+                                   f"iterations per epoch, {plural(payload['epochs'], 'epoch')} "
                                    f"({payload['total_iterations']} iterations).", highlight=False)
                 for line in header():
                     self.console.print(line, highlight=False, markup=False, soft_wrap=True)

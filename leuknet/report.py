@@ -11,7 +11,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from leuknet.errors import DataError
+from leuknet.errors import ConfigError, DataError
 
 
 def _read_history(run):
@@ -193,6 +193,9 @@ def build_report(inputs, out) -> Path:
     from leuknet.io import write_text
 
     out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
+        raise ConfigError(f"--out {out}: a report is written as .html (self-contained) or .md, not "
+                          f"{out.suffix or 'a file without extension'}")
     kind = "md" if out.suffix.lower() in (".md", ".markdown") else "html"
     doc = _Doc(kind, out.with_name(out.stem + "_files"))
     if not inputs:

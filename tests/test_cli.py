@@ -51,6 +51,8 @@ def bad_input_cases(tmp_path, folders):
         (["train", "--solver", "sgd"], "unknown solver"),
         (["evaluate", "--model-file", tmp_path / "none.keras", "--data", folders], "does not exist"),
         (["predict", "--model-file", tmp_path / "none.keras", folders], "does not exist"),
+        (["report", folders, "--out", tmp_path / "r.pdf"], "written as .html (self-contained) or .md"),
+        (["train", "--augment", "RandRotation=[1 2 3]"], "--augment: RandRotation='[1 2 3]'"),
     ]
 
 
@@ -69,6 +71,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders):
         assert not out.exists() and not Path(str(out) + ".partial").exists()
     r = leuknet("train", "--no-such-flag", cwd=tmp_path)
     assert r.returncode == 2
+    assert not (tmp_path / "r.pdf").exists()
 
 
 @pytest.mark.slow
