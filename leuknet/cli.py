@@ -256,10 +256,14 @@ def predict(
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
     show: int = typer.Option(20, help="Rows to show in the table (all are in the CSV)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out file."),
 ):
     """Class probabilities for images (a table and a CSV)."""
+    from leuknet.errors import ConfigError
     from leuknet.profiles import prepare_device
 
+    if out.exists() and not overwrite:  # checked before any work: an earlier run's CSV is never lost silently
+        raise ConfigError(f"--out {out} exists; pass --overwrite to replace it, or another --out")
     prepare_device(device)
     from leuknet.io import write_csv
     from leuknet.profiles import resolve_device

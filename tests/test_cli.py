@@ -108,6 +108,12 @@ def test_train_evaluate_predict_on_folders_with_a_corrupt_file(tmp_path, folders
     rows = list(csv.DictReader(open(tmp_path / "p.csv")))
     assert len(rows) == 11 and set(rows[0]) == {"file", "predicted_class", "p_blast", "p_normal"}
     assert abs(float(rows[0]["p_blast"]) + float(rows[0]["p_normal"]) - 1) < 1e-4
+    before = (tmp_path / "p.csv").read_bytes()
+    r = leuknet("predict", "--model-file", out / "model.keras", folders / "blast", "--out", tmp_path / "p.csv")
+    assert r.returncode == 2 and "exists; pass --overwrite" in r.stderr and (tmp_path / "p.csv").read_bytes() == before
+    r = leuknet("predict", "--model-file", out / "model.keras", folders / "blast", "--out", tmp_path / "p.csv",
+                "--overwrite", "--device", "cpu")
+    assert r.returncode == 0 and len(list(csv.DictReader(open(tmp_path / "p.csv")))) == 10
 
 
 @pytest.mark.slow

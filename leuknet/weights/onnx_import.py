@@ -35,7 +35,13 @@ def _attrs(node):
 
 
 def read_onnx(path):
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        from leuknet.errors import ConfigError
+
+        raise ConfigError("reading .onnx weights needs the onnx package: pip install 'onnx>=1.16,<1.24' "
+                          "(or pip install -e '.[test]')") from None
 
     p = Path(path)
     if not p.is_file():
