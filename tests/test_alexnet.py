@@ -177,3 +177,14 @@ def test_cli_import_then_shafique_recipe_detection_and_subtypes(tmp_path):
     assert r.returncode == 0, r.stderr
     table = (tmp_path / "fc" / "fc_units.md").read_text()
     assert "| 8 |" in table and "| 4 |" in table
+
+
+def test_onnx_weights_without_the_onnx_package_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    from leuknet.errors import ConfigError
+    from leuknet.weights.onnx_import import read_onnx
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as on an install without the test extra
+    with pytest.raises(ConfigError, match="needs the onnx package: pip install"):
+        read_onnx(tmp_path / "alexnet.onnx")
