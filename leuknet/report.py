@@ -133,7 +133,8 @@ def _run_section(doc, run: Path, level=2):
         ["solver", f"{c['solver']}, InitialLearnRate {cfg['training_options']['InitialLearnRate']}, "
                    f"schedule {c['schedule']}"],
         ["epochs, mini-batch", f"{c['epochs']}, {c['batch_size']}"],
-        ["device, precision", f"{cfg['device']['used']}, {c.get('precision', 'fp32')}"],
+        ["device, precision", f"{cfg['device']['used']}, "
+                               f"{cfg.get('profile', {}).get('precision') or c.get('precision') or 'fp32'}"],
         ["seed", c["seed"]], ["training time", f"{cfg['timing']['train_seconds']:.1f} s"],
         ["versions", ", ".join(f"{k} {v}" for k, v in cfg["versions"].items() if k in ("leuknet", "tensorflow",
                                                                                      "keras"))],

@@ -61,6 +61,7 @@ def test_colorspace_study_end_to_end_with_resume_and_report(tmp_path):
     md = build_report([tmp_path / "study" / "runs" / "rgb-seed0"], tmp_path / "r" / "report.md")
     text = md.read_text()
     assert "report_files/figure1.png" in text and (tmp_path / "r" / "report_files" / "figure1.png").is_file()
+    assert "None" not in text and "cpu, fp32" in text  # the precision the run used, never 'None'
 
 
 @pytest.mark.slow
