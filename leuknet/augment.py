@@ -118,35 +118,6 @@ def balance_plan(labels, per_class, seed=0):
     return np.array(idx, np.int64), np.array(seeds, np.int64)
 
 
-def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig = OLIVEIRA, progress=None):
-    """``leuknet augment``: a folder per class with ``per_class`` images each (originals copied, the rest
-    augmented) and ``manifest.csv`` (output, source, class, ops). The source folder is only read."""
-    from pathlib import Path
-
-    from leuknet.data.pipeline import read_image
-    from leuknet.io import write_csv
-
-    out = Path(out)
-    labels = dataset.labels
-    idx, seeds = balance_plan(labels, per_class, seed)
-    rows = []
-    for k, (i, s) in enumerate(zip(idx, seeds)):
-        sample = dataset.samples[i]
-        img = read_image(sample.path)
-        ops = []
-        if s >= 0:
-            img, ops = augment_image(img, int(s), config)
-        d = out / sample.label
-        d.mkdir(parents=True, exist_ok=True)
-        name = f"{k:06d}_{Path(sample.path).stem}{'_aug' if ops else ''}.png"
-        cv2.imwrite(str(d / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        rows.append([f"{sample.label}/{name}", sample.path, sample.label, int(s), ";".join(ops)])
-        if progress:
-            progress(1)
-    write_csv(out / "manifest.csv", ["file", "source", "class", "seed", "ops"], rows)
-    return out
-
-
 class OliveiraAugmenter:
     """The ops of :class:`AugmentConfig` as an on-the-fly augmenter (``ImageData.augmenter``): a fresh draw from
     ``rng`` at every read, the same bits as :func:`augment_image` for a generator in the same state. ``scale`` is

@@ -552,7 +552,7 @@ def augment(
     seed: int = typer.Option(0),
 ):
     """Write a balanced, augmented copy (mirroring, rotation, blur 17x17, shear 0.3, salt and pepper)."""
-    from leuknet.augment import write_augmented_copy
+    from leuknet.data.augmented_copy import write_augmented_copy
     from leuknet.data.sources import discover
     from leuknet.errors import ConfigError
 

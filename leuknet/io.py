@@ -83,3 +83,19 @@ def save_model(model, path):
     with atomic_path(path) as tmp:
         os.unlink(tmp)
         model.save(tmp)
+
+
+def load_model(path):
+    """Load a saved leuknet model (Keras safe mode), with a clear error for a missing or corrupt file."""
+    import keras
+
+    from leuknet import layers  # noqa: F401  (registers the custom layers)
+    from leuknet.errors import ModelFileError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"model file {p} does not exist")
+    try:
+        return keras.models.load_model(p, safe_mode=True, compile=False)
+    except Exception as e:  # noqa: BLE001
+        raise ModelFileError(f"cannot load model {p}: {str(e).splitlines()[0][:200]}") from None

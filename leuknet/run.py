@@ -24,6 +24,7 @@ import numpy as np
 
 from leuknet.config import RunConfig
 from leuknet.errors import ConfigError, DataError
+from leuknet.io import load_model  # noqa: F401  (leuknet.run.load_model, as before)
 from leuknet.ops import used as native_kernels
 
 
@@ -323,22 +324,6 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     result.update(metrics=metrics, timing=timing, info=info, splits={k: len(v) for k, v in splits.items()})
     cb("done", result)
     return result
-
-
-def load_model(path):
-    """Load a saved leuknet model (Keras safe mode), with a clear error for a missing or corrupt file."""
-    import keras
-
-    from leuknet import layers  # noqa: F401  (registers the custom layers)
-    from leuknet.errors import ModelFileError
-
-    p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"model file {p} does not exist")
-    try:
-        return keras.models.load_model(p, safe_mode=True, compile=False)
-    except Exception as e:  # noqa: BLE001
-        raise ModelFileError(f"cannot load model {p}: {str(e).splitlines()[0][:200]}") from None
 
 
 def model_metadata(model) -> dict:

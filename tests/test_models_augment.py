@@ -125,7 +125,7 @@ def test_grad_cam_peaks_on_the_discriminative_blob():
 
 
 def test_offline_augmenter_balances_and_leaves_the_source_alone(tmp_path):
-    from leuknet.augment import write_augmented_copy
+    from leuknet.data.augmented_copy import write_augmented_copy
     from leuknet.data.sources import discover
 
     rng = np.random.default_rng(0)

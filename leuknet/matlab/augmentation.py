@@ -36,6 +36,7 @@ import numpy as np
 from leuknet.augment import RandomAffine, resize_conjugate, warp
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, options_only, parse
+from leuknet.matlab.datastore import is_grey_file
 
 __all__ = ["imageDataAugmenter", "ImageDataAugmenter", "augment", "augmentedImageDatastore",
            "AugmentedImageDatastore"]
@@ -342,7 +343,7 @@ class AugmentedImageDatastore:
         kind, src = self._source
         if kind == "array":
             return int(src.shape[-1])
-        return 1 if _is_grey_file(src.Files[0]) else 3  # MATLAB: the channels of the first image
+        return 1 if is_grey_file(src.Files[0]) else 3  # MATLAB: the channels of the first image
 
     def image_data(self, input_size, classes=None, colorspace="rgb", fn="trainNetwork"):
         """``(ImageData, classes)`` for a network whose image input layer is ``input_size`` (h, w, c):
@@ -448,13 +449,6 @@ class AugmentedImageDatastore:
     def preview(self):
         """The first observations (up to 8, as MATLAB's previews show), augmented, without moving the position."""
         return self.readByIndex(np.arange(min(8, self.NumObservations, int(self.MiniBatchSize))))
-
-
-def _is_grey_file(path):
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return img is not None and (img.ndim == 2 or img.shape[2] == 1)
 
 
 _DS_OPTIONS = {"DataAugmentation": "none", "ColorPreprocessing": "none", "OutputSizeMode": "resize",

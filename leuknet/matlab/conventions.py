@@ -185,12 +185,10 @@ def layer_constructor(fn):
 def flatten_layers(fn, layers):
     """A layer array as a flat list of layer objects: nested lists and tuples flatten (MATLAB's ``[a; b]``), a
     bare constructor (``reluLayer``) becomes its default layer; anything else is an error naming ``fn``."""
-    from leuknet.matlab.layers import Layer
-
     out = []
 
     def walk(x):
-        if isinstance(x, Layer):
+        if getattr(type(x), "matlab_layer", False):  # leuknet.matlab.layers.Layer and its subclasses
             out.append(x)
         elif getattr(x, "matlab_layer_constructor", False):
             out.append(x())

@@ -428,7 +428,7 @@ class ImageDatastore:
         if sizes is None or np.any(np.asarray(sizes) != (h, w)):
             note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
                  "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
-        if c == 3 and color_preprocessing == "none" and any(_is_grey(f) for f in self._files[:64]):
+        if c == 3 and color_preprocessing == "none" and is_grey_file(self._files[0]):
             note("leuknet replicates grey images to the three channels of the input layer; MATLAB needs "
                  "augmentedImageDatastore(..., 'ColorPreprocessing', 'gray2rgb')")
         return data, cats
@@ -449,7 +449,7 @@ def _channel_kwargs(c, color_preprocessing="none"):
     return kw
 
 
-def _is_grey(path):
+def is_grey_file(path):
     """Whether an image file holds one channel (read from its header by OpenCV)."""
     import cv2
 
@@ -458,13 +458,9 @@ def _is_grey(path):
 
 
 def _imread(path):
-    from leuknet.matlab import images
+    from leuknet.matlab.images import imread
 
-    if hasattr(images, "imread"):
-        return images.imread(path)
-    from leuknet.data.pipeline import read_image
-
-    return read_image(path)
+    return imread(path)
 
 
 def _fit_image(fn, img, size, what):

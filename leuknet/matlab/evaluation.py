@@ -5,8 +5,8 @@ Labels may be lists of str, NumPy arrays (numeric, bool or str), or a categorica
 (integers, negative = undefined) and ``.categories`` (the names), such as ``leuknet.matlab.Categorical``.
 
 Figures are matplotlib's: drawn off-screen (Agg) unless the caller has already imported ``matplotlib.pyplot`` with
-an interactive backend, in which case the chart is a pyplot figure that ``plt.show()`` displays. Nothing here
-calls ``plt.show()``. Where leuknet differs from MATLAB:
+an interactive backend, in which case the chart is a pyplot figure the caller's own pyplot displays; this module
+never opens or blocks on a window itself. Where leuknet differs from MATLAB:
 - ``confusionmat`` returns int64 counts (MATLAB: doubles holding the same whole numbers); its ``order`` output is a
   NumPy array for numeric labels and a list of str for text and categorical labels (MATLAB: the input's type).
 - ``confusionchart`` has no ``'cluster'`` sort (it needs hierarchical clustering) and none of the layout
@@ -205,7 +205,7 @@ def _check_prop(name, value):
 
 def _new_figure(figsize):
     """A Figure for a chart: a pyplot figure where the caller already uses pyplot with an interactive backend
-    (so ``plt.show()`` shows it), else an off-screen Agg figure outside pyplot's registry (never leaks)."""
+    (the caller's pyplot displays it), else an off-screen Agg figure outside pyplot's registry (never leaks)."""
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         import matplotlib

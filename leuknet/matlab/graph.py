@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab import layers as ml
+import leuknet.matlab.layers as ml
 from leuknet.matlab.conventions import choice, flatten_layers, options_only
 
 

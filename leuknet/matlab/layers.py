@@ -115,6 +115,7 @@ _ARRAYS = ("Weights", "Bias", "Mean", "StandardDeviation", "Min", "Max", "Offset
 @dataclass
 class Layer:
     Name: str = ""
+    matlab_layer = True  # what conventions.flatten_layers recognises (a class attribute, not a field)
 
     @property
     def kind(self):

@@ -134,7 +134,7 @@ class DAGNetwork(Network):
 def loadNetwork(path):
     """A network saved with ``net.save(path)`` (or any leuknet ``.keras`` model, e.g. a run directory's
     ``model.keras``)."""
-    from leuknet.run import load_model
+    from leuknet.io import load_model
 
     model = load_model(path)
     return _wrap(model, graph=_is_graph(model))

@@ -12,7 +12,7 @@ on a CPU).
 
 from __future__ import annotations
 
-from leuknet.matlab import layers as ml
+import leuknet.matlab.layers as ml
 
 BASE_END = "drop7"  # layers(1:end-3) keeps data .. drop7
 

@@ -26,7 +26,7 @@ def load_alexnet_layers(path, input_order=None):
         layers, _ = import_onnx(p, input_order=input_order or "auto")
         return layers
     if name.endswith(".keras"):
-        from leuknet.run import load_model
+        from leuknet.io import load_model
 
         return network_layers(load_model(p))
     if name.endswith(".weights.h5"):

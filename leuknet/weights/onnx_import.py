@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.errors import ModelFileError
-from leuknet.matlab import layers as ml
+import leuknet.matlab.layers as ml
 
 ALEXNET_NAMES = ["conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2", "pool2", "conv3", "relu3", "conv4",
                  "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8", "prob"]
