@@ -73,7 +73,7 @@ class RunConfig:
         return d
 
     def training_options(self):
-        from leuknet.matlab.options import TrainingOptions
+        from leuknet.spec.options import TrainingOptions
 
         kw = dict(InitialLearnRate=self.lr, MaxEpochs=self.epochs, MiniBatchSize=self.batch_size,
                   L2Regularization=self.l2, Shuffle=self.shuffle, ValidationFrequency=self.validation_frequency,

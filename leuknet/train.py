@@ -23,9 +23,9 @@ import tensorflow as tf
 
 from leuknet.layers import (BatchNormalization, ClassificationOutput, ImageInputNormalization, crossentropyex,
                             fuse_blocks, input_statistics, population_statistics)
-from leuknet.matlab.layers import layer_factors
-from leuknet.matlab.options import TrainingOptions
 from leuknet.solvers import Solver
+from leuknet.spec.layers import layer_factors
+from leuknet.spec.options import TrainingOptions
 
 HISTORY_FIELDS = ("Epoch", "Iteration", "TimeElapsed", "BaseLearnRate", "TrainingLoss", "TrainingAccuracy",
                   "ValidationLoss", "ValidationAccuracy")

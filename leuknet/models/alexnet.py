@@ -7,53 +7,15 @@
 
 60,965,224 learnables for 1000 classes. Grouped convolutions are :class:`leuknet.layers.GroupedConv2D` (two
 convolutions on channel halves joined by concatenation: same weights as ``Conv2D(groups=2)``, much faster to train
-on a CPU).
+on a CPU). The layer array itself, :func:`~leuknet.spec.alexnet.alexnet_layers`, and the transfer head,
+:func:`~leuknet.spec.alexnet.transfer_layers`, are the core's specs (:mod:`leuknet.spec.alexnet`), shared with
+:mod:`leuknet.weights`.
 """
 
 from __future__ import annotations
 
-import leuknet.matlab.layers as ml
-
-BASE_END = "drop7"  # layers(1:end-3) keeps data .. drop7
-
-
-def alexnet_layers(num_classes=1000, image_size=227, normalization="zerocenter", colorspace="rgb", classes=None,
-                   normalization_dimension="element"):
-    L = [ml.imageInputLayer([image_size, image_size, 3], Name="data", Normalization=normalization,
-                            NormalizationDimension=normalization_dimension, ColorSpace=colorspace),
-         ml.convolution2dLayer(11, 96, Stride=4, Name="conv1"), ml.reluLayer(Name="relu1"),
-         ml.crossChannelNormalizationLayer(5, Alpha=1e-4, Beta=0.75, K=1.0, Name="norm1"),
-         ml.maxPooling2dLayer(3, Stride=2, Name="pool1"),
-         ml.groupedConvolution2dLayer(5, 128, 2, Padding=2, Name="conv2"), ml.reluLayer(Name="relu2"),
-         ml.crossChannelNormalizationLayer(5, Alpha=1e-4, Beta=0.75, K=1.0, Name="norm2"),
-         ml.maxPooling2dLayer(3, Stride=2, Name="pool2"),
-         ml.convolution2dLayer(3, 384, Padding=1, Name="conv3"), ml.reluLayer(Name="relu3"),
-         ml.groupedConvolution2dLayer(3, 192, 2, Padding=1, Name="conv4"), ml.reluLayer(Name="relu4"),
-         ml.groupedConvolution2dLayer(3, 128, 2, Padding=1, Name="conv5"), ml.reluLayer(Name="relu5"),
-         ml.maxPooling2dLayer(3, Stride=2, Name="pool5"),
-         ml.fullyConnectedLayer(4096, Name="fc6"), ml.reluLayer(Name="relu6"), ml.dropoutLayer(0.5, Name="drop6"),
-         ml.fullyConnectedLayer(4096, Name="fc7"), ml.reluLayer(Name="relu7"), ml.dropoutLayer(0.5, Name="drop7"),
-         ml.fullyConnectedLayer(num_classes, Name="fc8"), ml.softmaxLayer(Name="prob"),
-         ml.classificationLayer(Name="output", **({"Classes": list(classes)} if classes else {}))]
-    return L
-
-
-def transfer_layers(base_layers, num_classes, fc_units=1024, factor=20.0, classes=None, freeze_base=False):
-    """Shafique & Tehsin: ``layers(1:end-3)`` + FC(fc_units) + ReLU + FC(classes) + softmax + classification, the
-    new layers' learn-rate factors raised to ``factor``; ``freeze_base`` sets the base layers' factors to 0."""
-    names = [l.Name for l in base_layers]
-    base = list(base_layers[: names.index(BASE_END) + 1]) if BASE_END in names else list(base_layers[:-3])
-    if freeze_base:
-        for l in base:
-            if hasattr(l, "WeightLearnRateFactor"):
-                l.WeightLearnRateFactor = 0.0
-                l.BiasLearnRateFactor = 0.0
-    return base + [
-        ml.fullyConnectedLayer(fc_units, Name="fc_new", WeightLearnRateFactor=factor, BiasLearnRateFactor=factor),
-        ml.reluLayer(Name="relu_new"),
-        ml.fullyConnectedLayer(num_classes, Name="fc_out", WeightLearnRateFactor=factor, BiasLearnRateFactor=factor),
-        ml.softmaxLayer(Name="prob"),
-        ml.classificationLayer(Name="output", **({"Classes": list(classes)} if classes else {}))]
+from leuknet.spec.alexnet import BASE_END, alexnet_layers, transfer_layers  # noqa: F401  (re-exported)
+from leuknet.spec.layers import assemble
 
 
 def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", normalization="zerocenter",
@@ -80,6 +42,6 @@ def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", norm
     layers[0].Crop = crop
     if class_weights:
         layers[-1].ClassWeights = list(class_weights)
-    model, _ = ml.assemble(layers, classes=classes, name="alexnet")
+    model, _ = assemble(layers, classes=classes, name="alexnet")
     model.pretrained = bool(weights)
     return model

@@ -16,7 +16,7 @@ A ReLU after the first fully connected layer is also not stated; it is the stand
 
 from __future__ import annotations
 
-import leuknet.matlab.layers as ml
+import leuknet.spec.layers as ml
 
 
 def leuknet_layers(num_classes=2, image_size=224, channels=3, pool_stride=2, fc_units=512, window=5,

@@ -7,14 +7,12 @@ from pathlib import Path
 
 from leuknet.errors import ModelFileError
 
-WHERE = ("AlexNet weights are not bundled and never downloaded. Get an ONNX file from the ONNX model zoo "
-         "(validated/vision/classification/alexnet/model/bvlcalexnet-12.onnx) or export MATLAB's with "
-         "exportONNXNetwork(alexnet, 'alexnet.onnx'), then pass its path.")
+from leuknet.weights.where import WHERE
 
 
 def load_alexnet_layers(path, input_order=None):
     """MATLAB-style layer array (with weights) from .onnx, .keras or .weights.h5."""
-    from leuknet.matlab.layers import assemble, network_layers
+    from leuknet.spec.layers import assemble, network_layers
 
     p = Path(path)
     if not p.is_file():
@@ -30,7 +28,7 @@ def load_alexnet_layers(path, input_order=None):
 
         return network_layers(load_model(p))
     if name.endswith(".weights.h5"):
-        from leuknet.models.alexnet import alexnet_layers
+        from leuknet.spec.alexnet import alexnet_layers
 
         model, _ = assemble(alexnet_layers(), name="alexnet")
         try:

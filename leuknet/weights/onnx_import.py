@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+import leuknet.spec.layers as ml
 from leuknet.errors import ModelFileError
-import leuknet.matlab.layers as ml
+from leuknet.weights.where import WHERE
 
 ALEXNET_NAMES = ["conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2", "pool2", "conv3", "relu3", "conv4",
                  "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8", "prob"]
@@ -45,8 +46,6 @@ def read_onnx(path):
 
     p = Path(path)
     if not p.is_file():
-        from leuknet.weights import WHERE
-
         raise ModelFileError(f"ONNX file {p} does not exist. {WHERE}")
     try:
         model = onnx.load(str(p))
@@ -188,7 +187,7 @@ def import_onnx(path, input_order="auto", mean=None):
 
 
 def _alexnet_kinds():
-    from leuknet.models.alexnet import alexnet_layers
+    from leuknet.spec.alexnet import alexnet_layers
 
     return alexnet_layers()[1:-1]
 
@@ -222,7 +221,7 @@ def import_to_keras(src, dst=None, input_order="auto", mean=None, check=True):
     """Import ``src`` (ONNX), verify against onnxruntime, optionally save to ``dst`` (.keras). Returns
     (model, info)."""
     from leuknet.io import save_model
-    from leuknet.matlab.layers import assemble
+    from leuknet.spec.layers import assemble
 
     layers, info = import_onnx(src, input_order, mean)
     model, _ = assemble(layers, name="alexnet" if info["alexnet_layout"] else "imported")
