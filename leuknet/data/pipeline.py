@@ -132,6 +132,106 @@ def read_image(path, channels=3, color_preprocessing="none") -> np.ndarray:
         raise ChannelMismatch(f"{path}: {e}") from None
 
 
+def unreadable_reason(path) -> str:
+    """Why ``path`` cannot be read as an image, in words for ``skipped.csv``: ``'empty file (0 bytes)'``,
+    ``'truncated image (BMP: 7227 of 14454 bytes)'`` (a PNG, BMP, JPEG or TIFF whose header reads but whose file
+    stops short: OpenCV decodes none of these), ``'corrupt PNG image (...)'`` (whole, but its data does not
+    decode), ``'not an image (OpenCV cannot decode it)'`` or ``'cannot be opened: <strerror>'`` (missing file,
+    folder, permission). A file that decodes gives ``'decodes as a W x H image; ...'``: it was refused after
+    decoding (border crop, channels)."""
+    path = os.fsdecode(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return f"cannot be opened: {e.strerror or e}"
+    if not data:
+        return "empty file (0 bytes)"
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if img is not None and img.size:
+        return f"decodes as a {img.shape[1]} x {img.shape[0]} image; refused after decoding (border crop or channels)"
+    fmt = _image_format(data)
+    if fmt is None:
+        return "not an image (OpenCV cannot decode it)"
+    short = _SHORT_BY_FORMAT[fmt](data)
+    if short:
+        return f"truncated image ({fmt}: {short})"
+    return f"corrupt {fmt} image (its structure is whole but OpenCV cannot decode it)"
+
+
+def _image_format(data: bytes):
+    for magic, fmt in ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"),
+                       (b"MM\x00*", "TIFF")):
+        if data.startswith(magic):
+            return fmt
+    return None
+
+
+def _png_short(data: bytes) -> str:
+    """'' when the chunks run whole to IEND, else how the file stops short."""
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8].decode("latin-1")
+        if pos + 12 + length > n:
+            return f"the file ends after {n} bytes, inside its {kind} chunk"
+        if kind == "IEND":
+            return ""
+        pos += 12 + length
+    return f"the file ends after {n} bytes, before its IEND chunk"
+
+
+def _bmp_short(data: bytes) -> str:
+    n = len(data)
+    if n < 34:
+        return f"the file ends after {n} bytes, inside its header"
+    declared = int.from_bytes(data[2:6], "little")
+    offset = int.from_bytes(data[10:14], "little")
+    width, height = (abs(int.from_bytes(data[k : k + 4], "little", signed=True)) for k in (18, 22))
+    bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
+    pixels = offset + (bits * width + 31) // 32 * 4 * height if compression in (0, 3) else 0
+    expected = max(declared, pixels)
+    return f"{n} of {expected} bytes" if n < expected else ""
+
+
+def _jpeg_short(data: bytes) -> str:
+    n = len(data)
+    return "" if data.rstrip(b"\x00\r\n ")[-2:] == b"\xff\xd9" else \
+        f"the file ends after {n} bytes, before its end-of-image marker"
+
+
+def _tiff_short(data: bytes) -> str:
+    """Checks the first directory and the strips or tiles it points to."""
+    n = len(data)
+    order = "little" if data[:2] == b"II" else "big"
+
+    def u(at, size):
+        return int.from_bytes(data[at : at + size], order)
+
+    ifd = u(4, 4)
+    if ifd + 2 > n or ifd + 2 + 12 * u(ifd, 2) + 4 > n:
+        return f"the file ends after {n} bytes, before the end of its image directory (at byte {ifd})"
+    fields = {}
+    for k in range(u(ifd, 2)):
+        e = ifd + 2 + 12 * k
+        tag, typ, count = u(e, 2), u(e + 2, 2), u(e + 4, 4)
+        size = {3: 2, 4: 4}.get(typ)
+        if size is None:
+            continue
+        at = e + 8 if size * count <= 4 else u(e + 8, 4)
+        if at + size * count <= n:
+            fields[tag] = [u(at + size * i, size) for i in range(count)]
+    for offsets, counts in ((273, 279), (324, 325)):  # strips, tiles
+        if offsets in fields and counts in fields:
+            expected = max(o + c for o, c in zip(fields[offsets], fields[counts]))
+            if n < expected:
+                return f"{n} of {expected} bytes"
+    return ""
+
+
+_SHORT_BY_FORMAT = {"PNG": _png_short, "BMP": _bmp_short, "JPEG": _jpeg_short, "TIFF": _tiff_short}
+
+
 def crop_border(img, crop):
     """Cut ``crop`` pixels from every border (de Oliveira & Dantas: 450 -> 250 with crop 100)."""
     crop = int(crop)
