@@ -86,16 +86,52 @@ def save_model(model, path):
 
 
 def load_model(path):
-    """Load a saved leuknet model (Keras safe mode), with a clear error for a missing or corrupt file."""
+    """Load a saved leuknet model (Keras safe mode). A missing path, a folder, an unreadable file and a file that
+    is not a Keras model are each one-line :class:`~leuknet.errors.ModelFileError` saying which, and why."""
     import keras
 
     from leuknet import layers  # noqa: F401  (registers the custom layers)
     from leuknet.errors import ModelFileError
 
     p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"model file {p} does not exist")
+    reason = _model_file_problem(p)
+    if reason:
+        raise ModelFileError(reason)
     try:
         return keras.models.load_model(p, safe_mode=True, compile=False)
     except Exception as e:  # noqa: BLE001
-        raise ModelFileError(f"cannot load model {p}: {str(e).splitlines()[0][:200]}") from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ModelFileError(f"cannot load model {p}: not a readable Keras model ({first})") from None
+
+
+def _model_file_problem(p: Path) -> str:
+    """Why ``p`` cannot be a saved Keras model, found before Keras reads it ('' when it may be one). Keras itself
+    calls a .keras file that is not a zip archive 'File not found'."""
+    import zipfile
+
+    if not p.exists():
+        return f"model file {p} does not exist"
+    if p.is_dir():
+        inside = p / "model.keras"
+        return (f"cannot load model {p}: it is a directory, not a model file"
+                + (f"; the model in it is {inside}" if inside.is_file() else ""))
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"cannot load model {p}: the file cannot be opened: {e.strerror or e}"
+    if p.suffix.lower() != ".keras":
+        return ""  # legacy .h5 and other formats: Keras's own message
+    if not head:
+        return f"cannot load model {p}: not a readable Keras model (empty file, 0 bytes)"
+    if not zipfile.is_zipfile(p):
+        return (f"cannot load model {p}: not a readable Keras model (not a zip archive, as .keras files are; "
+                f"{p.stat().st_size} bytes: truncated, or another kind of file)")
+    try:
+        with zipfile.ZipFile(p) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        return f"cannot load model {p}: not a readable Keras model (damaged zip archive: {e})"
+    if "config.json" not in names:
+        return f"cannot load model {p}: not a readable Keras model (a zip archive without the config.json of one)"
+    return ""
