@@ -62,8 +62,33 @@ def draw_training_progress(axes, history, title="Training progress"):
         if key == "accuracy":
             ax.set_ylim(0, 100)
             ax.legend(fontsize=8, loc="lower right")
+        else:
+            _clip_early_loss(ax, it, tr, [v for _, v in vi])
     axes[1].set_xlabel("Iteration (shaded bands: alternate epochs)")
     axes[0].set_title(title)
+
+
+def _clip_early_loss(ax, iterations, training, validation):
+    """Keep the loss axis readable when the first iterations' loss dwarfs the rest (an initial loss of 50, then
+    0.5): the upper limit comes from the losses after the first few iterations (10 %, 1 to 10 of them), and the
+    raw points above it are marked at the top edge with a note of how many and how high. A late spike is never
+    clipped: only the first iterations are left out of the limit."""
+    n = len(training)
+    head = max(1, min(10, n // 10))
+    tail = [v for v in list(training[head:]) + list(validation) if v is not None and math.isfinite(v)]
+    early = [v for v in training[:head] if v is not None and math.isfinite(v)]
+    if n < 10 or not tail or not early:
+        return
+    top = 1.1 * max(tail)
+    if max(early) <= 1.5 * top:
+        return
+    bottom = min(0.0, min(tail))
+    ax.set_ylim(bottom, top)
+    above = [(i, v) for i, v in zip(iterations, training) if v is not None and math.isfinite(v) and v > top]
+    ax.plot([i for i, _ in above], [top] * len(above), "^", color="#e6550d", ms=6, clip_on=False, zorder=5)
+    ax.text(0.01, 0.97, f"{len(above)} point(s) above the axis (up to {max(v for _, v in above):.3g}), marked ^",
+            transform=ax.transAxes, ha="left", va="top", fontsize=8, color="#a63603",
+            bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=1.5), zorder=6)
 
 
 def confusion_matrix_chart(cm, classes, path, title="Confusion matrix"):
@@ -88,28 +113,40 @@ def confusion_matrix_chart(cm, classes, path, title="Confusion matrix"):
 
 def colorspace_bars(summary, path, title="Colour-space comparison"):
     """Grouped bars (accuracy, F1, sensitivity, specificity) per colour space with standard-deviation error
-    bars over the repeats."""
+    bars over the repeats (:func:`colorspace_bars_figure`), written to ``path``."""
+    fig = colorspace_bars_figure(summary, title)
+    fig.savefig(path, format="png", dpi=110)
+    return path
+
+
+def colorspace_bars_figure(summary, title="Colour-space comparison"):
+    """The figure of :func:`colorspace_bars`. The legend sits to the right of the axes, where no bar is, and the
+    y-axis reaches past the tallest bar plus its error bar and label."""
     spaces = list(summary)
     keys = [("accuracy", "Accuracy"), ("macro_f1", "F1 (macro)"), ("sensitivity", "Sensitivity"),
             ("specificity", "Specificity")]
     x = np.arange(len(spaces))
     w = 0.8 / len(keys)
-    fig, ax = subplots(figsize=(max(6, 1.8 * len(spaces) + 2), 4.2))
+    fig, ax = subplots(figsize=(max(6, 1.8 * len(spaces) + 2) + 1.6, 4.2))
+    top = 0.0
     for i, (k, label) in enumerate(keys):
         means = [100 * summary[s][k]["mean"] for s in spaces]
         stds = [100 * (summary[s][k]["std"] or 0) for s in spaces]
+        top = max([top] + [m + sd for m, sd in zip(means, stds)])
         bars = ax.bar(x + (i - (len(keys) - 1) / 2) * w, means, w, yerr=stds, capsize=3, label=label)
         if k == "accuracy":
-            for b, m in zip(bars, means):
-                ax.text(b.get_x() + b.get_width() / 2, m + 1, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
+            for b, m, sd in zip(bars, means, stds):
+                ax.text(b.get_x() + b.get_width() / 2, m + sd + 1, f"{m:.1f}", ha="center", va="bottom",
+                        fontsize=8)
     names = {"rgb": "RGB", "hsv": "HSV", "ycbcr": "YCbCr", "hcbcr": "HCbCr"}
     ax.set_xticks(x, [names.get(s, s) for s in spaces])
     ax.set_ylabel("% (mean ± s.d. over repeats)")
-    ax.set_ylim(0, 110)
-    ax.legend(fontsize=8, ncol=4, loc="lower center")
+    ax.set_ylim(0, max(110, top + 8))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title)
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
 
 
 def example_cells(items, classes, path, title="Example test cells"):
