@@ -74,8 +74,36 @@ def overlay(rgb, cam, alpha=0.45):
     return np.uint8(np.clip((1 - alpha) * rgb + alpha * colour, 0, 255))
 
 
+def gradcam_figure(rgb, cam, class_name, probability, layer=None):
+    """The Grad-CAM figure :func:`explain_files` writes: the cell beside the heatmap overlay, titled with the
+    explained class and its probability, and a colour bar for the heatmap's scale (0: no contribution, 1: the
+    strongest). Both images keep square pixels. Returns the matplotlib Figure (its own Agg canvas)."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from leuknet.figures import subplots
+
+    h, w = rgb.shape[:2]
+    side = 3.2
+    fig, axes = subplots(1, 2, figsize=(2 * side * max(w / h, 0.5) + 1.4, side + 0.9))
+    axes[0].imshow(rgb, interpolation="nearest")
+    axes[0].set_title("cell", fontsize=9)
+    axes[1].imshow(overlay(rgb, cam), interpolation="nearest")
+    axes[1].set_title("Grad-CAM" + (f" at {layer}" if layer else ""), fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), colormaps["jet"]), ax=list(axes), fraction=0.046, pad=0.03,
+                       shrink=0.8)
+    bar.set_label("relative contribution", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    fig.suptitle(f"explained class: {class_name}, probability {probability:.3f}", fontsize=10)
+    return fig
+
+
 def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> list[dict]:
-    """Grad-CAM PNGs for image files/folders: ``<out>/<stem>_gradcam.png`` (cell | overlay) per image."""
+    """Grad-CAM PNGs for image files/folders: ``<out>/<stem>_gradcam.png`` (:func:`gradcam_figure`: cell and
+    overlay, the explained class with its probability, a colour bar) per image."""
     from leuknet.data.pipeline import crop_border, read_image, resize_uint8
     from leuknet.colorspace import convert
     from leuknet.io import atomic_path
@@ -95,12 +123,12 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> 
         rgb = crop_border(read_image(f), meta.get("crop", 0))
         x = resize_uint8(tf.constant(convert(rgb, meta["colorspace"])), meta["input_size"]).numpy()
         cam, idx, target = grad_cam(model, x[None], cls, layer_name)
+        probs = model(x[None].astype(np.float32), training=False).numpy()[0]
+        explained, p = meta["classes"][int(idx[0])], float(probs[int(idx[0])])
         shown = resize_uint8(tf.constant(rgb), meta["input_size"]).numpy()
-        panel = np.concatenate([shown, np.full((shown.shape[0], 4, 3), 255, np.uint8), overlay(shown, cam[0])], 1)
+        fig = gradcam_figure(shown, cam[0], explained, p, target)
         path = out / f"{Path(f).stem}_gradcam.png"
         with atomic_path(path) as tmp:
-            cv2.imwrite(str(tmp), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
-        probs = model(x[None].astype(np.float32), training=False).numpy()[0]
-        rows.append({"file": f, "heatmap": str(path), "class": meta["classes"][int(idx[0])], "layer": target,
-                     "probability": float(probs[int(idx[0])])})
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        rows.append({"file": f, "heatmap": str(path), "class": explained, "layer": target, "probability": p})
     return rows
