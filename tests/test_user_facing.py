@@ -1,0 +1,319 @@
+"""Rough edges a new user met (issue 19): each test reproduces one of them."""
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, write_image
+
+
+# -- 1. the README's install (no extras) has onnx and onnxruntime; without them parity says what to install -----
+
+def _requirement_names(reqs):
+    return {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].strip().lower() for r in reqs}
+
+
+def test_onnx_and_onnxruntime_are_main_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    main = _requirement_names(project["dependencies"])
+    assert {"onnx", "onnxruntime"} <= main, main
+    assert {"onnx", "onnxruntime"}.isdisjoint(_requirement_names(project["optional-dependencies"]["test"]))
+    assert {"pytest", "pytest-xdist"} <= _requirement_names(project["optional-dependencies"]["test"])
+
+
+def test_parity_without_onnx_says_what_to_install(monkeypatch):
+    from leuknet.parity import DEFAULT_CASES, markdown, run_case
+
+    for name in [m for m in sys.modules if m == "onnx" or m.startswith("onnx.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
+    r = run_case(DEFAULT_CASES / "alexnet_layout_forward_rgb.npz")
+    assert not r["passed"]
+    assert "pip install onnx onnxruntime" in r["note"] and "\n" not in r["note"], r["note"]
+    assert "not run" in r["note"]
+    assert "pip install onnx onnxruntime" in markdown([r])
+
+
+# -- 2. leuknet parity logs no tf.function retracing warning ---------------------------------------------------
+
+MODEL_KINDS = ("onnx_forward", "conv", "maxpool", "fc", "solver", "cadence")
+
+
+def test_parity_cases_log_no_retracing_warning_and_trace_each_function_once(monkeypatch, tmp_path):
+    import shutil
+
+    import tensorflow as tf
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function as pf
+
+    from leuknet.parity import DEFAULT_CASES, run_all
+
+    for f in sorted(DEFAULT_CASES.glob("*.npz")):  # the cases that build networks and trainers
+        with np.load(f) as z:
+            if str(z["kind"]) in MODEL_KINDS:
+                shutil.copy(f, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) >= 12
+    eager_traces = {}
+    original = pf.Function.__call__
+
+    def counting_call(self, *args, **kwargs):
+        before = self.experimental_get_tracing_count()
+        out = original(self, *args, **kwargs)
+        if tf.executing_eagerly() and self.experimental_get_tracing_count() > before:
+            eager_traces[id(self)] = eager_traces.get(id(self), 0) + 1
+        return out
+
+    monkeypatch.setattr(pf.Function, "__call__", counting_call)
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Keep(level=logging.DEBUG)
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.addHandler(handler)
+    try:
+        results = run_all(tmp_path)
+    finally:
+        tf_logger.removeHandler(handler)
+    assert all(r["passed"] for r in results), [(r["name"], r["note"]) for r in results if not r["passed"]]
+    assert not [m for m in records if "retracing" in m.lower()], records
+    # the warning's premise (one function traced again and again) does not hold: each is traced once
+    assert eager_traces and max(eager_traces.values()) == 1, eager_traces
+    assert not [f for f in tf_logger.filters if "Trace" in type(f).__name__]  # held back only while cases run
+
+
+# -- 3. a corrupt model file is not reported as missing ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory):
+    from leuknet.io import save_model
+    from leuknet.matlab import (classificationLayer, convolution2dLayer, fullyConnectedLayer, imageInputLayer,
+                                reluLayer, softmaxLayer)
+    from leuknet.matlab.layers import assemble
+
+    model, _ = assemble([imageInputLayer([16, 16, 3], Normalization="none"), convolution2dLayer(3, 4, Padding="same"),
+                         reluLayer(), fullyConnectedLayer(2), softmaxLayer(),
+                         classificationLayer(Classes=["blast", "normal"])])
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    save_model(model, path)
+    return path
+
+
+def _load_error(path):
+    from leuknet.errors import ModelFileError
+    from leuknet.io import load_model
+
+    with pytest.raises(ModelFileError) as e:
+        load_model(path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_garbage_model_file_is_not_a_readable_keras_model(tmp_path):
+    bad = tmp_path / "x.keras"
+    bad.write_bytes(os.urandom(2048))
+    msg = _load_error(bad)
+    assert "not a readable Keras model" in msg and "zip" in msg, msg
+    assert "not found" not in msg.lower() and "does not exist" not in msg, msg
+
+
+def test_truncated_model_file_is_not_a_readable_keras_model(tmp_path, tiny_model_file):
+    data = tiny_model_file.read_bytes()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(data[: len(data) // 2])
+    msg = _load_error(cut)
+    assert "not a readable Keras model" in msg, msg
+    assert "not found" not in msg.lower() and "does not exist" not in msg, msg
+
+
+def test_model_zip_without_a_model_inside_is_not_a_readable_keras_model(tmp_path):
+    p = tmp_path / "z.keras"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("hello.txt", "no model here")
+    msg = _load_error(p)
+    assert "not a readable Keras model" in msg and "not found" not in msg.lower(), msg
+
+
+def test_directory_named_like_a_model_and_missing_file(tmp_path, tiny_model_file):
+    d = tmp_path / "m.keras"
+    d.mkdir()
+    msg = _load_error(d)
+    assert "is a directory" in msg and "does not exist" not in msg, msg
+    msg = _load_error(tmp_path / "absent.keras")
+    assert "does not exist" in msg, msg
+    from leuknet.io import load_model
+
+    assert load_model(tiny_model_file).output.shape[-1] == 2
+
+
+def test_evaluate_cli_on_a_corrupt_model_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "x.keras"
+    bad.write_bytes(b"this is not a model" * 20)
+    data = tmp_path / "cells"
+    rng = np.random.default_rng(0)
+    for c in ("blast", "normal"):
+        write_image(data / c / "a.png", rng.integers(0, 255, (16, 16, 3)).astype(np.uint8))
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "evaluate", "--model-file", bad, "--data", data,
+                        "--device", "cpu", "--out", tmp_path / "ev"], capture_output=True, text=True)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "not a readable Keras model" in lines[0], r.stderr
+    assert "not found" not in lines[0].lower() and "does not exist" not in lines[0]
+
+
+# -- 4. skipped files get a specific reason ------------------------------------------------------------------------
+
+def _real_image_bytes(tmp_path, ext):
+    yy, xx = np.mgrid[0:60, 0:80]
+    img = np.dstack([xx * 3, yy * 4, (xx + yy) * 2]).astype(np.uint8)
+    return write_image(tmp_path / f"full{ext}", img).read_bytes()
+
+
+def test_unreadable_reason_tells_empty_garbage_truncated_and_unopenable_apart(tmp_path, monkeypatch):
+    from leuknet.data.pipeline import read_image, unreadable_reason
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert unreadable_reason(tmp_path / "empty.png") == "empty file (0 bytes)"
+    (tmp_path / "text.png").write_text("not an image at all\n" * 10)
+    assert unreadable_reason(tmp_path / "text.png") == "not an image (OpenCV cannot decode it)"
+    for ext in (".png", ".bmp", ".jpg", ".tif"):
+        full = _real_image_bytes(tmp_path, ext)
+        for frac in (0.9, 0.5):
+            p = tmp_path / f"cut{int(100 * frac)}{ext}"
+            p.write_bytes(full[: int(len(full) * frac)])
+            with pytest.raises(Exception):
+                read_image(p)  # OpenCV 5 decodes none of them
+            reason = unreadable_reason(p)
+            assert reason.startswith("truncated image"), (p.name, reason)
+            assert str(len(full[: int(len(full) * frac)])) in reason, reason
+    # a damaged PNG with a whole structure but wrong data is corrupt, not truncated
+    png = bytearray(_real_image_bytes(tmp_path, ".png"))
+    idat = png.find(b"IDAT")
+    png[idat + 8 : idat + 40] = b"\x00" * 32
+    (tmp_path / "damaged.png").write_bytes(bytes(png))
+    assert "truncated" not in unreadable_reason(tmp_path / "damaged.png")
+    assert "OpenCV cannot decode" in unreadable_reason(tmp_path / "damaged.png")
+    # a readable image is not called unreadable
+    assert "decodes" in unreadable_reason(tmp_path / "full.png")
+    # missing file, folder, permission denied (root reads anything: the denial is simulated)
+    assert unreadable_reason(tmp_path / "absent.png") == "cannot be opened: No such file or directory"
+    (tmp_path / "dir.png").mkdir()
+    assert unreadable_reason(tmp_path / "dir.png") == "cannot be opened: Is a directory"
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(_real_image_bytes(tmp_path, ".png"))
+    import builtins
+
+    real_open = builtins.open
+
+    def denying_open(file, *a, **k):
+        if os.fspath(file) == os.fspath(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", denying_open)
+    assert unreadable_reason(locked) == "cannot be opened: Permission denied"
+
+
+# -- 5. figures ------------------------------------------------------------------------------------------------------
+
+def _fake_summary(spaces=("rgb", "hsv", "ycbcr", "hcbcr")):
+    out = {}
+    for i, s in enumerate(spaces):
+        m = 0.99 - 0.005 * i
+        out[s] = {k: {"mean": m, "std": 0.01} for k in ("accuracy", "macro_f1", "sensitivity", "specificity")}
+    return out
+
+
+def test_colorspace_chart_legend_covers_no_bar(tmp_path):
+    from leuknet import figures
+
+    summary = _fake_summary()
+    path = figures.colorspace_bars(summary, tmp_path / "c.png", "Colour-space comparison: leuknet, detection")
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = figures.colorspace_bars_figure(summary, "Colour-space comparison: leuknet, detection")
+    fig.savefig(tmp_path / "c2.png", format="png", dpi=110)  # lays the figure out as the PNG has it
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert legend is not None
+    box = legend.get_window_extent(renderer)
+    bars = [p for c in ax.containers for p in c.patches] if hasattr(ax.containers[0], "patches") else ax.patches
+    assert len(bars) == 16
+    for bar in bars:
+        assert not box.overlaps(bar.get_window_extent(renderer)), (box, bar)
+    texts = [t for t in ax.texts if t.get_text()]
+    for t in texts:
+        assert not box.overlaps(t.get_window_extent(renderer)), t.get_text()
+    fig_box = fig.bbox
+    assert fig_box.x0 <= box.x0 and box.x1 <= fig_box.x1 and fig_box.y0 <= box.y0 and box.y1 <= fig_box.y1
+    # the y-limit leaves room for the error bars and the value labels above 100 %
+    assert ax.get_ylim()[1] >= 100 * 0.99 + 100 * 0.01 + 3
+
+
+def _history(losses):
+    rows = []
+    for i, loss in enumerate(losses, 1):
+        rows.append({"iteration": i, "epoch": 1 + (i - 1) // 10, "training_accuracy": 50.0 + i % 7,
+                     "training_loss": float(loss), "validation_accuracy": float("nan"),
+                     "validation_loss": float(loss) if i % 10 == 0 else float("nan")})
+    return rows
+
+
+def test_training_progress_loss_axis_is_not_flattened_by_an_early_spike(tmp_path):
+    from leuknet import figures
+
+    rng = np.random.default_rng(0)
+    losses = np.concatenate([[50.0, 12.0], 0.5 + 0.1 * rng.standard_normal(78)])
+    fig, axes = figures.subplots(2, 1, figsize=(9, 6.2), sharex=True)
+    figures.draw_training_progress(axes, _history(losses))
+    top = axes[1].get_ylim()[1]
+    assert top < 12.0, top
+    assert top >= np.percentile(losses[2:], 95), top
+    notes = [t.get_text() for t in axes[1].texts]
+    assert any("above the axis" in n and "50" in n for n in notes), notes
+    # a history without a spike keeps the ordinary autoscaled axis and no note
+    fig, axes = figures.subplots(2, 1, figsize=(9, 6.2), sharex=True)
+    figures.draw_training_progress(axes, _history(losses[2:]))
+    assert axes[1].get_ylim()[1] >= losses[2:].max() and not axes[1].texts
+    assert Path(figures.training_progress(_history(losses), tmp_path / "p.png")).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_gradcam_png_shows_class_probability_and_colour_bar(tmp_path, tiny_model_file, monkeypatch):
+    from leuknet import explain
+
+    rng = np.random.default_rng(1)
+    cells = tmp_path / "cells"
+    write_image(cells / "a.png", rng.integers(0, 255, (24, 30, 3)).astype(np.uint8))
+    drawn = []
+    real = explain.gradcam_figure
+
+    def keep(*a, **k):
+        fig = real(*a, **k)
+        drawn.append(fig)
+        return fig
+
+    monkeypatch.setattr(explain, "gradcam_figure", keep)
+    rows = explain.explain_files(tiny_model_file, [cells], tmp_path / "cam")
+    assert len(rows) == 1 and len(drawn) == 1
+    png = Path(rows[0]["heatmap"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = drawn[0]
+    colorbars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1
+    titles = " ".join([fig._suptitle.get_text() if fig._suptitle else ""] + [a.get_title() for a in fig.axes])
+    assert rows[0]["class"] in titles, titles
+    shown = re.findall(r"\d\.\d{2,}", titles)
+    assert shown and any(abs(float(v) - rows[0]["probability"]) < 0.01 for v in shown), (titles, rows[0])
+    # the cell is shown undistorted: square pixels (image axes keep aspect 1)
+    images = [a for a in fig.axes if a.images and a.get_label() != "<colorbar>"]
+    assert len(images) == 2 and all(a.get_aspect() == 1.0 for a in images)
