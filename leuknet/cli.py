@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import typer
+if not sys.stdout.isatty() and "COLUMNS" not in os.environ:  # piped to a log: help at a readable full width
+    os.environ.setdefault("TERMINAL_WIDTH", "160")
+
+import typer  # noqa: E402
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,8 +25,17 @@ from leuknet.errors import LeuknetError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="MATLAB-parity CNNs for leukaemic blast classification (LeukNet, ...).")
-console = Console()
-err_console = Console(stderr=True)
+def _console(stderr=False) -> Console:
+    """Rich console; when the output is not a terminal (a log file, a batch system) lines are not wrapped at 80
+    columns: full lines, tables at their natural width."""
+    c = Console(stderr=stderr)
+    if not c.is_terminal and "COLUMNS" not in os.environ:
+        c = Console(stderr=stderr, width=400)
+    return c
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def _fail(message: str, code: int = 2):
@@ -44,8 +56,8 @@ class RunDisplay:
         if event == "dataset":
             tag = " [bold yellow](SYNTHETIC demo data)[/bold yellow]" if payload["synthetic"] else ""
             counts = ", ".join(f"{k}: {v}" for k, v in payload["counts"].items())
-            console.print(f"Data: {payload['root']} - {payload['format']}{tag}\n"
-                          f"  {payload['n_images']} images ({counts})"
+            console.print(f"Data: {escape(payload['root'])} - {payload['format']}{tag}\n"
+                          f"  {payload['n_images']} images found ({counts})"
                           + (f", {payload['n_subjects']} subjects" if payload["n_subjects"] else ""),
                           highlight=False)
         elif event == "scan":
@@ -55,14 +67,31 @@ class RunDisplay:
             self.task = self.scan.add_task("scan", total=payload["total"])
         elif event == "scan_advance":
             self.scan.update(self.task, advance=payload["n"])
+        elif event == "run_start":
+            out = escape(payload["out"])
+            console.print(f"Run directory: {out}" + ("" if payload["resume"] else
+                          f" (complete when renamed from {out}.partial; after an interruption: "
+                          f"leuknet train --resume --out {out})"), highlight=False, soft_wrap=True)
         elif event == "skipped":
             self._stop_scan()
             files = payload["files"]
-            console.print(f"[yellow]Skipped {len(files)} unreadable file(s)[/yellow] (listed in skipped.csv): "
-                          + ", ".join(files[:3]) + (" ..." if len(files) > 3 else ""), highlight=False)
+            reasons = payload.get("reasons", {})
+            shown = "; ".join(f"{f}: {reasons[f]}" if f in reasons else f for f in files[:3])
+            console.print(f"[yellow]Skipped {plural(len(files), 'unreadable file')}[/yellow] (listed with the "
+                          f"reasons in skipped.csv): " + escape(shown) + (" ..." if len(files) > 3 else ""),
+                          highlight=False, soft_wrap=True)
+        elif event == "overlap":
+            console.print(f"[bold yellow]Warning:[/bold yellow] {payload['n']} of {payload['of']} images were in "
+                          "this model's training or validation split (its run's splits.csv): the accuracy below "
+                          "overstates what it does on new cells", highlight=False, soft_wrap=True)
         elif event == "splits":
             self._stop_scan()
-            console.print("Split: " + ", ".join(f"{k} {v}" for k, v in payload.items()), highlight=False)
+            cls = payload["classes"]
+            parts = [f"{k} {sum(v)} ({', '.join(f'{c} {n}' for c, n in zip(cls, v))})"
+                     for k, v in payload["counts"].items() if sum(v)]
+            console.print(f"Split by {payload['by']}" + (" (after augmentation and balancing)"
+                                                         if payload["augmented"] else "") + ": " + "; ".join(parts),
+                          highlight=False, soft_wrap=True)
         elif event == "profile":
             p = payload
             threads = f"{p['intra_op_threads']}/{p['inter_op_threads']} threads, " if p["intra_op_threads"] else ""
@@ -118,105 +147,120 @@ def _show_metrics(metrics, what):
     console.print(_metrics_table(metrics, None))
 
 
+def _config_parameters():
+    """typer parameters for the configuration fields that have a flag (the one definition: leuknet.config)."""
+    import inspect
+
+    from leuknet.config import FIELDS, RECIPES, flag_name
+
+    by_recipe = {k for r in RECIPES.values() for k in r}
+    params, hints = [], {}
+    for name, f in FIELDS.items():
+        meta = f.metadata
+        if not meta["flag"]:
+            continue
+        base = f.type.split("|")[0].strip()
+        help_text = meta["help"]
+        if meta["choices"]:
+            help_text += " One of: " + ", ".join(c.value for c in meta["choices"]) + "."
+        default = f.default.value if hasattr(f.default, "value") else f.default
+        if name in by_recipe:
+            help_text += " [default: the recipe's]"
+        elif default not in (None, False, ()):
+            help_text += f" [default: {default}]"
+        typ = {"bool": bool, "int": int, "float": float}.get(base, str)
+        decls = (f"{flag_name(name)}/--no-{name.replace('_', '-')}",) if typ is bool else (flag_name(name),)
+        option = typer.Option(None, *decls, help=help_text, show_default=False, metavar=meta.get("metavar"))
+        hints[name] = Optional[typ]
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                        annotation=Optional[typ]))
+    return params, hints
+
+
+def _with_config_options(extra):
+    """Decorator: the command takes every configuration flag (as ``flags``) besides its own ``extra`` ones."""
+    import inspect
+
+    def wrap(fn):
+        cfg_params, hints = _config_parameters()
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for p in list(inspect.signature(fn).parameters.values())[1:]]  # after ``flags``
+
+        def command(**kw):
+            from leuknet.config import FIELDS
+
+            flags = {k: v for k, v in kw.items() if k in FIELDS}
+            return fn(flags, **{k: v for k, v in kw.items() if k not in FIELDS})
+
+        command.__signature__ = inspect.Signature(cfg_params + own)
+        command.__annotations__ = dict(hints, **{p.name: p.annotation for p in own})
+        command.__doc__ = fn.__doc__
+        command.__name__ = fn.__name__
+        return command
+    return wrap
+
+
+_CURRENT_RUN = {}  # the run directory of the train command in progress (for Ctrl-C's resume line)
+
+
 @app.command()
+@_with_config_options(extra=True)
 def train(
-    model: Optional[str] = typer.Option(None, help="Model name (see `leuknet models`); default: the recipe's."),
-    data: Optional[Path] = typer.Option(None, help="Data folder (C-NMC, ALL-IDB or folder per class). "
-                                        "Default: the embedded synthetic demo set."),
-    dataset_format: Optional[str] = typer.Option(None, help="Force the layout: cnmc, allidb or folders."),
-    recipe: Optional[str] = typer.Option(None, help="Recipe (see `leuknet recipes`). Default: demo without "
-                                         "--data, leuknet-paper with it."),
-    device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    precision: Optional[str] = typer.Option(None, help="fp32 (parity; CPU default), bf16 (CPU with AVX512-BF16 "
-                                            "or AMX, or GPU) or fp16 (GPU default, with loss scaling)."),
-    strategy: str = typer.Option("auto", help="auto, default, mirrored (MirroredStrategy over all visible GPUs; "
-                                 "global batch = per-replica batch x replicas) or multi-worker "
-                                 "(MultiWorkerMirroredStrategy; cluster from TF_CONFIG or --workers)."),
-    workers: Optional[str] = typer.Option(None, help="host:port,host:port,... of every worker (instead of TF_CONFIG)."),
+    flags,
+    option: List[str] = typer.Option([], "--option", help="Any other trainingOptions Name=Value (repeat the "
+                                      "flag), e.g. --option GradientThreshold=1."),
+    resume_run: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out from its last "
+                                    "checkpoint (its saved settings are used)."),
+    workers: Optional[str] = typer.Option(None, help="host:port,host:port,... of every worker (instead of "
+                                          "TF_CONFIG)."),
     task_index: Optional[int] = typer.Option(None, min=0, help="This worker's index in --workers."),
-    epochs: Optional[int] = typer.Option(None, min=1, help="MaxEpochs."),
-    batch_size: Optional[int] = typer.Option(None, min=1, help="MiniBatchSize."),
-    lr: Optional[float] = typer.Option(None, help="InitialLearnRate."),
-    solver: Optional[str] = typer.Option(None, help="sgdm, adam or rmsprop."),
-    image_size: Optional[int] = typer.Option(None, help="Network input size (pixels, square)."),
-    colorspace: Optional[str] = typer.Option(None, help="rgb, hsv, ycbcr or hcbcr (MATLAB conversions)."),
-    seed: int = typer.Option(0, help="Seed for splits, initial weights, shuffling and dropout."),
-    split: Optional[str] = typer.Option(None, help="Train,validation,test fractions, e.g. 0.7,0.2,0.1."),
-    split_by: Optional[str] = typer.Option(None, help="cell or subject (no subject in two splits)."),
-    balance: Optional[str] = typer.Option(None, help="none or undersample (every class cut to the smallest)."),
-    validation_frequency: Optional[int] = typer.Option(None, min=1, help="ValidationFrequency (iterations)."),
-    fc_units: Optional[int] = typer.Option(None, min=1, help="Width of the first fully connected layer (LeukNet) "
-                                           "or of the new one (AlexNet transfer)."),
-    weights: Optional[str] = typer.Option(None, help="Pretrained AlexNet weights (.onnx, .keras, .weights.h5) or "
-                                          "'none' to train from scratch."),
-    input_order: Optional[str] = typer.Option(None, help="Channel order of ONNX weights: rgb, bgr or auto."),
-    lr_factor: Optional[float] = typer.Option(None, help="Learn-rate factor of the new layers (transfer)."),
-    freeze_base: bool = typer.Option(False, help="Freeze the pretrained layers (learn-rate factor 0)."),
-    labels: Optional[Path] = typer.Option(None, help="CSV of file,label (e.g. ALL subtypes L1, L2, L3, normal)."),
-    augment: Optional[str] = typer.Option(None, help="none, rotate-mirror (training split x5), or on the fly (a "
-                                          "fresh transform every epoch): random (rotation -180..180, both "
-                                          "reflections), oliveira, or imageDataAugmenter options as "
-                                          "'RandRotation=-20,20;RandXReflection=true'."),
-    equalize: Optional[bool] = typer.Option(None, "--equalize/--no-equalize",
-                                            help="Cut every training class to the smallest after augmentation."),
-    crop: Optional[int] = typer.Option(None, min=0, help="Border pixels cut before resizing (C-NMC recipe: 100)."),
-    balance_to: Optional[str] = typer.Option(None, help="train,validation images per class reached by random "
-                                             "augmentation (C-NMC recipe: 10000,5000)."),
-    class_weighting: Optional[str] = typer.Option(None, help="none or balanced (ClassWeights N / (K n_c))."),
-    pool_stride: Optional[int] = typer.Option(None, min=1, help="LeukNet's max-pooling stride."),
-    cache_mb: Optional[int] = typer.Option(None, min=0, help="Memory budget for caching decoded images."),
-    demo_per_class: Optional[int] = typer.Option(None, min=4, help="Images per class in the demo set."),
-    out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<model>-<time>)."),
-    overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out from its last checkpoint "
-                                "(its saved settings are used)."),
-    checkpoint_every: Optional[int] = typer.Option(None, min=1, help="Also checkpoint every N iterations "
-                                                   "(always at epoch ends)."),
-    deterministic: bool = typer.Option(False, help="Deterministic TensorFlow ops: same seed and data, same weights."),
     quiet: bool = typer.Option(False, help="No per-iteration table."),
 ):
     """Train a network (LeukNet by default) with MATLAB trainNetwork semantics and write a run directory."""
+    from leuknet.config import load_resume, resolve
     from leuknet.profiles import prepare_device, set_tf_config
 
     if workers:
         if task_index is None:
             raise LeuknetError("--workers needs --task-index")
         set_tf_config(workers, task_index)
-        strategy = "multi-worker"
-    prepare_device(device, collective=strategy == "multi-worker")
-    from leuknet.config import resolve
+        flags["strategy"] = "multi-worker"
+    if resume_run:
+        if flags.get("out") is None:
+            raise LeuknetError("--resume needs --out (the interrupted run's directory)")
+        given = sorted(k for k, v in flags.items() if v is not None and k not in ("out", "strategy"))
+        if given or option:
+            name = given[0].replace("_", "-") if given else "option"
+            raise LeuknetError(f"--resume continues with the interrupted run's saved settings; drop --{name}")
+        cfg = load_resume(flags["out"])  # reads no image and imports no TensorFlow
+        device = str(cfg.device)
+    else:
+        device = flags.get("device") or "auto"
+    # before TensorFlow is imported (the configuration's checks import the model registry)
+    prepare_device(device, collective=flags.get("strategy") == "multi-worker")
+    if not resume_run:
+        cfg = resolve(dict(flags, options=tuple(option), verbose=not quiet))
+    from leuknet.run import check_run
+
+    check_run(cfg)  # everything that can fail before an image is read fails here
     from leuknet.run import train_run
 
-    flags = dict(model=model, data=str(data) if data else None,
-                 dataset_format=dataset_format, recipe=recipe, device=device, precision=precision, strategy=strategy, epochs=epochs,
-                 batch_size=batch_size, lr=lr, solver=solver, image_size=image_size, colorspace=colorspace,
-                 seed=seed, split=split, split_by=split_by, balance=balance,
-                 validation_frequency=validation_frequency, fc_units=fc_units, pool_stride=pool_stride,
-                 weights=weights, input_order=input_order, lr_factor=lr_factor, freeze_base=freeze_base or None,
-                 labels=str(labels) if labels else None, augment=augment, equalize=equalize, crop=crop,
-                 balance_to=balance_to, class_weighting=class_weighting,
-                 cache_mb=cache_mb, demo_per_class=demo_per_class, out=str(out) if out else None,
-                 overwrite=overwrite, checkpoint_every=checkpoint_every, deterministic=deterministic or None)
-    if resume:
-        from leuknet.config import load_resume
-
-        if out is None:
-            raise LeuknetError("--resume needs --out (the interrupted run's directory)")
-        cfg = load_resume(out)
-    else:
-        cfg = resolve(flags)
     console.print(f"[bold]leuknet train[/bold]: model {cfg.model}, recipe {cfg.recipe}, "
                   f"{cfg.solver} lr {cfg.lr if cfg.lr else 'default'}, {plural(cfg.epochs, 'epoch')}, batch "
                   f"{cfg.batch_size}, image {cfg.image_size}, seed {cfg.seed}", highlight=False)
-    result = train_run(cfg, RunDisplay(verbose=not quiet))
+    _CURRENT_RUN["out"] = cfg.out
+    result = train_run(cfg, RunDisplay(verbose=cfg.verbose))
+    _CURRENT_RUN.clear()
     if result["metrics"]:
-        what = "Test" if result["metrics"]["evaluated_split"] == "test" else "Validation"
-        _show_metrics(result["metrics"], what + (" (synthetic data)" if result["synthetic"] else ""))
+        m = result["metrics"]
+        what = "Test" if m["evaluated_split"] == "test" else "Validation (no test split)"
+        _show_metrics(m, what + (" (synthetic data)" if result["synthetic"] else ""))
     tm = result["timing"]
     console.print(f"Training: {tm['iterations']} iterations in {tm['train_seconds']:.1f} s "
                   f"({tm['train_images_per_second_incl_validation']:.1f} images/s incl. validation).",
                   highlight=False)
-    console.print(f"Run directory: [bold]{result['out']}[/bold]", highlight=False)
+    if result["out"]:
+        console.print(f"Run directory: [bold]{escape(result['out'])}[/bold]", highlight=False)
 
 
 @app.command()
@@ -242,10 +286,12 @@ def evaluate(
     display._stop_scan()
     m = res["metrics"]
     if m["skipped_files"]:
-        console.print(f"[yellow]Skipped {len(m['skipped_files'])} unreadable file(s)[/yellow] (listed in "
-                      "metrics.json)", highlight=False)
-    _show_metrics(m, "Evaluation")
-    console.print(f"Written: {res['out']}/metrics.json, predictions.csv", highlight=False)
+        console.print(f"[yellow]Skipped {plural(len(m['skipped_files']), 'unreadable file')}[/yellow] (listed with "
+                      "the reasons in skipped.csv)", highlight=False)
+    _show_metrics(m, "Evaluation" + (" (synthetic data)" if res["synthetic"] else "")
+                  + (f" ({m['seen_in_training']} images seen in training)" if m["seen_in_training"] else ""))
+    console.print(f"Written: {escape(res['out'])}/metrics.json, predictions.csv"
+                  + (", skipped.csv" if m["skipped_files"] else ""), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -265,15 +311,14 @@ def predict(
     if out.exists() and not overwrite:  # checked before any work: an earlier run's CSV is never lost silently
         raise ConfigError(f"--out {out} exists; pass --overwrite to replace it, or another --out")
     prepare_device(device)
-    from leuknet.io import write_csv
+    from leuknet.artefacts import write_predictions
     from leuknet.profiles import resolve_device
     from leuknet.run import predict_files
 
     resolve_device(device)
     res = predict_files(model_file, [str(i) for i in inputs], batch_size)
     classes, probs = res["classes"], res["probabilities"]
-    write_csv(out, ["file", "predicted_class"] + [f"p_{c}" for c in classes],
-              [[f, classes[int(p.argmax())]] + [f"{v:.6f}" for v in p] for f, p in zip(res["files"], probs)])
+    write_predictions(out, res["files"], probs, classes)
     t = Table(title=f"Predictions ({len(res['files'])} images)", title_justify="left")
     t.add_column("file")
     t.add_column("predicted")
@@ -369,6 +414,9 @@ def report(
     out: Path = typer.Option(Path("report.html"), help="report.html (self-contained) or report.md."),
 ):
     """A readable report: configuration, training curves, confusion matrices, metrics, example cells."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device("cpu")
     from leuknet.report import build_report
 
     path = build_report(inputs, out)
@@ -602,6 +650,9 @@ def parity(
 @app.command("models")
 def models_cmd():
     """List the registered models."""
+    from leuknet.profiles import prepare_device
+
+    prepare_device("cpu")
     from leuknet import models
 
     t = Table(title="Models")
@@ -627,16 +678,41 @@ def recipes_cmd():
     console.print(t)
 
 
+def _interrupted() -> str:
+    """What to do after Ctrl-C: the exact resume command when the run has a checkpoint."""
+    out = _CURRENT_RUN.get("out")
+    if not out:
+        return "interrupted"
+    if (Path(str(out) + ".partial") / "checkpoint.npz").is_file():
+        return f"interrupted; continue from the last checkpoint with: leuknet train --resume --out {out}"
+    return "interrupted before the first checkpoint (written at the end of each epoch): nothing was kept; run the " \
+           "same command again to start over"
+
+
 def main(argv=None):
-    """Entry point: LeuknetError -> one line and exit 2."""
+    """Entry point: LeuknetError and usage errors -> one line and exit 2; Ctrl-C -> one line and exit 130."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ log lines on any command
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into exit status 130 and returns it
+            err_console.print(_interrupted(), highlight=False, soft_wrap=True)
+        sys.exit(code if isinstance(code, int) else 0)
     except LeuknetError as e:
         err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted", highlight=False)
+    except (KeyboardInterrupt, typer.Abort):
+        err_console.print(_interrupted(), highlight=False, soft_wrap=True)
         sys.exit(130)
+    except typer.Exit as e:  # typer turns Ctrl-C into Exit(130)
+        if e.exit_code == 130:
+            err_console.print(_interrupted(), highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # unknown flag, a value of the wrong type: one line, exit 2
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        err_console.print(f"[bold red]error:[/bold red] {escape(message)}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except OSError as e:  # full disk, read-only folder, permissions: the user's to fix, nothing half-written
         where = f" {e.filename}" if getattr(e, "filename", None) else ""
         err_console.print(f"[bold red]error:[/bold red] cannot read or write{escape(where)}: "
@@ -645,7 +721,8 @@ def main(argv=None):
     except Exception as e:  # a bug, not bad input: one line unless LEUKNET_DEBUG asks for the traceback
         if os.environ.get("LEUKNET_DEBUG"):
             raise
-        err_console.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e).splitlines()[0][:300]) if str(e) else ''}"
+        first = escape(str(e).splitlines()[0][:300]) if str(e) else ""
+        err_console.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {first}"
                           " (set LEUKNET_DEBUG=1 for the traceback; please report it)", highlight=False, soft_wrap=True)
         sys.exit(1)
 

@@ -13,10 +13,10 @@ reader never sees a half-written run; a failed run leaves nothing behind. Conten
 
 from __future__ import annotations
 
-import math
 import platform
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,11 +38,6 @@ def versions() -> dict:
     return {"leuknet": leuknet.__version__, "python": platform.python_version(), "tensorflow": tf.__version__,
             "keras": keras.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
             "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
-
-
-def default_out(cfg: RunConfig) -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return str(Path("runs") / f"{cfg.model}-{stamp}")
 
 
 def partial_dir(final: Path) -> Path:
@@ -95,233 +90,334 @@ def load_dataset(cfg: RunConfig):
     return demo_dataset(per_class=cfg.demo_per_class, seed=0)
 
 
-def train_run(cfg: RunConfig, callback=None) -> dict:
-    """Train ``cfg.model`` as configured; returns a summary (paths, metrics, timings)."""
-    from leuknet import models
-    from leuknet.data.pipeline import load_image_data
-    from leuknet.data.split import make_splits, parse_fractions
-    from leuknet.colorspace import SPACES
-    from leuknet.io import save_model, write_csv, write_json
-    from leuknet.metrics import classification_metrics
-    from leuknet.profiles import resolve_device
-    from leuknet.train import Trainer, seed_everything
+# ---- the stages of a run ------------------------------------------------------------------------------------
 
-    cb = callback or (lambda event, payload: None)
-    if cfg.colorspace not in SPACES:
-        raise ConfigError(f"unknown colour space {cfg.colorspace!r}; choose one of {', '.join(SPACES)}")
-    if cfg.image_size < 32:
-        raise ConfigError(f"--image-size must be at least 32, received {cfg.image_size}")
-    fractions = parse_fractions(cfg.split)
-    cfg.split = fractions
-    options = cfg.training_options()
-    models._get(cfg.model)  # unknown model: error before any work
-    final = Path(cfg.out or default_out(cfg))
+
+@dataclass
+class RunDirectory:
+    """Where the run is written: ``partial`` while it runs, renamed to ``final`` when complete."""
+
+    final: Path
+    partial: Path
+    scratch: Path | None = None  # a non-chief worker's scratch folder (only the chief writes the run)
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.partial / "checkpoint.npz").is_file()
+
+
+def check_run_directory(cfg: RunConfig) -> RunDirectory:
+    """Stage 1: the run directory: free to write, or holding the checkpoint of the run to resume."""
+    final = Path(cfg.out)
     partial = partial_dir(final)
-    if final.exists() and not final.is_dir():
-        raise ConfigError(f"--out {final} exists and is not a folder")
-    resume_state = None
+    ck = partial / "checkpoint.npz"
     if cfg.resume:
-        if final.exists() and (final / "model.keras").exists() and not partial.exists():
+        if (final / "model.keras").exists() and not partial.exists():
             raise ConfigError(f"run {final} is already complete; nothing to resume")
-        ck = partial / "checkpoint.npz"
         if not ck.is_file():
-            raise ConfigError(f"no interrupted run to resume at {partial} (no checkpoint.npz)")
-        resume_state = read_checkpoint(ck)
-    else:
-        if final.exists() and any(final.iterdir()) and not cfg.overwrite:
-            raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or "
-                              "pass --overwrite")
-        if partial.exists() and not cfg.overwrite:
-            raise ConfigError(f"an interrupted run is in {partial}: pass --resume to continue it or --overwrite to "
-                              "start again")
-    from leuknet.profiles import apply_profile, make_strategy, resolve_profile
+            raise ConfigError(f"{partial} has no checkpoint (the run stopped before its first one): start again "
+                              f"with --out {final} --overwrite")
+        return RunDirectory(final, partial)
+    if final.exists() and any(final.iterdir()) and not cfg.overwrite:
+        raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or pass "
+                          "--overwrite")
+    if partial.exists() and not cfg.overwrite:
+        if ck.is_file():
+            raise ConfigError(f"an interrupted run is in {partial}: pass --resume to continue it from its last "
+                              "checkpoint, or --overwrite to start again")
+        raise ConfigError(f"an earlier run stopped in {partial} before its first checkpoint: pass --overwrite to "
+                          "start again")
+    return RunDirectory(final, partial)
+
+
+def check_run(cfg: RunConfig) -> RunDirectory:
+    """Everything about a run that can be checked before any image is read: the configuration, the augmentation,
+    the model's input size and the run directory."""
+    from leuknet import models
+    from leuknet.config import validate
+
+    validate(cfg)
+    if cfg.augment not in ("none", "rotate-mirror"):
+        from leuknet.matlab.augmentation import augmenter_from_spec
+
+        augmenter_from_spec(cfg.augment)
+    if hasattr(models, "check_input_size"):
+        models.check_input_size(cfg.model, cfg.image_size - 2 * cfg.crop if cfg.crop and cfg.model != "leuknet"
+                                else cfg.image_size)
+    return check_run_directory(cfg)
+
+
+@dataclass
+class Devices:
+    profile: object
+    strategy: object
+    device: dict
+    options: object  # TrainingOptions with MiniBatchSize = the global batch
+
+
+def set_up_devices(cfg: RunConfig, cb) -> Devices:
+    """Stage 2: the device profile, threads, dtype policy and distribution strategy (before any op runs)."""
+    from leuknet.profiles import apply_profile, make_strategy, resolve_device, resolve_profile
 
     gpus = [] if cfg.strategy == "multi-worker" else None
-    profile = resolve_profile(cfg.device, cfg.precision, cfg.batch_size, cfg.strategy, cache_mb=cfg.cache_mb,
-                              model=cfg.model, gpus=gpus)
+    profile = resolve_profile(str(cfg.device), cfg.precision and str(cfg.precision), cfg.batch_size,
+                              str(cfg.strategy), cache_mb=cfg.cache_mb, model=cfg.model, gpus=gpus)
     strategy = make_strategy(profile)  # before any op: collective ops are configured at start-up
     if cfg.deterministic:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    device = resolve_device(cfg.device)
+    device = resolve_device(str(cfg.device))
     apply_profile(profile)
     cb("profile", profile.to_dict())
-    worker_tmp = None
-    if not profile.is_chief:  # only the chief writes the run directory; the others write to a scratch folder
-        import tempfile
+    # GPU profile: MiniBatchSize = per-replica batch x replicas (derived; the configuration keeps the per-replica)
+    options = cfg.training_options(MiniBatchSize=profile.global_batch, Verbose=cfg.verbose)
+    return Devices(profile, strategy, device, options)
 
-        worker_tmp = Path(tempfile.mkdtemp(prefix=f"leuknet-worker{profile.task_index}-"))
-        final = worker_tmp / "run"
-        partial = partial_dir(final)
-    if profile.global_batch != cfg.batch_size:  # GPU profile: MiniBatchSize = per-replica batch x replicas
-        cfg.batch_size = profile.global_batch
-        options = cfg.training_options()
+
+@dataclass
+class RunData:
+    dataset: object  # leuknet.data.sources.Dataset (readable files only)
+    splits: dict  # split name -> indices into dataset.samples
+    train: object  # leuknet.data.pipeline.ImageData, after augmentation and balancing
+    validation: object
+    test: object
+    skipped: list
+    scan_seconds: float
+
+
+def read_data(cfg: RunConfig, cb):
+    """Stage 3a: find and decode every image (unreadable files skipped, with their reasons)."""
+    from leuknet.data.pipeline import load_image_data, unreadable_reason
 
     dataset = load_dataset(cfg)
     cb("dataset", dataset.describe())
-    size = (cfg.image_size, cfg.image_size)
     paths = [s.path for s in dataset.samples]
     cb("scan", {"total": len(paths)})
-    t_scan = time.perf_counter()
-    data, bad = load_image_data(paths, dataset.labels, size, cfg.colorspace, cfg.cache_mb,
-                                progress=lambda n: cb("scan_advance", {"n": n}), crop=cfg.crop)
-    t_scan = time.perf_counter() - t_scan
+    t = time.perf_counter()
+    data, bad = load_image_data(paths, dataset.labels, (cfg.image_size, cfg.image_size), str(cfg.colorspace),
+                                cfg.cache_mb, progress=lambda n: cb("scan_advance", {"n": n}), crop=cfg.crop)
+    t = time.perf_counter() - t
+    skipped = [(p, unreadable_reason(p)) for p in bad]
     if bad:
-        cb("skipped", {"files": bad})
-        keep = [i for i, p in enumerate(paths) if p not in set(bad)]
-        dataset = dataset.subset(keep)
-        if len(dataset.counts()) and min(dataset.counts().values()) == 0:
-            empty = [c for c, n in dataset.counts().items() if n == 0]
+        cb("skipped", {"files": bad, "reasons": dict(skipped)})
+        gone = set(bad)
+        dataset = dataset.subset([i for i, p in enumerate(paths) if p not in gone])
+        empty = [c for c, n in dataset.counts().items() if n == 0]
+        if empty:
             raise DataError(f"class {empty[0]!r} has no readable images")
-    splits = make_splits(dataset, fractions, by=cfg.split_by, seed=cfg.seed, balance=cfg.balance)
+    return dataset, data, skipped, t
+
+
+def split_data(cfg: RunConfig, cb) -> RunData:
+    """Stage 3: read, split (splitEachLabel per class, by cell or subject), augment and balance the data."""
+    from leuknet.config import parse_balance_to
+    from leuknet.data.split import make_splits, undersample
+
+    dataset, data, skipped, t_scan = read_data(cfg, cb)
+    splits = make_splits(dataset, cfg.split, by=str(cfg.split_by), seed=cfg.seed, balance=str(cfg.balance))
     train, val, test = (data.subset(splits[k]) for k in ("train", "validation", "test"))
     if cfg.augment == "rotate-mirror":
         train = train.augmented((1, 2, 3, 4))
-    elif cfg.augment not in (None, "", "none"):
-        # on the fly, a fresh random transform at every read (leuknet.matlab.augmentation.augmenter_from_spec:
-        # 'random', 'oliveira' or imageDataAugmenter options 'RandRotation=-20,20;RandXReflection=true')
+    elif cfg.augment != "none":  # on the fly: a fresh random transform at every read
         from leuknet.matlab.augmentation import augmenter_from_spec
 
         train.augmenter = augmenter_from_spec(cfg.augment)
         train.augment_seed = cfg.seed
     if cfg.equalize:
-        from leuknet.data.split import undersample
-
         train = train.subset(undersample(train.labels, np.arange(len(train)), cfg.seed))
     if cfg.balance_to:
-        n_tr, n_val = (int(v) for v in str(cfg.balance_to).split(","))
-        train = train.balanced_by_augmentation(n_tr, cfg.seed)
+        n_train, n_val = parse_balance_to(cfg.balance_to)
+        train = train.balanced_by_augmentation(n_train, cfg.seed)
         if len(val) and n_val:
             val = val.balanced_by_augmentation(n_val, cfg.seed + 1)
-    cb("splits", {k: len(v) for k, v in splits.items()} | (
-        {"train after augmentation": len(train)} if cfg.augment == "rotate-mirror" or cfg.equalize else {}))
+    parts = {"train": train, "validation": val, "test": test}
+    cb("splits", {"by": str(cfg.split_by), "classes": dataset.classes,
+                  "counts": {k: np.bincount(v.labels, minlength=len(dataset.classes)).tolist()
+                             for k, v in parts.items()},
+                  "augmented": cfg.augment != "none" or cfg.equalize or bool(cfg.balance_to)})
     if len(train) < cfg.batch_size:
         raise ConfigError(f"the training split has {len(train)} images, fewer than one mini-batch of "
                           f"{cfg.batch_size}; lower --batch-size")
+    return RunData(dataset, splits, train, val, test, skipped, t_scan)
 
-    seed_everything(cfg.seed)
-    class_weights = None
-    if cfg.class_weighting == "balanced":  # N / (K * n_c) from the training split
-        counts = np.bincount(train.labels, minlength=len(dataset.classes)).astype(float)
-        class_weights = [len(train) / (len(counts) * c) if c else 0.0 for c in counts]
-    elif cfg.class_weighting != "none":
-        raise ConfigError(f"unknown class weighting {cfg.class_weighting!r}; choose none or balanced")
-    weights = None if cfg.weights in (None, "", "none") else cfg.weights
-    # every builder takes the same settings and uses the ones that apply to it (a weights file given to a model
-    # that has none is an error there)
-    kw = dict(num_classes=len(dataset.classes), image_size=cfg.image_size, classes=dataset.classes,
-              colorspace=cfg.colorspace, normalization=cfg.normalization, crop=cfg.crop,
-              class_weights=class_weights, weights=weights, fc_units=cfg.fc_units, pool_stride=cfg.pool_stride,
-              lr_factor=cfg.lr_factor, freeze_base=cfg.freeze_base, input_order=cfg.input_order, transfer=True,
-              l1l2=cfg.l1l2)
+
+def class_weights_of(cfg: RunConfig, data: RunData):
+    """classificationLayer ClassWeights N / (K n_c) from the training split ('balanced'), else None."""
+    if cfg.class_weighting != "balanced":
+        return None
+    counts = np.bincount(data.train.labels, minlength=len(data.dataset.classes)).astype(float)
+    return [len(data.train) / (len(counts) * c) if c else 0.0 for c in counts]
+
+
+def model_options(cfg: RunConfig, data: RunData) -> dict:
+    """The build options of ``cfg.model`` (only those it accepts: :func:`leuknet.models.accepts`)."""
+    from leuknet import models
+
+    values = dict(image_size=cfg.image_size, classes=data.dataset.classes, colorspace=str(cfg.colorspace),
+                  normalization=str(cfg.normalization), crop=cfg.crop, class_weights=class_weights_of(cfg, data),
+                  weights=cfg.weights, fc_units=cfg.fc_units, pool_stride=cfg.pool_stride, lr_factor=cfg.lr_factor,
+                  freeze_base=cfg.freeze_base, input_order=cfg.input_order and str(cfg.input_order), transfer=True,
+                  l1l2=cfg.l1l2)
+    accepted = models.accepts(cfg.model)
+    return {k: v for k, v in values.items() if k in accepted}
+
+
+def build_model(cfg: RunConfig, data: RunData, dev: Devices, cb):
+    """Stage 4: the network and its Trainer, inside the distribution strategy's scope."""
     import contextlib
 
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = models.build(cfg.model, **kw)
-        trainer = Trainer(model, options, strategy=strategy, jit_step=profile.xla_train_step)
-    pretrained = bool(weights)
-    cb("model", {"name": cfg.model, "params": models.learnables(model), "pretrained": pretrained,
-                 "weights": weights})
+    from leuknet import models
+    from leuknet.train import Trainer, seed_everything
+
+    seed_everything(cfg.seed)
+    opts = model_options(cfg, data)
+    with dev.strategy.scope() if dev.strategy is not None else contextlib.nullcontext():
+        model = models.build(cfg.model, num_classes=len(data.dataset.classes), **opts)
+        trainer = Trainer(model, dev.options, strategy=dev.strategy, jit_step=dev.profile.xla_train_step)
+    cb("model", {"name": cfg.model, "params": models.learnables(model), "pretrained": bool(cfg.weights),
+                 "weights": cfg.weights})
+    return model, trainer, opts.get("class_weights")
+
+
+def fit(cfg: RunConfig, where: RunDirectory, trainer, data: RunData, cb):
+    """Stage 5: train, checkpointing into the partial directory; a run that fails or is interrupted before its
+    first checkpoint leaves nothing behind."""
+    from leuknet.io import write_json
+
     if not cfg.resume:
-        if partial.exists():
-            shutil.rmtree(partial)
-        partial.mkdir(parents=True)
-        write_json(partial / "run_config.json", dict(cfg.to_dict(), resume=False))
-    t_train = time.perf_counter()
+        if where.partial.exists():
+            shutil.rmtree(where.partial)
+        where.partial.mkdir(parents=True)
+        write_json(where.partial / "run_config.json", dict(cfg.to_dict(), resume=False))
+    resume_state = read_checkpoint(where.partial / "checkpoint.npz") if cfg.resume else None
+    t = time.perf_counter()
     try:
-        info = trainer.fit(train, val if len(val) else None, seed=cfg.seed, callback=cb,
-                           checkpoint=lambda state: write_checkpoint(partial / "checkpoint.npz", state),
+        info = trainer.fit(data.train, data.validation if len(data.validation) else None, seed=cfg.seed, callback=cb,
+                           checkpoint=lambda state: write_checkpoint(where.partial / "checkpoint.npz", state),
                            checkpoint_every=cfg.checkpoint_every, resume=resume_state,
                            checkpoint_last=False)  # the model is saved next; the checkpoint would be deleted
-    except Exception:
-        if not (partial / "checkpoint.npz").exists():
-            shutil.rmtree(partial, ignore_errors=True)  # nothing to resume: leave nothing behind
+    except BaseException:  # KeyboardInterrupt too
+        if not where.has_checkpoint:
+            shutil.rmtree(where.partial, ignore_errors=True)  # nothing to resume: leave nothing behind
         raise
-    t_train = time.perf_counter() - t_train
-    iterations = len(info.rows)
+    return info, time.perf_counter() - t
 
+
+def evaluate_split(cfg: RunConfig, trainer, data: RunData, batch_size: int) -> dict:
+    """Stage 6a: predictions and metrics on the test split (the validation split only when there is no test
+    split, and then the metrics say so)."""
+    from leuknet.metrics import classification_metrics
+
+    name = "test" if len(data.test) else "validation"
+    part = data.test if len(data.test) else data.validation
+    t = time.perf_counter()
+    probs = trainer.predict(part, batch_size) if len(part) else np.zeros((0, len(data.dataset.classes)))
+    t = time.perf_counter() - t
+    metrics = None
+    if len(part):
+        metrics = classification_metrics(part.labels, probs.argmax(1), data.dataset.classes)
+        metrics.update(evaluated_split=name, synthetic_data=data.dataset.synthetic)
+        if name == "validation":
+            metrics["note"] = ("no test split (--split gives the test 0): these metrics come from the validation "
+                               "split, which chose nothing here but was seen at every validation")
+    files = [data.dataset.samples[i].path for i in data.splits[name]]
+    return {"split": name, "files": files, "labels": part.labels, "probabilities": probs, "metrics": metrics,
+            "seconds": t, "n": len(part)}
+
+
+def run_record(cfg: RunConfig, dev: Devices, data: RunData, model, info, timing, class_weights) -> dict:
+    """config.json: the configuration, trainingOptions as used, versions, device, data and model."""
+    from leuknet import models
+
+    options = dev.options.to_dict()
+    options["ValidationData"] = (f"validation split ({len(data.validation)} images)" if len(data.validation)
+                                 else None)
+    record = {
+        "config": cfg.to_dict(),
+        "training_options": options,
+        "dataset": data.dataset.describe(),
+        "splits": {k: len(v) for k, v in data.splits.items()},
+        "skipped_files": [p for p, _ in data.skipped],
+        "class_weights": class_weights,
+        "device": dev.device,
+        "profile": dev.profile.to_dict(),
+        "native_kernels": native_kernels(),
+        "strategy": dev.profile.strategy, "num_workers": dev.profile.num_workers,
+        "num_replicas": dev.profile.num_replicas, "global_batch": dev.profile.global_batch,
+        "versions": versions(),
+        "seed": cfg.seed,
+        "model": {"name": cfg.model, "params": models.learnables(model), "classes": data.dataset.classes,
+                  "pretrained_weights": cfg.weights, "from_scratch": not cfg.weights,
+                  "layers": [layer.name for layer in model.layers]},
+        "timing": timing,
+        "training": {"iterations_per_epoch": info.iterations_per_epoch, "stopped_early": info.stopped_early,
+                     "output_network_iteration": info.output_network_iteration,
+                     "final_validation_accuracy": info.final_validation_accuracy},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if data.dataset.synthetic:
+        record["note"] = "SYNTHETIC demo data: results say nothing about real cells"
+    return record
+
+
+def write_run(where: RunDirectory, record: dict, model, data: RunData, info, evaluation: dict):
+    """Stage 6b: every artefact into the partial directory, then one rename: the run is complete only then."""
+    from leuknet import artefacts
+    from leuknet.io import save_model, write_json
+
+    p = where.partial
     try:
-        result = {"out": str(final), "classes": dataset.classes, "synthetic": dataset.synthetic}
-        t_test = time.perf_counter()
-        eval_set = test if len(test) else val
-        eval_name = "test" if len(test) else "validation"
-        probs = trainer.predict(eval_set, cfg.batch_size) if len(eval_set) else np.zeros((0, 2))
-        t_test = time.perf_counter() - t_test
-        metrics = None
-        if len(eval_set):
-            pred = probs.argmax(1)
-            metrics = classification_metrics(eval_set.labels, pred, dataset.classes)
-            metrics["evaluated_split"] = eval_name
-            metrics["synthetic_data"] = dataset.synthetic
-            test_paths = [dataset.samples[i].path for i in splits[eval_name]]
-            write_csv(partial / "predictions.csv", ["file", "true_class", "predicted_class"] +
-                      [f"p_{c}" for c in dataset.classes],
-                      [[p, dataset.classes[t], dataset.classes[k]] + [f"{v:.6f}" for v in pr]
-                       for p, t, k, pr in zip(test_paths, eval_set.labels, pred, probs)])
-            write_json(partial / "metrics.json", metrics)
-        write_csv(partial / "history.csv", ["epoch", "iteration", "time_elapsed_s", "base_learn_rate",
-                                            "training_loss", "training_accuracy", "validation_loss",
-                                            "validation_accuracy"],
-                  [[r["Epoch"], r["Iteration"], f"{r['TimeElapsed']:.3f}", r["BaseLearnRate"],
-                    f"{r['TrainingLoss']:.6f}", f"{r['TrainingAccuracy']:.4f}",
-                    math.nan if math.isnan(r["ValidationLoss"]) else f"{r['ValidationLoss']:.6f}",
-                    math.nan if math.isnan(r["ValidationAccuracy"]) else f"{r['ValidationAccuracy']:.4f}"]
-                   for r in info.rows])
-        split_of = {}
-        for name, idx in splits.items():
-            for i in idx:
-                split_of[i] = name
-        write_csv(partial / "splits.csv", ["file", "class", "subject", "split"],
-                  [[s.path, s.label, s.subject or "", split_of.get(i, "unused")]
-                   for i, s in enumerate(dataset.samples)])
-        if bad:
-            write_csv(partial / "skipped.csv", ["file", "reason"], [[p, "unreadable image"] for p in bad])
-        n_img = iterations * cfg.batch_size
-        timing = {"scan_seconds": t_scan, "train_seconds": t_train, "iterations": iterations,
-                  "statistics_seconds": info.statistics_seconds,
-                  "final_checkpoint_seconds": info.final_checkpoint_seconds,
-                  "train_images_per_second_incl_validation": n_img / t_train if t_train else None,
-                  "test_seconds": t_test,
-                  "inference_images_per_second": len(eval_set) / t_test if t_test and len(eval_set) else None}
-        config = {
-            "config": cfg.to_dict(),
-            "training_options": options.to_dict(),
-            "dataset": dataset.describe(),
-            "splits": {k: len(v) for k, v in splits.items()},
-            "skipped_files": bad,
-            "class_weights": class_weights,
-            "device": device,
-            "profile": profile.to_dict(),
-            "native_kernels": native_kernels(),
-            "strategy": profile.strategy, "num_workers": profile.num_workers, "num_replicas": profile.num_replicas,
-            "versions": versions(),
-            "seed": cfg.seed,
-            "model": {"name": cfg.model, "params": models.learnables(model), "classes": dataset.classes,
-                      "pretrained_weights": weights, "from_scratch": not pretrained,
-                      "layers": [l.name for l in model.layers]},
-            "timing": timing,
-            "training": {"iterations_per_epoch": info.iterations_per_epoch, "stopped_early": info.stopped_early,
-                         "output_network_iteration": info.output_network_iteration,
-                         "final_validation_accuracy": info.final_validation_accuracy},
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        if dataset.synthetic:
-            config["note"] = "SYNTHETIC demo data: results say nothing about real cells"
-        write_json(partial / "config.json", config)
-        save_model(model, partial / "model.keras")
-        (partial / "checkpoint.npz").unlink(missing_ok=True)
-        (partial / "run_config.json").unlink(missing_ok=True)
-        if final.exists():
-            shutil.rmtree(final)
-        partial.rename(final)  # the run is complete only now
-    except Exception:
-        shutil.rmtree(partial, ignore_errors=True)
+        if evaluation["metrics"]:
+            artefacts.write_predictions(p / "predictions.csv", evaluation["files"], evaluation["probabilities"],
+                                        data.dataset.classes, evaluation["labels"])
+            artefacts.write_metrics(p / "metrics.json", evaluation["metrics"])
+        artefacts.write_history(p / "history.csv", info.rows)
+        artefacts.write_splits(p / "splits.csv", data.dataset, data.splits)
+        if data.skipped:
+            artefacts.write_skipped(p / "skipped.csv", data.skipped)
+        write_json(p / "config.json", record)
+        save_model(model, p / "model.keras")
+        (p / "checkpoint.npz").unlink(missing_ok=True)
+        (p / "run_config.json").unlink(missing_ok=True)
+        if where.final.exists():
+            shutil.rmtree(where.final)
+        p.rename(where.final)
+    except BaseException:
+        shutil.rmtree(p, ignore_errors=True)
         raise
-    if worker_tmp is not None:
-        shutil.rmtree(worker_tmp, ignore_errors=True)
-        result["out"] = None
-    result.update(metrics=metrics, timing=timing, info=info, splits={k: len(v) for k, v in splits.items()})
+
+
+def train_run(cfg: RunConfig, callback=None) -> dict:
+    """Train ``cfg.model`` as configured, in stages; returns a summary (paths, metrics, timings)."""
+    cb = callback or (lambda event, payload: None)
+    where = check_run(cfg)
+    cb("run_start", {"out": str(where.final), "resume": cfg.resume})
+    dev = set_up_devices(cfg, cb)
+    if not dev.profile.is_chief:  # only the chief writes the run directory; the others write to a scratch folder
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix=f"leuknet-worker{dev.profile.task_index}-"))
+        where = RunDirectory(scratch / "run", partial_dir(scratch / "run"), scratch)
+    data = split_data(cfg, cb)
+    model, trainer, class_weights = build_model(cfg, data, dev, cb)
+    info, t_train = fit(cfg, where, trainer, data, cb)
+    evaluation = evaluate_split(cfg, trainer, data, dev.options.MiniBatchSize)
+    n = evaluation["n"]
+    timing = {"scan_seconds": data.scan_seconds, "train_seconds": t_train, "iterations": len(info.rows),
+              "statistics_seconds": info.statistics_seconds, "final_checkpoint_seconds": info.final_checkpoint_seconds,
+              "train_images_per_second_incl_validation":
+                  len(info.rows) * dev.options.MiniBatchSize / t_train if t_train else None,
+              "test_seconds": evaluation["seconds"],
+              "inference_images_per_second": n / evaluation["seconds"] if evaluation["seconds"] and n else None}
+    write_run(where, run_record(cfg, dev, data, model, info, timing, class_weights), model, data, info, evaluation)
+    out = str(where.final)
+    if where.scratch is not None:
+        shutil.rmtree(where.scratch, ignore_errors=True)
+        out = None
+    result = {"out": out, "classes": data.dataset.classes, "synthetic": data.dataset.synthetic,
+              "metrics": evaluation["metrics"], "timing": timing, "info": info,
+              "splits": {k: len(v) for k, v in data.splits.items()}}
     cb("done", result)
     return result
 
@@ -360,25 +456,42 @@ def stream_predict(model, files, meta, batch_size=64, progress=None):
             np.concatenate(oks, 0) if oks else np.zeros(0, bool))
 
 
+def training_overlap(model_file, files) -> dict:
+    """How many of ``files`` the model was trained or validated on, from the ``splits.csv`` beside it."""
+    from leuknet.artefacts import read_split_files
+
+    seen = read_split_files(Path(model_file).parent)
+    used = [f for f in files if seen.get(f) in ("train", "validation")]
+    return {"n": len(used), "of": len(files), "files": used} if seen else {"n": 0, "of": len(files), "files": [],
+                                                                             "unknown": True}
+
+
 def evaluate_run(model_file, data, dataset_format=None, out=None, batch_size=64, callback=None,
                  overwrite=False) -> dict:
-    """Evaluate a saved model on every image of a data set: metrics.json and predictions.csv in ``out``."""
+    """Evaluate a saved model on every image of a data set: metrics.json and predictions.csv in ``out`` (and
+    skipped.csv for unreadable files). The metrics say when the data is synthetic and how many of the images
+    the model saw in training (its run's splits.csv)."""
+    from leuknet import artefacts
+    from leuknet.data.pipeline import unreadable_reason
     from leuknet.data.sources import discover
-    from leuknet.io import write_csv, write_json
     from leuknet.metrics import classification_metrics
 
     cb = callback or (lambda e, p: None)
+    out = Path(out or Path("runs") / f"evaluate-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ConfigError(f"output folder {out} already exists and is not empty; choose another --out or "
+                          "pass --overwrite")
     model = load_model(model_file)
     meta = model_metadata(model)
     dataset = discover(data, dataset_format)
     unknown = [c for c in dataset.classes if c not in meta["classes"]]
     if unknown:
         raise DataError(f"the data has class {unknown[0]!r}, which the model does not know ({meta['classes']})")
-    out = Path(out or Path("runs") / f"evaluate-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"output folder {out} already exists and is not empty; choose another --out or "
-                          "pass --overwrite")
+    cb("dataset", dataset.describe())
     paths = [s.path for s in dataset.samples]
+    overlap = training_overlap(model_file, paths)
+    if overlap["n"]:
+        cb("overlap", overlap)
     labels = np.array([meta["classes"].index(s.label) for s in dataset.samples])
     cb("scan", {"total": len(paths)})
     t = time.perf_counter()
@@ -389,16 +502,19 @@ def evaluate_run(model_file, data, dataset_format=None, out=None, batch_size=64,
     if not good:
         raise DataError(f"none of the {len(paths)} images under {data} could be read")
     labels = labels[ok]
-    pred = probs.argmax(1)
-    metrics = classification_metrics(labels, pred, meta["classes"])
-    metrics.update(model_file=str(model_file), data=str(data), skipped_files=bad,
+    metrics = classification_metrics(labels, probs.argmax(1), meta["classes"])
+    metrics.update(model_file=str(model_file), data=str(data), synthetic_data=dataset.synthetic,
+                   skipped_files=bad, seen_in_training=overlap["n"],
                    inference_images_per_second=len(paths) / t if t else None)
+    if overlap["n"]:
+        metrics["note"] = (f"{overlap['n']} of {overlap['of']} images were in this model's training or validation "
+                           "split: the accuracy overstates what it does on new cells")
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "predictions.csv", ["file", "true_class", "predicted_class"] + [f"p_{c}" for c in meta["classes"]],
-              [[p, meta["classes"][y], meta["classes"][k]] + [f"{v:.6f}" for v in pr]
-               for p, y, k, pr in zip(good, labels, pred, probs)])
-    write_json(out / "metrics.json", metrics)
-    return {"out": str(out), "metrics": metrics}
+    artefacts.write_predictions(out / "predictions.csv", good, probs, meta["classes"], labels)
+    artefacts.write_metrics(out / "metrics.json", metrics)
+    if bad:
+        artefacts.write_skipped(out / "skipped.csv", [(p, unreadable_reason(p)) for p in bad])
+    return {"out": str(out), "metrics": metrics, "synthetic": dataset.synthetic, "overlap": overlap}
 
 
 def collect_images(inputs) -> list[str]:

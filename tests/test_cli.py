@@ -42,17 +42,40 @@ def bad_input_cases(tmp_path, folders):
         (["train", "--data", tmp_path / "empty"], "no class folders"),
         (["train", "--data", single], "only one class"),
         (["train", "--model", "resnet1000"], "unknown model"),
-        (["train", "--recipe", "magic"], "unknown recipe"),
-        (["train", "--data", folders, "--dataset-format", "dicom"], "unknown dataset format"),
+        (["train", "--recipe", "magic"], "--recipe 'magic' is not one of"),
+        (["train", "--data", folders, "--dataset-format", "dicom"], "--dataset-format 'dicom' is not one of"),
         (["train", "--data", folders, "--split", "0.8,0.3,0.1"], "sum to"),
         (["train", "--data", folders, "--split", "0.9,0.05,0.05", "--image-size", "32"], "has no images of class"),
-        (["train", "--colorspace", "lab"], "unknown colour space"),
+        (["train", "--colorspace", "lab"], "--colorspace 'lab' is not one of rgb, hsv, ycbcr, hcbcr"),
         (["train", "--device", "gpu"], "no GPU"),
-        (["train", "--solver", "sgd"], "unknown solver"),
+        (["train", "--solver", "sgd"], "--solver 'sgd' is not one of sgdm, adam, rmsprop (did you mean sgdm?)"),
         (["evaluate", "--model-file", tmp_path / "none.keras", "--data", folders], "does not exist"),
         (["predict", "--model-file", tmp_path / "none.keras", folders], "does not exist"),
         (["report", folders, "--out", tmp_path / "r.pdf"], "written as .html (self-contained) or .md"),
         (["train", "--augment", "RandRotation=[1 2 3]"], "--augment: RandRotation='[1 2 3]'"),
+    ] + [(["train", "--data", folders] + args, message) for args, message in early_mistakes(tmp_path)]
+
+
+def early_mistakes(tmp_path):
+    """Mistakes in the options: each reported before any image is read (no 'Data:' line, no scan)."""
+    partial = tmp_path / "stopped.partial"
+    partial.mkdir(exist_ok=True)
+    (partial / "run_config.json").write_text("{}")
+    return [
+        (["--colorspace", "hvs"], "(did you mean hsv?)"),
+        (["--balance", "under"], "(did you mean undersample?)"),
+        (["--split-by", "subjetc"], "(did you mean subject?)"),
+        (["--augment", "bogus"], "--augment: unknown augmentation 'bogus'"),
+        (["--model", "alexnet", "--weights", tmp_path / "missing.onnx"], "missing.onnx does not exist"),
+        (["--balance-to", "10000;5000"], "--balance-to must be images per class"),
+        (["--model", "vgg16", "--fc-units", "256"], "--fc-units does not apply to model vgg16"),
+        (["--model", "leuknet", "--freeze-base"], "--freeze-base does not apply to model leuknet"),
+        (["--model", "alexnet", "--image-size", "64"], "alexnet needs an input of at least 67 x 67, received 64"),
+        (["--option", "GradientThresh=1"], "(did you mean GradientThreshold?)"),
+        (["--epochs", "abc"], "Invalid value for '--epochs'"),
+        (["--resume", "--out", tmp_path / "stopped"], "has no checkpoint (the run stopped before its first one)"),
+        (["--out", tmp_path / "stopped"], "stopped in " + str(partial) + " before its first checkpoint: pass "
+                                          "--overwrite"),
     ]
 
 
@@ -63,12 +86,14 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders):
         (["predict", "--model-file", bad_model, folders], "cannot load model")]
     for args, message in cases:
         out = tmp_path / "run"
-        args = list(args) + (["--out", out] if args[0] == "train" else [])
+        args = list(args) + (["--out", out] if args[0] == "train" and "--out" not in args else [])
         r = leuknet(*args, cwd=tmp_path)
         lines = error_lines(r.stderr)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, (args, r.stderr)
         assert not out.exists() and not Path(str(out) + ".partial").exists()
+        if args[:3] == ["train", "--data", folders] and "--split" not in args:  # an option's mistake
+            assert "Data:" not in r.stdout and "Reading images" not in r.stdout, (args, r.stdout)
     r = leuknet("train", "--no-such-flag", cwd=tmp_path)
     assert r.returncode == 2
     assert not (tmp_path / "r.pdf").exists()
@@ -153,3 +178,49 @@ def test_paper_recipe_trains_on_real_cnmc_layout(tmp_path, cnmc_mini):
     for row in splits:
         by_split.setdefault(row["split"], set()).add(row["subject"])
     assert not (by_split["train"] & by_split["test"]) and not (by_split["train"] & by_split["validation"])
+
+
+def _train_until(tmp_path, out, wait_for, extra=()):
+    """Start a tiny demo run, wait until ``wait_for(out)`` holds, press Ctrl-C (SIGINT); returns the process."""
+    import signal
+    import time
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COLUMNS="200")
+    p = subprocess.Popen([sys.executable, "-m", "leuknet.cli", "train", "--device", "cpu", "--demo-per-class", "40",
+                          "--image-size", "32", "--batch-size", "4", "--fc-units", "8", "--epochs", "50",
+                          "--out", str(out), "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=tmp_path, env=env)
+    t0 = time.time()
+    while not wait_for(out) and p.poll() is None and time.time() - t0 < 300:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    return p.returncode, stdout, stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_the_resume_command_and_the_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    code, stdout, stderr = _train_until(tmp_path, out, lambda o: (Path(str(o) + ".partial") / "checkpoint.npz").exists(),
+                                        extra=("--epochs", "3"))
+    assert code == 130, (stdout, stderr)
+    assert f"Run directory: {out}" in stdout.splitlines()[1]  # printed when the run starts
+    lines = error_lines(stderr)
+    assert lines == [f"interrupted; continue from the last checkpoint with: leuknet train --resume --out {out}"]
+    r = leuknet("train", "--resume", "--out", out, "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.keras").is_file() and not Path(str(out) + ".partial").exists()
+    assert json.loads((out / "config.json").read_text())["config"]["batch_size"] == 4
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_checkpoint_leaves_nothing_and_says_so(tmp_path):
+    out = tmp_path / "run"
+    code, stdout, stderr = _train_until(tmp_path, out, lambda o: (Path(str(o) + ".partial")).exists(),
+                                        extra=("--demo-per-class", "150"))
+    assert code == 130, (stdout, stderr)
+    assert error_lines(stderr) == ["interrupted before the first checkpoint (written at the end of each epoch): "
+                                   "nothing was kept; run the same command again to start over"]
+    assert not out.exists() and not Path(str(out) + ".partial").exists()
+    r = leuknet("train", "--resume", "--out", out, cwd=tmp_path)  # the advice agrees: there is nothing to resume
+    assert r.returncode == 2 and "no interrupted run to resume" in r.stderr

@@ -206,7 +206,11 @@ def discover(path, dataset_format: str | None = None) -> Dataset:
     if dataset_format is not None and dataset_format not in FORMATS:
         raise DataError(f"unknown dataset format {dataset_format!r}; choose one of {', '.join(FORMATS)}")
     fmt = dataset_format or detect_format(root)
-    return {"cnmc": discover_cnmc, "allidb": discover_allidb, "folders": discover_folders}[fmt](root.resolve())
+    ds = {"cnmc": discover_cnmc, "allidb": discover_allidb, "folders": discover_folders}[fmt](root.resolve())
+    if (root / "SYNTHETIC.json").is_file():  # leuknet's generated demo set (leuknet.data.synthetic) says so
+        ds.synthetic = True
+        ds.format = f"demo (synthetic, {fmt} layout)"
+    return ds
 
 
 def discover_csv(csv_path, root=None) -> Dataset:

@@ -17,7 +17,8 @@ SPLIT_NAMES = ("train", "validation", "test")
 
 
 def parse_fractions(text) -> tuple[float, ...]:
-    """'0.7,0.2,0.1' -> (0.7, 0.2, 0.1). Two or three fractions in (0, 1] summing to at most 1."""
+    """'0.7,0.2,0.1' -> (0.7, 0.2, 0.1); '0.7,0.2' -> (0.7, 0.2, 0.1); '0.8' -> (0.8, 0.0, 0.2). One to three
+    fractions in [0, 1] (a positive training share) summing to at most 1."""
     if isinstance(text, str):
         try:
             fr = tuple(float(x) for x in text.replace(" ", "").split(",") if x != "")
@@ -31,7 +32,13 @@ def parse_fractions(text) -> tuple[float, ...]:
         raise ConfigError(f"split fractions must lie in [0, 1] with a positive training share, received {fr}")
     if sum(fr) > 1.0 + 1e-9:
         raise ConfigError(f"split fractions sum to {sum(fr):g} > 1: {fr}")
-    return fr + (0.0,) * (3 - len(fr))
+    if len(fr) == 3:
+        return fr
+    # splitEachLabel(imds, p1, ..., pN) returns N + 1 datastores, the last holding the remaining files
+    # (https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.spliteachlabel.html):
+    # the rest is the test split; one fraction gives no validation split
+    rest = max(0.0, round(1.0 - sum(fr), 12))
+    return (fr[0], 0.0, rest) if len(fr) == 1 else (fr[0], fr[1], rest)
 
 
 def split_each_label(labels, fractions, seed: int = 0, randomized: bool = True) -> list[np.ndarray]:
