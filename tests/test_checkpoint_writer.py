@@ -8,14 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from leuknet import models
 from leuknet.data.pipeline import ImageData
 from leuknet.matlab import trainingOptions
+from leuknet.models import leuknet_cnn
 from leuknet.train import Trainer
 
 
 def tiny_trainer(epochs=3):
-    model = models.build("leuknet", num_classes=2, image_size=32, fc_units=8, filters=(4, 4, 4))
+    model = leuknet_cnn.network(2, image_size=32, fc_units=8, filters=(4, 4, 4))
     return Trainer(model, trainingOptions("adam", MaxEpochs=epochs, MiniBatchSize=4, InitialLearnRate=1e-3,
                                           Shuffle="every-epoch"))
 
@@ -102,7 +102,7 @@ def test_a_state_snapshot_is_not_changed_by_later_training(policy, jit_solver):
 
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = models.build("leuknet", num_classes=2, image_size=32, fc_units=8, filters=(4, 4, 4))
+        model = leuknet_cnn.network(2, image_size=32, fc_units=8, filters=(4, 4, 4))
         trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-3), jit_solver=jit_solver)
         x, y = random_batch(4, 32)
         trainer.train_step(x, y, 1e-3)

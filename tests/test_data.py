@@ -212,8 +212,8 @@ def test_pipelines_run_without_tf_data_autotuning(tmp_path):
 def test_validation_and_prediction_read_images_in_memory_as_stored_with_the_same_results(tmp_path):
     """Trainer.evaluate / predict and predict_probabilities take images in memory as stored 8-bit slices (no
     pipeline); the same images from files come through the float32 pipeline: identical probabilities and loss."""
-    from leuknet import models
     from leuknet.matlab import trainingOptions
+    from leuknet.models import leuknet_cnn
     from leuknet.train import Trainer, predict_probabilities
 
     rng = np.random.default_rng(1)
@@ -223,7 +223,7 @@ def test_validation_and_prediction_read_images_in_memory_as_stored_with_the_same
     batches = list(memory.stored_batches(3))
     assert [x.dtype for x, _ in batches] == [np.uint8] * 3 and [len(y) for _, y in batches] == [3, 3, 1]
     assert all(isinstance(x, tf.Tensor) and x.dtype == tf.float32 for x, _ in files.stored_batches(3))
-    model = models.build("leuknet", num_classes=2, image_size=32, fc_units=8, filters=(4, 4, 4))
+    model = leuknet_cnn.network(2, image_size=32, fc_units=8, filters=(4, 4, 4))
     trainer = Trainer(model, trainingOptions("adam", MiniBatchSize=3))
     model.get_layer("imageinput").set_statistics(mean=[90.5, 80.25, 70.0])
     np.testing.assert_array_equal(trainer.predict(memory), trainer.predict(files))

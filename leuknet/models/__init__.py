@@ -1,10 +1,20 @@
-"""Model registry: ``build(name, num_classes, ...)``, ``list_models()``, ``model_info(name)``."""
+"""Model registry: ``build(name, num_classes, **options)``, ``accepts(name)``, ``list_models()``,
+``model_info(name)``.
+
+Each model accepts a set of build options from one vocabulary (:data:`OPTIONS`, the names of the CLI's network
+settings with ``_`` for ``-``); :func:`build` refuses any other option before building, naming the CLI flag.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 from leuknet.errors import ConfigError
+
+
+# every build option a model may accept (num_classes always)
+OPTIONS = ("image_size", "classes", "colorspace", "normalization", "crop", "class_weights", "weights", "fc_units",
+           "pool_stride", "lr_factor", "freeze_base", "input_order", "transfer", "l1l2")
 
 
 @dataclass(frozen=True)
@@ -14,6 +24,13 @@ class ModelInfo:
     paper: str
     default_recipe: str
     description: str
+    options: frozenset = frozenset()  # the build options (of OPTIONS) that the model accepts
+
+    def __post_init__(self):
+        unknown = sorted(set(self.options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"model {self.name}: unknown build options {unknown}")
+        object.__setattr__(self, "options", frozenset(self.options))
 
 
 _REGISTRY: dict = {}
@@ -28,7 +45,18 @@ def list_models() -> list[str]:
 
 
 def model_info(name: str) -> dict:
-    return asdict(_get(name)[0])
+    """The model's :class:`ModelInfo` as a dict; ``options`` as a list in the order of :data:`OPTIONS`."""
+    info = _get(name)[0]
+    return asdict(info) | {"options": [o for o in OPTIONS if o in info.options]}
+
+
+def accepts(name: str) -> frozenset:
+    """The build options (of :data:`OPTIONS`) that model ``name`` accepts, besides ``num_classes``."""
+    return _get(name)[0].options
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
 
 
 def _get(name):
@@ -44,23 +72,36 @@ def learnables(model) -> int:
     return int(sum(np.prod(v.shape) for v in model.trainable_weights))
 
 
-def build(name: str, num_classes: int = 2, **kwargs):
-    """Build a registered model as a Keras functional model (softmax probabilities out)."""
+def build(name: str, num_classes: int = 2, **options):
+    """Build a registered model as a Keras functional model (softmax probabilities out). An option the model does
+    not accept (:func:`accepts`) is a ConfigError naming its CLI flag, raised before anything is built."""
+    info, builder = _get(name)
+    for opt in options:
+        if opt not in info.options:
+            allowed = ", ".join(_flag(o) for o in OPTIONS if o in info.options)
+            raise ConfigError(f"{_flag(opt)} does not apply to model {name} (it accepts: {allowed})")
     if int(num_classes) < 2:
         raise ConfigError(f"num_classes must be at least 2, received {num_classes}")
-    return _get(name)[1](num_classes=int(num_classes), **kwargs)
+    return builder(num_classes=int(num_classes), **options)
+
+
+# the options of every model: its input and its classes
+_INPUT = frozenset({"image_size", "classes", "colorspace", "normalization", "crop", "class_weights"})
 
 
 def _register_builtin():
     from leuknet.models import leuknet_cnn
 
     register(ModelInfo("leuknet", 224, "Anilkumar, Manoj, Sagi: LeukNet (C-NMC 2019, MATLAB R2021a)",
-                       "leuknet-paper", "3 x conv/ReLU/cross-channel norm/max-pool, FC 512, dropout 0.5"),
+                       "leuknet-paper", "3 x conv/ReLU/cross-channel norm/max-pool, FC 512, dropout 0.5",
+                       frozenset(_INPUT | {"fc_units", "pool_stride"})),
              leuknet_cnn.build)
     from leuknet.models import alexnet
 
     register(ModelInfo("alexnet", 227, "Shafique & Tehsin 2018: AlexNet transfer learning (ALL-IDB2), MATLAB alexnet",
-                       "alexnet-shafique", "MATLAB's 25-layer AlexNet; pretrained from --weights, new FC layers"),
+                       "alexnet-shafique", "MATLAB's 25-layer AlexNet; pretrained from --weights, new FC layers",
+                       frozenset(_INPUT | {"weights", "fc_units", "lr_factor", "freeze_base", "input_order",
+                                           "transfer"})),
              alexnet.build)
     from functools import partial
 
@@ -73,7 +114,8 @@ def _register_builtin():
               "efficientnetb0": ("Senthilkumar et al. 2023", "senthilkumar-transfer")}
     for name, (app, head, _, size) in applications.APPS.items():
         register(ModelInfo(name, size, papers[name][0], papers[name][1],
-                           f"keras.applications.{app} backbone, {head.replace('_', ' ')} head"),
+                           f"keras.applications.{app} backbone, {head.replace('_', ' ')} head",
+                           frozenset(_INPUT | {"weights", "l1l2"})),
                  partial(applications.build, name))
 
 

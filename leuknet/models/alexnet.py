@@ -15,14 +15,15 @@ on a CPU). The layer array itself, :func:`~leuknet.spec.alexnet.alexnet_layers`,
 from __future__ import annotations
 
 from leuknet.spec.alexnet import BASE_END, alexnet_layers, transfer_layers  # noqa: F401  (re-exported)
-from leuknet.spec.layers import assemble
+from leuknet.spec.layers import assemble, check_input_size
 
 
-def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", normalization="zerocenter",
-          weights=None, transfer=False, fc_units=1024, lr_factor=20.0, freeze_base=False, input_order=None,
-          crop=0, class_weights=None, **_ignored):
+def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", normalization="zerocenter", crop=0,
+          class_weights=None, weights=None, fc_units=1024, lr_factor=20.0, freeze_base=False, input_order=None,
+          transfer=False):
     """Random AlexNet, or (``weights`` = a path) pretrained base layers; ``transfer`` replaces the last three
-    layers as in Shafique & Tehsin."""
+    layers as in Shafique & Tehsin. An input too small for the five stride and pooling stages is a ConfigError
+    naming the smallest size that works (67 x 67)."""
     if weights:
         from leuknet.weights import load_alexnet_layers
 
@@ -35,6 +36,7 @@ def build(num_classes=1000, image_size=227, classes=None, colorspace="rgb", norm
                               f"images; use --image-size {base[0].InputSize[0]}")
     else:
         base = alexnet_layers(1000, image_size, normalization, colorspace)
+        check_input_size(base, "alexnet")
     if transfer or weights or num_classes != 1000:
         layers = transfer_layers(base, num_classes, fc_units, lr_factor, classes, freeze_base)
     else:

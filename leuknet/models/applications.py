@@ -34,8 +34,8 @@ WEIGHT_FILES = {"VGG16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
                 "EfficientNetB0": "efficientnetb0_notop.h5"}
 
 
-def build(name, num_classes=2, image_size=None, classes=None, colorspace="rgb", normalization="zerocenter",
-          weights=None, crop=0, l1l2=None, class_weights=None, **_ignored):
+def build(name, num_classes=2, image_size=None, classes=None, colorspace="rgb", normalization="zerocenter", crop=0,
+          class_weights=None, weights=None, l1l2=None):
     app_name, head, default_l1l2, default_size = APPS[name]
     size = int(image_size or default_size)
     if size < MIN_SIZE[name]:

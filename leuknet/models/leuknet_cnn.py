@@ -17,6 +17,7 @@ A ReLU after the first fully connected layer is also not stated; it is the stand
 from __future__ import annotations
 
 import leuknet.spec.layers as ml
+from leuknet.spec.layers import assemble, check_input_size
 
 
 def leuknet_layers(num_classes=2, image_size=224, channels=3, pool_stride=2, fc_units=512, window=5,
@@ -34,15 +35,18 @@ def leuknet_layers(num_classes=2, image_size=224, channels=3, pool_stride=2, fc_
     return layers
 
 
-def build(num_classes=2, input_shape=None, image_size=224, classes=None, weights=None, **kwargs):
-    if weights:
-        from leuknet.errors import ConfigError
-
-        raise ConfigError("LeukNet has no pretrained weights: --weights applies to alexnet")
-    for k in ("lr_factor", "freeze_base", "input_order", "transfer", "l1l2"):
-        kwargs.pop(k, None)
-    if input_shape is not None:
-        image_size = int(input_shape[0])
-        kwargs.setdefault("channels", int(input_shape[2]) if len(input_shape) > 2 else 3)
-    model, _ = ml.assemble(leuknet_layers(num_classes, image_size, classes=classes, **kwargs), name="leuknet")
+def network(num_classes=2, image_size=224, name="leuknet", **layer_options):
+    """LeukNet as a Keras model with any of :func:`leuknet_layers`' options (``filters``, ``window``, ``channels``,
+    ``dropout`` as well): small variants for tests and studies. An input too small for the three pooling stages is
+    a ConfigError naming the smallest size that works."""
+    layers = leuknet_layers(num_classes, image_size, **layer_options)
+    check_input_size(layers, name)
+    model, _ = assemble(layers, name=name)
     return model
+
+
+def build(num_classes=2, image_size=224, classes=None, colorspace="rgb", normalization="zerocenter", crop=0,
+          class_weights=None, fc_units=512, pool_stride=2):
+    """The registered model (``leuknet.models.build("leuknet", ...)``): the options of ``ModelInfo.options``."""
+    return network(num_classes, image_size, classes=classes, colorspace=colorspace, normalization=normalization,
+                   crop=crop, class_weights=class_weights, fc_units=fc_units, pool_stride=pool_stride)

@@ -733,6 +733,132 @@ def _sizes(xs):
     return ", ".join("x".join(str(d) for d in x.shape[1:]) for x in xs)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# spatial sizes: the arithmetic of convolution and pooling, without building anything
+
+
+def _two(v):
+    a = [int(x) for x in np.ravel(v)]
+    return (a[0], a[0]) if len(a) == 1 else (a[0], a[1])
+
+
+def _window_size(n, k, s, d, lo, hi):
+    return (n + lo + hi - ((k - 1) * d + 1)) // s + 1
+
+
+def _layer_output_size(spec, ins):
+    """The (height, width) of ``spec``'s output from its inputs' sizes (None: not a feature map any more)."""
+    if any(v is None for v in ins):
+        return None
+    if isinstance(spec, (Convolution2DLayer, MaxPooling2DLayer, AveragePooling2DLayer)):
+        k = _two(spec.FilterSize if isinstance(spec, Convolution2DLayer) else spec.PoolSize)
+        s = _two(spec.Stride)
+        d = _two(spec.DilationFactor) if isinstance(spec, Convolution2DLayer) else (1, 1)
+        if isinstance(spec.Padding, str):  # 'same'
+            return tuple(-(-n // st) for n, st in zip(ins[0], s))
+        t, b, l_, r = (int(v) for v in spec.Padding)
+        return (_window_size(ins[0][0], k[0], s[0], d[0], t, b), _window_size(ins[0][1], k[1], s[1], d[1], l_, r))
+    if isinstance(spec, (GlobalAveragePooling2DLayer, GlobalMaxPooling2DLayer)):
+        return (1, 1)
+    if isinstance(spec, FullyConnectedLayer):
+        return None
+    if isinstance(spec, ConcatenationLayer) and int(spec.Dim) in (1, 2):
+        axis = int(spec.Dim) - 1
+        out = list(ins[0])
+        out[axis] = sum(v[axis] for v in ins)
+        return tuple(out)
+    return ins[0]
+
+
+def _vanishing_layer(order, inputs, hw):
+    """(the first layer, in ``order``, whose output feature map is empty for an input of ``hw``, the (height, width)
+    of its input), or None."""
+    sizes = {}
+    for spec in order:
+        ins = None
+        if isinstance(spec, ImageInputLayer):
+            out = tuple(hw)
+        else:
+            ins = [sizes.get(inputs.get((spec.Name, i))) for i in spec.InputNames]
+            try:
+                out = _layer_output_size(spec, ins)
+            except (TypeError, ValueError, IndexError):  # properties set by hand to odd values: Keras will say
+                out = None
+        if out is not None and min(out) < 1:
+            return spec, ins[0]
+        sizes[spec.Name] = out
+    return None
+
+
+def _smallest(fits, start):
+    """The smallest n >= 1 with ``fits(n)`` (``fits`` is monotone: a larger input never shrinks a feature map);
+    None when even a very large input does not fit."""
+    hi = max(1, start)
+    while not fits(hi):
+        hi *= 2
+        if hi > 1 << 20:
+            return None
+    lo = 0  # fits(lo) is False or lo == 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _minimum(order, inputs, start=(1, 1)):
+    big = 1 << 22  # the other dimension, large enough never to vanish
+    h = _smallest(lambda n: _vanishing_layer(order, inputs, (n, big)) is None, start[0])
+    w = _smallest(lambda n: _vanishing_layer(order, inputs, (big, n)) is None, start[1])
+    return None if h is None or w is None else (h, w)
+
+
+def minimum_input_size(layers, fn="minimum_input_size"):
+    """The smallest input (height, width) for which no feature map of ``layers`` (a layer array or a LayerGraph)
+    vanishes, from the padding, filter, pool, dilation and stride sizes (each dimension on its own: the arithmetic
+    is separable), or None when no input size works."""
+    specs, edges = layers_and_edges(fn, layers)
+    return _minimum(*topological_order(fn, specs, edges))
+
+
+def check_input_size(layers, what="the network", fn="assemble"):
+    """A one-line ConfigError when the input of ``layers`` is too small for its feature maps, naming the smallest
+    size that works: 'alexnet needs an input of at least 67 x 67, received 64 (...)'."""
+    specs, edges = layers_and_edges(fn, layers)
+    _check_input_size(*topological_order(fn, specs, edges), what)
+
+
+def _check_input_size(order, inputs, what):
+    src = next(l for l in order if isinstance(l, ImageInputLayer))
+    bad = _vanishing_layer(order, inputs, tuple(int(v) for v in src.InputSize[:2]))
+    if bad is not None:
+        raise _too_small(order, inputs, what, bad[0], "x".join(map(str, bad[1])))
+
+
+def _check_feature_map(order, inputs, what, spec, xs):
+    """Before building ``spec`` on the tensors ``xs``: a ConfigError when its output would be empty."""
+    try:
+        out = _layer_output_size(spec, [tuple(int(d) for d in x.shape[1:3]) if len(x.shape) == 4 else None
+                                        for x in xs])
+    except (TypeError, ValueError, IndexError):
+        return
+    if out is not None and min(out) < 1:
+        raise _too_small(order, inputs, what, spec, _sizes(xs[:1]))
+
+
+def _too_small(order, inputs, what, spec, got_there):
+    src = next(l for l in order if isinstance(l, ImageInputLayer))
+    hw = tuple(int(v) for v in src.InputSize[:2])
+    least = _minimum(order, inputs, hw)
+    where = f"layer {spec.Name!r} ({spec.kind}) gets a {got_there} feature map"
+    if least is None:
+        return ConfigError(f"{what}: the feature map vanishes for any input size: {where}")
+    got = str(hw[0]) if hw[0] == hw[1] else f"{hw[0]} x {hw[1]}"
+    return ConfigError(f"{what} needs an input of at least {least[0]} x {least[1]}, received {got} ({where})")
+
+
 def _build(spec, xs, classes, post, fn):
     """The Keras layers of one MATLAB layer applied to its input tensors ``xs``; returns (tensor, classes of a
     classification layer or None)."""
@@ -863,18 +989,21 @@ def assemble(layers, classes=None, name="network", fn="assemble"):
     Returns ``(model, class_names)``. A layer array must start with an :class:`ImageInputLayer`; a graph needs
     exactly one, every input connected, no cycle and one unconnected output. ``classes`` fills a classification
     layer's ``Classes='auto'``. Bad sizes (a filter larger than its input, inputs of an addition that differ) are
-    one-line ConfigErrors naming the layer."""
+    one-line ConfigErrors naming the layer; an input too small for the feature maps names the smallest input that
+    works (:func:`check_input_size`)."""
     is_graph = hasattr(layers, "_layers") and hasattr(layers, "_edges")
     specs, edges = layers_and_edges(fn, layers)
     if not is_graph and (not specs or not isinstance(specs[0], ImageInputLayer)):
         raise ConfigError(f"{fn}: the layer array must start with imageInputLayer")
     order, inputs = topological_order(fn, specs, edges)
+    what = f"{fn}: " + ("the network" if name == "network" else name)
     tensors, post, out_classes, x_in, last = {}, [], None, None, None
     for spec in order:
         if isinstance(spec, ImageInputLayer):
             x_in, tensors[spec.Name] = _input(spec)
         else:
             xs = [tensors[inputs[(spec.Name, i)]] for i in spec.InputNames]
+            _check_feature_map(order, inputs, what, spec, xs)
             try:
                 tensors[spec.Name], cls = _build(spec, xs, classes, post, fn)
             except (ValueError, TypeError) as e:
