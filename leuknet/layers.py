@@ -5,9 +5,6 @@ All layers are registered (``leuknet>...``) so saved models load with ``keras.mo
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import numpy as np
 import keras
 import tensorflow as tf
@@ -34,7 +31,7 @@ class CrossChannelNormalization(keras.layers.Layer):
     """
 
     def __init__(self, window_channel_size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
-                 fused: bool = True, **kwargs):
+                 fused: bool = True, relu_input: bool | None = None, **kwargs):
         super().__init__(**kwargs)
         window_channel_size = int(window_channel_size)
         if not 1 <= window_channel_size <= 16:
@@ -48,24 +45,35 @@ class CrossChannelNormalization(keras.layers.Layer):
         self.beta = float(beta)
         self.k = float(k)
         self.fused = bool(fused)
+        # decided when the functional model is built (None: not yet; see __call__), saved with the layer
+        self.relu_input = None if relu_input is None else bool(relu_input)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if self.relu_input is None and isinstance(inputs, keras.KerasTensor):
+            self.relu_input = _is_relu(_producer(inputs))
+        return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
             raise ValueError("CrossChannelNormalization needs a known channel count")
-        self._lrn, self._lrn_relu = _lrn_function(int(channels), self.window_channel_size,
-                                                  self.alpha / self.window_channel_size, self.beta, self.k,
-                                                  self.fused)
+        self._lrn, self._lrn_relu, self._native, self._native_attrs = _lrn_function(
+            int(channels), self.window_channel_size, self.alpha / self.window_channel_size, self.beta, self.k,
+            self.fused)
         self.built = True
 
     def call(self, inputs):
         x = tf.convert_to_tensor(inputs)
         if x.dtype != self.compute_dtype:
             x = tf.cast(x, self.compute_dtype)
-        z = None
-        if self._lrn_relu is not None and x.dtype in _NATIVE_DTYPES and _fusing():
-            z = _relu_input(x)
-        return self._lrn(x) if z is None else self._lrn_relu(z)
+        if self._lrn_relu is None or x.dtype not in _NATIVE_DTYPES or tf.executing_eagerly():
+            return self._lrn(x)  # eagerly: unfused (nothing would prune the bypassed tensors)
+        z = _relu_input(x) if self.relu_input else None
+        y = self._lrn(x) if z is None else self._lrn_relu(z)
+        # what a MaxPooling2D built on this layer's output reads instead of it (see MaxPooling2D)
+        _set_norm_source(y, (self._native, x, self._native_attrs) if z is None
+                         else (self._native, z, dict(self._native_attrs, relu=True)))
+        return y
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -73,59 +81,81 @@ class CrossChannelNormalization(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(window_channel_size=self.window_channel_size, alpha=self.alpha, beta=self.beta, k=self.k,
-                      fused=self.fused)
+                      fused=self.fused, relu_input=self.relu_input)
         return config
 
 
-_fusion = threading.local()  # .on: inside fuse_blocks (per thread: graphs are traced on the calling thread)
 _NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' (leuknet.ops)
 
+FUSED_BLOCKS = """Fused blocks: ``conv -> relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's), where the native kernels
+are in use. Which layers fuse is decided once, when the functional model is built: a layer called on a
+``keras.KerasTensor`` records whether the layer that produced it is one it fuses with (a CrossChannelNormalization
+after a ReLU, a MaxPooling2D after a CrossChannelNormalization) in its config (``relu_input``,
+``fuse_normalization``: saved with the model, so a reloaded model fuses the same way); a Conv2D decides when it is
+built, from its input shape (``few_channel_kernel``). The fused kernels run in traced functions (``tf.function``:
+the Trainer's steps, :func:`leuknet.train.inference_step`, Keras' ``predict``), where TensorFlow prunes the
+bypassed ReLU and normalisation outputs that nothing else reads; an eager call runs the layers one by one.
 
-@contextlib.contextmanager
-def fuse_blocks(gradients=True):
-    """Fused kernels for ``conv -> relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's blocks) in the graphs
-    traced inside this context (the Trainer's steps, ``train.forward`` for predictions), where the native kernels are
-    in use:
+- a :class:`Conv2D` of at most 4 input channels and a small filter (LeukNet's first layer) computes its weight and
+  bias gradients with a kernel for few channels (the general kernels' blocking suits many channels);
+- a :class:`CrossChannelNormalization` whose input is a ReLU's output reads the ReLU's input instead and applies
+  the ReLU in its own kernel, forward and backward: no separate ReLU gradient pass over the largest feature maps
+  (the gradient is the same: zero where the ReLU's input is <= 0, as ``ReluGrad``);
+- a :class:`MaxPooling2D` (no padding) whose input is that normalisation's output normalises and pools in one
+  kernel, which never stores the normalised map. With ``training=True`` (the Trainer's step) it records each
+  window's maximum (the first, row-major) for the gradient, computed in one kernel with the normalisation's; with
+  ``training=False`` or ``None`` (validation, test, predictions) it records no maximum and pools column maxima
+  first (the same values, fewer operations: the kernel 1.07-1.11x faster); a gradient taken through such a graph
+  all the same is still right (the kernel runs again with the maxima recorded).
 
-    - a :class:`Conv2D` of at most 4 input channels and a small filter (LeukNet's first layer) computes its weight
-      and bias gradients with a kernel for few channels (the general kernels' blocking suits many channels);
-    - a :class:`CrossChannelNormalization` whose input is a ReLU's output reads the ReLU's input instead and
-      applies the ReLU in its own kernel, forward and backward: no separate ReLU gradient pass over the largest
-      feature maps (the gradient is the same: zero where the ReLU's input is <= 0, as ``ReluGrad``);
-    - a :class:`MaxPooling2D` (no padding) whose input is that normalisation's output normalises and pools in one
-      kernel, which never stores the normalised map and records each window's maximum (the first, row-major) for
-      the gradient, computed in one kernel with the normalisation's. With ``gradients=False`` (graphs that only
-      predict: validation, test, ``predict``) it records no maximum and pools column maxima first (the same
-      values, fewer operations: the kernel 1.07-1.11x faster); a gradient taken through it all the same is still right (the
-      kernel runs again with the maxima recorded).
-
-    The ReLU's and normalisation's own outputs, read by nothing else, are pruned from the graph. Only for
-    gradients with respect to weights and inputs: inside the context those tensors are no longer on the path to
-    the block's output (Grad-CAM and activations are computed outside it)."""
-    before = _fusing(), getattr(_fusion, "gradients", True)
-    _fusion.on, _fusion.gradients = True, bool(gradients)
-    try:
-        yield
-    finally:
-        _fusion.on, _fusion.gradients = before
+Gradients with respect to weights and inputs are those of the unfused layers. A gradient with respect to a
+bypassed ReLU or normalisation output inside a traced function is not on the path to the block's output (Grad-CAM
+runs eagerly); :func:`unfuse_blocks` makes a model's graphs traced afterwards unfused."""
 
 
-def _fusing() -> bool:
-    return getattr(_fusion, "on", False)
+def unfuse_blocks(model):
+    """Undo the decisions made when ``model`` was built: the graphs traced from now on run its layers one by one
+    (TensorFlow's ReLU, normalisation, pooling and filter gradient), e.g. for a gradient with respect to a
+    block's ReLU or normalisation output; functions traced before keep their graphs. Returns ``model``."""
+    for layer in model.layers:
+        if isinstance(layer, CrossChannelNormalization):
+            layer.relu_input = False
+        elif isinstance(layer, MaxPooling2D):
+            layer.fuse_normalization = False
+        elif isinstance(layer, Conv2D):
+            layer.few_channel_kernel = False
+    return model
 
 
-def _graph_op(x):
-    """The op that produced graph tensor ``x``; None for eager tensors (they have no op)."""
-    try:
-        return x.op
-    except AttributeError:
-        return None
+def _producer(x):
+    """The layer whose call produced KerasTensor ``x`` (functional graph construction), else None."""
+    history = getattr(x, "_keras_history", None)
+    return None if history is None else history.operation
+
+
+def _is_relu(layer) -> bool:
+    """A plain ReLU layer, or a layer whose activation is ReLU: its output is ``Relu(input)``."""
+    if isinstance(layer, keras.layers.ReLU):
+        return layer.max_value is None and layer.negative_slope == 0 and layer.threshold == 0
+    return layer is not None and getattr(layer, "activation", None) is keras.activations.relu
 
 
 def _relu_input(x):
-    """The input of the ``Relu`` op that produced graph tensor ``x``, else None."""
-    op = _graph_op(x)
-    return op.inputs[0] if op is not None and op.type == "Relu" else None
+    """The input of the ReLU that produced graph tensor ``x`` (a CrossChannelNormalization built on a ReLU's
+    output); None where ``x`` is not one after all (the layer called on another tensor). The ReLU is a plain Keras
+    layer that hands nothing on, so its input is read from the traced graph."""
+    op = x.op
+    return op.inputs[0] if op.type == "Relu" else None
+
+
+_NORM_SOURCE = "_leuknet_norm_source"  # attribute of a native normalisation's output: (its input, the op's attrs)
+
+
+def _set_norm_source(y, source):
+    try:
+        setattr(y, _NORM_SOURCE, source)
+    except AttributeError:  # a tensor type without attributes: the pooling after it runs unfused
+        pass
 
 
 def _power_neg_beta(d, beta):
@@ -204,7 +234,7 @@ def _lrn_function(channels, window, scale, beta, k, fused):
         return (native.leuknet_cross_channel_norm(x, **attrs) if use_native else forward(x)), grad
 
     if native is None:
-        return lrn, None
+        return lrn, None, None, None
     relu_attrs = dict(attrs, relu=True)
 
     @tf.custom_gradient
@@ -214,26 +244,33 @@ def _lrn_function(channels, window, scale, beta, k, fused):
 
         return native.leuknet_cross_channel_norm(z, **relu_attrs), grad
 
-    return lrn, relu_lrn
+    return lrn, relu_lrn, native, dict(attrs, relu=False)
 
 
 @keras.saving.register_keras_serializable(package="leuknet")
 class Conv2D(keras.layers.Conv2D):
-    """``keras.layers.Conv2D``; inside :func:`fuse_blocks`, a convolution of at most 4 input channels and 75 patch
-    values (an RGB network's first layer with a small filter, LeukNet's 3 x 3) computes its weight and bias
-    gradients with a kernel for few channels (:file:`leuknet/ops/conv_filter_grad.cc`)."""
+    """``keras.layers.Conv2D``; a convolution of at most 4 input channels and 75 patch values (an RGB network's
+    first layer with a small filter, LeukNet's 3 x 3), decided when the layer is built (``few_channel_kernel``),
+    computes its weight and bias gradients in traced functions with a kernel for few channels
+    (:file:`leuknet/ops/conv_filter_grad.cc`; see :data:`FUSED_BLOCKS`)."""
+
+    few_channel_kernel = False  # set by build
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.few_channel_kernel = self._few_channels(tuple(input_shape))
 
     def call(self, inputs):
-        if _fusing() and self._few_channels(inputs):
+        if self.few_channel_kernel and not tf.executing_eagerly() and _native_lrn() is not None:
             return _few_channel_conv(inputs, self.kernel, self.bias if self.use_bias else None, self.strides)
         return super().call(inputs)
 
-    def _few_channels(self, x):  # and a patch of at most 75 values (5 x 5 x 3): larger ones block well elsewhere
-        return (len(x.shape) == 4 and x.shape[-1] is not None and x.shape[-1] <= 4 and x.dtype in _NATIVE_DTYPES
-                and self.kernel_size[0] * self.kernel_size[1] * x.shape[-1] <= 75
-                and self.groups == 1 and self.padding == "valid" and self.data_format == "channels_last"
-                and tuple(self.dilation_rate) == (1, 1) and self.activation is keras.activations.linear
-                and _native_lrn() is not None)
+    def _few_channels(self, shape):  # and a patch of at most 75 values (5 x 5 x 3): larger ones block well elsewhere
+        return bool(len(shape) == 4 and shape[-1] is not None and shape[-1] <= 4
+                    and tf.as_dtype(self.compute_dtype) in _NATIVE_DTYPES
+                    and self.kernel_size[0] * self.kernel_size[1] * shape[-1] <= 75
+                    and self.groups == 1 and self.padding == "valid" and self.data_format == "channels_last"
+                    and tuple(self.dilation_rate) == (1, 1) and self.activation is keras.activations.linear)
 
 
 def _few_channel_conv(x, kernel, bias, strides):
@@ -259,32 +296,42 @@ def _few_channel_conv(x, kernel, bias, strides):
 
 @keras.saving.register_keras_serializable(package="leuknet")
 class MaxPooling2D(keras.layers.MaxPooling2D):
-    """``keras.layers.MaxPooling2D``; inside :func:`fuse_blocks`, fused with the cross-channel normalisation before
-    it (one kernel forward, one backward)."""
+    """``keras.layers.MaxPooling2D``; built on a :class:`CrossChannelNormalization`'s output (no padding), it
+    normalises and pools in one kernel forward and one backward in traced functions, recording the windows' maxima
+    only with ``training=True`` (see :data:`FUSED_BLOCKS`). ``fuse_normalization``: decided when the functional
+    model is built (None: not yet), saved with the layer."""
 
-    def call(self, inputs):
-        if _fusing():
-            fused = _fused_norm_pool(inputs, self)
-            if fused is not None:
-                return fused
-        return super().call(inputs)
+    def __init__(self, *args, fuse_normalization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fuse_normalization = None if fuse_normalization is None else bool(fuse_normalization)
+
+    def __call__(self, *args, **kwargs):
+        inputs = args[0] if args else kwargs.get("inputs")
+        if self.fuse_normalization is None and isinstance(inputs, keras.KerasTensor):
+            (ph, pw) = self.pool_size
+            self.fuse_normalization = (isinstance(_producer(inputs), CrossChannelNormalization)
+                                       and self.padding == "valid" and self.data_format == "channels_last"
+                                       and ph * pw <= 256 and len(inputs.shape) == 4)
+        return super().__call__(*args, **kwargs)
+
+    def call(self, inputs, training=None):
+        # the normalisation's native input and attributes, handed on with its output in traced functions
+        source = getattr(inputs, _NORM_SOURCE, None) if self.fuse_normalization else None
+        if source is None:
+            return super().call(inputs)
+        recorded = True if isinstance(training, tf.Tensor) else bool(training)  # False: a graph that only predicts
+        return _norm_pool(*source, self.pool_size, self.strides, recorded)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(fuse_normalization=self.fuse_normalization)
+        return config
 
 
-def _fused_norm_pool(x, layer):
-    """maxpool(norm(z)) in one kernel when graph tensor ``x`` is the native normalisation's output of ``z`` and the
-    pooling has no padding; else None."""
-    op = _graph_op(x)
-    if op is not None and op.type == "IdentityN":  # tf.custom_gradient's wrapper around the normalisation's output
-        op = op.inputs[x.value_index].op
-    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
-    if (op is None or op.type != "LeuknetCrossChannelNorm" or layer.padding != "valid"
-            or layer.data_format != "channels_last" or ph * pw > 256 or len(x.shape) != 4):
-        return None
-    native = _native_lrn()  # the library whose normalisation op produced x
-    attrs = {a: op.get_attr(a) for a in ("before", "after", "scale", "beta", "k", "relu")}
-    attrs.update(pool_h=ph, pool_w=pw, stride_h=sh, stride_w=sw)
-
-    recorded = getattr(_fusion, "gradients", True)  # else: a graph that only predicts (fuse_blocks)
+def _norm_pool(native, z, norm_attrs, pool_size, strides, recorded):
+    """maxpool(norm(z)) in one kernel (``native``: the library of the normalisation's op, ``norm_attrs`` its
+    attributes), with the window maxima recorded for the gradient or, where not ``recorded``, recomputed by it."""
+    attrs = dict(norm_attrs, pool_h=pool_size[0], pool_w=pool_size[1], stride_h=strides[0], stride_w=strides[1])
 
     @tf.custom_gradient
     def norm_pool(z):
@@ -296,7 +343,7 @@ def _fused_norm_pool(x, layer):
 
         return y, grad
 
-    return norm_pool(op.inputs[0])
+    return norm_pool(z)
 
 
 def _normalized(x, mean, std, lo, hi, mode, scale, dtype):

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from leuknet.layers import (BatchNormalization, ClassificationOutput, ImageInputNormalization, crossentropyex,
-                            fuse_blocks, input_statistics, population_statistics)
+                            input_statistics, population_statistics)
 from leuknet.solvers import Solver
 from leuknet.spec.layers import layer_factors
 from leuknet.spec.options import TrainingOptions
@@ -124,8 +124,8 @@ class Trainer:
     def _replica_grads(self, x, y):
         """Forward and backward on one (share of a) mini-batch: loss, accuracy, unscaled gradients. With mixed
         float16 the loss is scaled for the backward pass and the gradients unscaled."""
-        with tf.GradientTape() as tape, fuse_blocks():
-            probs = self.model(x, training=True)
+        with tf.GradientTape() as tape:
+            probs = self.model(x, training=True)  # the fused blocks' training variant (leuknet.layers.FUSED_BLOCKS)
             loss = self._loss(probs, y, training=True)
             scaled = loss * self.loss_scale if self.loss_scaling else loss
         grads = tape.gradient(scaled, self.model.trainable_variables)
@@ -365,9 +365,16 @@ class Trainer:
 
 
 def _frozen_view(variable) -> np.ndarray:
-    """Read-only NumPy view of a variable's current value (no copy; see Trainer.get_state)."""
-    a = np.asarray(tf.convert_to_tensor(variable)._numpy())  # numpy() would copy; _numpy() shares the buffer
-    a.flags.writeable = False  # a new array object per call (scalars come as NumPy scalars: made 0-d arrays)
+    """Read-only NumPy view of a variable's current value (no copy; see Trainer.get_state): the buffer of the
+    tensor a read returns, through ``memoryview`` (TensorFlow's documented zero-copy read; ``Tensor.numpy()``
+    copies). Dtypes the buffer protocol cannot describe (bfloat16) through ``np.asarray``, which shares the buffer
+    too (``Tensor.__array__``)."""
+    t = tf.convert_to_tensor(variable)
+    try:
+        a = np.asarray(memoryview(t))
+    except (TypeError, ValueError):
+        a = np.asarray(t)
+    a.flags.writeable = False  # a new array object per call
     return a
 
 
@@ -409,10 +416,9 @@ class _BackgroundWriter:
 
 
 def forward(model, x):
-    """``model(x, training=False)`` with the fused blocks (:func:`leuknet.layers.fuse_blocks`, for predicting:
-    same outputs)."""
-    with fuse_blocks(gradients=False):
-        return model(x, training=False)
+    """``model(x, training=False)``: traced, the fused blocks' variant for predicting (no pooling maxima recorded;
+    :data:`leuknet.layers.FUSED_BLOCKS`), the same outputs."""
+    return model(x, training=False)
 
 
 def inference_step(model):

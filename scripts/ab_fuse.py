@@ -1,4 +1,4 @@
-"""Whole training steps with and without the fused blocks (leuknet.layers.fuse_blocks), alternating.
+"""Whole training steps with and without the fused blocks (leuknet.layers.FUSED_BLOCKS), alternating.
 
     python scripts/ab_fuse.py [--model leuknet|alexnet] [--precision bf16] [--batch 128] [--repeats 8]
 
@@ -9,7 +9,6 @@ alternate (the order flips every repetition); the speed-up is the median of the 
 """
 
 import argparse
-import contextlib
 import os
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
@@ -17,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from leuknet import train  # noqa: E402
 from leuknet.bench import alternate, random_batch, training_steps  # noqa: E402
+from leuknet.layers import unfuse_blocks  # noqa: E402
 from leuknet.profiles import apply_profile, resolve_profile  # noqa: E402
 
 
@@ -33,15 +32,13 @@ def main():
     apply_profile(profile)
     size = 227 if args.model == "alexnet" else 224
     x, y = random_batch(args.batch, size)
-    steps, fused = {}, train.fuse_blocks
-    try:
-        for name, context in (("unfused", contextlib.nullcontext), ("fused", fused)):
-            train.fuse_blocks = context  # read when the step is traced, on its first call
-            step = training_steps(args.model, profile, x, y, size)[1]
-            step(), step()
-            steps[name] = step
-    finally:
-        train.fuse_blocks = fused
+    steps = {}
+    for name in ("unfused", "fused"):
+        model, step, _ = training_steps(args.model, profile, x, y, size)
+        if name == "unfused":
+            unfuse_blocks(model)  # before the step is traced, on its first call
+        step(), step()
+        steps[name] = step
     times = alternate(steps, args.repeats)
     for k, v in times.items():
         print(f"{k}: median step {np.median(v):.2f} s ({args.batch / np.median(v):.2f} img/s); "

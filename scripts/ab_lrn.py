@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from leuknet import ops  # noqa: E402
+from _ab import load_renamed  # noqa: E402
 
 
 def source_at(rev):
@@ -51,7 +52,7 @@ def main():
     if new is None:
         raise SystemExit(f"native kernels unavailable: {ops.status()}")
     with tempfile.TemporaryDirectory() as d:
-        old = ops.load_renamed(source_at(args.rev), "Old", d)
+        old = load_renamed(source_at(args.rev), "Old", d)
     if args.step:
         return ab_step(old, args)
     if args.fused:
@@ -118,9 +119,7 @@ def ab_fused(old, new, args):
 
 
 def ab_step(old, args):
-    import contextlib
-
-    from leuknet import layers, train
+    from leuknet import layers
     from leuknet.bench import alternate, random_batch, training_steps
     from leuknet.profiles import apply_profile, resolve_profile
 
@@ -132,15 +131,15 @@ def ab_step(old, args):
         leuknet_cross_channel_norm_grad = staticmethod(old.old_cross_channel_norm_grad)
 
     x, y = random_batch(args.batch, 224)
-    steps, native, fused = {}, layers._native_lrn, train.fuse_blocks
+    steps, native = {}, layers._native_lrn
     try:
-        train.fuse_blocks = contextlib.nullcontext  # the kernels alone (the fused blocks: scripts/ab_fuse.py)
         for name, lib in ((args.rev, lambda: Old), ("this", native)):
             layers._native_lrn = lib  # read when the model's layers are built
-            steps[name] = training_steps("leuknet", profile, x, y, 224)[1]
+            model, steps[name], _ = training_steps("leuknet", profile, x, y, 224)
+            layers.unfuse_blocks(model)  # the kernels alone (the fused blocks: scripts/ab_fuse.py)
             steps[name](), steps[name]()  # traced here, under the settings above
     finally:
-        layers._native_lrn, train.fuse_blocks = native, fused
+        layers._native_lrn = native
     times = alternate(steps, args.repeats)
     for k, v in times.items():
         print(f"{k}: median step {np.median(v):.2f} s ({args.batch / np.median(v):.2f} img/s); "

@@ -4,7 +4,7 @@
 
 1. the fused normalisation + pooling op with and without recording maxima, at the three block shapes;
 2. a 452-cell validation pass through the tf.data pipeline (float32) against stored 8-bit slices;
-3. the forward of 452 cells traced with fuse_blocks(gradients=True / False);
+3. the forward of 452 cells traced with the pooling maxima recorded (scripts/_ab.py) and not (training=False);
 4. input statistics of 1,582 cells from float32 pipeline batches against the stored 8-bit arrays.
 Each line: medians and the median of the pairs' ratios (first / second) with its range."""
 
@@ -20,10 +20,11 @@ import tensorflow as tf  # noqa: E402
 from leuknet import models, ops  # noqa: E402
 from leuknet.bench import alternate  # noqa: E402
 from leuknet.data.pipeline import ImageData  # noqa: E402
-from leuknet.layers import fuse_blocks, input_statistics  # noqa: E402
+from leuknet.layers import input_statistics  # noqa: E402
 from leuknet.matlab import trainingOptions  # noqa: E402
 from leuknet.profiles import apply_profile, resolve_profile  # noqa: E402
 from leuknet.train import Trainer  # noqa: E402
+from _ab import pooling_records_maxima  # noqa: E402
 
 
 def paired(name, first, second, pairs):
@@ -71,16 +72,14 @@ def main():
     paired("validation pass, 452 cells", ("pipeline", via_pipeline), ("stored slices", via_stored), pairs)
 
     # 3. the same forward with maxima recorded (the graphs before) vs not
-    def forward(gradients):
-        @tf.function(reduce_retracing=True)
-        def step(x):
-            with fuse_blocks(gradients=gradients):
-                return model(x, training=False)
-
+    def forward():
+        step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         return lambda: [step(tf.convert_to_tensor(x)).numpy() for x, _ in val.stored_batches(128)]
 
-    recorded, unrecorded = forward(True), forward(False)
-    recorded(), unrecorded()  # traced
+    recorded, unrecorded = forward(), forward()
+    with pooling_records_maxima():
+        recorded()  # traced here, with the maxima recorded
+    unrecorded()
     paired("forward of 452 cells", ("maxima recorded", recorded), ("not recorded", unrecorded), pairs)
 
     # 4. input statistics of 1,582 cells: float32 pipeline batches (before) vs stored 8-bit slices

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from leuknet import ops
-from leuknet.layers import CrossChannelNormalization
+from leuknet.layers import CrossChannelNormalization, unfuse_blocks
 
 
 @pytest.fixture
@@ -195,8 +195,13 @@ def plain_build(tmp_path_factory):
     renamed so that they load beside the AVX-512 build in this process."""
     if ops._compiler() is None:
         pytest.skip("no C++ compiler")
-    return ops.load_renamed([ops.SOURCE.read_text(), ops.CONV_SOURCE.read_text()], "Plain",
-                            tmp_path_factory.mktemp("plain"), flags=["-march=x86-64-v3"])
+    folder = tmp_path_factory.mktemp("plain")
+    files = []
+    for i, source in enumerate((ops.SOURCE, ops.CONV_SOURCE)):
+        files.append(folder / f"plain{i}.cc")
+        files[-1].write_text(source.read_text().replace('"Leuknet', '"Plain'))  # the names in REGISTER_OP and Name
+    ops._build(ops._compiler(), folder / "plain.so", files, [["-march=x86-64-v3"]])
+    return tf.load_op_library(str(folder / "plain.so"))
 
 
 @pytest.mark.parametrize("w,channels,beta", [(5, 64, 0.75), (5, 19, 0.5), (4, 9, 0.6), (16, 12, 0.9)])
@@ -269,7 +274,7 @@ def test_relu_input_is_normalised_after_a_relu_and_differentiated_through_it(nat
 
 
 def small_leuknet_step(fold):
-    """A LeukNet training step's loss and gradients (the Trainer's), traced with or without ReLU folding."""
+    """A LeukNet training step's loss and gradients (the Trainer's), traced with or without the fused blocks."""
     import keras
 
     from leuknet import models
@@ -278,23 +283,15 @@ def small_leuknet_step(fold):
 
     keras.utils.set_random_seed(3)
     model = models.build("leuknet", 2, image_size=48)
-    trainer = Trainer(model, trainingOptions("adam"))
     if not fold:
-        import contextlib
-
-        from leuknet import train
-
-        original, train.fuse_blocks = train.fuse_blocks, contextlib.nullcontext
-    try:
-        rng = np.random.default_rng(0)
-        x = tf.constant(rng.normal(0, 60, (4, 48, 48, 3)).astype(np.float32))
-        y = tf.constant([0, 1, 1, 0], tf.int32)
-        fn = tf.function(trainer._replica_grads)
-        loss, _, grads = fn(x, y)
-        graph_ops = [op.type for op in fn.get_concrete_function(x, y).graph.get_operations()]
-    finally:
-        if not fold:
-            train.fuse_blocks = original
+        unfuse_blocks(model)
+    trainer = Trainer(model, trainingOptions("adam"))
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(0, 60, (4, 48, 48, 3)).astype(np.float32))
+    y = tf.constant([0, 1, 1, 0], tf.int32)
+    fn = tf.function(trainer._replica_grads)
+    loss, _, grads = fn(x, y)
+    graph_ops = [op.type for op in fn.get_concrete_function(x, y).graph.get_operations()]
     return float(loss), [g.numpy() for g in grads], graph_ops
 
 
@@ -423,30 +420,43 @@ def test_few_channel_filter_gradient_rejects_mismatched_shapes(native_mode):
         op(tf.zeros((1, 8, 8, 3)), tf.zeros((1, 5, 6, 16)), kh=3, kw=3, stride_h=1, stride_w=1)
 
 
-def test_a_gradient_through_a_prediction_graph_is_still_right(native_mode):
-    """fuse_blocks(gradients=False) records no pooling maxima; a gradient taken through it anyway recomputes them
-    and equals the training graph's."""
+def small_block_model(size=40):
+    """conv -> relu -> crossnorm -> maxpool, twice, and a dense layer (no dropout: training=True and False give
+    the same outputs)."""
     import keras
 
-    from leuknet import models
-    from leuknet.layers import fuse_blocks
+    from leuknet.layers import Conv2D, MaxPooling2D
 
-    native_mode("1")
     keras.utils.set_random_seed(5)
-    model = models.build("leuknet", 2, image_size=40, fc_units=8, filters=(8, 8, 8))
+    x = inp = keras.Input((size, size, 3))
+    for i, f in enumerate((8, 16)):
+        x = Conv2D(f, 3, name=f"conv{i}")(x)
+        x = keras.layers.ReLU(name=f"relu{i}")(x)
+        x = CrossChannelNormalization(5, name=f"norm{i}")(x)
+        x = MaxPooling2D(3, 2, name=f"pool{i}")(x)
+    x = keras.layers.Dense(2)(keras.layers.Flatten()(x))
+    return keras.Model(inp, x)
+
+
+def test_a_gradient_through_a_prediction_graph_is_still_right(native_mode):
+    """training=False records no pooling maxima; a gradient taken through such a graph anyway recomputes them and
+    equals the training graph's, bit for bit."""
+    native_mode("1")
+    model = small_block_model()
     x = tf.constant(np.random.default_rng(2).normal(0, 60, (2, 40, 40, 3)).astype(np.float32))
 
-    def grads(gradients):
+    def grads(training):
         @tf.function
         def f(v):
-            with tf.GradientTape() as tape, fuse_blocks(gradients=gradients):
-                loss = tf.reduce_sum(model(v, training=False)[:, 0])
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(model(v, training=training)[:, 0])
             return tape.gradient(loss, model.trainable_weights), [op.type for op in tf.compat.v1.get_default_graph()
                                                                   .get_operations()]
         return f(x)
 
     (g1, ops1), (g0, ops0) = grads(True), grads(False)
-    assert ops1.count("LeuknetCrossChannelNormMaxPool") == 3 and ops0.count("LeuknetCrossChannelNormMaxPool") == 6
+    assert ops1.count("LeuknetCrossChannelNormMaxPool") == 2 and ops0.count("LeuknetCrossChannelNormMaxPool") == 4
+    assert "MaxPoolGrad" not in ops0 + ops1 and "ReluGrad" not in ops0 + ops1
     for a, b in zip(g0, g1):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -472,3 +482,73 @@ def test_fused_forward_predicts_what_the_layers_do(native_mode, policy):
         np.testing.assert_allclose(fused(x).numpy(), model(x, training=False).numpy(), rtol=1e-6, atol=1e-7)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_fusion_is_decided_when_the_model_is_built(native_mode):
+    """The decisions are layer attributes set by building the functional model, before any call; a layer called
+    on its own (no functional graph) decides nothing and runs unfused, also traced."""
+    import keras
+
+    from leuknet.layers import Conv2D, MaxPooling2D
+
+    native_mode("1")
+    model = small_block_model()
+    assert [model.get_layer(f"norm{i}").relu_input for i in (0, 1)] == [True, True]
+    assert [model.get_layer(f"pool{i}").fuse_normalization for i in (0, 1)] == [True, True]
+    assert [model.get_layer(f"conv{i}").few_channel_kernel for i in (0, 1)] == [True, False]  # 3 channels, then 8
+    config = model.get_config()["layers"]
+    assert {c["config"]["name"]: c["config"].get("relu_input", c["config"].get("fuse_normalization"))
+            for c in config if c["config"]["name"].startswith(("norm", "pool"))} == {
+                "norm0": True, "pool0": True, "norm1": True, "pool1": True}
+    # neighbours that do not fuse: a pooling after a convolution, a normalisation after a leaky ReLU
+    x = inp = keras.Input((12, 12, 3))
+    x = MaxPooling2D(2, name="pool")(Conv2D(4, 3)(x))
+    x = CrossChannelNormalization(3, name="norm")(keras.layers.LeakyReLU()(x))
+    x = MaxPooling2D(2, padding="same", name="padded")(x)  # padding: not fused
+    other = keras.Model(inp, x)
+    assert other.get_layer("pool").fuse_normalization is False
+    assert other.get_layer("norm").relu_input is False
+    assert other.get_layer("padded").fuse_normalization is False
+    alone = CrossChannelNormalization(5)
+    z = tf.constant(np.random.default_rng(0).normal(0, 9, (1, 4, 4, 8)).astype(np.float32))
+    graph = tf.function(lambda v: alone(tf.nn.relu(v))).get_concrete_function(z).graph
+    assert alone.relu_input is None
+    (norm,) = [op for op in graph.get_operations() if op.type == "LeuknetCrossChannelNorm"]
+    assert norm.inputs[0].op.type == "Relu" and not norm.get_attr("relu")
+
+
+def test_a_saved_and_reloaded_model_fuses_the_same_way(native_mode, tmp_path):
+    """leuknet.io.save_model / load_model: the decisions come back with the layers' config, the traced forward and
+    training graphs run the fused kernels, and the outputs and gradients are the original model's, bit for bit."""
+    from leuknet.io import load_model, save_model
+
+    native_mode("1")
+    model = small_block_model()
+    save_model(model, tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    for name in ("norm0", "norm1"):
+        assert loaded.get_layer(name).relu_input is True
+    for name in ("pool0", "pool1"):
+        assert loaded.get_layer(name).fuse_normalization is True
+    assert loaded.get_layer("conv0").few_channel_kernel is True
+    x = tf.constant(np.random.default_rng(3).normal(0, 60, (2, 40, 40, 3)).astype(np.float32))
+
+    def run(m, training):
+        @tf.function
+        def f(v):
+            with tf.GradientTape() as tape:
+                y = m(v, training=training)
+                loss = tf.reduce_sum(y[:, 0])
+            return y, tape.gradient(loss, m.trainable_weights)
+
+        y, g = f(x)
+        return y, g, [op.type for op in f.get_concrete_function(x).graph.get_operations()]
+
+    for training in (True, False):
+        (y0, g0, ops0), (y1, g1, ops1) = run(model, training), run(loaded, training)
+        assert ops1 == ops0
+        assert ops1.count("LeuknetCrossChannelNormMaxPool") == (2 if training else 4)
+        assert ops1.count("LeuknetConv2DFilterGrad") == 1 and "MaxPool" not in ops1 and "ReluGrad" not in ops1
+        np.testing.assert_array_equal(y1.numpy(), y0.numpy())
+        for a, b in zip(g1, g0):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -99,27 +99,6 @@ def _build(cxx: str, out: Path, sources=None, attempts=NATIVE_ATTEMPTS) -> None:
     raise NativeOpsError(f"{cxx} could not build {names}: {errors[-1][0] if errors[-1] else ''}")
 
 
-def load_renamed(sources, prefix: str, folder, flags=None):
-    """Build kernel sources (``sources``: the text of one file, or a list of texts: another revision's
-    :file:`cross_channel_norm.cc`, say) with their ops renamed from ``Leuknet...`` to ``<prefix>...`` into
-    ``folder`` and load the library beside the one in use (TensorFlow registers an op name once per process): for
-    A/B timings and tests of other builds. ``flags``: compiler flags in place of this CPU's (e.g.
-    ``["-march=x86-64-v3"]``, no AVX-512)."""
-    import tensorflow as tf
-
-    cxx = _compiler()
-    if cxx is None:
-        raise NativeOpsError("no C++ compiler found (set CXX, or install g++)")
-    folder = Path(folder)
-    files = []
-    for i, text in enumerate([sources] if isinstance(sources, str) else sources):
-        files.append(folder / f"{prefix}{i}.cc")
-        files[-1].write_text(text.replace('"Leuknet', f'"{prefix}'))  # the op names in REGISTER_OP and Name
-    out = folder / f"{prefix}.so"
-    _build(cxx, out, files, [list(flags)] if flags is not None else NATIVE_ATTEMPTS)
-    return tf.load_op_library(str(out))
-
-
 def library_path() -> Path:
     import tensorflow as tf
 
