@@ -67,7 +67,7 @@ class RunDisplay:
             self.task = self.scan.add_task("scan", total=payload["total"])
         elif event == "scan_advance":
             self.scan.update(self.task, advance=payload["n"])
-        elif event == "run_start":
+        elif event == "run_directory":
             out = escape(payload["out"])
             console.print(f"Run directory: {out}" + ("" if payload["resume"] else
                           f" (complete when renamed from {out}.partial; after an interruption: "

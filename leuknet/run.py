@@ -141,9 +141,7 @@ def check_run(cfg: RunConfig) -> RunDirectory:
         from leuknet.matlab.augmentation import augmenter_from_spec
 
         augmenter_from_spec(cfg.augment)
-    if hasattr(models, "check_input_size"):
-        models.check_input_size(cfg.model, cfg.image_size - 2 * cfg.crop if cfg.crop and cfg.model != "leuknet"
-                                else cfg.image_size)
+    models.check_input_size(cfg.model, cfg.image_size, cfg.pool_stride)
     return check_run_directory(cfg)
 
 
@@ -392,7 +390,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     """Train ``cfg.model`` as configured, in stages; returns a summary (paths, metrics, timings)."""
     cb = callback or (lambda event, payload: None)
     where = check_run(cfg)
-    cb("run_start", {"out": str(where.final), "resume": cfg.resume})
+    cb("run_directory", {"out": str(where.final), "resume": cfg.resume})
     dev = set_up_devices(cfg, cb)
     if not dev.profile.is_chief:  # only the chief writes the run directory; the others write to a scratch folder
         import tempfile

@@ -53,7 +53,11 @@ def bad_input_cases(tmp_path, folders):
         (["predict", "--model-file", tmp_path / "none.keras", folders], "does not exist"),
         (["report", folders, "--out", tmp_path / "r.pdf"], "written as .html (self-contained) or .md"),
         (["train", "--augment", "RandRotation=[1 2 3]"], "--augment: RandRotation='[1 2 3]'"),
-    ] + [(["train", "--data", folders] + args, message) for args, message in early_mistakes(tmp_path)]
+    ] + [(["train", "--data", folders] + args, message) for args, message in early_mistakes(tmp_path)] + [
+        # the advice of a plain re-run and of --resume agree on a run that stopped before its first checkpoint
+        (["train", "--resume", "--out", tmp_path / "stopped"], "has no checkpoint (the run stopped before its "
+                                                               "first one): start again with --out"),
+    ]
 
 
 def early_mistakes(tmp_path):
@@ -73,9 +77,10 @@ def early_mistakes(tmp_path):
         (["--model", "alexnet", "--image-size", "64"], "alexnet needs an input of at least 67 x 67, received 64"),
         (["--option", "GradientThresh=1"], "(did you mean GradientThreshold?)"),
         (["--epochs", "abc"], "Invalid value for '--epochs'"),
-        (["--resume", "--out", tmp_path / "stopped"], "has no checkpoint (the run stopped before its first one)"),
         (["--out", tmp_path / "stopped"], "stopped in " + str(partial) + " before its first checkpoint: pass "
                                           "--overwrite"),
+        (["--resume", "--out", tmp_path / "stopped"], "--resume continues with the interrupted run's saved "
+                                                      "settings; drop --data"),
     ]
 
 
@@ -113,6 +118,14 @@ def test_train_evaluate_predict_on_folders_with_a_corrupt_file(tmp_path, folders
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["dataset"]["synthetic"] is False and cfg["dataset"]["format"] == "folders"
     assert cfg["skipped_files"] == [str(folders / "normal" / "broken.png")]
+    # the reason is the file's own, and the class counts shown are those after skipping (10 + 10 readable)
+    skipped = list(csv.DictReader(open(out / "skipped.csv")))
+    assert skipped[0]["reason"] not in ("", "unreadable image") and "truncated" in skipped[0]["reason"], skipped
+    assert "21 images found (blast: 10, normal: 11)" in r.stdout
+    assert "Split by cell: train 12 (blast 6, normal 6); validation 4 (blast 2, normal 2); test 4 (blast 2, " \
+           "normal 2)" in r.stdout, r.stdout
+    assert cfg["config"]["out"] == str(out) and cfg["training_options"]["Verbose"] is False  # --quiet
+    assert cfg["training_options"]["ValidationData"] == "validation split (4 images)"
     assert cfg["versions"]["tensorflow"] and cfg["dataset"]["fingerprint_sha256"]
     m = json.loads((out / "metrics.json").read_text())
     assert m["classes"] == ["blast", "normal"] and m["n_test"] == 4
@@ -127,6 +140,9 @@ def test_train_evaluate_predict_on_folders_with_a_corrupt_file(tmp_path, folders
     assert r.returncode == 0, r.stderr
     ev = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert ev["n_test"] == 20 and ev["accuracy"] > 0.6 and len(ev["skipped_files"]) == 1
+    # every image but the test split's 4 was seen in training or validation: said, in the output and the metrics
+    assert ev["seen_in_training"] == 16 and "16 of 21 images were in this model's training" in r.stdout, r.stdout
+    assert "truncated" in (tmp_path / "ev" / "skipped.csv").read_text()
     r = leuknet("predict", "--model-file", out / "model.keras", folders / "blast", folders / "normal" / "03.png",
                 "--out", tmp_path / "p.csv", "--device", "cpu")
     assert r.returncode == 0, r.stderr
@@ -154,6 +170,14 @@ def test_demo_end_to_end_learns_well_above_chance(tmp_path):
     assert "SYNTHETIC" in r.stdout and "Mini-batch" in r.stdout and "Base Learning" in r.stdout
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["dataset"]["synthetic"] is True and cfg["config"]["recipe"] == "demo"
+    assert cfg["training_options"]["Verbose"] is True and cfg["config"]["out"] == str(out)
+    # evaluated on the demo folder it was trained on: synthetic, and the overlap is said
+    r = leuknet("evaluate", "--model-file", out / "model.keras", "--data", cfg["dataset"]["root"],
+                "--out", tmp_path / "own")
+    assert r.returncode == 0, r.stderr
+    assert "Evaluation (synthetic data)" in r.stdout and "were in this model's training or validation" in r.stdout
+    own = json.loads((tmp_path / "own" / "metrics.json").read_text())
+    assert own["synthetic_data"] is True and own["seen_in_training"] == 144 and "overstates" in own["note"]
     history = list(csv.DictReader(open(out / "history.csv")))
     assert len(history) == 8 * (112 // 16)
     fresh = write_demo(tmp_path / "fresh", per_class=40, seed=7)
@@ -224,3 +248,28 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_nothing_and_says_so(tmp_path)
     assert not out.exists() and not Path(str(out) + ".partial").exists()
     r = leuknet("train", "--resume", "--out", out, cwd=tmp_path)  # the advice agrees: there is nothing to resume
     assert r.returncode == 2 and "no interrupted run to resume" in r.stderr
+
+
+def test_output_piped_to_a_log_keeps_full_lines(tmp_path):
+    """Piped (no terminal, no COLUMNS): an error line, table rows and help are not cut at 80 columns."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TF_CPP_MIN_LOG_LEVEL")}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "leuknet.cli", *map(str, a)], capture_output=True,
+                                    text=True, cwd=tmp_path, env=env, timeout=300)
+    r = run("train", "--model", "alexnet", "--weights", tmp_path / "missing.onnx")
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and len(lines[0]) > 200 and "exportONNXNetwork" in lines[0]
+    r = run("recipes")
+    assert r.returncode == 0 and "…" not in r.stdout and "balance_to=10000,5000" in r.stdout
+    assert r.stderr.strip() == "", r.stderr  # and no TensorFlow log line
+    r = run("train", "--help")
+    assert "runs/<model>-<time>" in r.stdout
+
+
+def test_no_library_log_lines_on_models_and_report(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "models"], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0 and "leuknet" in r.stdout and r.stderr.strip() == "", r.stderr
+    r = subprocess.run([sys.executable, "-m", "leuknet.cli", "report", tmp_path / "none", "--out",
+                        tmp_path / "r.html"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

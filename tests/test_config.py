@@ -150,3 +150,28 @@ def test_set_up_devices_leaves_the_configuration_alone(tmp_path, monkeypatch):
     dev = run.set_up_devices(cfg, lambda e, p: None)
     assert dev.options.MiniBatchSize == 32 and cfg.batch_size == 8
     assert RunConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}).to_dict()["batch_size"] == 8
+
+
+def test_no_test_split_metrics_say_they_come_from_validation(tmp_path):
+    """--split 0.7,0.3 leaves nothing for the test split: the metrics are the validation split's and say so
+    (before: a run reported them as if they were test metrics)."""
+    from leuknet.run import train_run
+
+    cfg = resolve({"split": "0.7,0.3", "epochs": 1, "demo_per_class": 10, "image_size": 32, "batch_size": 4,
+                   "fc_units": 8, "device": "cpu", "out": str(tmp_path / "r"), "verbose": False})
+    assert cfg.split == (0.7, 0.3, 0.0)
+    res = train_run(cfg)
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert res["metrics"]["evaluated_split"] == m["evaluated_split"] == "validation"
+    assert "no test split" in m["note"] and res["splits"]["test"] == 0 and m["n_test"] == res["splits"]["validation"]
+
+
+def test_run_is_a_sequence_of_short_stages():
+    import ast
+    from pathlib import Path
+
+    import leuknet.run
+
+    tree = ast.parse(Path(leuknet.run.__file__).read_text())
+    longest = max((n.end_lineno - n.lineno + 1, n.name) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
+    assert longest[0] < 60, longest

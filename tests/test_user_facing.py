@@ -317,3 +317,22 @@ def test_gradcam_png_shows_class_probability_and_colour_bar(tmp_path, tiny_model
     # the cell is shown undistorted: square pixels (image axes keep aspect 1)
     images = [a for a in fig.axes if a.images and a.get_label() != "<colorbar>"]
     assert len(images) == 2 and all(a.get_aspect() == 1.0 for a in images)
+
+
+@pytest.mark.parametrize("package", ["onnx", "onnxruntime"])
+def test_weights_import_without_onnx_says_what_to_install(tmp_path, monkeypatch, package):
+    """Before: 'internal error: No module named onnx' (import_onnx imported onnx ahead of the guarded read)."""
+    import sys
+
+    from leuknet.errors import ConfigError
+    from leuknet.weights import onnx_import
+
+    monkeypatch.setitem(sys.modules, package, None)
+    f = tmp_path / "alexnet.onnx"
+    f.write_bytes(b"not read")
+    with pytest.raises(ConfigError) as e:
+        if package == "onnx":
+            onnx_import.import_onnx(f)
+        else:
+            onnx_import.verify(f, None, "rgb")
+    assert f"need the {package} package" in str(e.value) and "pip install" in str(e.value)

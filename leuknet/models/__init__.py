@@ -85,6 +85,28 @@ def build(name: str, num_classes: int = 2, **options):
     return builder(num_classes=int(num_classes), **options)
 
 
+def check_input_size(name: str, image_size: int, pool_stride: int = 2):
+    """The builder's input-size check of model ``name`` without building it (a run checks this before reading
+    any image): a ConfigError naming the smallest size that works."""
+    _get(name)
+    from leuknet.spec.layers import check_input_size as check
+
+    if name == "leuknet":
+        from leuknet.models.leuknet_cnn import leuknet_layers
+
+        check(leuknet_layers(2, int(image_size), pool_stride=int(pool_stride)), name)
+    elif name == "alexnet":
+        from leuknet.spec.alexnet import alexnet_layers
+
+        check(alexnet_layers(1000, int(image_size)), name)
+    else:
+        from leuknet.models.applications import MIN_SIZE
+
+        if int(image_size) < MIN_SIZE[name]:
+            raise ConfigError(f"{name} needs an input of at least {MIN_SIZE[name]} x {MIN_SIZE[name]}, received "
+                              f"{image_size}")
+
+
 # the options of every model: its input and its classes
 _INPUT = frozenset({"image_size", "classes", "colorspace", "normalization", "crop", "class_weights"})
 

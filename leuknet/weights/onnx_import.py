@@ -35,14 +35,21 @@ def _attrs(node):
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def read_onnx(path):
+def _require(package: str):
+    """Import an optional package (installed with leuknet; a trimmed environment may lack it) or say what to do."""
+    import importlib
+
     try:
-        import onnx
+        return importlib.import_module(package)
     except ImportError:
         from leuknet.errors import ConfigError
 
-        raise ConfigError("reading .onnx weights needs the onnx package: pip install 'onnx>=1.16,<1.24' "
-                          "(or pip install -e '.[test]')") from None
+        raise ConfigError(f"ONNX weights need the {package} package, which leuknet installs: pip install "
+                          "'onnx>=1.16,<1.24' 'onnxruntime>=1.18,<1.32'") from None
+
+
+def read_onnx(path):
+    onnx = _require("onnx")
 
     p = Path(path)
     if not p.is_file():
@@ -57,9 +64,9 @@ def read_onnx(path):
 
 def import_onnx(path, input_order="auto", mean=None):
     """Returns (MATLAB layer array with weights, info dict)."""
+    model = read_onnx(path)
     from onnx import numpy_helper
 
-    model = read_onnx(path)
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in g.initializer}
     for n in g.node:  # Constant nodes hold tensors too
@@ -199,8 +206,7 @@ def _out(n, k, s, p):
 def verify(path, model, input_order, seed=0, tolerance=1e-3):
     """Run the ONNX graph in onnxruntime and the Keras model on the same input; return the largest absolute
     difference of the outputs (probabilities) and refuse (ModelFileError) above ``tolerance``."""
-    import onnxruntime as ort
-
+    ort = _require("onnxruntime")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     h, w = model.input.shape[1:3]
