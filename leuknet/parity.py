@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from leuknet.errors import DataError
+from leuknet.tflog import no_false_retracing_warning as _no_false_retracing_warning
 
 DEFAULT_CASES = Path(__file__).resolve().parents[1] / "parity" / "cases"
 INSTALL_ONNX = "pip install onnx onnxruntime"
@@ -30,28 +29,6 @@ def _require(module, install=INSTALL_ONNX):
         importlib.import_module(module)
     except ImportError:
         raise MissingPackage(f"not run: the {module} package is not installed ({install})") from None
-
-
-class _FirstTracesOfNewNetworks(logging.Filter):
-    """Drops TensorFlow's "N out of the last N calls to <function> triggered tf.function retracing" while cases
-    run. Every case builds its own network (and trainer), and each of their tf.functions (the input layer's
-    normalisation, the training step) is traced once: a test counts the traces. TensorFlow's detector counts
-    traces per function *code*, which the functions of all those networks share, and so takes ~20 first traces
-    of ~20 functions for one function traced again and again."""
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-@contextmanager
-def _no_false_retracing_warning():
-    logger = logging.getLogger("tensorflow")
-    f = _FirstTracesOfNewNetworks()
-    logger.addFilter(f)
-    try:
-        yield
-    finally:
-        logger.removeFilter(f)
 
 
 # -- leuknet's side of each kind of case ------------------------------------------------------------------------

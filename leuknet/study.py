@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.colorspace import SPACES
+from leuknet.tflog import no_false_retracing_warning
 from leuknet.errors import ConfigError
 
 TASKS = ("detection", "subtype")
@@ -137,8 +138,9 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
             else:
                 f = dict(flags, colorspace=space, seed=seed0 + r, out=str(run_dir), overwrite=True)
                 cb("run_start", {"space": space, "seed": seed0 + r})
-                train_run(resolve(f), callback=lambda e, p, s=space: cb(e, dict(p, space=s) if isinstance(p, dict)
-                                                                         else p))
+                with no_false_retracing_warning():  # every run's network traces its functions once
+                    train_run(resolve(f), callback=lambda e, p, s=space: cb(e, dict(p, space=s)
+                                                                             if isinstance(p, dict) else p))
     summary = summarise(out, spaces, repeats, seed0)
     write_json(out / "colorspace.json", {"study": meta, "spaces": summary})
     write_text(out / "colorspace.md", markdown(summary, meta))
@@ -177,7 +179,8 @@ def run_fc_study(flags: dict, values, out, callback=None) -> dict:
             cb("run_skipped", {"space": f"fc {wdt}", "seed": base.seed, "epochs": base.epochs})
         else:
             cb("run_start", {"space": f"fc {wdt}", "seed": base.seed})
-            train_run(resolve(dict(flags, fc_units=wdt, out=str(run_dir), overwrite=True)), callback=cb)
+            with no_false_retracing_warning():
+                train_run(resolve(dict(flags, fc_units=wdt, out=str(run_dir), overwrite=True)), callback=cb)
         m = json.loads((run_dir / "metrics.json").read_text())
         rows.append({"fc_units": wdt, "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
                      "per_class": m["per_class"], "n_test": m["n_test"]})

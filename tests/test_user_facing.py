@@ -336,3 +336,19 @@ def test_weights_import_without_onnx_says_what_to_install(tmp_path, monkeypatch,
         else:
             onnx_import.verify(f, None, "rgb")
     assert f"need the {package} package" in str(e.value) and "pip install" in str(e.value)
+
+
+def test_one_epoch_is_singular_in_the_training_header():
+    """Before: 'Training on 14 images, 3 iterations per epoch, 1 epochs'."""
+    import io
+
+    from rich.console import Console
+
+    from leuknet.console import TrainingProgress, plural
+
+    assert (plural(1, "epoch"), plural(2, "epoch"), plural(0, "file")) == ("1 epoch", "2 epochs", "0 files")
+    buf = io.StringIO()
+    tp = TrainingProgress(Console(file=buf, width=200), verbose=True)
+    tp("start", {"n_train": 14, "iterations_per_epoch": 3, "epochs": 1, "total_iterations": 3})
+    tp.progress.stop()
+    assert "3 iterations per epoch, 1 epoch (3 iterations)." in buf.getvalue()
