@@ -148,7 +148,7 @@ def _relu_input(x):
     return op.inputs[0] if op.type == "Relu" else None
 
 
-_NORM_SOURCE = "_leuknet_norm_source"  # attribute of a native normalisation's output: (its input, the op's attrs)
+_NORM_SOURCE = "_leuknet_norm_source"  # of a native normalisation's output: (op library, the op's input, its attrs)
 
 
 def _set_norm_source(y, source):
