@@ -282,8 +282,13 @@ def machine_info() -> dict:
 
 def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, repeats=5, warmup=2,
               baseline=False, out=None, progress=None, pipeline=True, workload=None, workload_options=None) -> dict:
-    """Run every configuration in a subprocess; write bench.json, bench.md and bench.png to ``out``."""
+    """Run every configuration in a subprocess; write bench.json, bench.md and bench.png to ``out`` (claimed,
+    ``<out>.lock``, for the whole benchmark: another process asking for the same ``--out`` is refused)."""
+    import contextlib
+
     from leuknet import models as registry
+    from leuknet.errors import InUseError
+    from leuknet.locks import claim, lock_path_for
     from leuknet.precision import check_precision
 
     for m in models_:
@@ -292,6 +297,15 @@ def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, re
         check_precision(p, device)
     if not batch_sizes or min(batch_sizes) < 1:
         raise ConfigError("give at least one positive --batch-size")
+    with (claim(lock_path_for(out), what=f"benchmark folder {out}", error=InUseError,
+                hint="wait for that benchmark to finish, or choose another --out") if out
+          else contextlib.nullcontext()):
+        return _run_claimed(models_, precisions, batch_sizes, device, image_size, repeats, warmup, baseline, out,
+                            progress, pipeline, workload, workload_options)
+
+
+def _run_claimed(models_, precisions, batch_sizes, device, image_size, repeats, warmup, baseline, out, progress,
+                 pipeline, workload, workload_options) -> dict:
     specs = [dict(model=m, precision=p, batch_size=b, device=device, image_size=image_size, repeats=repeats,
                   warmup=warmup, pipeline=pipeline) for m in models_ for p in precisions for b in batch_sizes]
     if baseline:

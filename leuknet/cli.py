@@ -351,6 +351,11 @@ class StudyDisplay:
         elif event == "run_skipped":
             self.progress.update(self.task, advance=payload["epochs"])
             console.print(f"  {payload['space']} seed {payload['seed']}: already done, kept", highlight=False)
+        elif event == "run_busy":
+            self.progress.update(self.task, advance=payload["epochs"])
+            who = payload["owner"].get("pid", "another process")
+            console.print(f"  {payload['space']} seed {payload['seed']}: being trained by process {who}, left to it",
+                          highlight=False)
         elif event == "run_start":
             self.space = payload
             self.progress.update(self.task, description=f"{payload['space']} seed {payload['seed']}")
@@ -364,8 +369,45 @@ class StudyDisplay:
             self.progress.stop()
 
 
+_WORKERS_HELP = ("Worker processes sharing the study: each run is trained by one of them, the last to finish writes "
+                 "the summary. The same command started N times by hand (or as a job array) does the same.")
+
+
+def _study_in_workers(ctx: typer.Context, command, n, summary_file, cut=None):
+    """This study command again in ``n`` processes (``--workers 1``), their lines prefixed; then the summary."""
+    from leuknet.study import run_in_workers
+
+    args = list(command)
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name == "workers" or value is None or value == param.default or not param.opts:
+            continue
+        args += [param.opts[0], str(value)] if not param.is_flag else [param.opts[0] if value else
+                                                                      param.secondary_opts[0]]
+    args += ["--workers", "1"]
+    console.print(f"{n} worker processes on {escape(str(summary_file.parent))}", highlight=False)
+    results = run_in_workers(args, n, on_line=lambda k, line: console.print(f"[{k + 1}] {escape(line)}",
+                                                                            highlight=False, soft_wrap=True))
+    failed = [(rc, err) for rc, err in results if rc != 0]
+    if failed:
+        lines = dict.fromkeys(line for _, err in failed for line in err.splitlines() if line.strip())
+        for line in lines:
+            err_console.print(escape(line), highlight=False, soft_wrap=True)
+        raise typer.Exit(max(rc for rc, _ in failed) if all(rc > 0 for rc, _ in failed) else 1)
+    text = summary_file.read_text()
+    console.print(text.split(cut)[0] if cut else text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _pending(res):
+    owners = sorted({str(o.get("pid")) for o in res["owners"].values() if o and o.get("pid")})
+    console.print(f"{plural(len(res['pending']), 'run')} still being trained by other processes"
+                  + (f" ({', '.join(owners)})" if owners else "") + f": the last to finish writes the summary in "
+                  f"{escape(res['out'])}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def colorspace(
+    ctx: typer.Context,
     model: Optional[str] = typer.Option(None, help="Model name; default: the recipe's."),
     data: Optional[Path] = typer.Option(None, help="Data folder; default: the synthetic demo set."),
     dataset_format: Optional[str] = typer.Option(None, help="cnmc, allidb or folders."),
@@ -386,8 +428,11 @@ def colorspace(
     fc_units: Optional[int] = typer.Option(None, min=1),
     demo_per_class: Optional[int] = typer.Option(None, min=4),
     out: Path = typer.Option(Path("runs/colorspace"), help="Study folder (resumes where runs are finished)."),
+    workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
 ):
     """Train the same recipe on RGB, HSV, YCbCr and HCbCr data and compare (the paper's Table 1)."""
+    if workers > 1:
+        return _study_in_workers(ctx, ["colorspace"], workers, out / "colorspace.md", "Per-class")
     from leuknet.profiles import prepare_device
 
     prepare_device(device)
@@ -402,6 +447,8 @@ def colorspace(
         res = run_study(flags, spaces, repeats, out, task, callback=display)
     finally:
         display.progress.stop()
+    if res["pending"]:
+        return _pending(res)
     console.print((Path(res["out"]) / "colorspace.md").read_text().split("Per-class")[0], highlight=False,
                   markup=False, soft_wrap=True)
     console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, colorspace.png, confusion_*.png",
@@ -532,6 +579,7 @@ def weights_import(
 
 @study_app.command("fc-units")
 def study_fc_units(
+    ctx: typer.Context,
     values: str = typer.Option("4096,3072,2048,1024", help="Widths of the new fully connected layer."),
     model: str = typer.Option("alexnet"),
     data: Optional[Path] = typer.Option(None),
@@ -548,8 +596,11 @@ def study_fc_units(
     split: Optional[str] = typer.Option(None),
     demo_per_class: Optional[int] = typer.Option(None, min=4),
     out: Path = typer.Option(Path("runs/fc-units")),
+    workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
 ):
     """Rerun the recipe for each feature-vector width with identical splits and seeds (Shafique's Table 4)."""
+    if workers > 1:
+        return _study_in_workers(ctx, ["study", "fc-units"], workers, out / "fc_units.md")
     from leuknet.profiles import prepare_device
 
     prepare_device(device)
@@ -564,6 +615,8 @@ def study_fc_units(
         res = run_fc_study(flags, values, out, callback=display)
     finally:
         display.progress.stop()
+    if res["pending"]:
+        return _pending(res)
     console.print((Path(res["out"]) / "fc_units.md").read_text(), highlight=False, markup=False, soft_wrap=True)
 
 

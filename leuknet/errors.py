@@ -19,3 +19,15 @@ class ModelFileError(LeuknetError):
 
 class DeviceError(LeuknetError):
     """A requested device or precision that this machine does not have."""
+
+
+class InUseError(LeuknetError):
+    """A directory, file or cache entry that another live process holds (its pid and host in the message)."""
+
+    def __init__(self, message, path=None, owner=None):
+        super().__init__(message)
+        self.path, self.owner = path, owner or {}
+
+
+class RunInUse(InUseError):
+    """A run directory (``--out``) that another process is writing."""

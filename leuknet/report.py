@@ -93,9 +93,11 @@ class _Doc:
             self.parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
                               f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         else:
-            self.assets.mkdir(parents=True, exist_ok=True)
+            from leuknet.io import atomic_path
+
             name = f"figure{self.n}.png"
-            make(self.assets / name)
+            with atomic_path(self.assets / name) as tmp:
+                make(tmp)
             self.parts.append(f"![{caption}]({self.assets.name}/{name})\n")
 
     def render(self, title):
@@ -190,13 +192,23 @@ def _study_section(doc, study: Path):
 
 
 def build_report(inputs, out) -> Path:
-    """Write an HTML report (``out`` ending .html) or a Markdown one (``.md``, figures in ``<stem>_files/``)."""
-    from leuknet.io import write_text
+    """Write an HTML report (``out`` ending .html) or a Markdown one (``.md``, figures in ``<stem>_files/``).
+    ``out`` is claimed (``<out>.lock``) while the report is written: another process asking for it is refused."""
+    from leuknet.errors import InUseError
+    from leuknet.locks import claim, lock_path_for
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
         raise ConfigError(f"--out {out}: a report is written as .html (self-contained) or .md, not "
                           f"{out.suffix or 'a file without extension'}")
+    with claim(lock_path_for(out), what=f"report {out}", error=InUseError,
+               hint="wait for that report to be written, or choose another --out"):
+        return _build_claimed(inputs, out)
+
+
+def _build_claimed(inputs, out: Path) -> Path:
+    from leuknet.io import write_text
+
     kind = "md" if out.suffix.lower() in (".md", ".markdown") else "html"
     doc = _Doc(kind, out.with_name(out.stem + "_files"))
     if not inputs:

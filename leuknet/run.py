@@ -1,7 +1,10 @@
 """One training run end to end: data -> split -> pipeline -> model -> solver -> run directory.
 
 The run directory is built as ``<out>.partial`` and renamed to ``<out>`` only when everything is written, so a
-reader never sees a half-written run; a failed run leaves nothing behind. Contents:
+reader never sees a half-written run; a failed run leaves nothing behind. The process that claims ``<out>.lock``
+(:mod:`leuknet.locks`, released by the OS if the process dies) owns ``<out>`` and ``<out>.partial`` until the
+rename; another process that asks for the same ``--out`` (new, ``--resume`` or ``--overwrite``) is refused with
+one line naming the owner's pid. Contents:
 
 - ``config.json``: the resolved configuration, trainingOptions, versions, device, seed, dataset description
   and fingerprint (``synthetic: true`` for the demo), split sizes, skipped files;
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.config import RunConfig
-from leuknet.errors import ConfigError, DataError
+from leuknet.errors import ConfigError, DataError, RunInUse  # noqa: F401  (leuknet.run.RunInUse)
 from leuknet.io import load_model  # noqa: F401  (leuknet.run.load_model, as before)
 from leuknet.ops import used as native_kernels
 
@@ -42,6 +45,13 @@ def versions() -> dict:
 
 def partial_dir(final: Path) -> Path:
     return final.with_name(final.name + ".partial")
+
+
+def run_lock_path(final) -> Path:
+    """``<out>.lock``: whoever holds it owns ``<out>`` and ``<out>.partial``."""
+    from leuknet.locks import lock_path_for
+
+    return lock_path_for(Path(final))
 
 
 def write_checkpoint(path, state):
@@ -100,15 +110,50 @@ class RunDirectory:
     final: Path
     partial: Path
     scratch: Path | None = None  # a non-chief worker's scratch folder (only the chief writes the run)
+    lock: object = None  # leuknet.locks.Lock on <final>.lock, held from the check to the rename
 
     @property
     def has_checkpoint(self) -> bool:
         return (self.partial / "checkpoint.npz").is_file()
 
+    def release(self):
+        if self.lock is not None:
+            self.lock.release()
+
+
+def writes_run_directory(cfg: RunConfig) -> bool:
+    """False for a multi-worker run's non-chief workers (they write a scratch folder, not ``--out``)."""
+    if str(cfg.strategy) != "multi-worker":
+        return True
+    from leuknet.profiles import tf_config
+
+    cluster = tf_config()
+    task = cluster["task"]
+    return task["type"] == "chief" or (not cluster["cluster"].get("chief") and task.get("index", 0) == 0)
+
+
+def claim_run_directory(final: Path):
+    """The lock on ``final`` for this process (refused with one line while another process holds it)."""
+    from leuknet.locks import claim
+
+    return claim(run_lock_path(final), what=f"run directory {final}", error=RunInUse,
+                 hint="wait for that run to finish, or choose another --out")
+
 
 def check_run_directory(cfg: RunConfig) -> RunDirectory:
-    """Stage 1: the run directory: free to write, or holding the checkpoint of the run to resume."""
+    """Stage 1: the run directory: claimed by this process (before anything is written, and before deciding: another
+    process may be writing it), then free to write, or holding the checkpoint of the run to resume."""
     final = Path(cfg.out)
+    lock = claim_run_directory(final) if writes_run_directory(cfg) else None
+    try:
+        return _check_claimed_run_directory(cfg, final, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _check_claimed_run_directory(cfg: RunConfig, final: Path, lock) -> RunDirectory:
     partial = partial_dir(final)
     ck = partial / "checkpoint.npz"
     if cfg.resume:
@@ -117,7 +162,7 @@ def check_run_directory(cfg: RunConfig) -> RunDirectory:
         if not ck.is_file():
             raise ConfigError(f"{partial} has no checkpoint (the run stopped before its first one): start again "
                               f"with --out {final} --overwrite")
-        return RunDirectory(final, partial)
+        return RunDirectory(final, partial, lock=lock)
     if final.exists() and any(final.iterdir()) and not cfg.overwrite:
         raise ConfigError(f"run directory {final} already exists and is not empty; choose another --out or pass "
                           "--overwrite")
@@ -127,7 +172,7 @@ def check_run_directory(cfg: RunConfig) -> RunDirectory:
                               "checkpoint, or --overwrite to start again")
         raise ConfigError(f"an earlier run stopped in {partial} before its first checkpoint: pass --overwrite to "
                           "start again")
-    return RunDirectory(final, partial)
+    return RunDirectory(final, partial, lock=lock)
 
 
 def check_run(cfg: RunConfig) -> RunDirectory:
@@ -390,13 +435,20 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
     """Train ``cfg.model`` as configured, in stages; returns a summary (paths, metrics, timings)."""
     cb = callback or (lambda event, payload: None)
     where = check_run(cfg)
+    try:
+        return _train_claimed(cfg, where, cb)
+    finally:
+        where.release()  # after the rename, or after a failure (a checkpoint, if any, stays to resume)
+
+
+def _train_claimed(cfg: RunConfig, where: RunDirectory, cb) -> dict:
     cb("run_directory", {"out": str(where.final), "resume": cfg.resume})
     dev = set_up_devices(cfg, cb)
     if not dev.profile.is_chief:  # only the chief writes the run directory; the others write to a scratch folder
         import tempfile
 
         scratch = Path(tempfile.mkdtemp(prefix=f"leuknet-worker{dev.profile.task_index}-"))
-        where = RunDirectory(scratch / "run", partial_dir(scratch / "run"), scratch)
+        where = RunDirectory(scratch / "run", partial_dir(scratch / "run"), scratch, lock=where.lock)
     data = split_data(cfg, cb)
     model, trainer, class_weights = build_model(cfg, data, dev, cb)
     info, t_train = fit(cfg, where, trainer, data, cb)
@@ -468,14 +520,26 @@ def evaluate_run(model_file, data, dataset_format=None, out=None, batch_size=64,
                  overwrite=False) -> dict:
     """Evaluate a saved model on every image of a data set: metrics.json and predictions.csv in ``out`` (and
     skipped.csv for unreadable files). The metrics say when the data is synthetic and how many of the images
-    the model saw in training (its run's splits.csv)."""
+    the model saw in training (its run's splits.csv). The folder is claimed (``<out>.lock``) for the whole
+    evaluation: another process asking for it is refused with one line."""
+    from leuknet.locks import claim, lock_path_for
+
+    out = Path(out or Path("runs") / f"evaluate-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    lock = claim(lock_path_for(out), what=f"output folder {out}", error=RunInUse,
+                 hint="wait for that evaluation to finish, or choose another --out")
+    try:
+        return _evaluate_claimed(model_file, data, dataset_format, out, batch_size, callback, overwrite)
+    finally:
+        lock.release()
+
+
+def _evaluate_claimed(model_file, data, dataset_format, out: Path, batch_size, callback, overwrite) -> dict:
     from leuknet import artefacts
     from leuknet.data.pipeline import unreadable_reason
     from leuknet.data.sources import discover
     from leuknet.metrics import classification_metrics
 
     cb = callback or (lambda e, p: None)
-    out = Path(out or Path("runs") / f"evaluate-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise ConfigError(f"output folder {out} already exists and is not empty; choose another --out or "
                           "pass --overwrite")
@@ -512,6 +576,8 @@ def evaluate_run(model_file, data, dataset_format=None, out=None, batch_size=64,
     artefacts.write_metrics(out / "metrics.json", metrics)
     if bad:
         artefacts.write_skipped(out / "skipped.csv", [(p, unreadable_reason(p)) for p in bad])
+    else:
+        (out / "skipped.csv").unlink(missing_ok=True)  # an earlier evaluation's, with --overwrite
     return {"out": str(out), "metrics": metrics, "synthetic": dataset.synthetic, "overlap": overlap}
 
 

@@ -9,11 +9,22 @@ Layout of a study folder::
     colorspace.md         the paper's Table 1 layout
     colorspace.png        bars with error bars
     confusion_<space>.png confusion matrix summed over the repeats
+
+Several processes may run one study together (``--workers N``, or the same command started N times by hand or
+as a job array, on one machine or on several sharing a file system with locks): each run is claimed through its
+run directory's lock by one process, finished runs are never redone, a run another process is training is left
+to it, and the summary is written once every run is finished, by the process that finishes last (under the
+study's lock, ``<study>.lock``, which also guards ``study.json``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -95,12 +106,97 @@ def markdown(summary, meta) -> str:
     return "\n".join(lines) + "\n"
 
 
+# a process waits this long for another's short turn at the study's bookkeeping (study.json, the summary)
+STUDY_LOCK_WAIT_SECONDS = 600
+
+
+def study_lock(out: Path):
+    """The study's own lock (held for seconds: checking ``study.json``, writing the summary)."""
+    from leuknet.locks import acquire, lock_path_for
+
+    return acquire(lock_path_for(out), timeout=STUDY_LOCK_WAIT_SECONDS, what=f"study {out}")
+
+
+def finished(run_dir: Path) -> bool:
+    return (run_dir / "metrics.json").is_file() and (run_dir / "model.keras").is_file()
+
+
+def _run_config(run_dir: Path, flags: dict):
+    """A fresh run, or the continuation of one that a process stopped (crashed, killed) after a checkpoint."""
+    from leuknet.config import load_resume, resolve
+    from leuknet.run import partial_dir
+
+    partial = partial_dir(run_dir)
+    if (partial / "checkpoint.npz").is_file() and (partial / "run_config.json").is_file():
+        return load_resume(run_dir)
+    return resolve(dict(flags, out=str(run_dir), overwrite=True))
+
+
+def run_each(runs, cb, epochs: int) -> dict:
+    """Train every ``(run_dir, info, flags)`` not yet finished, each claimed first: a run another process holds
+    is left to it (``run_busy``), one finished meanwhile is kept. Returns {run_dir: owner} of the runs left."""
+    from leuknet.errors import RunInUse
+    from leuknet.run import claim_run_directory, train_run
+
+    busy = {}
+    for run_dir, info, flags in runs:
+        if finished(run_dir):
+            cb("run_skipped", dict(info, epochs=epochs))
+            continue
+        try:
+            lock = claim_run_directory(run_dir)
+        except RunInUse as e:
+            busy[run_dir] = e.owner
+            cb("run_busy", dict(info, epochs=epochs, owner=e.owner))
+            continue
+        try:
+            if finished(run_dir):  # by another process, between the check and the claim
+                cb("run_skipped", dict(info, epochs=epochs))
+                continue
+            cfg = _run_config(run_dir, flags)
+            cb("run_start", dict(info, resume=cfg.resume))
+            with no_false_retracing_warning():  # every run's network traces its functions once
+                train_run(cfg, callback=lambda e, p, s=info["space"]: cb(e, dict(p, space=s)
+                                                                         if isinstance(p, dict) else p))
+        finally:
+            lock.release()
+    return busy
+
+
+def _sources(run_dirs) -> dict:
+    """What a summary was made from: each run's metrics.json, hashed."""
+    return {Path(r).name: hashlib.sha256((Path(r) / "metrics.json").read_bytes()).hexdigest()[:16]
+            for r in run_dirs}
+
+
+def _up_to_date(summary_file: Path, sources: dict) -> bool:
+    try:
+        return json.loads(summary_file.read_text()).get("sources") == sources
+    except (OSError, ValueError):
+        return False
+
+
+def _check_study_record(out: Path, meta: dict):
+    """``study.json``: written by the first process; a later one with other settings is refused."""
+    from leuknet.io import write_json
+
+    previous = out / "study.json"
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        if {k: v for k, v in old.get("flags", {}).items() if k != "overwrite"} != \
+                {k: v for k, v in meta["flags"].items() if k != "overwrite"}:
+            raise ConfigError(f"{out} holds a study with other settings; choose another --out")
+        if old == meta:
+            return
+    write_json(previous, meta)
+
+
 def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback=None) -> dict:
-    """Train ``flags`` (as for ``leuknet train``) once per space and seed; resume where runs exist."""
-    from leuknet import figures
+    """Train ``flags`` (as for ``leuknet train``) once per space and seed; resume where runs exist. Safe to run
+    in several processes at once on one ``out``; the result's ``pending`` lists the runs other processes are
+    still training (the summary is then theirs to write; ``summary`` is None)."""
     from leuknet.config import resolve
-    from leuknet.io import atomic_path, write_json, write_text
-    from leuknet.run import load_dataset, train_run
+    from leuknet.run import load_dataset
 
     cb = callback or (lambda e, p: None)
     if task not in TASKS:
@@ -121,46 +217,46 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
             "synthetic": dataset.synthetic, "spaces": spaces, "repeats": repeats, "seed": seed0,
             "flags": {k: v for k, v in flags.items() if v is not None}}
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    previous = out / "study.json"
-    if previous.exists():
-        old = json.loads(previous.read_text())
-        if {k: v for k, v in old.get("flags", {}).items() if k != "overwrite"} != \
-                {k: v for k, v in meta["flags"].items() if k != "overwrite"}:
-            raise ConfigError(f"{out} holds a study with other settings; choose another --out")
-    write_json(previous, meta)
-    total = len(spaces) * repeats
-    cb("study_start", {"runs": total, "epochs": base.epochs})
-    for r in range(repeats):
-        for space in spaces:
-            run_dir = out / "runs" / f"{space}-seed{seed0 + r}"
-            if (run_dir / "metrics.json").is_file() and (run_dir / "model.keras").is_file():
-                cb("run_skipped", {"space": space, "seed": seed0 + r, "epochs": base.epochs})
-            else:
-                f = dict(flags, colorspace=space, seed=seed0 + r, out=str(run_dir), overwrite=True)
-                cb("run_start", {"space": space, "seed": seed0 + r})
-                with no_false_retracing_warning():  # every run's network traces its functions once
-                    train_run(resolve(f), callback=lambda e, p, s=space: cb(e, dict(p, space=s)
-                                                                             if isinstance(p, dict) else p))
+    with study_lock(out):
+        _check_study_record(out, meta)
+    runs = [(out / "runs" / f"{space}-seed{seed0 + r}", {"space": space, "seed": seed0 + r},
+             dict(flags, colorspace=space, seed=seed0 + r)) for r in range(repeats) for space in spaces]
+    cb("study_start", {"runs": len(runs), "epochs": base.epochs})
+    busy = run_each(runs, cb, base.epochs)
+    with study_lock(out):  # the last process to finish sees every run finished, and writes the summary
+        pending = [str(r) for r, _, _ in runs if not finished(r)]
+        summary = None if pending else _write_colorspace_summary(out, meta, spaces, repeats, seed0,
+                                                                 [r for r, _, _ in runs], dataset.synthetic)
+    cb("study_end", {"out": str(out), "pending": pending})
+    return {"out": str(out), "summary": summary, "meta": meta, "pending": pending,
+            "owners": {str(r): o for r, o in busy.items() if str(r) in pending}}
+
+
+def _write_colorspace_summary(out, meta, spaces, repeats, seed0, run_dirs, synthetic) -> dict:
+    from leuknet import figures
+    from leuknet.io import atomic_path, write_json, write_text
+
     summary = summarise(out, spaces, repeats, seed0)
-    write_json(out / "colorspace.json", {"study": meta, "spaces": summary})
+    sources = _sources(run_dirs)
+    if _up_to_date(out / "colorspace.json", sources):
+        return summary  # written already, from these very runs
     write_text(out / "colorspace.md", markdown(summary, meta))
     with atomic_path(out / "colorspace.png") as tmp:
-        figures.colorspace_bars(summary, tmp, f"Colour-space comparison: {base.model}, {task}"
-                                + (" (synthetic data)" if dataset.synthetic else ""))
+        figures.colorspace_bars(summary, tmp, f"Colour-space comparison: {meta['model']}, {meta['task']}"
+                                + (" (synthetic data)" if synthetic else ""))
     for space, s in summary.items():
         with atomic_path(out / f"confusion_{space}.png") as tmp:
             figures.confusion_matrix_chart(s["confusion_matrix_sum"], s["classes"], tmp,
                                            f"{s['label']} (sum over {repeats} repeats)")
-    cb("study_end", {"out": str(out)})
-    return {"out": str(out), "summary": summary, "meta": meta}
+    write_json(out / "colorspace.json", {"study": meta, "spaces": summary, "sources": sources})  # last
+    return summary
 
 
 def run_fc_study(flags: dict, values, out, callback=None) -> dict:
     """Shafique & Tehsin's Table 4: the recipe rerun for each width of the new fully connected layer, with the
-    same split and seed; finished runs are kept."""
+    same split and seed; finished runs are kept. Safe in several processes at once, as :func:`run_study`."""
     from leuknet.config import resolve
     from leuknet.io import write_json, write_text
-    from leuknet.run import train_run
 
     cb = callback or (lambda e, p: None)
     try:
@@ -171,25 +267,69 @@ def run_fc_study(flags: dict, values, out, callback=None) -> dict:
         raise ConfigError(f"--values must be positive integers, received {values!r}")
     out = Path(out)
     base = resolve({k: v for k, v in flags.items() if k != "out"})
-    cb("study_start", {"runs": len(widths), "epochs": base.epochs})
-    rows = []
-    for wdt in widths:
-        run_dir = out / "runs" / f"fc{wdt}"
-        if (run_dir / "metrics.json").is_file():
-            cb("run_skipped", {"space": f"fc {wdt}", "seed": base.seed, "epochs": base.epochs})
-        else:
-            cb("run_start", {"space": f"fc {wdt}", "seed": base.seed})
-            with no_false_retracing_warning():
-                train_run(resolve(dict(flags, fc_units=wdt, out=str(run_dir), overwrite=True)), callback=cb)
-        m = json.loads((run_dir / "metrics.json").read_text())
-        rows.append({"fc_units": wdt, "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
-                     "per_class": m["per_class"], "n_test": m["n_test"]})
+    runs = [(out / "runs" / f"fc{wdt}", {"space": f"fc {wdt}", "seed": base.seed}, dict(flags, fc_units=wdt))
+            for wdt in dict.fromkeys(widths)]
+    cb("study_start", {"runs": len(runs), "epochs": base.epochs})
+    busy = run_each(runs, cb, base.epochs)
     meta = {"model": base.model, "recipe": base.recipe, "seed": base.seed, "flags": flags}
-    write_json(out / "fc_units.json", {"study": meta, "results": rows})
-    lines = [f"# Feature-vector length study: {base.model}, recipe {base.recipe}, seed {base.seed}", "",
-             "| Feature vector (units) | Accuracy % | F1 (macro) % | Test images |", "|---|---|---|---|"]
-    lines += [f"| {r['fc_units']} | {100 * r['accuracy']:.2f} | {100 * r['macro_f1']:.2f} | {r['n_test']} |"
-              for r in rows]
-    write_text(out / "fc_units.md", "\n".join(lines) + "\n")
-    cb("study_end", {"out": str(out)})
-    return {"out": str(out), "results": rows}
+    rows = None
+    with study_lock(out):
+        pending = [str(r) for r, _, _ in runs if not finished(r)]
+        if not pending:
+            rows = []
+            for run_dir, _, f in runs:
+                m = json.loads((run_dir / "metrics.json").read_text())
+                rows.append({"fc_units": f["fc_units"], "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
+                             "per_class": m["per_class"], "n_test": m["n_test"]})
+            sources = _sources([r for r, _, _ in runs])
+            if not _up_to_date(out / "fc_units.json", sources):
+                lines = [f"# Feature-vector length study: {base.model}, recipe {base.recipe}, seed {base.seed}", "",
+                         "| Feature vector (units) | Accuracy % | F1 (macro) % | Test images |", "|---|---|---|---|"]
+                lines += [f"| {r['fc_units']} | {100 * r['accuracy']:.2f} | {100 * r['macro_f1']:.2f} | "
+                          f"{r['n_test']} |" for r in rows]
+                write_text(out / "fc_units.md", "\n".join(lines) + "\n")
+                write_json(out / "fc_units.json", {"study": meta, "results": rows, "sources": sources})  # last
+    cb("study_end", {"out": str(out), "pending": pending})
+    return {"out": str(out), "results": rows, "pending": pending,
+            "owners": {str(r): o for r, o in busy.items() if str(r) in pending}}
+
+
+# ---- several worker processes on one study ------------------------------------------------------------------
+
+
+def run_in_workers(args, n: int, on_line=None, env=None) -> list:
+    """Start ``n`` processes ``python -m leuknet.cli ARGS`` (the same study command with ``--workers 1``) and wait
+    for them all. Each one's stdout lines go to ``on_line(k, line)`` as they come; returns [(returncode, stderr)].
+    The processes share the study through its locks, as the same command started n times by hand would."""
+    procs = [subprocess.Popen([sys.executable, "-m", "leuknet.cli", *map(str, args)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))
+             for _ in range(n)]
+    errors = [[] for _ in procs]
+
+    def relay(k, p):
+        for line in p.stdout:
+            if on_line:
+                on_line(k, line.rstrip("\n"))
+
+    def collect(k, p):
+        errors[k] = p.stderr.read()
+
+    threads = [threading.Thread(target=f, args=(k, p), daemon=True) for k, p in enumerate(procs)
+               for f in (relay, collect)]
+    try:
+        for t in threads:
+            t.start()
+        for p in procs:
+            p.wait()
+        for t in threads:
+            t.join(10)
+    finally:
+        for p in procs:  # Ctrl-C, or an error here: no worker is left running
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+    return [(p.returncode, errors[k]) for k, p in enumerate(procs)]

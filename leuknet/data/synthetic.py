@@ -98,14 +98,32 @@ def demo_spec(per_class: int, seed: int, image_size: int = IMAGE_SIZE) -> dict:
             "seed": seed, "image_size": image_size, "subjects_per_class": 8, "folds": 3}
 
 
+def _marker(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "SYNTHETIC.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(folder, spec: dict) -> bool:
+    """True when ``folder`` holds a whole demo set made as ``spec`` says (generator, version, seed, sizes): the
+    marker is written last, inside a temporary folder that is renamed into place, so a marked folder is whole."""
+    m = _marker(Path(folder))
+    return m is not None and {k: m.get(k) for k in spec} == spec
+
+
 def write_demo(out_dir, per_class: int = 150, seed: int = 0, image_size: int = IMAGE_SIZE) -> Path:
-    """Write the synthetic set to ``out_dir`` (atomically: a temporary folder renamed at the end)."""
+    """Write the synthetic set to ``out_dir`` atomically: built in a temporary folder beside it, its marker
+    (``SYNTHETIC.json``: what made it, and how many files) written last, then renamed into place; an earlier
+    folder there is moved aside first and deleted after, so ``out_dir`` is never a half-written set."""
     out_dir = Path(out_dir)
     spec = demo_spec(per_class, seed, image_size)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=out_dir.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    old = None
     try:
         subjects = spec["subjects_per_class"]
+        n = 0
         for label in ("all", "hem"):
             label_rng = np.random.default_rng([seed, 0 if label == "all" else 1])
             stains = label_rng.normal(0, 1, (subjects, 3))
@@ -118,25 +136,46 @@ def write_demo(out_dir, per_class: int = 150, seed: int = 0, image_size: int = I
                 d = tmp / "C-NMC_demo_synthetic" / f"fold_{fold}" / label
                 d.mkdir(parents=True, exist_ok=True)
                 name = f"UID_{subject}_{i // subjects + 1}_1_{label}.png"
-                cv2.imwrite(str(d / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        (tmp / "SYNTHETIC.json").write_text(json.dumps(spec, indent=2))
+                if not cv2.imwrite(str(d / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+                    raise OSError(f"cannot write {d / name}")
+                n += 1
+        (tmp / "SYNTHETIC.json").write_text(json.dumps(dict(spec, files=n), indent=2))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the cache is the user's, as any folder
         if out_dir.exists():
-            shutil.rmtree(out_dir)
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-old-", dir=out_dir.parent))
+            os.replace(out_dir, old)  # onto an empty folder: allowed, and atomic
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     return out_dir
 
 
+# a process that finds the set being built waits for it (building 2 x 1130 cells takes minutes)
+CACHE_WAIT_SECONDS = 3600
+
+
 def demo_dataset(per_class: int = 150, seed: int = 0, cache_dir=None) -> Dataset:
-    """The demo set, generated once into the cache folder (``$LEUKNET_CACHE`` or ``~/.cache/leuknet``)."""
+    """The demo set, generated once into the cache folder (``$LEUKNET_CACHE`` or ``~/.cache/leuknet``).
+
+    Safe for processes started together: the set is built by one of them under a lock (``demo-<key>.lock``) while
+    the others wait for it, and read only once it is whole and made as asked (a set with another marker, or
+    none, is rebuilt)."""
+    from leuknet.locks import acquire
+
     spec = demo_spec(per_class, seed)
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     folder = Path(cache_dir or default_cache_dir()) / f"demo-{key}"
-    marker = folder / "SYNTHETIC.json"
-    if not marker.exists() or json.loads(marker.read_text()) != spec:
-        write_demo(folder, per_class, seed)
+    if not is_complete(folder, spec):
+        with acquire(folder.with_name(folder.name + ".lock"), timeout=CACHE_WAIT_SECONDS,
+                     what=f"the demo data cache {folder}"):
+            if not is_complete(folder, spec):  # built by another process while this one waited
+                write_demo(folder, per_class, seed)
     ds = discover_cnmc(folder)
     ds.format = "demo (synthetic, C-NMC layout)"
     ds.synthetic = True
