@@ -47,8 +47,9 @@ def _describe(info) -> str:
 class Lock:
     """A held lock; :meth:`release` (or leaving a ``with`` block) frees it and deletes the lock file."""
 
-    def __init__(self, path: Path, fd: int):
+    def __init__(self, path: Path, fd: int, made=()):
         self.path, self.fd = path, fd
+        self.made = list(made)  # folders created for the lock file, removed on release when left empty
 
     @property
     def held(self) -> bool:
@@ -64,7 +65,13 @@ class Lock:
             pass
         os.close(self.fd)  # closing the last descriptor releases the flock
         self.fd = None
-        _claimed.pop(str(self.path), None)
+        if _claimed.get(str(self.path)) is self:
+            del _claimed[str(self.path)]
+        for folder in self.made:  # deepest first: a refused command leaves no empty folder behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def __enter__(self):
         return self
@@ -107,11 +114,13 @@ def acquire(path, timeout: float = 0, what: str | None = None, poll: float = 0.1
     process holds it; otherwise wait up to ``timeout`` seconds. Raises ``error`` (:class:`InUseError`) naming
     ``what`` (default: the lock file) and the holder's pid, then ``hint`` (what to do)."""
     path = Path(path)
+    made = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:
         lock = _try_once(path)
         if lock is not None:
+            lock.made = made
             return lock
         if time.monotonic() >= deadline:
             info = owner(path)

@@ -244,7 +244,7 @@ def test_trains_started_together_on_an_empty_cache_complete_or_refuse(tmp_path):
     assert len({c["dataset"]["fingerprint_sha256"] for c in cfgs}) == 1
     assert len({json.loads((runs / d / "metrics.json").read_text())["n_test"] for d in ("x", "y")}) == 1
     assert sorted(p.name for p in runs.iterdir()) == ["x", "y"]
-    assert stray_files(runs, cache) == []
+    assert stray_files(tmp_path) == []
     assert sorted(p.name for p in (runs / "x").iterdir()) == ["config.json", "history.csv", "metrics.json",
                                                              "model.keras", "predictions.csv", "splits.csv"]
 
@@ -270,7 +270,7 @@ def test_colorspace_study_by_two_processes_does_each_run_once_and_matches_one_pr
         assert trained.count(f"{run}: test accuracy") == 1, trained  # each sub-run exactly once
     assert _table(shared) == _table(alone)
     assert "Colour-space study" in results[0][1] + results[1][1]  # the table, from the one that finished last
-    assert stray_files(shared, alone, tmp_path / "cache") == []
+    assert stray_files(tmp_path) == []
     # run again: nothing is redone, and the summary is not rewritten
     from leuknet.study import run_study
 
@@ -294,4 +294,4 @@ def test_fc_units_study_with_workers_does_each_run_once(tmp_path):
     rows = json.loads((out / "fc_units.json").read_text())["results"]
     assert [r["fc_units"] for r in rows] == [4, 8]
     assert "| Feature vector (units)" in o
-    assert stray_files(out) == []
+    assert stray_files(tmp_path) == []
