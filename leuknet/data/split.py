@@ -148,3 +148,118 @@ def make_splits(dataset, fractions, *, by: str = "cell", seed: int = 0, balance:
                     "use more data or larger fractions"
                 )
     return dict(zip(SPLIT_NAMES, parts))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# cross-validation folds
+
+
+def _class_name(c) -> str:
+    c = c.item() if isinstance(c, np.generic) else c
+    return repr(c) if isinstance(c, str) else str(c)
+
+
+def _check_folds(labels, k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        raise ConfigError(f"cross-validation needs K >= 2 folds, received {k!r}; use a holdout split for one")
+    for c, count in zip(*np.unique(labels, return_counts=True)):
+        if count < k:
+            raise ConfigError(
+                f"class {_class_name(c)} has {count} image(s), fewer than the {k} folds, so some test fold would miss it; "
+                f"use K <= {count} or more images of that class"
+            )
+
+
+def _stratified_folds(labels, k, rng) -> np.ndarray:
+    """Fold of every index: each class shuffled and dealt round-robin, the deal running on from class to class,
+    so every class has floor or ceil of n_c / k members in each fold and the folds' sizes differ by at most 1."""
+    fold = np.empty(len(labels), np.int64)
+    start = 0
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        fold[idx] = (start + np.arange(len(idx))) % k
+        start += len(idx)
+    return fold
+
+
+def _grouped_folds(labels, groups, k, rng) -> np.ndarray:
+    """Fold of every index with each group (subject) whole in one fold: the groups, shuffled and then taken
+    largest first, each go to the fold where the class counts stay most even (the sum over classes of the
+    variance across folds of count / class total), the smaller fold on a tie."""
+    names, group_of = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    classes, class_of = np.unique(labels, return_inverse=True)
+    if len(names) < k:
+        raise ConfigError(f"{len(names)} subject(s) cannot fill {k} folds with no subject in two; use K <= "
+                          f"{len(names)} or split by cell")
+    per_group = np.zeros((len(names), len(classes)), np.int64)
+    np.add.at(per_group, (group_of, class_of), 1)
+    for ci, c in enumerate(classes):
+        holders = int(np.count_nonzero(per_group[:, ci]))
+        if holders < k:
+            raise ConfigError(f"class {_class_name(c)} is in {holders} subject(s), fewer than the {k} folds, so some test fold "
+                              f"would miss it; use K <= {holders} or split by cell")
+    totals = per_group.sum(axis=0).astype(np.float64)
+    order = rng.permutation(len(names))
+    order = order[np.argsort(-per_group[order].sum(axis=1), kind="stable")]
+    counts = np.zeros((k, len(classes)), np.int64)
+    fold_of_group = np.empty(len(names), np.int64)
+    for g in order:
+        trial = counts[None, :, :] + np.eye(k, dtype=np.int64)[:, :, None] * per_group[g][None, None, :]
+        cost = (trial / totals).var(axis=1).sum(axis=1)  # (k candidate folds)
+        sizes = counts.sum(axis=1)
+        best = min(range(k), key=lambda f: (round(cost[f], 12), sizes[f], f))
+        fold_of_group[g] = best
+        counts[best] += per_group[g]
+    missing = [(f, classes[ci]) for f in range(k) for ci in range(len(classes)) if counts[f, ci] == 0]
+    if missing:
+        f, c = missing[0]
+        raise ConfigError(f"no grouping of these subjects into {k} folds found with class {_class_name(c)} in fold {f + 1}; "
+                          "use fewer folds or split by cell")
+    return fold_of_group[group_of]
+
+
+def cv_folds(labels, k: int, seed: int = 0, groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K-fold cross-validation: ``[(train_idx, test_idx)]`` for the K folds, every index in exactly
+    one test fold, sorted index arrays; deterministic given ``seed``.
+
+    Without ``groups`` it is MATLAB's ``cvpartition(labels, 'KFold', K)``: given a grouping variable, cvpartition
+    "creates a random partition for stratified k-fold cross-validation. Each subsample, or fold, has
+    approximately the same number of observations and contains approximately the same class proportions"
+    (https://www.mathworks.com/help/stats/cvpartition.html). Here each class's members are shuffled and dealt to
+    the folds in turn, so each fold holds floor or ceil of n_c / K of every class c (within 1) and the fold sizes
+    differ by at most 1. MATLAB's random stream cannot be reproduced: the same seed gives the same folds here,
+    not MATLAB's.
+
+    With ``groups`` (subject ids) no group is in two folds (MATLAB's ``'GroupingVariables'``, R2025a and later,
+    keeps each group in one fold too) and the class counts are balanced greedily across folds.
+
+    A :class:`ConfigError` when K < 2, when a class has fewer members (or, with groups, subjects) than K, or when
+    there are fewer subjects than folds.
+    """
+    labels = np.asarray(labels)
+    _check_folds(labels, k)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        fold = _stratified_folds(labels, k, rng)
+    else:
+        if len(groups) != len(labels):
+            raise ConfigError(f"groups and labels differ in length: {len(groups)} and {len(labels)}")
+        fold = _grouped_folds(labels, groups, k, rng)
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
+
+
+def repeated_cv_folds(labels, k: int, repeats: int, seed: int = 0, groups=None):
+    """R x K-fold cross-validation: yields ``(repeat, fold, train_idx, test_idx)``, repeat r using
+    :func:`cv_folds` with ``seed + r``. Checked before the first fold is yielded."""
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ConfigError(f"repeats must be a positive number of cross-validation repeats, received {repeats!r}")
+    first = cv_folds(labels, k, seed, groups)  # raises now, not at the first next()
+
+    def folds():
+        for r in range(repeats):
+            parts = first if r == 0 else cv_folds(labels, k, seed + r, groups)
+            for f, (train, test) in enumerate(parts):
+                yield r, f, train, test
+
+    return folds()
