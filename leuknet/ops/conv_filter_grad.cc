@@ -10,7 +10,7 @@
 // and accumulated in float32 registers (blocks of patch values x F), one image row at a time; each of a few
 // shards per thread sums into its own float32 buffer and the buffers are added at the end. Arithmetic is float32 for
 // float32, bfloat16 and float16 tensors; the results are rounded to the tensors' type once. Built with
-// cross_channel_norm.cc by leuknet/ops/__init__.py; used by leuknet.layers.Conv2D inside fuse_blocks.
+// cross_channel_norm.cc by leuknet/ops/__init__.py; used by leuknet.layers.Conv2D in fused blocks.
 #include <algorithm>
 #include <cstdint>
 #include <vector>

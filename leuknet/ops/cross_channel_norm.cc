@@ -6,14 +6,14 @@
 //
 // relu = true: x is a ReLU's input; the forward pass normalises max(x, 0) and the gradient is the one with
 // respect to x (zero where x <= 0, as TensorFlow's ReluGrad), so a training graph needs no ReLU gradient pass
-// between this layer and the convolution before it (leuknet/layers.py, fuse_blocks).
+// between this layer and the convolution before it (leuknet/layers.py: fused blocks, decided when the model is built).
 //
 // The whole window lives inside one pixel's channel vector, so each pixel is read once and written once
 // (the XLA version needs two kernels and an intermediate tensor for the backward pass). Arithmetic is float32
 // for float32, bfloat16 and float16 tensors. Built on first use by leuknet/ops/__init__.py.
 //
 // LeuknetCrossChannelNormMaxPool / ...Grad: the normalisation followed by max pooling (no padding) in one kernel
-// each way, for relu -> crossnorm -> maxpool blocks (leuknet/layers.py, fuse_blocks): the forward pass keeps
+// each way, for relu -> crossnorm -> maxpool blocks (leuknet/layers.py: fused blocks, decided when the model is built): the forward pass keeps
 // only a few normalised rows at a time and records each window's first maximum (row-major, as an 8-bit index);
 // the gradient sums, per input pixel, the pooled gradients of the windows whose maximum it is and goes on as
 // the normalisation's gradient.
