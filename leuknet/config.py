@@ -98,6 +98,10 @@ class RunConfig:
                         "every read): random, oliveira, or imageDataAugmenter options as "
                         "'RandRotation=-20,20;RandXReflection=true'.", group="data")
     equalize: bool = _opt(False, "Cut every training class to the smallest after augmentation.", group="data")
+    cv_fold: tuple | None = _opt(None, "A cross-validation fold as the test split: (K, fold, seed) of "
+                                 "leuknet.data.split.cv_folds (by subject where the data has subjects); --split's "
+                                 "train and validation fractions divide the other cells (leuknet colorspace --cv).",
+                                 flag=False, group="data")
     # network
     weights: str | None = _opt(None, "Pretrained weights: .onnx, .keras or .weights.h5 (alexnet), a "
                                "keras.applications .h5 file (others); 'none' = from scratch.", model_option="weights",
@@ -148,6 +152,7 @@ class RunConfig:
         d = asdict(self)
         d["split"] = list(self.split)
         d["options"] = [list(p) for p in self.options]
+        d["cv_fold"] = None if self.cv_fold is None else list(self.cv_fold)
         return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in d.items()}
 
     def training_options(self, **extra):
@@ -287,6 +292,19 @@ def parse_balance_to(text) -> tuple[int, int]:
     return counts[0], counts[1] if len(counts) > 1 else 0
 
 
+def parse_cv_fold(value) -> tuple[int, int, int] | None:
+    """(K, fold, seed) of a cross-validation test fold, fold counted from 0: K >= 2, 0 <= fold < K, seed >= 0."""
+    if value is None:
+        return None
+    try:
+        k, fold, seed = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"cv_fold must be (K, fold, seed), received {value!r}") from None
+    if k < 2 or not 0 <= fold < k or seed < 0:
+        raise ConfigError(f"cv_fold (K, fold, seed) needs K >= 2, 0 <= fold < K and seed >= 0, received {value!r}")
+    return (k, fold, seed)
+
+
 def parse_matlab_option(text: str) -> tuple[str, object]:
     """``--option GradientThreshold=1`` -> ('GradientThreshold', 1.0); values: numbers, Inf, true/false, text."""
     name, sep, value = str(text).partition("=")
@@ -374,6 +392,7 @@ def validate(cfg: RunConfig, given: dict | None = None) -> RunConfig:
     if cfg.recipe is not None and cfg.recipe not in RECIPES:
         _one_of("recipe", cfg.recipe, list_recipes())
     parse_fractions(cfg.split)
+    parse_cv_fold(cfg.cv_fold)
     if cfg.balance_to:
         parse_balance_to(cfg.balance_to)
     _check_applicability(cfg, given if given is not None else {})
@@ -420,6 +439,8 @@ def resolve(flags: dict) -> RunConfig:
             typed[k] = parse_fractions(v)
         elif k == "options":
             typed[k] = tuple(parse_matlab_option(o) if isinstance(o, str) else tuple(o) for o in v)
+        elif k == "cv_fold":
+            typed[k] = parse_cv_fold(v)
         else:
             typed[k] = _coerce(k, v)
     if typed.get("weights") in ("", "none"):
@@ -441,6 +462,8 @@ def from_dict(d: dict) -> RunConfig:
             typed[k] = tuple(v)
         elif k == "options":
             typed[k] = tuple(tuple(p) for p in v)
+        elif k == "cv_fold":
+            typed[k] = parse_cv_fold(v)
         else:
             typed[k] = _coerce(k, v)
     return RunConfig(**typed)

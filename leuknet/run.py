@@ -252,13 +252,35 @@ def read_data(cfg: RunConfig, cb):
     return dataset, data, skipped, t
 
 
+def fold_splits(dataset, cfg: RunConfig) -> dict:
+    """The splits of one cross-validation fold (``cfg.cv_fold`` = (K, fold, seed)): the test split is the fold's
+    test cells of :func:`leuknet.data.split.cv_folds` (grouped by subject where the data has subjects), every one
+    of them, unbalanced; the other cells are split as a run splits its data (``--split-by``, ``--balance``,
+    ``--seed``), with the train and validation fractions of ``--split`` renormalised to fill them (the recipe's
+    test fraction is the fold's job here)."""
+    from leuknet.data.split import cv_folds, make_splits
+
+    k, fold, fold_seed = cfg.cv_fold
+    labels = np.asarray(dataset.labels)
+    groups = [s.subject for s in dataset.samples] if dataset.has_subjects else None
+    rest, test = cv_folds(labels, k, fold_seed, groups)[fold]
+    train_share, val_share = cfg.split[0], cfg.split[1]
+    fractions = (train_share / (train_share + val_share), val_share / (train_share + val_share), 0.0)
+    inner = make_splits(dataset.subset(rest), fractions, by=str(cfg.split_by), seed=cfg.seed,
+                        balance=str(cfg.balance))
+    return {"train": rest[inner["train"]], "validation": rest[inner["validation"]], "test": test}
+
+
 def split_data(cfg: RunConfig, cb) -> RunData:
     """Stage 3: read, split (splitEachLabel per class, by cell or subject), augment and balance the data."""
     from leuknet.config import parse_balance_to
     from leuknet.data.split import make_splits, undersample
 
     dataset, data, skipped, t_scan = read_data(cfg, cb)
-    splits = make_splits(dataset, cfg.split, by=str(cfg.split_by), seed=cfg.seed, balance=str(cfg.balance))
+    if cfg.cv_fold is not None:
+        splits = fold_splits(dataset, cfg)
+    else:
+        splits = make_splits(dataset, cfg.split, by=str(cfg.split_by), seed=cfg.seed, balance=str(cfg.balance))
     train, val, test = (data.subset(splits[k]) for k in ("train", "validation", "test"))
     if cfg.augment == "rotate-mirror":
         train = train.augmented((1, 2, 3, 4))
