@@ -344,27 +344,29 @@ class StudyDisplay:
         self.task = None
         self.space = None
 
+    @staticmethod
+    def _name(info):
+        return info.get("run") or f"{info['space']} seed {info['seed']}"
+
     def __call__(self, event, payload):
         if event == "study_start":
             self.progress.start()
             self.task = self.progress.add_task("Colour-space study", total=payload["runs"] * payload["epochs"])
         elif event == "run_skipped":
             self.progress.update(self.task, advance=payload["epochs"])
-            console.print(f"  {payload['space']} seed {payload['seed']}: already done, kept", highlight=False)
+            console.print(f"  {self._name(payload)}: already done, kept", highlight=False)
         elif event == "run_busy":
             self.progress.update(self.task, advance=payload["epochs"])
             who = payload["owner"].get("pid", "another process")
-            console.print(f"  {payload['space']} seed {payload['seed']}: being trained by process {who}, left to it",
-                          highlight=False)
+            console.print(f"  {self._name(payload)}: being trained by process {who}, left to it", highlight=False)
         elif event == "run_start":
             self.space = payload
-            self.progress.update(self.task, description=f"{payload['space']} seed {payload['seed']}")
+            self.progress.update(self.task, description=self._name(payload))
         elif event == "epoch":
             self.progress.update(self.task, advance=1)
         elif event == "done":
             m = payload["metrics"]
-            console.print(f"  {self.space['space']} seed {self.space['seed']}: test accuracy "
-                          f"{100 * m['accuracy']:.2f}%", highlight=False)
+            console.print(f"  {self._name(self.space)}: test accuracy {100 * m['accuracy']:.2f}%", highlight=False)
         elif event == "study_end":
             self.progress.stop()
 
@@ -413,7 +415,11 @@ def colorspace(
     dataset_format: Optional[str] = typer.Option(None, help="cnmc, allidb or folders."),
     task: str = typer.Option("detection", help="detection (two classes) or subtype (three or more)."),
     spaces: str = typer.Option("rgb,hsv,ycbcr,hcbcr", help="Colour spaces to compare."),
-    repeats: int = typer.Option(1, min=1, help="Seeds per space (mean and s.d. over them)."),
+    repeats: int = typer.Option(1, min=1, help="Seeds per space (mean and s.d. over them); with --cv, "
+                                "cross-validation repeats (seed, seed+1, ...: other folds each)."),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help="K-fold cross-validation: every cell predicted once "
+                                     "per repeat (folds by subject where the data has subjects); intervals, paired "
+                                     "tests and verdicts per pair of spaces."),
     recipe: Optional[str] = typer.Option(None, help="Recipe for every run."),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
     precision: Optional[str] = typer.Option(None, help="fp32, bf16 or fp16 (default: the device profile's)."),
@@ -431,8 +437,9 @@ def colorspace(
     workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
 ):
     """Train the same recipe on RGB, HSV, YCbCr and HCbCr data and compare (the paper's Table 1)."""
+    cut = "## Figures" if cv else "Per-class"
     if workers > 1:
-        return _study_in_workers(ctx, ["colorspace"], workers, out / "colorspace.md", "Per-class")
+        return _study_in_workers(ctx, ["colorspace"], workers, out / "colorspace.md", cut)
     from leuknet.profiles import prepare_device
 
     prepare_device(device)
@@ -444,14 +451,20 @@ def colorspace(
                  fc_units=fc_units, demo_per_class=demo_per_class)
     display = StudyDisplay()
     try:
-        res = run_study(flags, spaces, repeats, out, task, callback=display)
+        res = run_study(flags, spaces, repeats, out, task, callback=display, cv=cv)
     finally:
         display.progress.stop()
     if res["pending"]:
         return _pending(res)
-    console.print((Path(res["out"]) / "colorspace.md").read_text().split("Per-class")[0], highlight=False,
+    console.print((Path(res["out"]) / "colorspace.md").read_text().split(cut)[0], highlight=False,
                   markup=False, soft_wrap=True)
-    console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, colorspace.png, confusion_*.png",
+    if cv:
+        from leuknet.study import CV_FIGURES
+
+        charts = ", ".join(f for f in CV_FIGURES if (Path(res["out"]) / f).is_file())
+    else:
+        charts = "colorspace.png"
+    console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, {charts}, confusion_*.png",
                   highlight=False)
 
 

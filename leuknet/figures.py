@@ -166,3 +166,132 @@ def example_cells(items, classes, path, title="Example test cells"):
                      fontsize=8, color="darkgreen" if ok else "firebrick")
     fig.suptitle(title)
     return _save(fig, path)
+
+
+# ---- cross-validated colour-space study: intervals and paired differences ----------------------------------
+
+_SPACE_NAMES = {"rgb": "RGB", "hsv": "HSV", "ycbcr": "YCbCr", "hcbcr": "HCbCr"}
+
+
+def _finite(values, default=0.0):
+    return [default if v is None or not math.isfinite(v) else v for v in values]
+
+
+def _limits_around(lows, highs, floor=0.0, ceiling=100.0):
+    """y-limits around the data (not from 0): the lowest and highest interval ends with a margin, kept in range."""
+    lo = min(v for v in lows if math.isfinite(v))
+    hi = max(v for v in highs if math.isfinite(v))
+    pad = max(1.0, 0.12 * (hi - lo))
+    return max(floor, lo - pad), min(ceiling + pad / 2, hi + pad)
+
+
+def _pct(d, key):
+    v = d.get(key)
+    return math.nan if v is None else 100.0 * v
+
+
+def accuracy_intervals(summary, path, title="Accuracy per colour space"):
+    """Dot-and-interval chart (:func:`accuracy_intervals_figure`) written to ``path``."""
+    fig = accuracy_intervals_figure(summary, title)
+    fig.savefig(path, format="png", dpi=110)
+    return path
+
+
+def accuracy_intervals_figure(summary, title="Accuracy per colour space"):
+    """Per colour space of a cross-validated study (``colorspace.json``'s ``spaces``): the pooled accuracy with
+    its 95 % Wilson interval (dot and bar) beside the mean ± s.d. over the folds (square). The y axis spans the
+    data, not 0 to 100, so that differences of a point show; the legend sits right of the axes."""
+    spaces = list(summary)
+    x = np.arange(len(spaces))
+    est = np.array([_pct(summary[s]["accuracy"], "estimate") for s in spaces])
+    low = np.array([_pct(summary[s]["accuracy"], "low") for s in spaces])
+    high = np.array([_pct(summary[s]["accuracy"], "high") for s in spaces])
+    mean = np.array([_pct(summary[s]["over_folds"]["accuracy"], "mean") for s in spaces])
+    sd = np.array(_finite([_pct(summary[s]["over_folds"]["accuracy"], "sd") for s in spaces]))
+    fig, ax = subplots(figsize=(max(4.5, 1.2 * len(spaces) + 2.5) + 2.6, 4.0))
+    ax.errorbar(x - 0.12, est, yerr=[est - low, high - est], fmt="o", color="#1f77b4", ms=7, capsize=5, lw=1.6,
+                label="pooled cells\n(95 % Wilson interval)")
+    ax.errorbar(x + 0.12, mean, yerr=sd, fmt="s", color="0.45", ms=6, capsize=4, lw=1.2,
+                label="folds: mean ± s.d.")
+    for xi, e in zip(x, est):
+        ax.annotate(f"{e:.1f}", (xi - 0.12, e), xytext=(-7, 0), textcoords="offset points", ha="right",
+                    va="center", fontsize=8)
+    ax.set_xticks(x, [_SPACE_NAMES.get(s, s) for s in spaces])
+    ax.set_xlim(-0.6, len(spaces) - 0.4)
+    ax.set_ylim(*_limits_around(np.minimum(low, mean - sd), np.maximum(high, mean + sd)))
+    ax.set_ylabel("Accuracy % (axis not from 0)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def paired_differences(pairs, path, title="Paired accuracy differences"):
+    """Chart of :func:`paired_differences_figure` written to ``path``."""
+    fig = paired_differences_figure(pairs, title)
+    fig.savefig(path, format="png", dpi=110)
+    return path
+
+
+def paired_differences_figure(pairs, title="Paired accuracy differences"):
+    """One row per pair (``leuknet.stats.compare_pairs``): the difference a - b in points with its 95 % interval,
+    against the line at 0; filled where the pair is resolved (Holm-adjusted p below alpha), open where not."""
+    n = len(pairs)
+    fig, ax = subplots(figsize=(8.2, 0.45 * n + 1.9))
+    y = np.arange(n)[::-1]
+    for yi, q in zip(y, pairs):
+        d, lo, hi = 100 * q["difference"], 100 * q["low"], 100 * q["high"]
+        ok = q["resolved"]
+        ax.errorbar([d], [yi], xerr=[[d - lo], [hi - d]], fmt="o", ms=7, capsize=4, color="#2ca02c" if ok else "0.35",
+                    mfc="#2ca02c" if ok else "white")
+    ax.axvline(0, color="firebrick", lw=1)
+    ax.set_yticks(y, [f"{q['a']} − {q['b']}" for q in pairs])
+    span = [100 * v for q in pairs for v in (q["low"], q["high"], 0.0)]
+    lo, hi = min(span), max(span)
+    pad = max(0.5, 0.08 * (hi - lo))
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("Accuracy difference, points (95 % CI)")
+    ax.grid(axis="x", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", ls="", color="#2ca02c", label="resolved (Holm)"),
+               Line2D([], [], marker="o", ls="", color="0.35", mfc="white", label="not resolved")]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def class_sensitivity(summary, path, title="Per-class sensitivity"):
+    """Chart of :func:`class_sensitivity_figure` written to ``path``."""
+    fig = class_sensitivity_figure(summary, title)
+    fig.savefig(path, format="png", dpi=110)
+    return path
+
+
+def class_sensitivity_figure(summary, title="Per-class sensitivity"):
+    """Per class (groups) and colour space (dots): the pooled sensitivity with its 95 % Wilson interval; the
+    y axis spans the data; the legend (colour spaces) sits right of the axes."""
+    spaces = list(summary)
+    classes = list(next(iter(summary.values()))["classes"])
+    fig, ax = subplots(figsize=(max(4.5, 1.4 * len(classes) + 2.5) + 2.2, 4.0))
+    w = 0.7 / max(1, len(spaces))
+    lows, highs = [], []
+    for i, s in enumerate(spaces):
+        xs = np.arange(len(classes)) + (i - (len(spaces) - 1) / 2) * w
+        d = [summary[s]["per_class"][c]["sensitivity"] for c in classes]
+        e, lo, hi = (np.array([_pct(v, key) for v in d]) for key in ("estimate", "low", "high"))
+        ax.errorbar(xs, e, yerr=[e - lo, hi - e], fmt="o", ms=6, capsize=3, label=_SPACE_NAMES.get(s, s))
+        lows += list(lo)
+        highs += list(hi)
+    ax.set_xticks(np.arange(len(classes)), classes)
+    ax.set_xlim(-0.6, len(classes) - 0.4)
+    ax.set_ylim(*_limits_around(lows, highs))
+    ax.set_ylabel("Sensitivity % (95 % Wilson interval)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, title="colour space")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

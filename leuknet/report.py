@@ -167,6 +167,8 @@ def _study_section(doc, study: Path):
 
     data = json.loads((study / "colorspace.json").read_text())
     meta, summary = data["study"], data["spaces"]
+    if meta.get("cv"):
+        return _cv_study_section(doc, study, data)
     doc.h(2, f"Colour-space study: {meta['model']}, {meta['task']}")
     if meta.get("synthetic"):
         doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
@@ -189,6 +191,63 @@ def _study_section(doc, study: Path):
     for run in runs:
         if (run / "config.json").is_file():
             _run_section(doc, run, level=3)
+
+
+def _ci(d):
+    est = d.get("estimate")
+    if est is None or (isinstance(est, float) and math.isnan(est)):
+        return "n/a"
+    return f"{100 * est:.1f} [{100 * d['low']:.1f}, {100 * d['high']:.1f}]"
+
+
+def _msd(d):
+    sd = d.get("sd")
+    return f"{100 * d['mean']:.1f}" + ("" if sd is None or math.isnan(sd) else f" ± {100 * sd:.1f}")
+
+
+def _cv_study_section(doc, study: Path, data):
+    """A cross-validated study: the interval tables, the pairwise table with its verdicts, the ranking and the
+    dot-and-interval, paired-difference and per-class sensitivity charts (drawn again from colorspace.json)."""
+    from leuknet import figures
+
+    meta, summary, pairs = data["study"], data["spaces"], data.get("pairs") or []
+    k, r = meta["cv"]["folds"], meta["repeats"]
+    doc.h(2, f"Colour-space study, {k}-fold cross-validated: {meta['model']}, {meta['task']}")
+    if meta.get("synthetic"):
+        doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
+    doc.p(f"Recipe {meta['recipe']}, {k}-fold cross-validation"
+          + (" grouped by subject" if meta["cv"].get("grouped_by_subject") else "") + f", {r} repeat(s) from seed "
+          f"{meta['seed']}; every colour space sees the same folds; each of the {data['cells']} cells is predicted "
+          "once per repeat. Intervals: 95 % Wilson (accuracy, sensitivity, specificity, precision) and percentile "
+          "bootstrap (F1) on the first repeat's pooled cells; mean ± s.d. over all folds. In %.")
+    doc.table(["colour model", "training samples (mean)", "test cells", "accuracy [95 % CI]", "F1 [95 % CI]",
+               "weighted F1 [95 % CI]", "accuracy over folds", "F1 over folds"],
+              [[s["label"], f"{s['training_samples']:.0f}", s["test_cells"], _ci(s["accuracy"]),
+                _ci(s["f1"]["macro_f1"]), _ci(s["f1"]["weighted_f1"]), _msd(s["over_folds"]["accuracy"]),
+                _msd(s["over_folds"]["macro_f1"])] for s in summary.values()])
+    doc.table(["colour model", "class", "sensitivity [95 % CI]", "specificity [95 % CI]", "precision [95 % CI]"],
+              [[s["label"], c, _ci(s["per_class"][c]["sensitivity"]), _ci(s["per_class"][c]["specificity"]),
+                _ci(s["per_class"][c]["precision"])] for s in summary.values() for c in s["classes"]])
+    doc.figure(lambda p: figures.accuracy_intervals(summary, p), "Accuracy per colour space: pooled cells with the "
+               "95 % Wilson interval, and mean ± s.d. over the folds (the axis spans the data, not from 0).")
+    if pairs:
+        doc.h(3, "Pairwise comparisons")
+        doc.table(["a", "b", "difference (points)", "95 % CI", "p (corrected t)", "p (Holm)", "McNemar p",
+                   "resolved"],
+                  [[q["a"], q["b"], f"{100 * q['difference']:.1f}", f"{100 * q['low']:.1f} to {100 * q['high']:.1f}",
+                    f"{q['p']:.3g}", f"{q['p_holm']:.3g}", f"{q['mcnemar']['p']:.3g}",
+                    "yes" if q["resolved"] else "no"] for q in pairs])
+        for q in pairs:
+            doc.p(q["verdict"])
+        doc.p("Ranking (only resolved differences order): "
+              + " > ".join("{" + ", ".join(g) + "}" for g in data["ranking"]))
+        doc.figure(lambda p: figures.paired_differences(pairs, p), "Each pair's accuracy difference with its 95 % "
+                   "interval (corrected resampled t) against 0; filled: resolved after Holm's adjustment.")
+    doc.figure(lambda p: figures.class_sensitivity(summary, p), "Per-class sensitivity with 95 % Wilson intervals "
+               "(pooled cells).")
+    for space, s in summary.items():
+        doc.figure(lambda p, s=s: figures.confusion_matrix_chart(s["confusion_matrix"], s["classes"], p, s["label"]),
+                   f"{s['label']}: confusion matrix of the pooled folds (first repeat).")
 
 
 def build_report(inputs, out) -> Path:
