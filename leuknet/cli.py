@@ -758,6 +758,7 @@ def _interrupted() -> str:
 def main(argv=None):
     """Entry point: LeuknetError and usage errors -> one line and exit 2; Ctrl-C -> one line and exit 130."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ log lines on any command
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # nor OpenCV's decoder warnings (skipped files say why)
     try:
         code = app(args=argv, standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into exit status 130 and returns it

@@ -363,8 +363,6 @@ def _check_applicability(cfg: RunConfig, given: dict):
         raise ConfigError(f"--final-lr applies to --schedule exponential, not {cfg.schedule}")
     if cfg.input_order and not str(cfg.weights or "").lower().endswith(".onnx"):
         raise ConfigError("--input-order applies to ONNX weights (--weights file.onnx)")
-    if cfg.labels and not cfg.data:
-        raise ConfigError("--labels needs --data (the folder its file names are relative to)")
 
 
 def _check_paths(cfg: RunConfig):

@@ -186,5 +186,5 @@ def test_onnx_weights_without_the_onnx_package_is_a_clear_error(tmp_path, monkey
     from leuknet.weights.onnx_import import read_onnx
 
     monkeypatch.setitem(sys.modules, "onnx", None)  # as on an install without the test extra
-    with pytest.raises(ConfigError, match="needs the onnx package: pip install"):
+    with pytest.raises(ConfigError, match="need the onnx package, which leuknet installs: pip install"):
         read_onnx(tmp_path / "alexnet.onnx")

@@ -76,7 +76,7 @@ def test_split_rest_goes_to_the_test_split():
     ({"options": ("Plots=training-progress",)}, "leuknet train sets Plots itself"),
     ({"options": ("GradientThreshold",)}, "--option must be Name=Value"),
     ({"demo_per_class": 10, "data": "."}, "--demo-per-class applies to the embedded demo set"),
-    ({"labels": "labels.csv"}, "--labels needs --data"),
+    ({"labels": "labels.csv"}, "--labels labels.csv does not exist"),
     ({"weights": "nowhere.onnx", "model": "alexnet"}, "--weights nowhere.onnx does not exist"),
     ({"data": "no/such/folder"}, "--data no/such/folder does not exist"),
     ({"fc_unit": 3}, "unknown setting 'fc_unit' (did you mean fc_units?)"),
