@@ -103,22 +103,33 @@ def test_option_mistakes_are_one_line_before_any_image_is_read(tmp_path, folders
         assert not out.exists() and not Path(str(out) + ".partial").exists()
 
 
-def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders):
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders, capsys, monkeypatch):
+    """In-process through the entry point for every case (one TensorFlow start), and two through a real process
+    (the exit status and stderr a shell sees)."""
+    from leuknet.cli import main
+
+    monkeypatch.chdir(tmp_path)
     bad_model = tmp_path / "corrupt.keras"
     bad_model.write_bytes(b"PK\x03\x04 not really a zip")
     cases = bad_input_cases(tmp_path, folders) + [
         (["predict", "--model-file", bad_model, folders], "cannot load model")]
     for args, message in cases:
         out = tmp_path / "run"
-        args = list(args) + (["--out", out] if args[0] == "train" and "--out" not in args else [])
+        args = [str(a) for a in args] + (["--out", str(out)] if args[0] == "train" and "--out" not in args else [])
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        captured = capsys.readouterr()
+        lines = error_lines(captured.err)
+        assert e.value.code == 2, (args, captured.out, captured.err)
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err, (args, captured.err)
+        assert not out.exists() and not Path(str(out) + ".partial").exists()
+    assert not (tmp_path / "r.pdf").exists()
+    for args, message in [(["train", "--no-such-flag"], "No such option: --no-such-flag"),
+                          (["train", "--colorspace", "lab", "--out", tmp_path / "run"], "is not one of")]:
         r = leuknet(*args, cwd=tmp_path)
         lines = error_lines(r.stderr)
-        assert r.returncode == 2, (args, r.stdout, r.stderr)
-        assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, (args, r.stderr)
-        assert not out.exists() and not Path(str(out) + ".partial").exists()
-    r = leuknet("train", "--no-such-flag", cwd=tmp_path)
-    assert r.returncode == 2
-    assert not (tmp_path / "r.pdf").exists()
+        assert r.returncode == 2 and len(lines) == 1 and message in lines[0], r.stderr
+        assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow
