@@ -154,7 +154,7 @@ def _config_parameters():
     from leuknet.config import FIELDS, RECIPES, flag_name
 
     by_recipe = {k for r in RECIPES.values() for k in r}
-    params, hints = [], {}
+    params = []
     for name, f in FIELDS.items():
         meta = f.metadata
         if not meta["flag"]:
@@ -171,40 +171,36 @@ def _config_parameters():
         typ = {"bool": bool, "int": int, "float": float}.get(base, str)
         decls = (f"{flag_name(name)}/--no-{name.replace('_', '-')}",) if typ is bool else (flag_name(name),)
         option = typer.Option(None, *decls, help=help_text, show_default=False, metavar=meta.get("metavar"))
-        hints[name] = Optional[typ]
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                         annotation=Optional[typ]))
-    return params, hints
+    return params
 
 
-def _with_config_options(extra):
-    """Decorator: the command takes every configuration flag (as ``flags``) besides its own ``extra`` ones."""
+def _with_config_options(fn):
+    """Decorator: the command takes every configuration flag (as ``flags``) besides its own options."""
     import inspect
 
-    def wrap(fn):
-        cfg_params, hints = _config_parameters()
-        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-               for p in list(inspect.signature(fn).parameters.values())[1:]]  # after ``flags``
+    from leuknet.config import FIELDS
 
-        def command(**kw):
-            from leuknet.config import FIELDS
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+           for p in list(inspect.signature(fn).parameters.values())[1:]]  # after ``flags``
 
-            flags = {k: v for k, v in kw.items() if k in FIELDS}
-            return fn(flags, **{k: v for k, v in kw.items() if k not in FIELDS})
+    def command(**kw):
+        return fn({k: v for k, v in kw.items() if k in FIELDS}, **{k: v for k, v in kw.items() if k not in FIELDS})
 
-        command.__signature__ = inspect.Signature(cfg_params + own)
-        command.__annotations__ = dict(hints, **{p.name: p.annotation for p in own})
-        command.__doc__ = fn.__doc__
-        command.__name__ = fn.__name__
-        return command
-    return wrap
+    params = _config_parameters() + own
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = fn.__doc__
+    command.__name__ = fn.__name__
+    return command
 
 
 _CURRENT_RUN = {}  # the run directory of the train command in progress (for Ctrl-C's resume line)
 
 
 @app.command()
-@_with_config_options(extra=True)
+@_with_config_options
 def train(
     flags,
     option: List[str] = typer.Option([], "--option", help="Any other trainingOptions Name=Value (repeat the "

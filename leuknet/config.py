@@ -170,8 +170,10 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
-# the option names of the command line (``--image-size``) by field
+
+
 def flag_name(name: str) -> str:
+    """The command-line option of a field: image_size -> --image-size."""
     return "--" + name.replace("_", "-")
 
 

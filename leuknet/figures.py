@@ -115,8 +115,7 @@ def colorspace_bars(summary, path, title="Colour-space comparison"):
     """Grouped bars (accuracy, F1, sensitivity, specificity) per colour space with standard-deviation error
     bars over the repeats (:func:`colorspace_bars_figure`), written to ``path``."""
     fig = colorspace_bars_figure(summary, title)
-    fig.savefig(path, format="png", dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def colorspace_bars_figure(summary, title="Colour-space comparison"):
@@ -193,8 +192,7 @@ def _pct(d, key):
 def accuracy_intervals(summary, path, title="Accuracy per colour space"):
     """Dot-and-interval chart (:func:`accuracy_intervals_figure`) written to ``path``."""
     fig = accuracy_intervals_figure(summary, title)
-    fig.savefig(path, format="png", dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def accuracy_intervals_figure(summary, title="Accuracy per colour space"):
@@ -230,8 +228,7 @@ def accuracy_intervals_figure(summary, title="Accuracy per colour space"):
 def paired_differences(pairs, path, title="Paired accuracy differences"):
     """Chart of :func:`paired_differences_figure` written to ``path``."""
     fig = paired_differences_figure(pairs, title)
-    fig.savefig(path, format="png", dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def paired_differences_figure(pairs, title="Paired accuracy differences"):
@@ -267,8 +264,7 @@ def paired_differences_figure(pairs, title="Paired accuracy differences"):
 def class_sensitivity(summary, path, title="Per-class sensitivity"):
     """Chart of :func:`class_sensitivity_figure` written to ``path``."""
     fig = class_sensitivity_figure(summary, title)
-    fig.savefig(path, format="png", dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def class_sensitivity_figure(summary, title="Per-class sensitivity"):

@@ -534,8 +534,7 @@ def training_overlap(model_file, files) -> dict:
 
     seen = read_split_files(Path(model_file).parent)
     used = [f for f in files if seen.get(f) in ("train", "validation")]
-    return {"n": len(used), "of": len(files), "files": used} if seen else {"n": 0, "of": len(files), "files": [],
-                                                                             "unknown": True}
+    return {"n": len(used), "of": len(files), "files": used}
 
 
 def evaluate_run(model_file, data, dataset_format=None, out=None, batch_size=64, callback=None,

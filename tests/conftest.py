@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -44,3 +46,17 @@ def blob_image(label, rng, size=48):
     x0 = 4 if label == 0 else size // 2 + 4
     img[size // 4 : size // 4 + size // 3, x0 : x0 + size // 3] = (200, 80, 160)
     return img
+
+
+def run_cli(argv):
+    """leuknet.cli.main(argv) in this process: (exit status, output)."""
+    from leuknet.cli import main
+
+    buf = io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            main([str(a) for a in argv])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return code, buf.getvalue()

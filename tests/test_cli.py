@@ -80,11 +80,19 @@ def early_mistakes(tmp_path):
     ]
 
 
+def in_process(args, capsys):
+    """leuknet.cli.main(args) in this process: (exit status, stdout, stderr)."""
+    from leuknet.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    captured = capsys.readouterr()
+    return e.value.code, captured.out, captured.err
+
+
 def test_option_mistakes_are_one_line_before_any_image_is_read(tmp_path, folders, capsys):
     """In-process through the CLI's entry point (one TensorFlow start for all): one line on stderr, exit 2, no
     'Data:' line and no image scan, nothing written."""
-    from leuknet.cli import main
-
     cases = [(["train", "--data", folders] + args, message) for args, message in early_mistakes(tmp_path)] + [
         # the advice of a plain re-run and of --resume agree on a run that stopped before its first checkpoint
         (["train", "--resume", "--out", tmp_path / "stopped"], "has no checkpoint (the run stopped before its "
@@ -93,21 +101,17 @@ def test_option_mistakes_are_one_line_before_any_image_is_read(tmp_path, folders
     for args, message in cases:
         out = tmp_path / "run"
         args = [str(a) for a in args] + (["--out", str(out)] if "--out" not in args else [])
-        with pytest.raises(SystemExit) as e:
-            main(args)
-        captured = capsys.readouterr()
-        lines = error_lines(captured.err)
-        assert e.value.code == 2, (args, captured.out, captured.err)
-        assert len(lines) == 1 and message in lines[0], (args, captured.err)
-        assert "Data:" not in captured.out and "Reading images" not in captured.out, (args, captured.out)
+        code, stdout, stderr = in_process(args, capsys)
+        lines = error_lines(stderr)
+        assert code == 2, (args, stdout, stderr)
+        assert len(lines) == 1 and message in lines[0], (args, stderr)
+        assert "Data:" not in stdout and "Reading images" not in stdout, (args, stdout)
         assert not out.exists() and not Path(str(out) + ".partial").exists()
 
 
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders, capsys, monkeypatch):
     """In-process through the entry point for every case (one TensorFlow start), and two through a real process
     (the exit status and stderr a shell sees)."""
-    from leuknet.cli import main
-
     monkeypatch.chdir(tmp_path)
     bad_model = tmp_path / "corrupt.keras"
     bad_model.write_bytes(b"PK\x03\x04 not really a zip")
@@ -116,12 +120,10 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders, capsys, mo
     for args, message in cases:
         out = tmp_path / "run"
         args = [str(a) for a in args] + (["--out", str(out)] if args[0] == "train" and "--out" not in args else [])
-        with pytest.raises(SystemExit) as e:
-            main(args)
-        captured = capsys.readouterr()
-        lines = error_lines(captured.err)
-        assert e.value.code == 2, (args, captured.out, captured.err)
-        assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err, (args, captured.err)
+        code, stdout, stderr = in_process(args, capsys)
+        lines = error_lines(stderr)
+        assert code == 2, (args, stdout, stderr)
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in stderr, (args, stderr)
         assert not out.exists() and not Path(str(out) + ".partial").exists()
     assert not (tmp_path / "r.pdf").exists()
     for args, message in [(["train", "--no-such-flag"], "No such option: --no-such-flag"),

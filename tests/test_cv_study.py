@@ -3,17 +3,15 @@ its interval table, pairwise table, verdicts and charts, each number checked aga
 the fold runs' own files; the dot-and-interval chart's axis and legend."""
 
 import base64
-import contextlib
 import csv
 import html
-import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import blob_image, write_image
+from conftest import blob_image, run_cli, write_image
 
 TINY = dict(epochs=1, image_size=32, batch_size=4, fc_units=8, device="cpu", seed=0)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -30,19 +28,6 @@ def _folder_data(root: Path, per_class=9) -> Path:
 def _rows(path):
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
-
-
-def _run_cli(argv):
-    from leuknet.cli import main
-
-    buf = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        try:
-            main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    return code, buf.getvalue()
 
 
 # -- a fold as a run ---------------------------------------------------------------------------------------------
@@ -137,7 +122,7 @@ def test_colorspace_cv_end_to_end(tmp_path):
     out = tmp_path / "study"
     argv = ["colorspace", "--data", data, "--cv", "3", "--repeats", "1", "--spaces", "rgb,hsv", "--epochs", "1",
             "--batch-size", "4", "--image-size", "32", "--fc-units", "8", "--device", "cpu", "--out", out]
-    code, text = _run_cli(argv)
+    code, text = run_cli(argv)
     assert code == 0, text
     assert "## Intervals" in text and "## Pairwise comparisons" in text and "Verdicts:" in text
     assert "Ranking" in text and "![" not in text  # the tables are printed, the figure links are not
@@ -206,7 +191,7 @@ def test_colorspace_cv_end_to_end(tmp_path):
               "confusion_hsv.png"):
         assert (out / f).read_bytes()[:8] == PNG, f
     # resumable: a second start keeps every fold run and prints the same tables
-    code, again = _run_cli(argv)
+    code, again = run_cli(argv)
     assert code == 0 and again.count("already done, kept") == 6 and r["verdict"] in again
     # the report carries the tables, the verdict and the charts
     report = build_report([out], tmp_path / "report.html").read_text()

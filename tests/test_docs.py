@@ -7,11 +7,9 @@ A new command in the docs that this test does not know how to run makes it fail,
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import difflib
 import importlib.util
-import io
 import os
 import shlex
 import subprocess
@@ -22,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import blob_image, write_image
+from conftest import blob_image, run_cli, write_image
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
@@ -260,20 +258,6 @@ def make_fixtures(wd: Path):
         csv.writer(fh).writerows(rows)
     alexnet_like(wd / "bvlcalexnet-12.onnx", "data_0")
     alexnet_like(wd / "alexnet_matlab.onnx", "data")
-
-
-def run_cli(argv):
-    """leuknet.cli.main(argv) in this process: (exit status, output)."""
-    from leuknet.cli import main
-
-    buf = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        try:
-            main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    return code, buf.getvalue()
 
 
 def start_cli(argv, wd: Path):
