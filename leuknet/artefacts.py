@@ -28,11 +28,9 @@ def write_metrics(path, metrics: dict):
 
 
 def write_skipped(path, skipped):
-    """``file,reason`` for every unreadable file (``skipped``: paths, or (path, reason) pairs)."""
-    from leuknet.data.pipeline import unreadable_reason
-
-    rows = [list(s) if isinstance(s, (tuple, list)) else [s, unreadable_reason(s)] for s in skipped]
-    write_csv(path, ["file", "reason"], rows)
+    """``file,reason`` for every unreadable file (``skipped``: (path, reason) pairs,
+    :func:`leuknet.data.pipeline.unreadable_reason`)."""
+    write_csv(path, ["file", "reason"], [list(s) for s in skipped])
 
 
 def write_history(path, rows):
