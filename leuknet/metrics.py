@@ -1,4 +1,5 @@
-"""Classification metrics on the test split: confusion matrix and per-class figures."""
+"""Classification metrics on the test split: confusion matrix and per-class figures, with 95 % intervals
+(:func:`metrics_with_intervals`)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,33 @@ def classification_metrics(y_true, y_pred, classes) -> dict:
         "macro": macro,
         "weighted_f1": weighted_f1,
     }
+
+
+def metrics_with_intervals(y_true, y_pred, classes, seed: int = 0, n_boot: int = 2000) -> dict:
+    """:func:`classification_metrics` plus ``"intervals"``: 95 % Wilson intervals (k of n) for accuracy and each
+    class's sensitivity, specificity and precision (:func:`leuknet.stats.proportion_metrics_with_intervals`), and
+    95 % percentile bootstrap intervals over the cells for each class's F1, macro F1 and weighted F1
+    (:func:`leuknet.stats.f1_with_intervals`, ``n_boot`` resamples from ``numpy.random.default_rng(seed)``).
+
+    ``intervals`` = ``{"confidence", "proportions", "bootstrap", "n_boot", "seed", "accuracy",
+    "per_class": {class: {"sensitivity", "specificity", "precision", "f1"}}, "macro_f1", "weighted_f1"}``: a
+    proportion is ``{"k", "n", "estimate", "low", "high"}``, a bootstrap figure ``{"estimate", "low", "high",
+    "confidence", "n_boot", "seed", "interval"}``. Where n = 0 (precision of a class never predicted, sensitivity
+    of a class absent from the cells) estimate, low and high are nan here and null in metrics.json."""
+    from leuknet import stats
+
+    metrics = classification_metrics(y_true, y_pred, classes)
+    props = stats.proportion_metrics_with_intervals(y_true, y_pred, classes)
+    f1 = stats.f1_with_intervals(y_true, y_pred, classes, n_boot=n_boot, seed=seed)
+    metrics["intervals"] = {
+        "confidence": props["confidence"],
+        "proportions": "Wilson score interval",
+        "bootstrap": "percentile bootstrap over cells",
+        "n_boot": int(n_boot),
+        "seed": int(seed),
+        "accuracy": props["accuracy"],
+        "per_class": {c: {**props["per_class"][c], "f1": f1["per_class"][c]} for c in props["classes"]},
+        "macro_f1": f1["macro_f1"],
+        "weighted_f1": f1["weighted_f1"],
+    }
+    return metrics

@@ -148,12 +148,38 @@ def _run_section(doc, run: Path, level=2):
     if (run / "metrics.json").is_file():
         m = json.loads((run / "metrics.json").read_text())
         doc.h(level + 1, f"Test metrics ({m.get('evaluated_split', 'test')} split, n = {m['n_test']})")
-        doc.p(f"Accuracy {_pct(m['accuracy'])}, weighted F1 {m['weighted_f1']:.4f}.")
+        iv = m.get("intervals")  # absent from runs written before the intervals were
+
+        def pct(value, d=None):  # "93.3 % [88.2, 96.3]" with a Wilson interval (none where its n is 0)
+            if not iv:
+                return _pct(value)
+            if d is None or d.get("low") is None or math.isnan(d["low"]):
+                return f"{100 * value:.1f} %" + (" (n = 0)" if d else "")
+            return f"{100 * value:.1f} % [{100 * d['low']:.1f}, {100 * d['high']:.1f}]"
+
+        def f1(value, d=None):
+            return f"{value:.4f}" if d is None else f"{value:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
+
+        def ci(cls, key):
+            return iv["per_class"][cls][key] if iv else None
+
+        if iv:
+            conf = f"{100 * iv['confidence']:g} %"
+            doc.p(f"Accuracy {pct(m['accuracy'], iv['accuracy'])} ({iv['accuracy']['k']} of {iv['accuracy']['n']} "
+                  f"cells), macro F1 {f1(m['macro']['f1'], iv['macro_f1'])}, weighted F1 "
+                  f"{f1(m['weighted_f1'], iv['weighted_f1'])}. In brackets the {conf} interval: Wilson for "
+                  f"accuracy, precision, sensitivity and specificity (of all cells, the cells predicted as the class, "
+                  f"the cells of it, the cells not of it), percentile bootstrap over the cells for F1 ({iv['n_boot']} "
+                  f"resamples, seed {iv['seed']}). They describe how precisely these test cells pin the figures "
+                  "down, not how a retrained model would vary.")
+        else:
+            doc.p(f"Accuracy {_pct(m['accuracy'])}, weighted F1 {m['weighted_f1']:.4f}.")
         doc.table(["class", "precision", "sensitivity", "specificity", "F1", "support"],
-                  [[k, _pct(v["precision"]), _pct(v["sensitivity"]), _pct(v["specificity"]), f"{v['f1']:.4f}",
-                    v["support"]] for k, v in m["per_class"].items()]
-                  + [["macro", _pct(m["macro"]["precision"]), _pct(m["macro"]["sensitivity"]),
-                      _pct(m["macro"]["specificity"]), f"{m['macro']['f1']:.4f}", m["n_test"]]])
+                  [[k, pct(v["precision"], ci(k, "precision")), pct(v["sensitivity"], ci(k, "sensitivity")),
+                    pct(v["specificity"], ci(k, "specificity")), f1(v["f1"], ci(k, "f1")), v["support"]]
+                   for k, v in m["per_class"].items()]
+                  + [["macro", pct(m["macro"]["precision"]), pct(m["macro"]["sensitivity"]),
+                      pct(m["macro"]["specificity"]), f1(m["macro"]["f1"], iv and iv["macro_f1"]), m["n_test"]]])
         doc.figure(lambda p: figures.confusion_matrix_chart(m["confusion_matrix"], m["classes"], p),
                    "Confusion matrix: rows true class, columns predicted; counts and row percentages.")
         items = _example_items(run, m)

@@ -371,8 +371,8 @@ def fit(cfg: RunConfig, where: RunDirectory, trainer, data: RunData, cb):
 
 def evaluate_split(cfg: RunConfig, trainer, data: RunData, batch_size: int) -> dict:
     """Stage 6a: predictions and metrics on the test split (the validation split only when there is no test
-    split, and then the metrics say so)."""
-    from leuknet.metrics import classification_metrics
+    split, and then the metrics say so), with 95 % intervals (the bootstrap seeded with the run's seed)."""
+    from leuknet.metrics import metrics_with_intervals
 
     name = "test" if len(data.test) else "validation"
     part = data.test if len(data.test) else data.validation
@@ -381,7 +381,7 @@ def evaluate_split(cfg: RunConfig, trainer, data: RunData, batch_size: int) -> d
     t = time.perf_counter() - t
     metrics = None
     if len(part):
-        metrics = classification_metrics(part.labels, probs.argmax(1), data.dataset.classes)
+        metrics = metrics_with_intervals(part.labels, probs.argmax(1), data.dataset.classes, seed=cfg.seed)
         metrics.update(evaluated_split=name, synthetic_data=data.dataset.synthetic)
         if name == "validation":
             metrics["note"] = ("no test split (--split gives the test 0): these metrics come from the validation "
@@ -558,7 +558,7 @@ def _evaluate_claimed(model_file, data, dataset_format, out: Path, batch_size, c
     from leuknet import artefacts
     from leuknet.data.pipeline import unreadable_reason
     from leuknet.data.sources import discover
-    from leuknet.metrics import classification_metrics
+    from leuknet.metrics import metrics_with_intervals
 
     cb = callback or (lambda e, p: None)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
@@ -585,7 +585,7 @@ def _evaluate_claimed(model_file, data, dataset_format, out: Path, batch_size, c
     if not good:
         raise DataError(f"none of the {len(paths)} images under {data} could be read")
     labels = labels[ok]
-    metrics = classification_metrics(labels, probs.argmax(1), meta["classes"])
+    metrics = metrics_with_intervals(labels, probs.argmax(1), meta["classes"], seed=0)
     metrics.update(model_file=str(model_file), data=str(data), synthetic_data=dataset.synthetic,
                    skipped_files=bad, seen_in_training=overlap["n"],
                    inference_images_per_second=len(paths) / t if t else None)
