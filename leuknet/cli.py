@@ -113,14 +113,25 @@ class RunDisplay:
             self.scan = None
 
 
+def _interval(d) -> str:
+    """' [0.596, 0.982]' from an interval of metrics.json's ``intervals`` ('' where it has none: n = 0)."""
+    low, high = (d or {}).get("low"), (d or {}).get("high")
+    if low is None or high is None or low != low or high != high:
+        return ""
+    return f" [{low:.3f}, {high:.3f}]"
+
+
 def _metrics_table(metrics, title):
-    t = Table(title=title, title_justify="left")
+    ci = metrics.get("intervals") or {}
+    t = Table(title=title, title_justify="left",
+              caption="[...]: 95 % interval (Wilson; F1: bootstrap over the cells)" if ci else None)
     t.add_column("class")
     for c in ("precision", "sensitivity", "specificity", "F1", "support"):
         t.add_column(c, justify="right")
     for c, m in metrics["per_class"].items():
-        t.add_row(c, f"{m['precision']:.4f}", f"{m['sensitivity']:.4f}", f"{m['specificity']:.4f}",
-                  f"{m['f1']:.4f}", str(m["support"]))
+        pc = ci.get("per_class", {}).get(c, {})
+        t.add_row(c, *(f"{m[k]:.4f}{_interval(pc.get(k))}" for k in ("precision", "sensitivity", "specificity",
+                                                                     "f1")), str(m["support"]))
     mac = metrics["macro"]
     t.add_row("[i]macro[/i]", f"{mac['precision']:.4f}", f"{mac['sensitivity']:.4f}", f"{mac['specificity']:.4f}",
               f"{mac['f1']:.4f}", str(metrics["n_test"]))
@@ -140,15 +151,23 @@ def _confusion_table(metrics):
 
 
 def _show_metrics(metrics, what):
-    console.print(f"\n[bold]{what} accuracy: {100 * metrics['accuracy']:.2f}%[/bold]  "
-                  f"(n = {metrics['n_test']}, weighted F1 {metrics['weighted_f1']:.4f})", highlight=False)
+    ci = metrics.get("intervals")
+    if ci:
+        a, w = ci["accuracy"], ci["weighted_f1"]
+        console.print(f"\n[bold]{what} accuracy: {100 * metrics['accuracy']:.2f}%[/bold] (95 % CI "
+                      f"{100 * a['low']:.1f} to {100 * a['high']:.1f}; {a['k']} of {a['n']} cells), weighted F1 "
+                      f"{metrics['weighted_f1']:.4f}{_interval(w)}", highlight=False)
+    else:
+        console.print(f"\n[bold]{what} accuracy: {100 * metrics['accuracy']:.2f}%[/bold]  "
+                      f"(n = {metrics['n_test']}, weighted F1 {metrics['weighted_f1']:.4f})", highlight=False)
     console.print(_confusion_table(metrics))
     console.print("Per-class metrics")
     console.print(_metrics_table(metrics, None))
 
 
-def _config_parameters():
-    """typer parameters for the configuration fields that have a flag (the one definition: leuknet.config)."""
+def _config_parameters(exclude=()):
+    """typer parameters for the configuration fields that have a flag (the one definition: leuknet.config),
+    but those in ``exclude`` (which the command declares itself)."""
     import inspect
 
     from leuknet.config import FIELDS, RECIPES, flag_name
@@ -157,7 +176,7 @@ def _config_parameters():
     params = []
     for name, f in FIELDS.items():
         meta = f.metadata
-        if not meta["flag"]:
+        if not meta["flag"] or name in exclude:
             continue
         base = f.type.split("|")[0].strip()
         help_text = meta["help"]
@@ -176,19 +195,24 @@ def _config_parameters():
     return params
 
 
-def _with_config_options(fn):
-    """Decorator: the command takes every configuration flag (as ``flags``) besides its own options."""
+def _with_config_options(fn=None, *, exclude=()):
+    """Decorator: the command takes every configuration flag (as ``flags``) besides its own options; the
+    fields in ``exclude`` are the command's own (``@_with_config_options(exclude=("model",))``)."""
     import inspect
 
     from leuknet.config import FIELDS
 
+    if fn is None:
+        return lambda f: _with_config_options(f, exclude=exclude)
     own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
            for p in list(inspect.signature(fn).parameters.values())[1:]]  # after ``flags``
+    names = {p.name for p in own}
 
     def command(**kw):
-        return fn({k: v for k, v in kw.items() if k in FIELDS}, **{k: v for k, v in kw.items() if k not in FIELDS})
+        return fn({k: v for k, v in kw.items() if k in FIELDS and k not in names},
+                  **{k: v for k, v in kw.items() if k not in FIELDS or k in names})
 
-    params = _config_parameters() + own
+    params = _config_parameters(exclude) + own
     command.__signature__ = inspect.Signature(params)
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = fn.__doc__
@@ -196,6 +220,8 @@ def _with_config_options(fn):
     return command
 
 
+_CV_HELP = ("K-fold cross-validation: every cell predicted once per repeat (stratified; folds by subject where the "
+            "data has subjects), the recipe's own train/validation split inside each fold.")
 _CURRENT_RUN = {}  # the run directory of the train command in progress (for Ctrl-C's resume line)
 
 
@@ -211,11 +237,20 @@ def train(
                                           "TF_CONFIG)."),
     task_index: Optional[int] = typer.Option(None, min=0, help="This worker's index in --workers."),
     quiet: bool = typer.Option(False, help="No per-iteration table."),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help=_CV_HELP + " One run per fold in --out/runs; "
+                                     "intervals over every cell in cv.json and cv.md."),
+    repeats: Optional[int] = typer.Option(None, min=1, help="With --cv: cross-validation repeats (seed, seed+1, "
+                                          "...: other folds each). [default: 1]"),
 ):
     """Train a network (LeukNet by default) with MATLAB trainNetwork semantics and write a run directory."""
     from leuknet.config import load_resume, resolve
     from leuknet.profiles import prepare_device, set_tf_config
 
+    if repeats is not None and cv is None:
+        raise LeuknetError("--repeats needs --cv K (models or colour spaces over seeds: leuknet compare, "
+                           "leuknet colorspace)")
+    if cv is not None:
+        return _train_cv(flags, option, cv, repeats or 1, resume_run, workers)
     if workers:
         if task_index is None:
             raise LeuknetError("--workers needs --task-index")
@@ -257,6 +292,26 @@ def train(
                   highlight=False)
     if result["out"]:
         console.print(f"Run directory: [bold]{escape(result['out'])}[/bold]", highlight=False)
+
+
+def _train_cv(flags, option, k, repeats, resume_run, workers):
+    """``leuknet train --cv K``: the run K times, each fold once the test split; intervals over every cell."""
+    from leuknet.comparison import Variant
+    from leuknet.config import default_out, resolve
+    from leuknet.profiles import prepare_device
+
+    if resume_run or workers:
+        raise LeuknetError(f"--cv runs one folder of fold runs: drop --{'resume' if resume_run else 'workers'} (to "
+                           "continue an interrupted --cv run, start the same command with the same --out again)")
+    prepare_device(flags.get("device") or "auto")
+    flags = dict(flags, options=tuple(option), verbose=False)
+    cfg = resolve(flags)  # checked whole before any image is read
+    out = Path(flags["out"]) if flags.get("out") else Path(default_out(cfg.model) + f"-cv{k}")
+    console.print(f"[bold]leuknet train --cv {k}[/bold]: model {cfg.model}, recipe {cfg.recipe}, {k} folds x "
+                  f"{plural(repeats, 'repeat')}, {plural(cfg.epochs, 'epoch')} each, seed {cfg.seed}; folder "
+                  f"{escape(str(out))} (the same command with --out {escape(str(out))} resumes)", highlight=False,
+                  soft_wrap=True)
+    _comparison(flags, [Variant(cfg.model, cfg.model)], out, "train", repeats, k)
 
 
 @app.command()
@@ -347,7 +402,8 @@ class StudyDisplay:
     def __call__(self, event, payload):
         if event == "study_start":
             self.progress.start()
-            self.task = self.progress.add_task("Colour-space study", total=payload["runs"] * payload["epochs"])
+            self.task = self.progress.add_task(payload.get("title", "Colour-space study"),
+                                               total=payload.get("total_epochs") or payload["runs"] * payload["epochs"])
         elif event == "run_skipped":
             self.progress.update(self.task, advance=payload["epochs"])
             console.print(f"  {self._name(payload)}: already done, kept", highlight=False)
@@ -380,8 +436,12 @@ def _study_in_workers(ctx: typer.Context, command, n, summary_file, cut=None):
         value = ctx.params.get(param.name)
         if param.name == "workers" or value is None or value == param.default or not param.opts:
             continue
-        args += [param.opts[0], str(value)] if not param.is_flag else [param.opts[0] if value else
-                                                                      param.secondary_opts[0]]
+        if param.is_flag:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif isinstance(value, (list, tuple)):
+            args += [a for v in value for a in (param.opts[0], str(v))]
+        else:
+            args += [param.opts[0], str(value)]
     args += ["--workers", "1"]
     console.print(f"{n} worker processes on {escape(str(summary_file.parent))}", highlight=False)
     results = run_in_workers(args, n, on_line=lambda k, line: console.print(f"[{k + 1}] {escape(line)}",
@@ -439,34 +499,79 @@ def colorspace(
     from leuknet.profiles import prepare_device
 
     prepare_device(device)
-    from leuknet.study import run_study
-
     flags = dict(model=model, data=str(data) if data else None, dataset_format=dataset_format, recipe=recipe,
                  device=device, precision=precision, epochs=epochs, batch_size=batch_size, lr=lr,
                  image_size=image_size, seed=seed, split=split, split_by=split_by, balance=balance,
                  fc_units=fc_units, demo_per_class=demo_per_class)
+    if cv:
+        from leuknet.comparison import colour_variants
+        from leuknet.study import check_task
+
+        return _comparison(flags, colour_variants(spaces), out, "colorspace", repeats, cv,
+                           check=lambda dataset: check_task(dataset, task), extra_meta={"task": task})
+    from leuknet.study import run_study
+
     display = StudyDisplay()
     try:
-        res = run_study(flags, spaces, repeats, out, task, callback=display, cv=cv)
+        res = run_study(flags, spaces, repeats, out, task, callback=display)
     finally:
         display.progress.stop()
     if res["pending"]:
         return _pending(res)
     console.print((Path(res["out"]) / "colorspace.md").read_text().split(cut)[0], highlight=False,
                   markup=False, soft_wrap=True)
-    if cv:
-        from leuknet.study import CV_FIGURES
-
-        charts = ", ".join(f for f in CV_FIGURES if (Path(res["out"]) / f).is_file())
-    else:
-        charts = "colorspace.png"
-    console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, {charts}, confusion_*.png",
+    console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, colorspace.png, confusion_*.png",
                   highlight=False)
+
+
+def _comparison(flags, variants, out, kind, repeats, cv, **kw):
+    """Run a comparison (:func:`leuknet.comparison.run_comparison`) with the study progress display, then print
+    its tables (the Markdown before its figures) and what it wrote."""
+    from leuknet.comparison import run_comparison
+
+    display = StudyDisplay()
+    try:
+        res = run_comparison(flags, variants, out, kind=kind, repeats=repeats, cv=cv, callback=display, **kw)
+    finally:
+        display.progress.stop()
+    if res["pending"]:
+        return _pending(res)
+    md = Path(res["out"]) / res["files"][1]
+    console.print(md.read_text().split("## Figures")[0], highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Written: {escape(res['out'])}/" + ", ".join(res["files"]), highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_with_config_options(exclude=("model", "out"))
+def compare(
+    flags,
+    ctx: typer.Context,
+    model: List[str] = typer.Option(..., "--model", help="A model to compare (repeat: --model leuknet --model "
+                                    "alexnet); see `leuknet models`."),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help=_CV_HELP),
+    repeats: int = typer.Option(1, min=1, help="Repeats: with --cv, cross-validations with other folds (seed, "
+                                "seed+1, ...); without, the recipe's split with seed, seed+1, ..."),
+    option: List[str] = typer.Option([], "--option", help="Any other trainingOptions Name=Value, for every model."),
+    out: Path = typer.Option(Path("runs/compare"), help="Comparison folder (resumes where runs are finished)."),
+    workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
+):
+    """Train several models on the same cells and compare them: intervals, paired tests, verdicts, ranking."""
+    if workers > 1:
+        return _study_in_workers(ctx, ["compare"], workers, out / "compare.md", "## Figures")
+    from leuknet.comparison import model_variants
+    from leuknet.profiles import prepare_device
+
+    variants = model_variants(model)  # before any work: an unknown model or a single one is refused
+    prepare_device(flags.get("device") or "auto")
+    if not any(flags.get(k) for k in ("recipe", "data", "labels")):
+        flags["recipe"] = "demo"  # the demo data: every model on the demo recipe (not, say, 100 AlexNet epochs)
+    _comparison(dict(flags, options=tuple(option), verbose=False), variants, out, "compare", repeats, cv)
 
 
 @app.command()
 def report(
-    inputs: List[Path] = typer.Argument(..., help="Run directories and/or colour-space study folders."),
+    inputs: List[Path] = typer.Argument(..., help="Run directories, study and comparison folders (colorspace, "
+                                        "compare, train --cv)."),
     out: Path = typer.Option(Path("report.html"), help="report.html (self-contained) or report.md."),
 ):
     """A readable report: configuration, training curves, confusion matrices, metrics, example cells."""
@@ -604,12 +709,18 @@ def study_fc_units(
     seed: int = typer.Option(0),
     split: Optional[str] = typer.Option(None),
     demo_per_class: Optional[int] = typer.Option(None, min=4),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help=_CV_HELP + " Intervals, paired tests and verdicts "
+                                     "per pair of widths."),
+    repeats: int = typer.Option(1, min=1, help="Repeats (seed, seed+1, ...): with --cv, cross-validations with "
+                                "other folds; without, the recipe's split per seed, with intervals and paired tests."),
     out: Path = typer.Option(Path("runs/fc-units")),
     workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
 ):
     """Rerun the recipe for each feature-vector width with identical splits and seeds (Shafique's Table 4)."""
+    compared = cv is not None or repeats > 1
     if workers > 1:
-        return _study_in_workers(ctx, ["study", "fc-units"], workers, out / "fc_units.md")
+        return _study_in_workers(ctx, ["study", "fc-units"], workers, out / "fc_units.md",
+                                 "## Figures" if compared else None)
     from leuknet.profiles import prepare_device
 
     prepare_device(device)
@@ -619,6 +730,10 @@ def study_fc_units(
                  labels=str(labels) if labels else None, weights=weights, recipe=recipe, device=device,
                  epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, seed=seed, split=split,
                  demo_per_class=demo_per_class)
+    if compared:
+        from leuknet.comparison import width_variants
+
+        return _comparison(flags, width_variants(values), out, "fc-units", repeats, cv)
     display = StudyDisplay()
     try:
         res = run_fc_study(flags, values, out, callback=display)

@@ -189,16 +189,21 @@ def _pct(d, key):
     return math.nan if v is None else 100.0 * v
 
 
-def accuracy_intervals(summary, path, title="Accuracy per colour space"):
+def _name(summary, key):
+    return summary[key].get("name") or _SPACE_NAMES.get(key, key)
+
+
+def accuracy_intervals(summary, path, title="Accuracy per colour space", factor=None, over="folds"):
     """Dot-and-interval chart (:func:`accuracy_intervals_figure`) written to ``path``."""
-    fig = accuracy_intervals_figure(summary, title)
+    fig = accuracy_intervals_figure(summary, title, factor, over)
     return _save(fig, path)
 
 
-def accuracy_intervals_figure(summary, title="Accuracy per colour space"):
-    """Per colour space of a cross-validated study (``colorspace.json``'s ``spaces``): the pooled accuracy with
-    its 95 % Wilson interval (dot and bar) beside the mean ± s.d. over the folds (square). The y axis spans the
-    data, not 0 to 100, so that differences of a point show; the legend sits right of the axes."""
+def accuracy_intervals_figure(summary, title="Accuracy per colour space", factor=None, over="folds"):
+    """Per variant of a comparison (a summary's ``variants``, :mod:`leuknet.comparison`): the pooled accuracy
+    with its 95 % Wilson interval (dot and bar) beside the mean ± s.d. over the folds or repeats (square). The
+    y axis spans the data, not 0 to 100, so that differences of a point show; the legend sits right of the
+    axes; ``factor`` names the x axis."""
     spaces = list(summary)
     x = np.arange(len(spaces))
     est = np.array([_pct(summary[s]["accuracy"], "estimate") for s in spaces])
@@ -209,14 +214,17 @@ def accuracy_intervals_figure(summary, title="Accuracy per colour space"):
     fig, ax = subplots(figsize=(max(4.5, 1.2 * len(spaces) + 2.5) + 2.6, 4.0))
     ax.errorbar(x - 0.12, est, yerr=[est - low, high - est], fmt="o", color="#1f77b4", ms=7, capsize=5, lw=1.6,
                 label="pooled cells\n(95 % Wilson interval)")
-    ax.errorbar(x + 0.12, mean, yerr=sd, fmt="s", color="0.45", ms=6, capsize=4, lw=1.2,
-                label="folds: mean ± s.d.")
+    sd_low, sd_high = mean - np.maximum(mean - sd, 0.0), np.minimum(mean + sd, 100.0) - mean  # within 0..100 %
+    ax.errorbar(x + 0.12, mean, yerr=[sd_low, sd_high], fmt="s", color="0.45", ms=6, capsize=4, lw=1.2,
+                label=f"{over}: mean ± s.d.")
     for xi, e in zip(x, est):
         ax.annotate(f"{e:.1f}", (xi - 0.12, e), xytext=(-7, 0), textcoords="offset points", ha="right",
                     va="center", fontsize=8)
-    ax.set_xticks(x, [_SPACE_NAMES.get(s, s) for s in spaces])
+    ax.set_xticks(x, [_name(summary, s) for s in spaces])
     ax.set_xlim(-0.6, len(spaces) - 0.4)
-    ax.set_ylim(*_limits_around(np.minimum(low, mean - sd), np.maximum(high, mean + sd)))
+    ax.set_ylim(*_limits_around(np.minimum(low, mean - sd_low), np.maximum(high, mean + sd_high)))
+    if factor:
+        ax.set_xlabel(factor)
     ax.set_ylabel("Accuracy % (axis not from 0)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
@@ -261,15 +269,16 @@ def paired_differences_figure(pairs, title="Paired accuracy differences"):
     return fig
 
 
-def class_sensitivity(summary, path, title="Per-class sensitivity"):
+def class_sensitivity(summary, path, title="Per-class sensitivity", factor=None):
     """Chart of :func:`class_sensitivity_figure` written to ``path``."""
-    fig = class_sensitivity_figure(summary, title)
+    fig = class_sensitivity_figure(summary, title, factor)
     return _save(fig, path)
 
 
-def class_sensitivity_figure(summary, title="Per-class sensitivity"):
-    """Per class (groups) and colour space (dots): the pooled sensitivity with its 95 % Wilson interval; the
-    y axis spans the data; the legend (colour spaces) sits right of the axes."""
+def class_sensitivity_figure(summary, title="Per-class sensitivity", factor=None):
+    """Per class (groups) and variant (dots; colour spaces, models...): the pooled sensitivity with its 95 %
+    Wilson interval; the y axis spans the data; the legend (the variants, titled ``factor``) sits right of the
+    axes."""
     spaces = list(summary)
     classes = list(next(iter(summary.values()))["classes"])
     fig, ax = subplots(figsize=(max(4.5, 1.4 * len(classes) + 2.5) + 2.2, 4.0))
@@ -279,7 +288,7 @@ def class_sensitivity_figure(summary, title="Per-class sensitivity"):
         xs = np.arange(len(classes)) + (i - (len(spaces) - 1) / 2) * w
         d = [summary[s]["per_class"][c]["sensitivity"] for c in classes]
         e, lo, hi = (np.array([_pct(v, key) for v in d]) for key in ("estimate", "low", "high"))
-        ax.errorbar(xs, e, yerr=[e - lo, hi - e], fmt="o", ms=6, capsize=3, label=_SPACE_NAMES.get(s, s))
+        ax.errorbar(xs, e, yerr=[e - lo, hi - e], fmt="o", ms=6, capsize=3, label=_name(summary, s))
         lows += list(lo)
         highs += list(hi)
     ax.set_xticks(np.arange(len(classes)), classes)
@@ -287,7 +296,8 @@ def class_sensitivity_figure(summary, title="Per-class sensitivity"):
     ax.set_ylim(*_limits_around(lows, highs))
     ax.set_ylabel("Sensitivity % (95 % Wilson interval)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, title="colour space")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+              title=(factor or "colour model").lower())
     ax.set_title(title)
     fig.tight_layout()
     return fig

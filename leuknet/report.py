@@ -1,5 +1,5 @@
 """``leuknet report``: one self-contained HTML file (figures embedded) or a Markdown file with its figures, for
-run directories and colour-space study folders."""
+run directories, colour-space studies and comparisons (``leuknet compare``, ``--cv``)."""
 
 from __future__ import annotations
 
@@ -193,8 +193,6 @@ def _study_section(doc, study: Path):
 
     data = json.loads((study / "colorspace.json").read_text())
     meta, summary = data["study"], data["spaces"]
-    if meta.get("cv"):
-        return _cv_study_section(doc, study, data)
     doc.h(2, f"Colour-space study: {meta['model']}, {meta['task']}")
     if meta.get("synthetic"):
         doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
@@ -231,49 +229,57 @@ def _msd(d):
     return f"{100 * d['mean']:.1f}" + ("" if sd is None or math.isnan(sd) else f" ± {100 * sd:.1f}")
 
 
-def _cv_study_section(doc, study: Path, data):
-    """A cross-validated study: the interval tables, the pairwise table with its verdicts, the ranking and the
-    dot-and-interval, paired-difference and per-class sensitivity charts (drawn again from colorspace.json)."""
+def _comparison_section(doc, study: Path, data):
+    """A comparison (:mod:`leuknet.comparison`: a cross-validated colour-space study, ``leuknet compare``, a
+    cross-validated run or width study): the interval tables, the pairwise table with its verdicts, the ranking
+    and the dot-and-interval, paired-difference and per-class sensitivity charts (drawn again from its JSON)."""
     from leuknet import figures
+    from leuknet.comparison import mcnemar_text
 
-    meta, summary, pairs = data["study"], data["spaces"], data.get("pairs") or []
-    k, r = meta["cv"]["folds"], meta["repeats"]
-    doc.h(2, f"Colour-space study, {k}-fold cross-validated: {meta['model']}, {meta['task']}")
+    meta, summary, pairs = data["study"], data["variants"], data.get("pairs") or []
+    k, r, factor = (meta.get("cv") or {}).get("folds"), meta["repeats"], meta["factor"]
+    doc.h(2, f"{meta['title']}" + (f", {k}-fold cross-validated" if k else "") + f": {meta['model']}"
+          + (f", {meta['task']}" if meta.get("task") else ""))
     if meta.get("synthetic"):
         doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
-    doc.p(f"Recipe {meta['recipe']}, {k}-fold cross-validation"
-          + (" grouped by subject" if meta["cv"].get("grouped_by_subject") else "") + f", {r} repeat(s) from seed "
-          f"{meta['seed']}; every colour space sees the same folds; each of the {data['cells']} cells is predicted "
-          "once per repeat. Intervals: 95 % Wilson (accuracy, sensitivity, specificity, precision) and percentile "
-          "bootstrap (F1) on the first repeat's pooled cells; mean ± s.d. over all folds. In %.")
-    doc.table(["colour model", "training samples (mean)", "test cells", "accuracy [95 % CI]", "F1 [95 % CI]",
-               "weighted F1 [95 % CI]", "accuracy over folds", "F1 over folds"],
+    design = (f"{k}-fold cross-validation" + (" grouped by subject" if meta["cv"].get("grouped_by_subject") else "")
+              + f", {r} repeat(s) from seed {meta['seed']}; every variant sees the same folds; each of the "
+              f"{data['cells']} cells is predicted once per repeat") if k else \
+        (f"the recipe's split, {r} repeat(s) from seed {meta['seed']}; every variant sees the same split per seed "
+         f"({data['cells']} test cells in the first repeat)")
+    over = "folds" if k else "repeats"
+    doc.p(f"Recipe {meta['recipe']}, {design}. Intervals: 95 % Wilson (accuracy, sensitivity, specificity, "
+          f"precision) and percentile bootstrap (F1) on the first repeat's pooled cells; mean ± s.d. over all "
+          f"{over}. In %.")
+    doc.table([factor.lower(), "training samples (mean)", "test cells", "accuracy [95 % CI]", "F1 [95 % CI]",
+               "weighted F1 [95 % CI]", f"accuracy over {over}", f"F1 over {over}"],
               [[s["label"], f"{s['training_samples']:.0f}", s["test_cells"], _ci(s["accuracy"]),
                 _ci(s["f1"]["macro_f1"]), _ci(s["f1"]["weighted_f1"]), _msd(s["over_folds"]["accuracy"]),
                 _msd(s["over_folds"]["macro_f1"])] for s in summary.values()])
-    doc.table(["colour model", "class", "sensitivity [95 % CI]", "specificity [95 % CI]", "precision [95 % CI]"],
+    doc.table([factor.lower(), "class", "sensitivity [95 % CI]", "specificity [95 % CI]", "precision [95 % CI]"],
               [[s["label"], c, _ci(s["per_class"][c]["sensitivity"]), _ci(s["per_class"][c]["specificity"]),
                 _ci(s["per_class"][c]["precision"])] for s in summary.values() for c in s["classes"]])
-    doc.figure(lambda p: figures.accuracy_intervals(summary, p), "Accuracy per colour space: pooled cells with the "
-               "95 % Wilson interval, and mean ± s.d. over the folds (the axis spans the data, not from 0).")
+    doc.figure(lambda p: figures.accuracy_intervals(summary, p, factor=factor, over=over),
+               f"Accuracy per {factor.lower()}: pooled cells with the 95 % Wilson interval, and mean ± s.d. over "
+               f"the {over} (the axis spans the data, not from 0).")
     if pairs:
         doc.h(3, "Pairwise comparisons")
-        doc.table(["a", "b", "difference (points)", "95 % CI", "p (corrected t)", "p (Holm)", "McNemar p",
+        doc.table(["a", "b", "difference (points)", "95 % CI", "p", "p (Holm)", "McNemar p per repeat (b/c)",
                    "resolved"],
                   [[q["a"], q["b"], f"{100 * q['difference']:.1f}", f"{100 * q['low']:.1f} to {100 * q['high']:.1f}",
-                    f"{q['p']:.3g}", f"{q['p_holm']:.3g}", f"{q['mcnemar']['p']:.3g}",
-                    "yes" if q["resolved"] else "no"] for q in pairs])
+                    f"{q['p']:.3g}", f"{q['p_holm']:.3g}", mcnemar_text(q), "yes" if q["resolved"] else "no"]
+                   for q in pairs])
         for q in pairs:
             doc.p(q["verdict"])
         doc.p("Ranking (only resolved differences order): "
               + " > ".join("{" + ", ".join(g) + "}" for g in data["ranking"]))
         doc.figure(lambda p: figures.paired_differences(pairs, p), "Each pair's accuracy difference with its 95 % "
-                   "interval (corrected resampled t) against 0; filled: resolved after Holm's adjustment.")
-    doc.figure(lambda p: figures.class_sensitivity(summary, p), "Per-class sensitivity with 95 % Wilson intervals "
-               "(pooled cells).")
-    for space, s in summary.items():
+                   "interval against 0; filled: resolved after Holm's adjustment.")
+    doc.figure(lambda p: figures.class_sensitivity(summary, p, factor=factor), "Per-class sensitivity with 95 % "
+               "Wilson intervals (pooled cells).")
+    for s in summary.values():
         doc.figure(lambda p, s=s: figures.confusion_matrix_chart(s["confusion_matrix"], s["classes"], p, s["label"]),
-                   f"{s['label']}: confusion matrix of the pooled folds (first repeat).")
+                   f"{s['label']}: confusion matrix of the pooled cells (first repeat).")
 
 
 def build_report(inputs, out) -> Path:
@@ -292,6 +298,7 @@ def build_report(inputs, out) -> Path:
 
 
 def _build_claimed(inputs, out: Path) -> Path:
+    from leuknet.comparison import find_summary
     from leuknet.io import write_text
 
     kind = "md" if out.suffix.lower() in (".md", ".markdown") else "html"
@@ -300,12 +307,15 @@ def _build_claimed(inputs, out: Path) -> Path:
         raise DataError("give at least one run directory or study folder")
     for item in inputs:
         p = Path(item)
-        if (p / "colorspace.json").is_file():
+        compared = find_summary(p)
+        if compared is not None:
+            _comparison_section(doc, p, compared)
+        elif (p / "colorspace.json").is_file():
             _study_section(doc, p)
         elif (p / "config.json").is_file() and (p / "history.csv").is_file():
             _run_section(doc, p)
         else:
-            raise DataError(f"{p} is neither a run directory (config.json, history.csv) nor a colour-space study "
-                            "(colorspace.json)")
+            raise DataError(f"{p} is neither a run directory (config.json, history.csv) nor a study or comparison "
+                            "folder (colorspace.json, compare.json, cv.json, fc_units.json)")
     write_text(out, doc.render("leuknet report"))
     return out

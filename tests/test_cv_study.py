@@ -149,7 +149,7 @@ def test_colorspace_cv_end_to_end(tmp_path):
         assert files == cells  # both spaces predicted the same cells
         y_true = np.array([classes.index(r["true_class"]) for r in rows])
         y_pred = np.array([classes.index(r["predicted_class"]) for r in rows])
-        s = result["spaces"][space]
+        s = result["variants"][space]
         # accuracy: k of n with the Wilson interval, against the closed form
         k = int(np.sum(y_true == y_pred))
         assert (s["accuracy"]["k"], s["accuracy"]["n"]) == (k, 18)
@@ -203,12 +203,13 @@ def test_colorspace_cv_end_to_end(tmp_path):
 
 
 def test_cv_study_refuses_impossible_folds_before_training(tmp_path):
+    from leuknet.comparison import colour_variants, run_comparison
     from leuknet.errors import ConfigError
-    from leuknet.study import run_study
 
     data = _folder_data(tmp_path / "cells", per_class=3)
     with pytest.raises(ConfigError, match="fewer than the 4 folds"):
-        run_study(dict(TINY, data=str(data)), "rgb,hsv", 1, tmp_path / "study", cv=4)
+        run_comparison(dict(TINY, data=str(data)), colour_variants("rgb,hsv"), tmp_path / "study", kind="colorspace",
+                       cv=4)
     assert not (tmp_path / "study" / "runs").exists()
 
 

@@ -22,7 +22,7 @@ CORE = ("leuknet.spec", "leuknet.models", "leuknet.weights", "leuknet.layers", "
         "leuknet.solvers", "leuknet.data", "leuknet.config", "leuknet.metrics", "leuknet.io", "leuknet.errors",
         "leuknet.profiles", "leuknet.precision", "leuknet.colorspace", "leuknet.augment", "leuknet.stats",
         "leuknet.artefacts", "leuknet.tflog", "leuknet.console", "leuknet.figures", "leuknet.locks")
-ABOVE_CORE = ("leuknet.matlab", "leuknet.run", "leuknet.study", "leuknet.bench", "leuknet.report", "leuknet.explain",
+ABOVE_CORE = ("leuknet.matlab", "leuknet.run", "leuknet.study", "leuknet.comparison", "leuknet.bench", "leuknet.report", "leuknet.explain",
               "leuknet.parity", "leuknet.cli")
 
 
