@@ -245,10 +245,18 @@ def read_data(cfg: RunConfig, cb):
     if bad:
         cb("skipped", {"files": bad, "reasons": dict(skipped)})
         gone = set(bad)
+        label_of = {s.path: s.label for s in dataset.samples}
         dataset = dataset.subset([i for i, p in enumerate(paths) if p not in gone])
         empty = [c for c, n in dataset.counts().items() if n == 0]
         if empty:
-            raise DataError(f"class {empty[0]!r} has no readable images")
+            first = next((p for p in bad if label_of.get(p) == empty[0]), None)
+            why = dict(skipped).get(first, "")
+            if cfg.crop and why.startswith("decodes as"):  # the border crop left nothing
+                size = why.split(";")[0][len("decodes as a "):]
+                raise DataError(f"class {empty[0]!r} has no readable images: {first} is a {size}, and --crop "
+                                f"{cfg.crop} (the recipe {cfg.recipe}'s unless given) cuts {cfg.crop} pixels from every "
+                                "border; give a smaller --crop (0: none)")
+            raise DataError(f"class {empty[0]!r} has no readable images" + (f" ({first}: {why})" if first else ""))
     return dataset, data, skipped, t
 
 

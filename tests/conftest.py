@@ -60,3 +60,11 @@ def run_cli(argv):
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return code, buf.getvalue()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The end-to-end tests (marked slow, minutes each) first, the quick ones after: with `-n 2` the two workers
+    then take the long tests at the start and fill in with the short ones, instead of one worker finishing a
+    long test alone at the end (longest first is the classic makespan heuristic). The order is stable, so every
+    xdist worker collects the same list."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -352,3 +352,18 @@ def test_one_epoch_is_singular_in_the_training_header():
     tp("start", {"n_train": 14, "iterations_per_epoch": 3, "epochs": 1, "total_iterations": 3})
     tp.progress.stop()
     assert "3 iterations per epoch, 1 epoch (3 iterations)." in buf.getvalue()
+
+
+def test_a_border_crop_larger_than_the_images_says_so_before_training(tmp_path):
+    """vgg16's recipe (cnmc-oliveira) crops 100 pixels from every border of C-NMC's 450 x 450 cells: on small
+    images nothing is left, and the error says that (not just 'no readable images')."""
+    from conftest import blob_image, run_cli
+
+    rng = np.random.default_rng(0)
+    for c, cls in enumerate(("blast", "normal")):
+        for i in range(3):
+            write_image(tmp_path / "cells" / cls / f"{i}.png", blob_image(c, rng, 48))
+    code, text = run_cli(["train", "--data", tmp_path / "cells", "--model", "vgg16", "--image-size", "32",
+                          "--device", "cpu", "--out", tmp_path / "run"])
+    assert code == 2 and "is a 48 x 48 image" in text and "--crop 100 (the recipe cnmc-oliveira's" in text, text
+    assert not (tmp_path / "run").exists()
