@@ -88,6 +88,8 @@ TINY = {
     "colorspace": {"--epochs": "1", "--batch-size": "4", "--image-size": "32", "--repeats": "1",
                    "--spaces": "rgb,hcbcr"},
     "study fc-units": {"--values": "8,4", "--epochs": "1", "--batch-size": "4", "--image-size": "99"},
+    # every model the docs name (no --fc-units: vgg16 refuses it, and compare's flags go to every model)
+    "compare": {"--epochs": "1", "--batch-size": "4", "--image-size": "32", "--repeats": "1"},
     "bench": {"--batch-size": "4", "--image-size": "32", "--repeats": "1", "--warmup": "1"},
     "augment": {"--per-class": "4"},
     "evaluate": {"--batch-size": "4"},
@@ -102,7 +104,11 @@ TINY = {
 # Commands run in a subprocess beside the others (they read nothing the others write): `leuknet bench` is a
 # minute or two of fixed costs (its peak probe and 256 BMP files) at any size, spent mostly in its own children.
 BACKGROUND = {"bench"}
-SMALL_DATA = {"--demo-per-class": "6"}  # train / colorspace without --data or --labels
+SMALL_DATA = {"--demo-per-class": "6"}  # train / colorspace / compare without --data or --labels
+# With --cv (train, compare, colorspace, study fc-units) every fold of every repeat is a run: two folds of one
+# repeat take every step of the cross-validated path (folds, pooled cells, pairs, summary) at the least cost, and
+# fit the fixtures (K may not exceed the smallest class's cells: 6 in /data/my_cells).
+SMALL_CV = {"--cv": "2", "--repeats": "1"}
 SMALL_NET = {"leuknet": {"--fc-units": "8"},
              "alexnet": {"--fc-units": "8", "--image-size": "99"}}  # 99: the size of the test ONNX graphs
 
@@ -224,11 +230,14 @@ def tiny(argv):
     assert name in TINY, f"no tiny settings for `leuknet {name}`: add it to TINY"
     for flag, value in TINY[name].items():
         argv = _set(argv, flag, value)
-    if name in ("train", "colorspace"):
-        if "--data" not in argv and "--labels" not in argv:
-            for flag, value in SMALL_DATA.items():
-                argv = _set(argv, flag, value)
+    if name in ("train", "colorspace", "compare") and "--data" not in argv and "--labels" not in argv:
+        for flag, value in SMALL_DATA.items():
+            argv = _set(argv, flag, value)
+    if name in ("train", "colorspace"):  # one model (_option: the first --model); compare's reach every model
         for flag, value in SMALL_NET.get(_option(argv, "--model", "leuknet"), {}).items():
+            argv = _set(argv, flag, value)
+    if "--cv" in argv:
+        for flag, value in SMALL_CV.items():
             argv = _set(argv, flag, value)
     return argv
 
