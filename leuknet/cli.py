@@ -306,7 +306,8 @@ def _train_cv(flags, option, k, repeats, resume_run, workers):
     prepare_device(flags.get("device") or "auto")
     flags = dict(flags, options=tuple(option), verbose=False)
     cfg = resolve(flags)  # checked whole before any image is read
-    out = Path(flags["out"]) if flags.get("out") else Path(default_out(cfg.model) + f"-cv{k}")
+    # runs/cv5-leuknet-<time>: not runs/leuknet-*, which names single run directories (the README's $RUN)
+    out = Path(flags["out"]) if flags.get("out") else Path(default_out(f"cv{k}-{cfg.model}"))
     console.print(f"[bold]leuknet train --cv {k}[/bold]: model {cfg.model}, recipe {cfg.recipe}, {k} folds x "
                   f"{plural(repeats, 'repeat')}, {plural(cfg.epochs, 'epoch')} each, seed {cfg.seed}; folder "
                   f"{escape(str(out))} (the same command with --out {escape(str(out))} resumes)", highlight=False,
@@ -542,7 +543,7 @@ def _comparison(flags, variants, out, kind, repeats, cv, **kw):
 
 
 @app.command()
-@_with_config_options(exclude=("model", "out"))
+@_with_config_options(exclude=("model", "out", "overwrite"))  # finished runs are kept: nothing to overwrite
 def compare(
     flags,
     ctx: typer.Context,

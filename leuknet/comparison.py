@@ -14,7 +14,8 @@ top of the common ones. Every variant is trained on the same cells with the same
 
 Layout of the folder::
 
-    study.json            what was asked (flags, variants, design); a second start with other settings is refused
+    study.json            what was asked; a second start with other flags, another design (--cv) or kind is refused
+                          (other variants or more repeats reuse the finished runs and add the missing ones)
     runs/...              one complete run directory per (variant, repeat, fold); finished runs are never redone
     <name>.json           per variant: pooled intervals per repeat, mean ± s.d. over folds; every pair; ranking
     <name>.md             the interval table, per-class intervals, the pairwise table with the verdicts
@@ -422,10 +423,16 @@ def markdown(summary: dict, meta: dict) -> str:
                   f"repeat (b/c: cells only a / only b got right). Resolved: p (Holm) < {pairs[0]['alpha']:g}.", "",
                   "| a | b | Difference | 95 % CI | p | p (Holm) | McNemar p per repeat (b/c) | Resolved |",
                   "|---|---|---|---|---|---|---|---|"]
+        flat = [q for q in pairs if j >= 2 and q["primary_test"] != "corrected resampled t"]
         for q in pairs:
-            lines.append(f"| {q['a']} | {q['b']} | {100 * q['difference']:.1f} | {100 * q['low']:.1f} to "
+            mark = " *" if q in flat else ""
+            lines.append(f"| {q['a']} | {q['b']} | {100 * q['difference']:.1f}{mark} | {100 * q['low']:.1f} to "
                          f"{100 * q['high']:.1f} | {_p(q['p'])} | {_p(q['p_holm'])} | {mcnemar_text(q)} | "
                          f"{'yes' if q['resolved'] else 'no'} |")
+        if flat:
+            lines += ["", "\\* every fold differs by the same amount (no spread: the corrected t is undefined), so "
+                      "this pair is tested on the first repeat's pooled cells: their difference, a Wald interval and "
+                      "McNemar's exact p."]
         lines += ["", "Verdicts:", ""] + [f"- {q['verdict']}" for q in pairs]
         lines += ["", "Ranking (only resolved differences order; within braces nothing is claimed): "
                   + " > ".join("{" + ", ".join(g) + "}" for g in summary["ranking"])]

@@ -242,11 +242,13 @@ def _comparison_section(doc, study: Path, data):
           + (f", {meta['task']}" if meta.get("task") else ""))
     if meta.get("synthetic"):
         doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
+    paired = len(summary) > 1
     design = (f"{k}-fold cross-validation" + (" grouped by subject" if meta["cv"].get("grouped_by_subject") else "")
-              + f", {r} repeat(s) from seed {meta['seed']}; every variant sees the same folds; each of the "
-              f"{data['cells']} cells is predicted once per repeat") if k else \
-        (f"the recipe's split, {r} repeat(s) from seed {meta['seed']}; every variant sees the same split per seed "
-         f"({data['cells']} test cells in the first repeat)")
+              + f", {r} repeat(s) from seed {meta['seed']}" + ("; every variant sees the same folds" if paired else "")
+              + f"; each of the {data['cells']} cells is predicted once per repeat") if k else \
+        (f"the recipe's split, {r} repeat(s) from seed {meta['seed']}"
+         + ("; every variant sees the same split per seed" if paired else "")
+         + f" ({data['cells']} test cells in the first repeat)")
     over = "folds" if k else "repeats"
     doc.p(f"Recipe {meta['recipe']}, {design}. Intervals: 95 % Wilson (accuracy, sensitivity, specificity, "
           f"precision) and percentile bootstrap (F1) on the first repeat's pooled cells; mean ± s.d. over all "

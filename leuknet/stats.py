@@ -290,7 +290,8 @@ def corrected_resampled_t(differences, n_train, n_test, confidence: float = CONF
         raise ConfigError(f"n_train and n_test must be positive cell counts, received {n_train!r}, {n_test!r}")
     j = d.size
     mean = float(d.mean())
-    se = math.sqrt((1.0 / j + n_test / n_train) * float(d.var(ddof=1)))
+    spread = float(np.ptp(d)) > 1e-12 * max(1.0, abs(mean))  # 0.9 - 0.8 and 0.8 - 0.7 are the same difference
+    se = math.sqrt((1.0 / j + n_test / n_train) * float(d.var(ddof=1))) if spread else 0.0
     df = j - 1
     if se == 0.0:
         t = 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
@@ -345,8 +346,9 @@ def compare_pairs(results: dict, n_train=None, n_test=None, alpha: float = 0.05,
 
     - with >= 2 folds: ``difference`` = mean over folds of the paired accuracy differences, its interval and
       the primary p from :func:`corrected_resampled_t` (needs ``n_train``, ``n_test``: cells per fold);
-    - with 1 fold (a single test split): ``difference`` from the pooled cells, a Wald interval for paired
-      proportions, and McNemar's exact p as the primary test.
+    - with 1 fold (a single test split), or folds whose differences are all equal (no spread: the corrected t
+      would give p = 0 and a zero-width interval from as few as two folds): ``difference`` from the pooled cells,
+      a Wald interval for paired proportions, and McNemar's exact p as the primary test.
 
     McNemar's p is reported in both cases. ``p_holm`` is the primary p adjusted by Holm over all pairs;
     ``resolved`` = ``p_holm < alpha``; ``verdict`` is one line.
@@ -366,14 +368,15 @@ def compare_pairs(results: dict, n_train=None, n_test=None, alpha: float = 0.05,
     pairs = []
     for x, y in itertools.combinations(names, 2):
         mc = mcnemar_exact(results[x]["correct"], results[y]["correct"])
-        if j >= 2:
-            ct = corrected_resampled_t(folds[x] - folds[y], n_train, n_test, confidence)
+        ct = corrected_resampled_t(folds[x] - folds[y], n_train, n_test, confidence) if j >= 2 else None
+        if ct is not None and ct["se"] > 0:
             diff, low, high, p = ct["mean"], ct["low"], ct["high"], ct["p"]
             primary = method = ct["test"]
-        else:
-            ct = None
+        else:  # one test split, or folds that all differ by the same amount (no spread: t is undefined)
             diff, low, high = _paired_wald(mc["b"], mc["c"], mc["n"], confidence)
             p, primary, method = mc["p"], mc["test"], "Wald (paired proportions)"
+            if ct is not None:
+                method += "; the fold differences have no spread, so the corrected t is undefined"
         if diff < 0:  # orient: a is ahead
             x, y, diff, low, high = y, x, -diff, -high, -low
             mc = {**mc, "b": mc["c"], "c": mc["b"]}

@@ -43,16 +43,22 @@ def _mcnemar_p(correct_a, correct_b):
     return mcnemar(table, exact=True).pvalue
 
 
-def _corrected_t(diffs, n_train, n_test):
-    """Nadeau & Bengio (2003): t = mean / sqrt((1/J + n_test/n_train) s^2), J - 1 degrees of freedom."""
+def _check_primary(q, diffs, n_train, n_test, correct_a, correct_b):
+    """The pair's difference and p: Nadeau & Bengio's (2003) corrected resampled t, t = mean / sqrt((1/J +
+    n_test/n_train) s^2) with J - 1 degrees of freedom; where the J differences have no spread (s = 0) the
+    pooled cells' difference and McNemar's exact p instead (docs/statistics.md)."""
     from scipy.stats import t as student
 
     d = np.asarray(diffs, float)
     j = d.size
     se = math.sqrt((1 / j + n_test / n_train) * d.var(ddof=1))
-    if se == 0:  # every fold the same difference (docs/statistics.md): p = 1 for none, 0 otherwise
-        return 1.0 if d.mean() == 0 else 0.0
-    return 2 * student.sf(abs(d.mean() / se), j - 1)
+    if np.ptp(d) > 1e-12:  # differences equal but for rounding (0.9 - 0.8, 0.8 - 0.7) have no spread
+        assert q["primary_test"] == "corrected resampled t" and _close(q["difference"], d.mean())
+        assert _close(q["p"], 2 * student.sf(abs(d.mean() / se), j - 1), 1e-7)
+    else:
+        assert q["primary_test"] == "McNemar exact"
+        assert _close(q["difference"], np.mean(correct_a) - np.mean(correct_b))
+        assert _close(q["p"], _mcnemar_p(correct_a, correct_b))
 
 
 def _close(a, b, tol=1e-9):
@@ -119,10 +125,8 @@ def test_compare_models_on_the_same_split_per_seed(tmp_path):
     (q,) = result["pairs"]
     a, b = q["a"], q["b"]
     assert {a, b} == {"leuknet", "vgg16"} and q["difference"] >= 0
-    diffs = np.subtract(accs[a], accs[b])
-    assert _close(q["difference"], diffs.mean())
     n_train, n_test = np.mean([s[0] for s in sizes]), np.mean([s[1] for s in sizes])
-    assert _close(q["p"], _corrected_t(diffs, n_train, n_test), 1e-7)
+    _check_primary(q, np.subtract(accs[a], accs[b]), n_train, n_test, correct[a][0], correct[b][0])
     assert len(q["mcnemar_repeats"]) == 2
     for r, m in enumerate(q["mcnemar_repeats"]):
         assert m["repeat"] == r and _close(m["p"], _mcnemar_p(correct[a][r], correct[b][r]))
@@ -195,10 +199,9 @@ def test_fc_units_cv_pairs_every_width_on_every_repeat(tmp_path):
     (q,) = result["pairs"]
     name = {"FC 8": "fc8", "FC 4": "fc4"}
     a, b = name[q["a"]], name[q["b"]]
-    diffs = np.subtract(folds[a], folds[b])
-    assert q["folds"] == 4 and _close(q["difference"], diffs.mean())
+    assert q["folds"] == 4
     n_train, n_test = np.mean([s[0] for s in sizes]), np.mean([s[1] for s in sizes])
-    assert _close(q["p"], _corrected_t(diffs, n_train, n_test), 1e-7)
+    _check_primary(q, np.subtract(folds[a], folds[b]), n_train, n_test, correct[a][0], correct[b][0])
     assert [m["repeat"] for m in q["mcnemar_repeats"]] == [0, 1]
     for r, m in enumerate(q["mcnemar_repeats"]):
         assert _close(m["p"], _mcnemar_p(correct[a][r], correct[b][r]))

@@ -327,6 +327,21 @@ def test_compare_pairs_on_one_test_split_uses_mcnemar():
     assert q["corrected_t"] is None and q["resolved"]
 
 
+def test_compare_pairs_falls_back_to_mcnemar_when_the_fold_differences_have_no_spread():
+    """Two folds that both put HSV 10 points ahead: var = 0, so the corrected t would say p = 0 with a
+    zero-width interval from two numbers; the pair is tested on its pooled cells instead."""
+    rng = np.random.default_rng(2)
+    res = _cv_results(rng, {"RGB": 0.80, "HSV": 0.90}, n_cells=200, folds=2)
+    res["RGB"]["fold_accuracies"] = [0.80, 0.70]
+    res["HSV"]["fold_accuracies"] = [0.90, 0.80]
+    (q,) = S.compare_pairs(res, n_train=100, n_test=100)
+    a, b = res["HSV"]["correct"], res["RGB"]["correct"]
+    ref = sm_mcnemar([[0, np.sum(a & ~b)], [np.sum(~a & b), 0]], exact=True).pvalue
+    assert q["a"] == "HSV" and q["primary_test"] == "McNemar exact" and q["p"] == pytest.approx(ref)
+    assert "no spread" in q["interval"] and q["corrected_t"]["se"] == 0 and q["low"] < q["high"]
+    assert q["difference"] == pytest.approx(a.mean() - b.mean())
+
+
 def test_compare_pairs_refuses_what_cannot_be_compared():
     rng = np.random.default_rng(2)
     res = _cv_results(rng, {"A": 0.8, "B": 0.82})
