@@ -29,7 +29,7 @@ def write_metrics(path, metrics: dict):
 
 def write_skipped(path, skipped):
     """``file,reason`` for every unreadable file (``skipped``: (path, reason) pairs,
-    :func:`leuknet.data.pipeline.unreadable_reason`)."""
+    :func:`leuknet.data.images.unreadable_reason`)."""
     write_csv(path, ["file", "reason"], [list(s) for s in skipped])
 
 

@@ -562,8 +562,8 @@ def compare(
     from leuknet.comparison import model_variants
     from leuknet.profiles import prepare_device
 
-    variants = model_variants(model)  # before any work: an unknown model or a single one is refused
-    prepare_device(flags.get("device") or "auto")
+    prepare_device(flags.get("device") or "auto")  # before TensorFlow is imported (by the model registry)
+    variants = model_variants(model)  # before any training: an unknown model or a single one is refused
     if not any(flags.get(k) for k in ("recipe", "data", "labels")):
         flags["recipe"] = "demo"  # the demo data: every model on the demo recipe (not, say, 100 AlexNet epochs)
     _comparison(dict(flags, options=tuple(option), verbose=False), variants, out, "compare", repeats, cv)

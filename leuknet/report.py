@@ -31,7 +31,7 @@ def _example_items(run, metrics, n=8):
     """Up to n test cells, both correct and wrong ones, each class represented."""
     import cv2
 
-    from leuknet.data.pipeline import read_image
+    from leuknet.data.images import read_image
 
     path = run / "predictions.csv"
     if not path.is_file():

@@ -23,9 +23,7 @@ import math
 import tensorflow as tf
 
 from leuknet.errors import ConfigError
-
-SOLVERS = ("sgdm", "adam", "rmsprop")
-CLIP_METHODS = ("l2norm", "global-l2norm", "absolute-value")
+from leuknet.spec.options import CLIP_METHODS, SOLVERS  # noqa: F401  (re-exported)
 
 
 class Solver:

@@ -116,7 +116,8 @@ def test_matlab_option_values():
 
 def test_cli_train_options_come_from_the_configuration():
     """Every configuration field with a flag is a train option, with its help; nothing else but the
-    command's own options (--option, --resume, --workers, --task-index, --quiet)."""
+    command's own options (--option, --resume, --workers, --task-index, --quiet, --cv, --repeats); and the same
+    for compare, but for --model (several) and --out (a comparison folder)."""
     import typer.main
 
     from leuknet.cli import app
@@ -124,10 +125,13 @@ def test_cli_train_options_come_from_the_configuration():
     cmd = typer.main.get_command(app).commands["train"]
     opts = {p.name: p for p in cmd.params}
     with_flag = {n for n, f in config.FIELDS.items() if f.metadata["flag"]}
-    assert set(opts) == with_flag | {"option", "resume_run", "workers", "task_index", "quiet"}
+    assert set(opts) == with_flag | {"option", "resume_run", "workers", "task_index", "quiet", "cv", "repeats"}
     for name in with_flag:
         assert opts[name].opts[0] == config.flag_name(name)
         assert config.FIELDS[name].metadata["help"] in opts[name].help
+    compare = {p.name: p for p in typer.main.get_command(app).commands["compare"].params}
+    assert set(compare) == (with_flag - {"overwrite"}) | {"option", "cv", "repeats", "workers"}
+    assert compare["model"].multiple and str(compare["out"].default) == "runs/compare"
     assert "One of: rgb, hsv, ycbcr, hcbcr" in opts["colorspace"].help
 
 

@@ -205,3 +205,16 @@ def test_the_core_imports_nothing_above_it(graph):
     bad = _violations(graph, CORE, ABOVE_CORE)
     assert not bad, "the core imports the layers above it:\n" + "\n".join(bad)
 
+
+
+def test_reading_images_reports_and_training_options_import_no_tensorflow():
+    """The backend-neutral parts stay importable where TensorFlow is absent (issue 20: the GPU machines have JAX
+    only): image decoding, reports, the trainingOptions core and the statistics."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import leuknet.data.images, leuknet.report, leuknet.spec.options, leuknet.stats; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[]", r.stdout

@@ -16,7 +16,7 @@ def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig 
     augmented) and ``manifest.csv`` (output, source, class, ops). The source folder is only read."""
     from pathlib import Path
 
-    from leuknet.data.pipeline import read_image
+    from leuknet.data.images import read_image
     from leuknet.io import write_csv
 
     out = Path(out)

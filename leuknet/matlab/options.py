@@ -15,7 +15,7 @@ import math
 from dataclasses import fields
 
 from leuknet.errors import ConfigError
-from leuknet.solvers import CLIP_METHODS, SOLVERS
+from leuknet.spec.options import CLIP_METHODS, SOLVERS
 from leuknet.spec.options import (BN_STATISTICS, EXECUTION_ENVIRONMENTS, OUTPUT_NETWORKS, SCHEDULES,  # noqa: F401
                                   SHUFFLE, TrainingOptions)
 

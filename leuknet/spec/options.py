@@ -16,8 +16,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.solvers import CLIP_METHODS, SOLVERS
 
+SOLVERS = ("sgdm", "adam", "rmsprop")  # leuknet.solvers implements them
+CLIP_METHODS = ("l2norm", "global-l2norm", "absolute-value")
 SHUFFLE = ("once", "every-epoch", "never")
 EXECUTION_ENVIRONMENTS = ("auto", "cpu", "gpu", "multi-gpu", "parallel")
 BN_STATISTICS = ("population", "moving")
