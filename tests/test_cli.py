@@ -194,7 +194,7 @@ def test_demo_end_to_end_learns_well_above_chance(tmp_path):
     from leuknet.data.synthetic import write_demo
 
     out = tmp_path / "demo"
-    r = leuknet("train", "--device", "cpu", "--image-size", "96", "--demo-per-class", "80", "--epochs", "8",
+    r = leuknet("train", "--device", "cpu", "--image-size", "80", "--demo-per-class", "80", "--epochs", "8",
                 "--batch-size", "16", "--fc-units", "64", "--lr", "3e-4", "--out", out)
     assert r.returncode == 0, r.stderr
     assert "SYNTHETIC" in r.stdout and "Mini-batch" in r.stdout and "Base Learning" in r.stdout
@@ -214,7 +214,7 @@ def test_demo_end_to_end_learns_well_above_chance(tmp_path):
     r = leuknet("evaluate", "--model-file", out / "model.keras", "--data", fresh, "--out", tmp_path / "ev")
     assert r.returncode == 0, r.stderr
     acc = json.loads((tmp_path / "ev" / "metrics.json").read_text())["accuracy"]
-    assert acc >= 0.75, acc
+    assert acc >= 0.75, acc  # 0.80 on AMD EPYC (AVX2), 2026-12-02 (0.8125 at 96 x 96, 0.7875 at 64 x 64)
 
 
 @pytest.mark.slow
