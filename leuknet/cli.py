@@ -465,45 +465,29 @@ def _pending(res):
 
 
 @app.command()
+@_with_config_options(exclude=("colorspace", "out", "overwrite"))  # the spaces are the study's; runs are kept
 def colorspace(
+    flags,
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, help="Model name; default: the recipe's."),
-    data: Optional[Path] = typer.Option(None, help="Data folder; default: the synthetic demo set."),
-    dataset_format: Optional[str] = typer.Option(None, help="cnmc, allidb or folders."),
     task: str = typer.Option("detection", help="detection (two classes) or subtype (three or more)."),
     spaces: str = typer.Option("rgb,hsv,ycbcr,hcbcr", help="Colour spaces to compare."),
     repeats: int = typer.Option(1, min=1, help="Seeds per space (mean and s.d. over them); with --cv, "
                                 "cross-validation repeats (seed, seed+1, ...: other folds each)."),
-    cv: Optional[int] = typer.Option(None, "--cv", min=2, help="K-fold cross-validation: every cell predicted once "
-                                     "per repeat (folds by subject where the data has subjects); intervals, paired "
-                                     "tests and verdicts per pair of spaces."),
-    recipe: Optional[str] = typer.Option(None, help="Recipe for every run."),
-    device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    precision: Optional[str] = typer.Option(None, help="fp32, bf16 or fp16 (default: the device profile's)."),
-    epochs: Optional[int] = typer.Option(None, min=1),
-    batch_size: Optional[int] = typer.Option(None, min=1),
-    lr: Optional[float] = typer.Option(None),
-    image_size: Optional[int] = typer.Option(None),
-    seed: int = typer.Option(0, help="First seed; repeats use seed, seed+1, ..."),
-    split: Optional[str] = typer.Option(None),
-    split_by: Optional[str] = typer.Option(None),
-    balance: Optional[str] = typer.Option(None),
-    fc_units: Optional[int] = typer.Option(None, min=1),
-    demo_per_class: Optional[int] = typer.Option(None, min=4),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help=_CV_HELP + " Intervals, paired tests and verdicts "
+                                     "per pair of spaces."),
+    option: List[str] = typer.Option([], "--option", help="Any other trainingOptions Name=Value, for every run."),
     out: Path = typer.Option(Path("runs/colorspace"), help="Study folder (resumes where runs are finished)."),
     workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
 ):
-    """Train the same recipe on RGB, HSV, YCbCr and HCbCr data and compare (the paper's Table 1)."""
+    """Train the same recipe on RGB, HSV, YCbCr and HCbCr data and compare (the paper's Table 1). Every train
+    option applies to every run; repeat r uses seed --seed + r."""
     cut = "## Figures" if cv else "Per-class"
     if workers > 1:
         return _study_in_workers(ctx, ["colorspace"], workers, out / "colorspace.md", cut)
     from leuknet.profiles import prepare_device
 
-    prepare_device(device)
-    flags = dict(model=model, data=str(data) if data else None, dataset_format=dataset_format, recipe=recipe,
-                 device=device, precision=precision, epochs=epochs, batch_size=batch_size, lr=lr,
-                 image_size=image_size, seed=seed, split=split, split_by=split_by, balance=balance,
-                 fc_units=fc_units, demo_per_class=demo_per_class)
+    flags = _study_flags(flags, option)
+    prepare_device(flags["device"])
     if cv:
         from leuknet.comparison import colour_variants
         from leuknet.study import check_task
@@ -523,6 +507,17 @@ def colorspace(
                   markup=False, soft_wrap=True)
     console.print(f"Written: {res['out']}/colorspace.json, colorspace.md, colorspace.png, confusion_*.png",
                   highlight=False)
+
+
+def _study_flags(flags, option, **defaults):
+    """A study's flags for its runs: --option as trainingOptions, the seed (0) and device (auto) always recorded
+    in study.json (as study folders made before these flags were generated record them)."""
+    flags = dict(flags, **{k: v for k, v in defaults.items() if flags.get(k) is None})
+    flags["seed"] = 0 if flags.get("seed") is None else flags["seed"]
+    flags["device"] = flags.get("device") or "auto"
+    if option:
+        flags["options"] = tuple(option)
+    return flags
 
 
 def _comparison(flags, variants, out, kind, repeats, cv, **kw):
@@ -693,44 +688,31 @@ def weights_import(
 
 
 @study_app.command("fc-units")
+@_with_config_options(exclude=("fc_units", "out", "overwrite"))  # the widths are the study's; runs are kept
 def study_fc_units(
+    flags,
     ctx: typer.Context,
     values: str = typer.Option("4096,3072,2048,1024", help="Widths of the new fully connected layer."),
-    model: str = typer.Option("alexnet"),
-    data: Optional[Path] = typer.Option(None),
-    dataset_format: Optional[str] = typer.Option(None),
-    labels: Optional[Path] = typer.Option(None),
-    weights: Optional[str] = typer.Option(None),
-    recipe: Optional[str] = typer.Option(None),
-    device: str = typer.Option("auto"),
-    epochs: Optional[int] = typer.Option(None, min=1),
-    batch_size: Optional[int] = typer.Option(None, min=1),
-    lr: Optional[float] = typer.Option(None),
-    image_size: Optional[int] = typer.Option(None),
-    seed: int = typer.Option(0),
-    split: Optional[str] = typer.Option(None),
-    demo_per_class: Optional[int] = typer.Option(None, min=4),
     cv: Optional[int] = typer.Option(None, "--cv", min=2, help=_CV_HELP + " Intervals, paired tests and verdicts "
                                      "per pair of widths."),
     repeats: int = typer.Option(1, min=1, help="Repeats (seed, seed+1, ...): with --cv, cross-validations with "
                                 "other folds; without, the recipe's split per seed, with intervals and paired tests."),
-    out: Path = typer.Option(Path("runs/fc-units")),
+    option: List[str] = typer.Option([], "--option", help="Any other trainingOptions Name=Value, for every run."),
+    out: Path = typer.Option(Path("runs/fc-units"), help="Study folder (resumes where runs are finished)."),
     workers: int = typer.Option(1, min=1, help=_WORKERS_HELP),
 ):
-    """Rerun the recipe for each feature-vector width with identical splits and seeds (Shafique's Table 4)."""
+    """Rerun the recipe for each feature-vector width with identical splits and seeds (Shafique's Table 4; the
+    model is alexnet unless --model). Every train option applies to every run."""
     compared = cv is not None or repeats > 1
     if workers > 1:
         return _study_in_workers(ctx, ["study", "fc-units"], workers, out / "fc_units.md",
                                  "## Figures" if compared else None)
     from leuknet.profiles import prepare_device
 
-    prepare_device(device)
+    flags = _study_flags(flags, option, model="alexnet")  # Shafique & Tehsin's AlexNet unless --model
+    prepare_device(flags["device"])
     from leuknet.study import run_fc_study
 
-    flags = dict(model=model, data=str(data) if data else None, dataset_format=dataset_format,
-                 labels=str(labels) if labels else None, weights=weights, recipe=recipe, device=device,
-                 epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, seed=seed, split=split,
-                 demo_per_class=demo_per_class)
     if compared:
         from leuknet.comparison import width_variants
 

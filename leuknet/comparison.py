@@ -39,7 +39,7 @@ import numpy as np
 from leuknet.console import plural
 from leuknet.errors import ConfigError, DataError
 from leuknet.study import (SPACE_LABELS, _check_study_record, _sources, _up_to_date, finished, parse_spaces,
-                           run_each, study_lock)
+                           recorded_flags, run_each, study_lock)
 
 BOOTSTRAP = 2000  # resamples of the pooled cells for the F1 intervals
 FOLD_SCORES = ("accuracy", "macro_f1", "weighted_f1", "sensitivity", "specificity", "precision")
@@ -208,8 +208,7 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
             "recipe": ", ".join(dict.fromkeys(c.recipe for c in configs)), "data": base.data or "demo",
             "synthetic": dataset.synthetic, "variants": [v.to_dict() for v in variants], "repeats": repeats,
             "seed": seed0, "cv": _check_cv(dataset, cv, repeats, seed0) if cv is not None else None,
-            "flags": json.loads(json.dumps({key: v for key, v in flags.items() if v is not None}, default=str)),
-            **(extra_meta or {})}  # the flags as study.json gives them back (tuples as lists), so a restart compares
+            "flags": recorded_flags(flags), **(extra_meta or {})}
     (out / "runs").mkdir(parents=True, exist_ok=True)
     with study_lock(out):
         _check_study_record(out, meta)

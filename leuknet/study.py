@@ -194,6 +194,12 @@ def _check_study_record(out: Path, meta: dict):
     write_json(previous, meta)
 
 
+def recorded_flags(flags: dict) -> dict:
+    """The flags given (None: not given) as study.json gives them back (tuples as lists), so that a restart of
+    the same command compares equal."""
+    return json.loads(json.dumps({k: v for k, v in flags.items() if v is not None}, default=str))
+
+
 def check_task(dataset, task: str):
     """A colour-space task's class count: detection needs two classes, subtype three or more."""
     if task not in TASKS:
@@ -227,7 +233,7 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
     check_task(dataset, task)
     meta = {"model": base.model, "recipe": base.recipe, "task": task, "data": base.data or "demo",
             "synthetic": dataset.synthetic, "spaces": spaces, "repeats": repeats, "seed": seed0,
-            "flags": {k: v for k, v in flags.items() if v is not None}}
+            "flags": recorded_flags(flags)}
     (out / "runs").mkdir(parents=True, exist_ok=True)
     with study_lock(out):
         _check_study_record(out, meta)
@@ -283,7 +289,7 @@ def run_fc_study(flags: dict, values, out, callback=None) -> dict:
             for wdt in dict.fromkeys(widths)]
     cb("study_start", {"runs": len(runs), "epochs": base.epochs})
     busy = run_each(runs, cb, base.epochs)
-    meta = {"model": base.model, "recipe": base.recipe, "seed": base.seed, "flags": flags}
+    meta = {"model": base.model, "recipe": base.recipe, "seed": base.seed, "flags": recorded_flags(flags)}
     rows = None
     with study_lock(out):
         pending = [str(r) for r, _, _ in runs if not finished(r)]
