@@ -117,7 +117,7 @@ def test_matlab_option_values():
 def test_cli_train_options_come_from_the_configuration():
     """Every configuration field with a flag is a train option, with its help; nothing else but the
     command's own options (--option, --resume, --workers, --task-index, --quiet, --cv, --repeats); and the same
-    for compare, but for --model (several) and --out (a comparison folder)."""
+    for compare, but for --model (several) and --out (a comparison folder), and for the studies."""
     import typer.main
 
     from leuknet.cli import app
@@ -132,6 +132,13 @@ def test_cli_train_options_come_from_the_configuration():
     compare = {p.name: p for p in typer.main.get_command(app).commands["compare"].params}
     assert set(compare) == (with_flag - {"overwrite"}) | {"option", "cv", "repeats", "workers"}
     assert compare["model"].multiple and str(compare["out"].default) == "runs/compare"
+    commands = typer.main.get_command(app).commands
+    studies = {"colorspace": (commands["colorspace"], {"colorspace", "overwrite"},
+                              {"task", "spaces", "repeats", "cv", "option", "out", "workers"}),
+               "fc-units": (commands["study"].commands["fc-units"], {"fc_units", "overwrite"},
+                            {"values", "repeats", "cv", "option", "out", "workers"})}
+    for name, (cmd, theirs, own) in studies.items():  # every train option reaches every run of a study
+        assert {p.name for p in cmd.params} == (with_flag - theirs) | own, name
     assert "One of: rgb, hsv, ycbcr, hcbcr" in opts["colorspace"].help
 
 
