@@ -300,11 +300,13 @@ def _train_cv(flags, option, k, repeats, resume_run, workers):
     from leuknet.config import default_out, resolve
     from leuknet.profiles import prepare_device
 
-    if resume_run or workers:
-        raise LeuknetError(f"--cv runs one folder of fold runs: drop --{'resume' if resume_run else 'workers'} (to "
+    given = [n for n, v in (("resume", resume_run), ("workers", workers), ("overwrite", flags.get("overwrite")))
+             if v]
+    if given:
+        raise LeuknetError(f"--cv runs one folder of fold runs and keeps the finished ones: drop --{given[0]} (to "
                            "continue an interrupted --cv run, start the same command with the same --out again)")
-    prepare_device(flags.get("device") or "auto")
-    flags = dict(flags, options=tuple(option), verbose=False)
+    flags = _study_flags(dict(flags, verbose=False), option)
+    prepare_device(flags["device"])
     cfg = resolve(flags)  # checked whole before any image is read
     # runs/cv5-leuknet-<time>: not runs/leuknet-*, which names single run directories (the README's $RUN)
     out = Path(flags["out"]) if flags.get("out") else Path(default_out(f"cv{k}-{cfg.model}"))
@@ -557,11 +559,12 @@ def compare(
     from leuknet.comparison import model_variants
     from leuknet.profiles import prepare_device
 
-    prepare_device(flags.get("device") or "auto")  # before TensorFlow is imported (by the model registry)
+    flags = _study_flags(dict(flags, verbose=False), option)
+    prepare_device(flags["device"])  # before TensorFlow is imported (by the model registry)
     variants = model_variants(model)  # before any training: an unknown model or a single one is refused
     if not any(flags.get(k) for k in ("recipe", "data", "labels")):
         flags["recipe"] = "demo"  # the demo data: every model on the demo recipe (not, say, 100 AlexNet epochs)
-    _comparison(dict(flags, options=tuple(option), verbose=False), variants, out, "compare", repeats, cv)
+    _comparison(flags, variants, out, "compare", repeats, cv)
 
 
 @app.command()

@@ -165,14 +165,32 @@ def _check_cv(dataset, k, repeats, seed0) -> dict:
     return {"folds": int(k), "grouped_by_subject": bool(grouped)}
 
 
-def _check_same_split(configs, variants):
-    """A hold-out design pairs cells only if every variant splits the data alike."""
-    ways = {(tuple(c.split), str(c.split_by)) for c in configs}
-    if len(ways) > 1:
-        said = ", ".join(f"{v.name}: {'/'.join(f'{x:g}' for x in c.split)} by {c.split_by}"
-                         for v, c in zip(variants, configs))
-        raise ConfigError(f"the variants split the data differently ({said}), so their test cells would not pair; "
-                          "give --split (and --split-by) for all, or use --cv K")
+DATA_FIELDS = ("data", "labels", "dataset_format", "demo_per_class", "crop")  # what decides the cells
+
+
+def _check_same_data(configs, variants):
+    """Every variant must read the same cells (a recipe may set --crop, which decides what is readable)."""
+    for name in DATA_FIELDS:
+        values = {str(getattr(c, name)) for c in configs}
+        if len(values) > 1:
+            said = ", ".join(f"{v.name}: {getattr(c, name)}" for v, c in zip(variants, configs))
+            raise ConfigError(f"the variants read different data (--{name.replace('_', '-')}: {said}), so their "
+                              f"cells would not pair; give --{name.replace('_', '-')} (or --recipe) for all")
+
+
+def _check_same_split(configs, variants, dataset, repeats, seed0):
+    """A hold-out design pairs cells only if every variant's split gives the same test cells in every repeat
+    (the fractions, --split-by and --balance decide them): checked on the data before any run."""
+    from leuknet.data.split import make_splits
+
+    for r in range(repeats):
+        tests = [tuple(make_splits(dataset, c.split, by=str(c.split_by), seed=seed0 + r,
+                                   balance=str(c.balance))["test"].tolist()) for c in configs]
+        if len(set(tests)) > 1:
+            said = ", ".join(f"{v.name}: {'/'.join(f'{x:g}' for x in c.split)} by {c.split_by}, balance {c.balance}"
+                             for v, c in zip(variants, configs))
+            raise ConfigError(f"the variants split the data differently ({said}), so their test cells would not "
+                              "pair; give --split, --split-by and --balance for all, or use --cv K")
 
 
 def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats: int = 1, cv: int | None = None,
@@ -198,17 +216,18 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
     common = {key: v for key, v in flags.items() if key != "out"}
     configs = [resolve(dict(common, **v.flags)) for v in variants]  # every variant valid before any run
     base = configs[0]
-    if cv is None:
-        _check_same_split(configs, variants)
+    _check_same_data(configs, variants)
     dataset = load_dataset(base)
     if check is not None:
         check(dataset)
+    if cv is None:
+        _check_same_split(configs, variants, dataset, repeats, seed0)
     meta = {"kind": kind, "title": KINDS[kind].title, "factor": KINDS[kind].factor,
             "model": ", ".join(dict.fromkeys(c.model for c in configs)),
             "recipe": ", ".join(dict.fromkeys(c.recipe for c in configs)), "data": base.data or "demo",
             "synthetic": dataset.synthetic, "variants": [v.to_dict() for v in variants], "repeats": repeats,
             "seed": seed0, "cv": _check_cv(dataset, cv, repeats, seed0) if cv is not None else None,
-            "flags": recorded_flags(flags), **(extra_meta or {})}
+            "flags": recorded_flags(common), **(extra_meta or {})}  # not --out: the folder is the study
     (out / "runs").mkdir(parents=True, exist_ok=True)
     with study_lock(out):
         _check_study_record(out, meta)

@@ -67,12 +67,16 @@ def _close(a, b, tol=1e-9):
 
 def test_compare_and_train_cv_refuse_bad_input_before_training(tmp_path):
     data = str(_folder_data(tmp_path / "cells", per_class=3))
+    more = str(_folder_data(tmp_path / "more", per_class=9))
     cases = [
         (["compare", "--model", "leuknet", "--data", data], "at least two different models"),
         (["compare", "--model", "leuknet", "--model", "leuknet", "--data", data], "at least two different models"),
         (["compare", "--model", "leuknet", "--model", "vgg61", "--data", data], "vgg16"),  # did you mean
-        # each model's own recipe: leuknet-paper 0.7/0.2/0.1, cnmc-oliveira 0.6/0.3/0.1: the cells would not pair
-        (["compare", "--model", "leuknet", "--model", "vgg16", "--data", data], "split the data differently"),
+        # each model's own recipe: cnmc-oliveira crops 100 pixels (other cells readable), and splits 0.6/0.3/0.1
+        # where leuknet-paper splits 0.7/0.2/0.1 (the same 10 % of test cells here); alexnet-shafique tests 40 %
+        (["compare", "--model", "leuknet", "--model", "vgg16", "--data", data], "read different data (--crop"),
+        (["compare", "--model", "leuknet", "--model", "alexnet", "--data", more],  # 0.7/0.2/0.1 against 0.6/0/0.4
+         "split the data differently"),
         (["compare", "--model", "leuknet", "--model", "vgg16", "--data", data, "--recipe", "demo", "--cv", "4"],
          "fewer than the 4 folds"),
         (["train", "--data", data, "--repeats", "2"], "--repeats needs --cv"),
