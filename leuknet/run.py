@@ -241,7 +241,7 @@ def read_data(cfg: RunConfig, cb):
     data, bad = load_image_data(paths, dataset.labels, (cfg.image_size, cfg.image_size), str(cfg.colorspace),
                                 cfg.cache_mb, progress=lambda n: cb("scan_advance", {"n": n}), crop=cfg.crop)
     t = time.perf_counter() - t
-    skipped = [(p, unreadable_reason(p)) for p in bad]
+    skipped = [(p, unreadable_reason(p, cfg.crop)) for p in bad]
     if bad:
         cb("skipped", {"files": bad, "reasons": dict(skipped)})
         gone = set(bad)
@@ -251,11 +251,8 @@ def read_data(cfg: RunConfig, cb):
         if empty:
             first = next((p for p in bad if label_of.get(p) == empty[0]), None)
             why = dict(skipped).get(first, "")
-            if cfg.crop and why.startswith("decodes as"):  # the border crop left nothing
-                size = why.split(";")[0][len("decodes as a "):]
-                raise DataError(f"class {empty[0]!r} has no readable images: {first} is a {size}, and --crop "
-                                f"{cfg.crop} (the recipe {cfg.recipe}'s unless given) cuts {cfg.crop} pixels from every "
-                                "border; give a smaller --crop (0: none)")
+            if "border crop leaves nothing" in why:
+                why += f"; --crop {cfg.crop} (the recipe {cfg.recipe}'s unless given): give a smaller --crop (0: none)"
             raise DataError(f"class {empty[0]!r} has no readable images" + (f" ({first}: {why})" if first else ""))
     return dataset, data, skipped, t
 
@@ -604,7 +601,7 @@ def _evaluate_claimed(model_file, data, dataset_format, out: Path, batch_size, c
     artefacts.write_predictions(out / "predictions.csv", good, probs, meta["classes"], labels)
     artefacts.write_metrics(out / "metrics.json", metrics)
     if bad:
-        artefacts.write_skipped(out / "skipped.csv", [(p, unreadable_reason(p)) for p in bad])
+        artefacts.write_skipped(out / "skipped.csv", [(p, unreadable_reason(p, meta.get("crop", 0))) for p in bad])
     else:
         (out / "skipped.csv").unlink(missing_ok=True)  # an earlier evaluation's, with --overwrite
     return {"out": str(out), "metrics": metrics, "synthetic": dataset.synthetic, "overlap": overlap}

@@ -96,13 +96,14 @@ def read_image(path, channels=3, color_preprocessing="none") -> np.ndarray:
         raise ChannelMismatch(f"{path}: {e}") from None
 
 
-def unreadable_reason(path) -> str:
+def unreadable_reason(path, crop: int = 0) -> str:
     """Why ``path`` cannot be read as an image, in words for ``skipped.csv``: ``'empty file (0 bytes)'``,
     ``'truncated image (BMP: 7227 of 14454 bytes)'`` (a PNG, BMP, JPEG or TIFF whose header reads but whose file
     stops short: OpenCV decodes none of these), ``'corrupt PNG image (...)'`` (whole, but its data does not
     decode), ``'not an image (OpenCV cannot decode it)'`` or ``'cannot be opened: <strerror>'`` (missing file,
-    folder, permission). A file that decodes gives ``'decodes as a W x H image; ...'``: it was refused after
-    decoding (border crop, channels)."""
+    folder, permission). A file that decodes gives ``'it is a W x H image, and a C-pixel border crop leaves nothing of
+    it'`` when ``crop`` (the run's ``--crop``) is that large, else ``'decodes as a W x H image; ...'``: it was
+    refused after decoding (channels)."""
     path = os.fsdecode(path)
     try:
         with open(path, "rb") as f:
@@ -113,7 +114,10 @@ def unreadable_reason(path) -> str:
         return "empty file (0 bytes)"
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     if img is not None and img.size:
-        return f"decodes as a {img.shape[1]} x {img.shape[0]} image; refused after decoding (border crop or channels)"
+        size = f"a {img.shape[1]} x {img.shape[0]} image"
+        if crop and 2 * int(crop) >= min(img.shape[:2]):
+            return f"it is {size}, and a {int(crop)}-pixel border crop leaves nothing of it"
+        return f"decodes as {size}; refused after decoding (border crop or channels)"
     fmt = _image_format(data)
     if fmt is None:
         return "not an image (OpenCV cannot decode it)"
