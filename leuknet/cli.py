@@ -492,8 +492,9 @@ def colorspace(
     prepare_device(flags["device"])
     if cv:
         from leuknet.comparison import colour_variants
-        from leuknet.study import check_task
+        from leuknet.study import check_task, check_task_name
 
+        check_task_name(task)
         return _comparison(flags, colour_variants(spaces), out, "colorspace", repeats, cv,
                            check=lambda dataset: check_task(dataset, task), extra_meta={"task": task})
     from leuknet.study import run_study

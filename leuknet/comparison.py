@@ -39,7 +39,7 @@ import numpy as np
 from leuknet.console import plural
 from leuknet.errors import ConfigError, DataError
 from leuknet.study import (SPACE_LABELS, _check_study_record, _sources, _up_to_date, finished, parse_spaces,
-                           recorded_flags, run_each, study_lock)
+                           parse_widths, recorded_flags, run_each, study_lock)
 
 BOOTSTRAP = 2000  # resamples of the pooled cells for the F1 intervals
 FOLD_SCORES = ("accuracy", "macro_f1", "weighted_f1", "sensitivity", "specificity", "precision")
@@ -103,13 +103,7 @@ def model_variants(names) -> list[Variant]:
 
 def width_variants(values) -> list[Variant]:
     """``--values 4096,2048``: one variant per width of the new fully connected layer."""
-    try:
-        widths = [int(v) for v in (values.split(",") if isinstance(values, str) else values)]
-    except ValueError:
-        raise ConfigError(f"--values must be integers like 4096,3072,2048,1024, received {values!r}") from None
-    if not widths or min(widths) < 1:
-        raise ConfigError(f"--values must be positive integers, received {values!r}")
-    return [Variant(f"fc{w}", f"FC {w}", {"fc_units": w}, f"{w} units") for w in dict.fromkeys(widths)]
+    return [Variant(f"fc{w}", f"FC {w}", {"fc_units": w}, f"{w} units") for w in parse_widths(values)]
 
 
 def _check_variants(variants):
@@ -357,7 +351,7 @@ def summarise(study_dir, meta: dict, n_boot: int = BOOTSTRAP) -> dict:
 # ---- what it writes -------------------------------------------------------------------------------------------
 
 
-def _ci(d) -> str:
+def ci_text(d) -> str:
     """'93.3 [88.2, 96.3]': an estimate and its interval, in %."""
     est, low, high = (d.get(k) for k in ("estimate", "low", "high"))
     if est is None or (isinstance(est, float) and math.isnan(est)):
@@ -365,7 +359,7 @@ def _ci(d) -> str:
     return f"{100 * est:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def _msd(d) -> str:
+def mean_sd_text(d) -> str:
     sd = d.get("sd")
     return f"{100 * d['mean']:.1f}" + ("" if sd is None or math.isnan(sd) else f" ± {100 * sd:.1f}")
 
@@ -374,7 +368,8 @@ def _p(p) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3g}"
 
 
-def _design_text(meta, cells) -> str:
+def design_text(meta, cells) -> str:
+    """The design in one sentence: folds or split, repeats and seeds, what every variant shares, the cells."""
     k, r = _folds(meta), meta["repeats"]
     seeds = f"seeds {meta['seed']}..{meta['seed'] + r - 1}" if r > 1 else f"seed {meta['seed']}"
     paired = len(meta["variants"]) > 1
@@ -400,7 +395,7 @@ def markdown(summary: dict, meta: dict) -> str:
     task = f" ({meta['task']})" if meta.get("task") else ""
     lines = [f"# {meta['title']}" + (f", {k}-fold cross-validated" if k else "") + f": {meta['model']}{task}", "",
              f"Data: {meta['data']}" + (" (SYNTHETIC demo data)" if meta.get("synthetic") else ""),
-             f"Recipe: {meta['recipe']}; {_design_text(meta, summary['cells'])}", "", "## Intervals", "",
+             f"Recipe: {meta['recipe']}; {design_text(meta, summary['cells'])}", "", "## Intervals", "",
              ("Pooled: the out-of-fold predictions of the first repeat, each cell once" if k else
               "Pooled: the first repeat's test cells") + ", with 95 % Wilson intervals (accuracy) and percentile "
              f"bootstrap intervals ({BOOTSTRAP} resamples of the cells: F1, weighted F1). Over "
@@ -410,14 +405,14 @@ def markdown(summary: dict, meta: dict) -> str:
              f"| Weighted F1 [95 % CI] | Accuracy over {'folds' if k else 'repeats'} | F1 over "
              f"{'folds' if k else 'repeats'} |", "|---|---|---|---|---|---|---|---|"]
     for s in variants.values():
-        lines.append(f"| {s['label']} | {s['training_samples']:.0f} | {s['test_cells']} | {_ci(s['accuracy'])} | "
-                     f"{_ci(s['f1']['macro_f1'])} | {_ci(s['f1']['weighted_f1'])} | "
-                     f"{_msd(s['over_folds']['accuracy'])} | {_msd(s['over_folds']['macro_f1'])} |")
+        lines.append(f"| {s['label']} | {s['training_samples']:.0f} | {s['test_cells']} | {ci_text(s['accuracy'])} | "
+                     f"{ci_text(s['f1']['macro_f1'])} | {ci_text(s['f1']['weighted_f1'])} | "
+                     f"{mean_sd_text(s['over_folds']['accuracy'])} | {mean_sd_text(s['over_folds']['macro_f1'])} |")
     if r > 1:
         lines += ["", "Pooled accuracy of every repeat [95 % Wilson CI], in %:", "",
                   f"| {factor} | " + " | ".join(f"Repeat {i + 1} (seed {meta['seed'] + i})" for i in range(r)) + " |",
                   "|---|" + "---|" * r]
-        lines += [f"| {s['label']} | " + " | ".join(_ci(p["accuracy"]) for p in s["pooled"]) + " |"
+        lines += [f"| {s['label']} | " + " | ".join(ci_text(p["accuracy"]) for p in s["pooled"]) + " |"
                   for s in variants.values()]
     lines += ["", "## Per class", "",
               "One class against the rest, pooled cells of the first repeat, 95 % Wilson intervals, in %.", "",
@@ -426,8 +421,8 @@ def markdown(summary: dict, meta: dict) -> str:
     for s in variants.values():
         for c in s["classes"]:
             pc = s["per_class"][c]
-            lines.append(f"| {s['label']} | {c} | {_ci(pc['sensitivity'])} | {_ci(pc['specificity'])} | "
-                         f"{_ci(pc['precision'])} | {_msd(s['per_class_over_folds'][c]['sensitivity'])} |")
+            lines.append(f"| {s['label']} | {c} | {ci_text(pc['sensitivity'])} | {ci_text(pc['specificity'])} | "
+                         f"{ci_text(pc['precision'])} | {mean_sd_text(s['per_class_over_folds'][c]['sensitivity'])} |")
     pairs = summary["pairs"]
     if pairs:
         j = pairs[0]["folds"]

@@ -217,40 +217,21 @@ def _study_section(doc, study: Path):
             _run_section(doc, run, level=3)
 
 
-def _ci(d):
-    est = d.get("estimate")
-    if est is None or (isinstance(est, float) and math.isnan(est)):
-        return "n/a"
-    return f"{100 * est:.1f} [{100 * d['low']:.1f}, {100 * d['high']:.1f}]"
-
-
-def _msd(d):
-    sd = d.get("sd")
-    return f"{100 * d['mean']:.1f}" + ("" if sd is None or math.isnan(sd) else f" ± {100 * sd:.1f}")
-
-
 def _comparison_section(doc, study: Path, data):
     """A comparison (:mod:`leuknet.comparison`: a cross-validated colour-space study, ``leuknet compare``, a
     cross-validated run or width study): the interval tables, the pairwise table with its verdicts, the ranking
     and the dot-and-interval, paired-difference and per-class sensitivity charts (drawn again from its JSON)."""
     from leuknet import figures
-    from leuknet.comparison import mcnemar_text
+    from leuknet.comparison import ci_text as _ci, design_text, mcnemar_text, mean_sd_text as _msd
 
     meta, summary, pairs = data["study"], data["variants"], data.get("pairs") or []
-    k, r, factor = (meta.get("cv") or {}).get("folds"), meta["repeats"], meta["factor"]
+    k, factor = (meta.get("cv") or {}).get("folds"), meta["factor"]
     doc.h(2, f"{meta['title']}" + (f", {k}-fold cross-validated" if k else "") + f": {meta['model']}"
           + (f", {meta['task']}" if meta.get("task") else ""))
     if meta.get("synthetic"):
         doc.p("SYNTHETIC demo data: these figures say nothing about real cells.")
-    paired = len(summary) > 1
-    design = (f"{k}-fold cross-validation" + (" grouped by subject" if meta["cv"].get("grouped_by_subject") else "")
-              + f", {r} repeat(s) from seed {meta['seed']}" + ("; every variant sees the same folds" if paired else "")
-              + f"; each of the {data['cells']} cells is predicted once per repeat") if k else \
-        (f"the recipe's split, {r} repeat(s) from seed {meta['seed']}"
-         + ("; every variant sees the same split per seed" if paired else "")
-         + f" ({data['cells']} test cells in the first repeat)")
     over = "folds" if k else "repeats"
-    doc.p(f"Recipe {meta['recipe']}, {design}. Intervals: 95 % Wilson (accuracy, sensitivity, specificity, "
+    doc.p(f"Recipe {meta['recipe']}; {design_text(meta, data['cells'])} Intervals: 95 % Wilson (accuracy, sensitivity, specificity, "
           f"precision) and percentile bootstrap (F1) on the first repeat's pooled cells; mean ± s.d. over all "
           f"{over}. In %.")
     doc.table([factor.lower(), "training samples (mean)", "test cells", "accuracy [95 % CI]", "F1 [95 % CI]",

@@ -47,6 +47,17 @@ def parse_spaces(text) -> list[str]:
     return list(dict.fromkeys(spaces))
 
 
+def parse_widths(values) -> list[int]:
+    """``"4096,2048"`` (or a list): the widths of the new fully connected layer, positive, without repeats."""
+    try:
+        widths = [int(v) for v in (values.split(",") if isinstance(values, str) else values)]
+    except ValueError:
+        raise ConfigError(f"--values must be integers like 4096,3072,2048,1024, received {values!r}") from None
+    if not widths or min(widths) < 1:
+        raise ConfigError(f"--values must be positive integers, received {values!r}")
+    return list(dict.fromkeys(widths))
+
+
 def _mean_std(values):
     v = np.asarray(values, np.float64)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None, "values": v.tolist()}
@@ -200,10 +211,14 @@ def recorded_flags(flags: dict) -> dict:
     return json.loads(json.dumps({k: v for k, v in flags.items() if v is not None}, default=str))
 
 
-def check_task(dataset, task: str):
-    """A colour-space task's class count: detection needs two classes, subtype three or more."""
+def check_task_name(task: str) -> str:
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose detection or subtype")
+    return task
+
+
+def check_task(dataset, task: str):
+    """A colour-space task's class count: detection needs two classes, subtype three or more."""
     k = len(dataset.classes)
     if task == "detection" and k != 2:
         raise ConfigError(f"--task detection needs two classes; the data has {k}: {', '.join(dataset.classes)}")
@@ -221,8 +236,7 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
     from leuknet.run import load_dataset
 
     cb = callback or (lambda e, p: None)
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; choose detection or subtype")
+    check_task_name(task)
     if repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, received {repeats}")
     spaces = parse_spaces(spaces)
@@ -277,16 +291,11 @@ def run_fc_study(flags: dict, values, out, callback=None) -> dict:
     from leuknet.io import write_json, write_text
 
     cb = callback or (lambda e, p: None)
-    try:
-        widths = [int(v) for v in (values.split(",") if isinstance(values, str) else values)]
-    except ValueError:
-        raise ConfigError(f"--values must be integers like 4096,3072,2048,1024, received {values!r}") from None
-    if not widths or min(widths) < 1:
-        raise ConfigError(f"--values must be positive integers, received {values!r}")
+    widths = parse_widths(values)
     out = Path(out)
     base = resolve({k: v for k, v in flags.items() if k != "out"})
     runs = [(out / "runs" / f"fc{wdt}", {"space": f"fc {wdt}", "seed": base.seed}, dict(flags, fc_units=wdt))
-            for wdt in dict.fromkeys(widths)]
+            for wdt in widths]
     cb("study_start", {"runs": len(runs), "epochs": base.epochs})
     busy = run_each(runs, cb, base.epochs)
     meta = {"model": base.model, "recipe": base.recipe, "seed": base.seed, "flags": recorded_flags(flags)}
