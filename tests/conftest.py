@@ -48,6 +48,16 @@ def blob_image(label, rng, size=48):
     return img
 
 
+def folder_data(root, per_class=9) -> Path:
+    """A folder-per-class data set (blast/, normal/) of ``per_class`` blob PNGs each; its resolved path, as
+    leuknet.data.sources.discover names the files."""
+    rng = np.random.default_rng(0)
+    for c, cls in enumerate(("blast", "normal")):
+        for i in range(per_class):
+            write_image(Path(root) / cls / f"{cls}{i:02d}.png", blob_image(c, rng, 48))
+    return Path(root).resolve()
+
+
 def run_cli(argv):
     """leuknet.cli.main(argv) in this process: (exit status, output)."""
     from leuknet.cli import main

@@ -11,17 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import blob_image, run_cli, write_image
+from conftest import folder_data, run_cli
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--image-size", "32", "--device", "cpu"]
-
-
-def _folder_data(root: Path, per_class=9) -> Path:
-    rng = np.random.default_rng(0)
-    for c, cls in enumerate(("blast", "normal")):
-        for i in range(per_class):
-            write_image(root / cls / f"{cls}{i:02d}.png", blob_image(c, rng, 48))
-    return root.resolve()  # as leuknet.data.sources.discover names the files
 
 
 def _rows(run: Path):
@@ -66,8 +58,8 @@ def _close(a, b, tol=1e-9):
 
 
 def test_compare_and_train_cv_refuse_bad_input_before_training(tmp_path):
-    data = str(_folder_data(tmp_path / "cells", per_class=3))
-    more = str(_folder_data(tmp_path / "more", per_class=9))
+    data = str(folder_data(tmp_path / "cells", per_class=3))
+    more = str(folder_data(tmp_path / "more", per_class=9))
     cases = [
         (["compare", "--model", "leuknet", "--data", data], "at least two different models"),
         (["compare", "--model", "leuknet", "--model", "leuknet", "--data", data], "at least two different models"),
@@ -96,7 +88,7 @@ def test_compare_models_on_the_same_split_per_seed(tmp_path):
     splits (corrected t) and McNemar on each repeat's test cells."""
     from leuknet.report import build_report
 
-    data = _folder_data(tmp_path / "cells")
+    data = folder_data(tmp_path / "cells")
     out = tmp_path / "cmp"
     argv = ["compare", "--model", "leuknet", "--model", "vgg16", "--data", data, "--recipe", "demo", "--repeats", "2",
             "--split", "0.5,0.2,0.3", *TINY, "--out", out]
@@ -146,7 +138,7 @@ def test_compare_models_on_the_same_split_per_seed(tmp_path):
 
 @pytest.mark.slow
 def test_train_cv_predicts_every_cell_once_with_intervals(tmp_path):
-    data = _folder_data(tmp_path / "cells")
+    data = folder_data(tmp_path / "cells")
     out = tmp_path / "cv"
     argv = ["train", "--data", data, "--recipe", "demo", "--cv", "3", "--fc-units", "8", *TINY, "--out", out]
     code, text = run_cli(argv)
@@ -176,7 +168,7 @@ def test_train_cv_predicts_every_cell_once_with_intervals(tmp_path):
 def test_fc_units_cv_pairs_every_width_on_every_repeat(tmp_path):
     """`study fc-units --cv 2 --repeats 2`: the corrected t over the 4 folds and McNemar on each repeat's
     pooled cells (every cell once per repeat), against the closed form and statsmodels."""
-    data = _folder_data(tmp_path / "cells", per_class=6)
+    data = folder_data(tmp_path / "cells", per_class=6)
     out = tmp_path / "fc"
     code, text = run_cli(["study", "fc-units", "--model", "leuknet", "--values", "8,4", "--data", data, "--recipe",
                           "demo", "--cv", "2", "--repeats", "2", *TINY, "--out", out])

@@ -11,18 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import blob_image, run_cli, write_image
+from conftest import folder_data, run_cli
 
 TINY = dict(epochs=1, image_size=32, batch_size=4, fc_units=8, device="cpu", seed=0)
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _folder_data(root: Path, per_class=9) -> Path:
-    rng = np.random.default_rng(0)
-    for c, cls in enumerate(("blast", "normal")):
-        for i in range(per_class):
-            write_image(root / cls / f"{cls}{i:02d}.png", blob_image(c, rng, 48))
-    return root.resolve()  # as leuknet.data.sources.discover names the files
 
 
 def _rows(path):
@@ -39,7 +31,7 @@ def test_fold_splits_test_is_the_fold_and_the_rest_is_split_by_the_recipe(tmp_pa
     from leuknet.data.split import cv_folds
     from leuknet.run import fold_splits
 
-    data = _folder_data(tmp_path / "cells")
+    data = folder_data(tmp_path / "cells")
     dataset = discover(str(data))
     seen = []
     for fold in range(3):
@@ -88,7 +80,7 @@ def test_three_folds_predict_every_cell_exactly_once(tmp_path):
     from leuknet.config import resolve
     from leuknet.run import train_run
 
-    data = _folder_data(tmp_path / "cells")
+    data = folder_data(tmp_path / "cells")
     files = []
     for fold in range(3):
         out = tmp_path / f"fold{fold}"
@@ -118,7 +110,7 @@ def test_colorspace_cv_end_to_end(tmp_path):
     from leuknet import stats
     from leuknet.report import build_report
 
-    data = _folder_data(tmp_path / "cells")
+    data = folder_data(tmp_path / "cells")
     out = tmp_path / "study"
     argv = ["colorspace", "--data", data, "--cv", "3", "--repeats", "1", "--spaces", "rgb,hsv", "--epochs", "1",
             "--batch-size", "4", "--image-size", "32", "--fc-units", "8", "--device", "cpu", "--out", out]
@@ -206,7 +198,7 @@ def test_cv_study_refuses_impossible_folds_before_training(tmp_path):
     from leuknet.comparison import colour_variants, run_comparison
     from leuknet.errors import ConfigError
 
-    data = _folder_data(tmp_path / "cells", per_class=3)
+    data = folder_data(tmp_path / "cells", per_class=3)
     with pytest.raises(ConfigError, match="fewer than the 4 folds"):
         run_comparison(dict(TINY, data=str(data)), colour_variants("rgb,hsv"), tmp_path / "study", kind="colorspace",
                        cv=4)

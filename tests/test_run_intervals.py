@@ -17,6 +17,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from conftest import blob_image, run_cli, write_image
+from test_stats import _slow_f1  # per-class F1 by counting: the same oracle as the statistics' tests
 from leuknet import artefacts
 from leuknet.metrics import classification_metrics, metrics_with_intervals
 
@@ -54,16 +55,6 @@ def _check_wilson(iv, pairs, classes):
     for i, c in enumerate(classes):
         for key, (k, n) in _counts(pairs, i).items():
             same(iv["per_class"][c][key], k, n)
-
-
-def _slow_f1(pairs, k):
-    out = []
-    for c in range(k):
-        tp = sum(1 for t, q in pairs if t == c and q == c)
-        fp = sum(1 for t, q in pairs if t != c and q == c)
-        fn = sum(1 for t, q in pairs if t == c and q != c)
-        out.append(2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else 0.0)
-    return out
 
 
 def _slow_bootstrap(y, p, k, n_boot, seed):
