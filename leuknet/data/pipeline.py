@@ -1,5 +1,6 @@
-"""The tf.data input pipeline: decode (BMP, TIFF, PNG, JPEG; grey, RGBA, 16-bit), channels, colour space,
-antialiased resize, on-the-fly augmentation, batching and prefetch.
+"""The input pipeline: decode (BMP, TIFF, PNG, JPEG; grey, RGBA, 16-bit), channels, colour space, antialiased
+resize, on-the-fly augmentation, batching and prefetch; on tf.data for Keras's TensorFlow backend, on NumPy and a
+thread pool for the others (JAX may run where TensorFlow is not installed: this module imports it only on use).
 
 Images are read with OpenCV (which releases the GIL, so ``num_parallel_calls`` decodes in parallel) and turned
 into H x W x C uint8 the way MATLAB's ``imread`` + ``im2uint8`` would see them: a grey file has one channel, the
@@ -11,22 +12,32 @@ full-size uint8 image (as a study that saves converted images does), then the im
 antialiasing (MATLAB ``augmentedImageDatastore``/``imresize(..., 'bilinear')``; antialiasing only when shrinking)
 and rounded back to uint8. The network sees float32 pixel values in [0, 255].
 
+Which resize: on the TensorFlow backend ``tf.image.resize(antialias=True)`` (:func:`resize_uint8`), elsewhere
+:func:`resize_uint8_np`, MATLAB's ``imresize`` itself. They agree to one grey level inside the image; in the
+outer pixels (about 1 / scale of them when shrinking) TensorFlow renormalises its truncated kernels where MATLAB
+mirrors the image, so images cached or streamed under JAX can differ there from those under TensorFlow.
+:func:`_use_tf_data` is the one place that decides.
+
 Training data is cached as decoded, resized uint8 arrays when it fits the cache budget (224 x 224 x 3 bytes per
 image: 1 GiB holds about 7,100 images); otherwise every epoch streams from disk.
 
 On-the-fly augmentation (``ImageData.augmenter``, e.g. MATLAB's ``imageDataAugmenter``) draws a fresh transform for
-every image read, in the tf.data map, in parallel (OpenCV's ``warpAffine`` releases the GIL; one NumPy call per
-mini-batch, never a Python loop over pixels). Images in memory without augmentation keep the fast path: slices of
-the stored array.
+every image read, in parallel (in the tf.data map, or the thread pool of :meth:`ImageData.numpy_batches`; OpenCV's
+``warpAffine`` releases the GIL; one NumPy call per image, never a Python loop over pixels). Both streams call
+the same NumPy functions per image, so they give the same batches (from files: up to the resize). Images in memory without augmentation keep the
+fast path: slices of the stored array.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from leuknet.augment import translation, warp
 from leuknet.data.images import (  # noqa: F401  (the decoding rules, re-exported)
@@ -35,8 +46,29 @@ from leuknet.data.images import (  # noqa: F401  (the decoding rules, re-exporte
     _jpeg_short, _tiff_short, _SHORT_BY_FORMAT, crop_border, _s, _decode_full)
 from leuknet.errors import ConfigError, DataError
 
-AUTOTUNE = tf.data.AUTOTUNE
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 DEFAULT_CACHE_BUDGET_MB = 2048
+
+
+def __getattr__(name):
+    if name == "AUTOTUNE":  # tf.data.AUTOTUNE, looked up only when asked for (TensorFlow imported then)
+        import tensorflow as tf
+
+        return tf.data.AUTOTUNE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _use_tf_data() -> bool:
+    """Whether the pipeline runs on tf.data (Keras's TensorFlow backend) or on NumPy and threads (any other)."""
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def _workers() -> int:
+    return os.cpu_count() or 1
 
 
 def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -46,6 +78,8 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
     about half of the tries, for the current sleep to end: a 452-cell validation ended at 10.23 s (the end of the
     5.12-s period) instead of after 7 s, and a 13-minute training stream's teardown added up to 60 s to the end
     of training. Our pipelines set their parallelism and prefetch themselves."""
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.with_options(options)
@@ -66,6 +100,8 @@ def _decode_py(path, space, crop=0, channels=3, color_preprocessing="none"):
 
 def resize_uint8(img, size):
     """Bilinear resize with antialiasing, rounded half up and saturated back to uint8 (a tf graph op)."""
+    import tensorflow as tf
+
     size = [int(s) for s in size]
     img = tf.convert_to_tensor(img)
     c = img.shape[-1] if img.shape.rank == 3 and img.shape[-1] is not None else 3
@@ -79,7 +115,92 @@ def resize_uint8(img, size):
     return tf.ensure_shape(out, size + [c])
 
 
+def _imresize_weights(n_in: int, n_out: int) -> np.ndarray:
+    """MATLAB ``imresize(..., 'bilinear')`` along one dimension as a dense n_out x n_in float64 matrix: output
+    pixel x (1-based) samples u = x / scale + 0.5 * (1 - 1 / scale); the triangle kernel, widened by 1 / scale when
+    shrinking (antialiasing); weights normalised to sum 1; indices beyond a border mirrored (symmetric), the
+    weights of a repeated index added (the algorithm of ``leuknet.matlab.imresize``, ``parity/references.py``)."""
+    scale = n_out / n_in
+    width = 2.0 / scale if scale < 1 else 2.0
+    u = np.arange(1, n_out + 1, dtype=np.float64) / scale + 0.5 * (1 - 1 / scale)
+    idx = np.floor(u - width / 2)[:, None] + np.arange(int(np.ceil(width)) + 2)[None, :]
+    d = u[:, None] - idx
+    w = np.maximum(0.0, 1 - np.abs(scale * d)) if scale < 1 else np.maximum(0.0, 1 - np.abs(d))
+    w /= w.sum(axis=1, keepdims=True)
+    mirror = np.concatenate([np.arange(n_in), np.arange(n_in)[::-1]])
+    cols = mirror[np.mod(idx.astype(np.int64) - 1, 2 * n_in)]
+    m = np.zeros((n_out, n_in), np.float64)
+    np.add.at(m, (np.repeat(np.arange(n_out), w.shape[1]), cols.ravel()), w.ravel())
+    return m
+
+
+_BAND = 16  # output pixels per band: a band's weights span about 16 / scale + 4 input pixels, not all n_in
+
+
+@lru_cache(maxsize=128)
+def _imresize_bands(n_in: int, n_out: int):
+    """:func:`_imresize_weights` cut into bands of output pixels, each with the span of input pixels its weights
+    touch: ((o0, o1, i0, i1, float32 (o1 - o0) x (i1 - i0) weights), ...), read-only (cached)."""
+    m = _imresize_weights(n_in, n_out)
+    bands = []
+    for o0 in range(0, n_out, _BAND):
+        o1 = min(o0 + _BAND, n_out)
+        used = np.flatnonzero(np.any(m[o0:o1] != 0, axis=0))
+        i0, i1 = int(used[0]), int(used[-1]) + 1
+        wb = np.ascontiguousarray(m[o0:o1, i0:i1], np.float32)
+        wb.flags.writeable = False
+        bands.append((o0, o1, i0, i1, wb))
+    return tuple(bands)
+
+
+def _resize_rows(x, n_out):
+    """A 2-D float32 array's rows resized to ``n_out`` (one float32 matrix product per band)."""
+    out = np.empty((n_out, x.shape[1]), np.float32)
+    for o0, o1, i0, i1, wb in _imresize_bands(x.shape[0], n_out):
+        np.matmul(wb, x[i0:i1], out=out[o0:o1])
+    return out
+
+
+def resize_uint8_np(img, size):
+    """MATLAB ``imresize(img, size, 'bilinear')`` (antialiased when shrinking, mirrored borders) of an H x W or
+    H x W x C image, in float32, rounded once, half up, and saturated to uint8 (as :func:`resize_uint8` rounds;
+    MATLAB rounds after each dimension: at most one grey level apart). Float32 matrix products with cached banded
+    weight matrices, the dimension with the smaller scale first as MATLAB does; a dimension already at its size is
+    left alone, and an image already at ``size`` comes back as it is. NumPy only (BLAS releases the GIL)."""
+    img = np.asarray(img)
+    h, w = int(size[0]), int(size[1])
+    hs, ws = img.shape[:2]
+    if (hs, ws) == (h, w):
+        return img
+    x = img.reshape(hs, ws, -1).astype(np.float32)
+    c = x.shape[2]
+    if w / ws < h / hs:  # columns first, on W x (H C); then rows
+        if ws != w:
+            x = _resize_rows(x.transpose(1, 0, 2).reshape(ws, hs * c), w).reshape(w, hs, c).transpose(1, 0, 2)
+        x = _resize_rows(np.ascontiguousarray(x).reshape(hs, w * c), h).reshape(h, w, c) if hs != h else x
+    else:  # rows first, on H x (W C); then columns
+        x = _resize_rows(x.reshape(hs, ws * c), h).reshape(h, ws, c) if hs != h else x
+        if ws != w:
+            x = _resize_rows(x.transpose(1, 0, 2).reshape(ws, h * c), w).reshape(w, h, c).transpose(1, 0, 2)
+    x += 0.5
+    np.floor(x, out=x)
+    np.clip(x, 0.0, 255.0, out=x)
+    out = np.empty((h, w, c), np.uint8)
+    np.copyto(out, x, casting="unsafe")
+    return out.reshape((h, w) + img.shape[2:])
+
+
+def _decode_resize_np(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):
+    """The NumPy twin of the tf.data decode: (uint8 image at ``size``, status, source H x W); black if unread."""
+    img, status, hw = _decode_py(path, space, crop, channels, color_preprocessing)
+    if status != 0:
+        return np.zeros(tuple(size) + (int(channels),), np.uint8), status, hw
+    return resize_uint8_np(img, size), status, hw
+
+
 def _decode_resize_status(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):
+    import tensorflow as tf
+
     img, status, hw = tf.numpy_function(_decode_py, [path, space, crop, channels, color_preprocessing],
                                         [tf.uint8, tf.int32, tf.int32], stateful=False)
     img.set_shape([None, None, channels])
@@ -91,13 +212,18 @@ def _decode_resize_status(path, size, space="rgb", crop=0, channels=3, color_pre
 
 
 def decode_and_resize(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):
+    import tensorflow as tf
+
     img, status, _ = _decode_resize_status(path, size, space, crop, channels, color_preprocessing)
     return img, tf.equal(status, 0)
 
 
-def file_dataset(paths, size, space="rgb", parallel=AUTOTUNE, crop=0, channels=3,
+def file_dataset(paths, size, space="rgb", parallel=None, crop=0, channels=3,
                  color_preprocessing="none") -> tf.data.Dataset:
-    """(uint8 image, ok) per path, decoded in parallel, order kept."""
+    """(uint8 image, ok) per path, decoded in parallel (``parallel``: default tf.data.AUTOTUNE), order kept."""
+    import tensorflow as tf
+
+    parallel = tf.data.AUTOTUNE if parallel is None else parallel
     ds = tf.data.Dataset.from_tensor_slices(np.asarray([os.fsencode(p) for p in paths], dtype=object))
     return without_autotune(ds.map(lambda p: decode_and_resize(p, size, space, crop, channels, color_preprocessing),
                                    num_parallel_calls=parallel, deterministic=True))
@@ -111,14 +237,22 @@ def _augment_py(img, seed):
 
 def _scan(paths, size, space="rgb", keep_images=True, batch=64, progress=None, crop=0, channels=3,
           color_preprocessing="none"):
-    """Decode every file once, in parallel: (uint8 N x H x W x C array or None, status per file, source sizes)."""
+    """Decode every file once, in parallel: (uint8 N x H x W x C array or None, status per file, source sizes).
+    ``progress(k)`` after every k files."""
+    scan = _scan_tf if _use_tf_data() else _scan_np
+    return scan(paths, size, space, keep_images, batch, progress, crop, channels, color_preprocessing)
+
+
+def _scan_tf(paths, size, space, keep_images, batch, progress, crop, channels, color_preprocessing):
+    import tensorflow as tf
+
     n = len(paths)
     images = np.empty((n,) + tuple(size) + (channels,), np.uint8) if keep_images else None
     status = np.zeros(n, np.int32)
     hws = np.zeros((n, 2), np.int32)
     ds = tf.data.Dataset.from_tensor_slices(np.asarray([os.fsencode(p) for p in paths], dtype=object))
     ds = without_autotune(ds.map(lambda p: _decode_resize_status(p, size, space, crop, channels, color_preprocessing),
-                                 num_parallel_calls=AUTOTUNE, deterministic=True))
+                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
     pos = 0
     for imgs, st, hw in ds.batch(batch).prefetch(2):
         k = len(st)
@@ -129,6 +263,37 @@ def _scan(paths, size, space="rgb", keep_images=True, batch=64, progress=None, c
         pos += k
         if progress:
             progress(k)
+    return images, status, hws
+
+
+def _scan_np(paths, size, space, keep_images, batch, progress, crop, channels, color_preprocessing):
+    """:func:`_scan` without TensorFlow: chunks of files decoded (and resized, when kept) by a thread pool
+    (OpenCV's decoders and BLAS release the GIL), each written straight into its rows."""
+    n = len(paths)
+    size = tuple(int(v) for v in size)
+    images = np.empty((n,) + size + (channels,), np.uint8) if keep_images else None
+    status = np.zeros(n, np.int32)
+    hws = np.zeros((n, 2), np.int32)
+
+    def work(lo, hi):
+        for i in range(lo, hi):
+            if keep_images:
+                images[i], status[i], hws[i] = _decode_resize_np(paths[i], size, space, crop, channels,
+                                                                 color_preprocessing)
+            else:  # only the status and the size: no resize
+                _, status[i], hws[i] = _decode_py(paths[i], space, crop, channels, color_preprocessing)
+        return hi - lo
+
+    workers = _workers()
+    chunk = max(1, min(int(batch), -(-n // (4 * workers))))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="leuknet-scan")
+    try:
+        for f in [pool.submit(work, lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]:
+            k = f.result()
+            if progress:
+                progress(k)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return images, status, hws
 
 
@@ -152,6 +317,8 @@ def transform_np(img, t: int):
 
 
 def transform_tf(img, t):
+    import tensorflow as tf
+
     return tf.switch_case(tf.cast(t, tf.int32), [
         lambda: img, lambda: tf.image.rot90(img, 1), lambda: tf.image.rot90(img, 2), lambda: tf.image.rot90(img, 3),
         lambda: tf.image.flip_left_right(img), lambda: tf.image.flip_up_down(img)])
@@ -264,9 +431,10 @@ class ImageData:
             return img
         return aug.apply(np.ascontiguousarray(img), rng, scale=(1.0, 1.0))
 
-    def _memory_reader(self, order, batch_size, pass_no):
+    def _memory_image_fn(self, pass_no):
+        """one(i, k): stored image i, read as the k-th image of pass ``pass_no`` through the transforms, seeds,
+        augmenter and crop (NumPy; both streams call it)."""
         images, tr, seeds = self.images, self.transforms, self.aug_seeds
-        labels = np.asarray(self.labels, np.int32)
         h, w = self.size
         resized = self.output_mode == "resize"
         if resized and tuple(images.shape[1:3]) != (h, w):
@@ -280,30 +448,15 @@ class ImageData:
             img = self._geometry(img, i, rng, resized)
             return self._post(img, rng)
 
-        def make_batch(b):
-            start = int(b) * batch_size
-            idx = order[start : start + batch_size]
-            out = np.empty((len(idx), h, w, images.shape[-1]), images.dtype)
-            for j, i in enumerate(idx):
-                out[j] = one(int(i), start + j).reshape(h, w, -1)
-            return out, labels[idx]
+        return one
 
-        n_batches = -(-len(order) // batch_size)
-        dtype = tf.as_dtype(images.dtype)
-
-        def call(b):
-            x, y = tf.numpy_function(make_batch, [b], [dtype, tf.int32], stateful=False)
-            return tf.ensure_shape(x, [None, h, w, images.shape[-1]]), tf.ensure_shape(y, [None])
-
-        return tf.data.Dataset.range(n_batches).map(call, num_parallel_calls=AUTOTUNE, deterministic=True)
-
-    def _stream_reader(self, order, batch_size, pass_no):
+    def _stream_fns(self, pass_no):
+        """(read, post) of files read through the augmenter or a crop in pass ``pass_no``: ``read(path, i, k)``
+        the k-th read, file i at its source size through the transforms, seeds, augmenter's geometry and crop;
+        ``post(img, k)`` a non-affine augmenter on it once resized (NumPy; both streams call them)."""
         h, w = self.size
         c = self.channels
-        paths = np.asarray([os.fsencode(self.paths[i]) for i in order], dtype=object)
-        labels = np.asarray(self.labels, np.int32)[order]
-        tr = self.transforms
-        seeds = self.aug_seeds
+        tr, seeds = self.transforms, self.aug_seeds
         space, crop, cp = self.colorspace, self.crop, self.color_preprocessing
 
         def read(p, i, k):
@@ -321,39 +474,95 @@ class ImageData:
         def post(img, k):
             return np.ascontiguousarray(self._post(img, self._rng(pass_no, int(k), 1))).reshape(h, w, c)
 
+        return read, post
+
+    def _stored_image_fn(self):
+        """one(i): stored image i through its transform and seeded augmentation (no augmenter, no crop)."""
+        images, tr, seeds = self.images, self.transforms, self.aug_seeds
+
+        def one(i):
+            img = images[i] if tr is None else transform_np(images[i], int(tr[i]))
+            return _augment_py(img, seeds[i]) if seeds is not None else img
+
+        return one
+
+    def _has_post(self) -> bool:
+        return self.augmenter is not None and not hasattr(self.augmenter, "random_matrix")
+
+    def _memory_reader(self, order, batch_size, pass_no):
+        import tensorflow as tf
+
+        images = self.images
+        labels = np.asarray(self.labels, np.int32)
+        h, w = self.size
+        one = self._memory_image_fn(pass_no)
+
+        def make_batch(b):
+            start = int(b) * batch_size
+            idx = order[start : start + batch_size]
+            out = np.empty((len(idx), h, w, images.shape[-1]), images.dtype)
+            for j, i in enumerate(idx):
+                out[j] = one(int(i), start + j).reshape(h, w, -1)
+            return out, labels[idx]
+
+        n_batches = -(-len(order) // batch_size)
+        dtype = tf.as_dtype(images.dtype)
+
+        def call(b):
+            x, y = tf.numpy_function(make_batch, [b], [dtype, tf.int32], stateful=False)
+            return tf.ensure_shape(x, [None, h, w, images.shape[-1]]), tf.ensure_shape(y, [None])
+
+        return tf.data.Dataset.range(n_batches).map(call, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def _stream_reader(self, order, batch_size, pass_no):
+        import tensorflow as tf
+
+        h, w = self.size
+        c = self.channels
+        paths = np.asarray([os.fsencode(self.paths[i]) for i in order], dtype=object)
+        labels = np.asarray(self.labels, np.int32)[order]
+        read, post = self._stream_fns(pass_no)
+        has_post = self._has_post()
+
         def load(p, y, i, k):
             img = tf.numpy_function(read, [p, i, k], tf.uint8, stateful=False)
             img.set_shape([None, None, c])
             img = resize_uint8(img, (h, w))
-            if self.augmenter is not None and not hasattr(self.augmenter, "random_matrix"):
+            if has_post:
                 img = tf.ensure_shape(tf.numpy_function(post, [img, k], tf.uint8, stateful=False), [h, w, c])
             return img, y
 
         ds = tf.data.Dataset.from_tensor_slices((paths, labels, np.asarray(order, np.int64),
                                                  np.arange(len(order), dtype=np.int64)))
-        return ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)
+        return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
 
-    def batches(self, order=None, batch_size=128, drop_remainder=False, prefetch=2) -> tf.data.Dataset:
-        """(float32 N x H x W x C, int32 labels) in ``order`` (default: as stored); pixel values as stored
-        (uint8 images give [0, 255])."""
+    def _stream_order(self, order, batch_size, drop_remainder):
+        """The order of a new stream (default: as stored; cut to whole batches with ``drop_remainder``) and its
+        pass number (None when no read goes through the augmenter), counted: every stream is one pass."""
         order = np.arange(len(self)) if order is None else np.asarray(order, np.int64)
         if drop_remainder:
             order = order[: (len(order) // batch_size) * batch_size]
-        labels = np.asarray(self.labels, np.int32)
-        h, w = self.size
+        pass_no = None
         if self._reads_through_augmenter():
             pass_no = self._passes
             self._passes += 1
+        return order, pass_no
+
+    def batches(self, order=None, batch_size=128, drop_remainder=False, prefetch=2) -> tf.data.Dataset:
+        """(float32 N x H x W x C, int32 labels) in ``order`` (default: as stored); pixel values as stored
+        (uint8 images give [0, 255]). A tf.data pipeline (TensorFlow); :meth:`numpy_batches` gives the same
+        batches without it."""
+        import tensorflow as tf
+
+        order, pass_no = self._stream_order(order, batch_size, drop_remainder)
+        labels = np.asarray(self.labels, np.int32)
+        h, w = self.size
+        if pass_no is not None:
             reader = self._memory_reader if self.in_memory else self._stream_reader
             ds = reader(order, batch_size, pass_no)
         elif self.in_memory:
             images = self.images
-            tr = self.transforms
-            seeds = self.aug_seeds
-
-            def one(i):
-                img = images[i] if tr is None else transform_np(images[i], int(tr[i]))
-                return _augment_py(img, seeds[i]) if seeds is not None else img
+            one = self._stored_image_fn()
 
             def gen():
                 for start in range(0, len(order), batch_size):
@@ -378,9 +587,72 @@ class ImageData:
                 return tf.ensure_shape(img, [h, w, c]), y
 
             ds = tf.data.Dataset.from_tensor_slices((paths, labels[order], tr.astype(np.int32), sd))
-            ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             ds = ds.batch(batch_size)
         return without_autotune(ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(prefetch))
+
+    def _numpy_image_fn(self, order, pass_no):
+        """one(j): the j-th image of a stream in ``order`` at the network's size, as :meth:`batches` reads it."""
+        h, w = self.size
+        if pass_no is not None and self.in_memory:
+            image = self._memory_image_fn(pass_no)
+            return lambda j: image(int(order[j]), j)
+        if pass_no is not None:
+            read, post = self._stream_fns(pass_no)
+            has_post = self._has_post()
+
+            def one(j):
+                i = int(order[j])
+                img = resize_uint8_np(read(self.paths[i], i, j), (h, w))
+                return post(img, j) if has_post else img
+
+            return one
+        if self.in_memory:
+            image = self._stored_image_fn()
+            return lambda j: image(int(order[j]))
+        tr, seeds = self.transforms, self.aug_seeds
+
+        def one(j):
+            i = int(order[j])
+            img = _decode_resize_np(self.paths[i], (h, w), self.colorspace, self.crop, self.channels,
+                                    self.color_preprocessing)[0]
+            img = transform_np(img, int(tr[i])) if tr is not None else img
+            return _augment_py(img, seeds[i]) if seeds is not None else img
+
+        return one
+
+    def numpy_batches(self, order=None, batch_size=128, drop_remainder=False, prefetch=2, dtype=None):
+        """The batches of :meth:`batches` without TensorFlow: an iterator of (N x H x W x C images, int32 labels)
+        NumPy arrays, the images as stored (uint8 for files) or of ``dtype`` (e.g. 'float32'). The same order,
+        transforms, augmentation draws and pass count (this call is one pass, counted now); files are resized by
+        :func:`resize_uint8_np`. A thread pool of one worker per core prepares up to ``prefetch`` batches ahead;
+        closing the iterator (or dropping it) cancels what is queued."""
+        order, pass_no = self._stream_order(order, batch_size, drop_remainder)
+        labels = np.asarray(self.labels, np.int32)[order]
+        h, w = self.size
+        stored = self.images.dtype if self.in_memory else np.dtype(np.uint8)
+        c = self.images.shape[-1] if self.in_memory else self.channels
+        out_dtype = np.dtype(stored if dtype is None else dtype)
+        one = self._numpy_image_fn(order, pass_no)
+        plain_memory = self.in_memory and pass_no is None
+        n, workers = len(order), _workers()
+
+        def fill(out, start, lo, hi):
+            for j in range(lo, hi):
+                out[j - start] = one(j).reshape(h, w, -1)
+
+        def jobs(b):
+            """Batch b as (jobs for the pool, the batch from their results)."""
+            start, stop = b * batch_size, min((b + 1) * batch_size, n)
+            idx, y = order[start:stop], labels[start:stop]
+            if plain_memory and self._as_stored(idx):  # the stored images: one copy (and cast)
+                return [lambda: self.images[idx].astype(out_dtype, copy=False)], lambda done: (done[0], y)
+            out = np.empty((stop - start, h, w, c), out_dtype)
+            step = max(8, -(-(stop - start) // workers))  # a part of the batch per worker
+            return ([partial(fill, out, start, lo, min(lo + step, stop)) for lo in range(start, stop, step)],
+                    lambda done: (out, y))
+
+        return _prefetched(jobs, -(-n // batch_size), prefetch, workers)
 
     def subset(self, indices) -> "ImageData":
         """Samples at ``indices`` (repeats allowed)."""
@@ -423,19 +695,52 @@ class ImageData:
     def stored_batches(self, batch_size=128):
         """(images, labels) in stored order, for passes that read every sample once as it is (input statistics,
         validation, prediction): for images in memory without transforms or augmentation, slices of the stored
-        arrays (NumPy, no copy: no tf.data pipeline to start and no float32 copy, per validation); else the
-        float32 tensors of :meth:`batches` (augmented afresh when an augmenter is set)."""
+        arrays (NumPy, no copy: no pipeline to start and no float32 copy, per validation); else the float32
+        batches of :meth:`batches` (tensors, on the TensorFlow backend) or :meth:`numpy_batches` (NumPy arrays,
+        on any other), augmented afresh when an augmenter is set."""
         if self.in_memory and self._as_stored(slice(None)):
             labels = np.asarray(self.labels, np.int32)
             for start in range(0, len(self), batch_size):
                 yield self.images[start : start + batch_size], labels[start : start + batch_size]
             return
-        yield from self.batches(None, batch_size)
+        if _use_tf_data():
+            yield from self.batches(None, batch_size)
+        else:
+            yield from self.numpy_batches(None, batch_size, dtype="float32")
 
     def iter_uint8(self, batch_size=128):
-        """The images of :meth:`stored_batches` as NumPy arrays (8-bit where stored so: input statistics)."""
+        """The images of :meth:`stored_batches` as NumPy arrays (8-bit where stored so, and for files off the
+        TensorFlow backend: input statistics)."""
+        if not _use_tf_data() and not (self.in_memory and self._as_stored(slice(None))):
+            for x, _ in self.numpy_batches(None, batch_size):
+                yield x
+            return
         for x, _ in self.stored_batches(batch_size):
             yield np.asarray(x)
+
+
+def _prefetched(jobs, n_batches, prefetch, workers):
+    """Batches 0 .. n_batches - 1 from ``jobs(b)`` = (callables for the pool, the batch from their results), in
+    order, with at most ``prefetch`` batches queued or in work beyond the one being waited for. The pool's
+    threads start on the first ``next`` and are let go when the stream ends or is closed (``close()``, or
+    garbage collection of an unfinished stream): queued jobs are cancelled, running ones finish and nothing waits
+    for a consumer, so no thread outlives its jobs."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="leuknet-batches")
+    pending = deque()
+    try:
+        submitted = 0
+        for _ in range(n_batches):
+            while submitted < n_batches and len(pending) <= max(int(prefetch), 0):
+                calls, done = jobs(submitted)
+                pending.append(([pool.submit(f) for f in calls], done))
+                submitted += 1
+            futures, done = pending.popleft()
+            yield done([f.result() for f in futures])
+    finally:
+        for futures, _ in pending:
+            for f in futures:
+                f.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _check_channels(channels, color_preprocessing, colorspace, output_mode="resize"):
