@@ -1,13 +1,23 @@
 """Keras layers with MATLAB semantics: cross-channel normalisation, image input normalisation, classification output.
 
 All layers are registered (``leuknet>...``) so saved models load with ``keras.models.load_model`` in safe mode.
+
+The layers and the loss are written in ``keras.ops`` and run under the TensorFlow and the JAX backends. What only
+TensorFlow has (the compiled CPU kernels of :mod:`leuknet.ops`, the fused blocks, per-layer XLA functions, the
+traced-graph inspection behind the fusion) sits behind ``_TF`` (the one backend check here); under JAX the
+training step is one ``jax.jit`` function, so the layers' own plain functions are compiled inside it.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import keras
-import tensorflow as tf
+import ml_dtypes
+import numpy as np
+from keras import ops
+
+_TF = keras.backend.backend() == "tensorflow"
+if _TF:
+    import tensorflow as tf
 
 NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
 NORMALIZATION_DIMENSIONS = ("channel", "element")
@@ -63,10 +73,10 @@ class CrossChannelNormalization(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
-        x = tf.convert_to_tensor(inputs)
-        if x.dtype != self.compute_dtype:
-            x = tf.cast(x, self.compute_dtype)
-        if self._lrn_relu is None or x.dtype not in _NATIVE_DTYPES or tf.executing_eagerly():
+        x = ops.convert_to_tensor(inputs)
+        if _dtype(x) != self.compute_dtype:
+            x = ops.cast(x, self.compute_dtype)
+        if self._lrn_relu is None or _dtype(x) not in _NATIVE_DTYPES or tf.executing_eagerly():
             return self._lrn(x)  # eagerly: unfused (nothing would prune the bypassed tensors)
         z = _relu_input(x) if self.relu_input else None
         y = self._lrn(x) if z is None else self._lrn_relu(z)
@@ -85,7 +95,11 @@ class CrossChannelNormalization(keras.layers.Layer):
         return config
 
 
-_NATIVE_DTYPES = (tf.float32, tf.bfloat16, tf.float16)  # the compiled kernels' (leuknet.ops)
+_NATIVE_DTYPES = ("float32", "bfloat16", "float16")  # the compiled kernels' (leuknet.ops)
+
+
+def _dtype(x) -> str:
+    return keras.backend.standardize_dtype(x.dtype)
 
 FUSED_BLOCKS = """Fused blocks: ``conv -> relu -> crossnorm -> maxpool`` (LeukNet's and AlexNet's), where the native kernels
 are in use. Which layers fuse is decided once, when the functional model is built: a layer called on a
@@ -160,18 +174,18 @@ def _set_norm_source(y, source):
 
 def _power_neg_beta(d, beta):
     if beta == 0.75:  # the default: d**-0.75 = r * sqrt(r) with r = rsqrt(d), much cheaper than pow
-        r = tf.math.rsqrt(d)
-        return r * tf.sqrt(r)
+        r = ops.rsqrt(d)
+        return r * ops.sqrt(r)
     if beta == 0.5:
-        return tf.math.rsqrt(d)
-    return tf.pow(d, -beta)
+        return ops.rsqrt(d)
+    return ops.power(d, -beta)
 
 
 def _channel_window_sum(v, channels, before, after):
     """``out[..., c] = sum(v[..., c - before : c + after + 1])``, truncated at the edges (zero padding)."""
     if before == after == 0:
         return v
-    padded = tf.pad(v, [[0, 0]] * (len(v.shape) - 1) + [[before, after]])
+    padded = ops.pad(v, [[0, 0]] * (len(v.shape) - 1) + [[before, after]])
     out = padded[..., 0:channels]
     for i in range(1, before + after + 1):
         out = out + padded[..., i : i + channels]
@@ -179,12 +193,15 @@ def _channel_window_sum(v, channels, before, after):
 
 
 def _native_lrn():
-    """The compiled kernels (:mod:`leuknet.ops`) on CPU-only runs, else None (GPU runs keep XLA)."""
-    from leuknet import ops
-
-    if ops.mode() == "off" or tf.config.list_logical_devices("GPU"):
+    """The compiled kernels (:mod:`leuknet.ops`) on CPU-only TensorFlow runs, else None (GPU runs keep XLA; the
+    kernels are TensorFlow ops: never built under another backend)."""
+    if not _TF:
         return None
-    return ops.cross_channel_norm()
+    from leuknet import ops as native_ops
+
+    if native_ops.mode() == "off" or tf.config.list_logical_devices("GPU"):
+        return None
+    return native_ops.cross_channel_norm()
 
 
 def _lrn_function(channels, window, scale, beta, k, fused):
@@ -196,25 +213,26 @@ def _lrn_function(channels, window, scale, beta, k, fused):
     before, after = (window - 1) // 2, window // 2
 
     def denominator_power(xf):
-        d = k + scale * _channel_window_sum(tf.square(xf), channels, before, after)
+        d = k + scale * _channel_window_sum(ops.square(xf), channels, before, after)
         return d, _power_neg_beta(d, beta)
 
     def forward(x):
-        xf = tf.cast(x, tf.float32)
+        xf = ops.cast(x, "float32")
         _, p = denominator_power(xf)
-        return tf.cast(xf * p, x.dtype)
+        return ops.cast(xf * p, x.dtype)
 
     def inner(x, g):  # g * x * d**(-beta-1), in float32
-        xf, gf = tf.cast(x, tf.float32), tf.cast(g, tf.float32)
+        xf, gf = ops.cast(x, "float32"), ops.cast(g, "float32")
         d, p = denominator_power(xf)
         return gf * xf * p / d
 
     def backward(x, g, t):
-        xf, gf = tf.cast(x, tf.float32), tf.cast(g, tf.float32)
+        xf, gf = ops.cast(x, "float32"), ops.cast(g, "float32")
         _, p = denominator_power(xf)
-        return tf.cast(gf * p - (2.0 * scale * beta) * xf * _channel_window_sum(t, channels, after, before), x.dtype)
+        return ops.cast(gf * p - (2.0 * scale * beta) * xf * _channel_window_sum(t, channels, after, before),
+                        x.dtype)
 
-    if fused:
+    if fused and _TF:  # under JAX the whole step is one jit function already
         # one kernel forward; backward in two (fusing W^T of a recomputed term into one kernel was slower)
         forward, inner, backward = (
             tf.function(f, jit_compile=True, reduce_retracing=True, autograph=False) for f in (forward, inner, backward)
@@ -222,11 +240,11 @@ def _lrn_function(channels, window, scale, beta, k, fused):
     native = _native_lrn() if fused else None
     attrs = dict(before=before, after=after, scale=scale, beta=beta, k=k)
 
-    @tf.custom_gradient
+    @ops.custom_gradient
     def lrn(x):
-        use_native = native is not None and x.dtype in _NATIVE_DTYPES
+        use_native = native is not None and _dtype(x) in _NATIVE_DTYPES
 
-        def grad(g):
+        def grad(g):  # JAX traces this rule with the forward: it closes over x only (no more memory kept)
             if use_native:
                 return native.leuknet_cross_channel_norm_grad(x, tf.cast(g, x.dtype), **attrs)
             return backward(x, g, inner(x, g))
@@ -261,13 +279,13 @@ class Conv2D(keras.layers.Conv2D):
         self.few_channel_kernel = self._few_channels(tuple(input_shape))
 
     def call(self, inputs):
-        if self.few_channel_kernel and not tf.executing_eagerly() and _native_lrn() is not None:
+        if self.few_channel_kernel and _TF and not tf.executing_eagerly() and _native_lrn() is not None:
             return _few_channel_conv(inputs, self.kernel, self.bias if self.use_bias else None, self.strides)
         return super().call(inputs)
 
     def _few_channels(self, shape):  # and a patch of at most 75 values (5 x 5 x 3): larger ones block well elsewhere
         return bool(len(shape) == 4 and shape[-1] is not None and shape[-1] <= 4
-                    and tf.as_dtype(self.compute_dtype) in _NATIVE_DTYPES
+                    and keras.backend.standardize_dtype(self.compute_dtype) in _NATIVE_DTYPES
                     and self.kernel_size[0] * self.kernel_size[1] * shape[-1] <= 75
                     and self.groups == 1 and self.padding == "valid" and self.data_format == "channels_last"
                     and tuple(self.dilation_rate) == (1, 1) and self.activation is keras.activations.linear)
@@ -316,7 +334,7 @@ class MaxPooling2D(keras.layers.MaxPooling2D):
 
     def call(self, inputs, training=None):
         # the normalisation's native input and attributes, handed on with its output in traced functions
-        source = getattr(inputs, _NORM_SOURCE, None) if self.fuse_normalization else None
+        source = getattr(inputs, _NORM_SOURCE, None) if self.fuse_normalization and _TF else None
         if source is None:
             return super().call(inputs)
         recorded = True if isinstance(training, tf.Tensor) else bool(training)  # False: a graph that only predicts
@@ -350,7 +368,7 @@ def _normalized(x, mean, std, lo, hi, mode, scale, dtype):
     """MATLAB's input normalisation ``mode`` of ``x``, in float32, times ``scale``, cast to ``dtype``. Under a
     mixed policy Keras hands the layer its inputs and statistics already cast to the compute dtype (pixel values
     0-255 are exact in bfloat16 and float16; the statistics are rounded), and the arithmetic runs in float32."""
-    x, mean, std, lo, hi = (tf.cast(v, "float32") for v in (x, mean, std, lo, hi))
+    x, mean, std, lo, hi = (ops.cast(v, "float32") for v in (x, mean, std, lo, hi))
     if mode == "zerocenter":
         x = x - mean
     elif mode == "zscore":
@@ -361,7 +379,7 @@ def _normalized(x, mean, std, lo, hi, mode, scale, dtype):
         x = (x - lo) / (hi - lo)
     if scale != 1.0:
         x = x * scale
-    return tf.cast(x, dtype)
+    return ops.cast(x, dtype)
 
 
 def _input_normalizer(mode, scale, dtype):
@@ -373,7 +391,7 @@ def _input_normalizer(mode, scale, dtype):
     def normalize(x, mean, std, lo, hi):
         return _normalized(x, mean, std, lo, hi, mode, float(scale), dtype)
 
-    return tf.function(normalize, jit_compile=True, autograph=False)
+    return tf.function(normalize, jit_compile=True, autograph=False) if _TF else normalize
 
 
 @keras.saving.register_keras_serializable(package="leuknet")
@@ -432,7 +450,7 @@ class ImageInputNormalization(keras.layers.Layer):
         self.statistics_set.assign(1.0)
 
     def get_statistics(self) -> dict:
-        return {n: np.asarray(getattr(self, n).numpy()) for n in ("mean", "std", "min", "max")}
+        return {n: np.asarray(ops.convert_to_numpy(getattr(self, n))) for n in ("mean", "std", "min", "max")}
 
     def call(self, inputs):
         return self._normalize(inputs, *(v.value for v in (self.mean, self.std, self.min, self.max)))
@@ -507,7 +525,7 @@ class ClassificationOutput(keras.layers.Layer):
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
 
     def call(self, inputs):
-        return tf.cast(inputs, "float32")
+        return ops.cast(inputs, "float32")
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -520,14 +538,14 @@ class ClassificationOutput(keras.layers.Layer):
 
 def crossentropyex(probabilities, targets_onehot, class_weights=None):
     """MATLAB classificationLayer loss: ``-(1/N) * sum_n sum_i w_i T_ni ln(Y_ni)`` (divides by N, not by sum w)."""
-    y = tf.cast(probabilities, "float32")
-    t = tf.cast(targets_onehot, "float32")
-    logp = tf.math.log(tf.maximum(y, 1e-30))
+    y = ops.cast(probabilities, "float32")
+    t = ops.cast(targets_onehot, "float32")
+    logp = ops.log(ops.maximum(y, 1e-30))
     terms = t * logp
     if class_weights is not None:
-        terms = terms * tf.constant(np.asarray(class_weights, np.float32))
-    n = tf.cast(tf.shape(y)[0], "float32")
-    return -tf.reduce_sum(terms) / n
+        terms = terms * ops.convert_to_tensor(np.asarray(class_weights, np.float32))
+    n = ops.cast(ops.shape(y)[0], "float32")
+    return -ops.sum(terms) / n
 
 
 @keras.saving.register_keras_serializable(package="leuknet")
@@ -564,8 +582,11 @@ class GroupedConv2D(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
-        x = tf.cast(inputs, self.compute_dtype)
-        kernel = tf.cast(self.kernel, self.compute_dtype)
+        x = ops.cast(inputs, self.compute_dtype)
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        if not _TF:  # one grouped convolution (XLA's feature groups), the kernel as Conv2D(groups=G) stores it
+            y = ops.conv(x, kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)
+            return y + ops.cast(self.bias, self.compute_dtype)
         cg, fg = self.channels_per_group, self.filters_per_group
         outs = []
         for g in range(self.groups):
@@ -607,8 +628,9 @@ class MaxPoolPadding2D(keras.layers.Layer):
 
     def call(self, inputs):
         t, b, l, r = self.padding
-        x = tf.convert_to_tensor(inputs)
-        return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], constant_values=x.dtype.min)
+        x = ops.convert_to_tensor(inputs)
+        lowest = float(ml_dtypes.finfo(_dtype(x)).min)  # NumPy's finfo knows no bfloat16
+        return ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], constant_values=lowest)
 
     def compute_output_shape(self, input_shape):
         t, b, l, r = self.padding
@@ -655,20 +677,22 @@ class BatchNormalization(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=False):
-        x = tf.cast(inputs, tf.float32)
+        x = ops.cast(inputs, "float32")
         axes = list(range(len(x.shape) - 1))
         if training or self.population_pass:
-            mean, var = tf.nn.moments(x, axes)
+            mean = ops.mean(x, axes, keepdims=True)  # as tf.nn.moments: no gradient through the mean in var
+            var = ops.mean(ops.square(x - ops.stop_gradient(mean)), axes)
+            mean = ops.reshape(mean, (-1,))
             if training and not self.population_pass:
-                m = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
-                unbiased = var * m / tf.maximum(m - 1.0, 1.0)
+                m = ops.cast(ops.size(x) // ops.shape(x)[-1], "float32")
+                unbiased = var * m / ops.maximum(m - 1.0, 1.0)
                 self.trained_mean.assign((1.0 - self.mean_decay) * self.trained_mean + self.mean_decay * mean)
                 self.trained_variance.assign((1.0 - self.variance_decay) * self.trained_variance
                                              + self.variance_decay * unbiased)
         else:
             mean, var = self.trained_mean, self.trained_variance
-        y = (x - mean) * tf.math.rsqrt(var + self.epsilon) * self.scale + self.offset
-        return tf.cast(y, self.compute_dtype)
+        y = (x - mean) * ops.rsqrt(var + self.epsilon) * self.scale + self.offset
+        return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -695,13 +719,16 @@ def population_statistics(model, batches) -> int:
     for l in bns:
         l.population_pass = True
     try:
-        step = tf.function(lambda x: probe(x, training=False), reduce_retracing=True, autograph=False)
+        if _TF:
+            step = tf.function(lambda x: probe(x, training=False), reduce_retracing=True, autograph=False)
+        else:
+            step = probe.predict_on_batch  # compiled once (population_pass is read when it is traced)
         sums = [None] * len(bns)
         for batch in batches:
-            outs = step(tf.convert_to_tensor(batch))
+            outs = step(ops.convert_to_tensor(batch))
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             for i, o in enumerate(outs):
-                v = np.asarray(o, np.float64).reshape(-1, o.shape[-1])
+                v = np.asarray(ops.convert_to_numpy(o), np.float64).reshape(-1, o.shape[-1])
                 s = (v.shape[0], v.sum(0), np.square(v).sum(0))
                 sums[i] = s if sums[i] is None else tuple(a + b for a, b in zip(sums[i], s))
     finally:
@@ -746,13 +773,13 @@ class PaddedAveragePooling2D(keras.layers.Layer):
 
     def call(self, inputs):
         t, b, l, r = self.padding
-        x = tf.cast(inputs, tf.float32)
+        x = ops.cast(inputs, "float32")
         pad = [[0, 0], [t, b], [l, r], [0, 0]]
-        y = tf.nn.avg_pool2d(tf.pad(x, pad), self.pool_size, self.strides, "VALID")
+        y = ops.average_pool(ops.pad(x, pad), self.pool_size, self.strides, "valid")
         if not self.include_padding and any(self.padding):
-            ones = tf.pad(tf.ones_like(x[:1, :, :, :1]), pad)
-            y = y / tf.nn.avg_pool2d(ones, self.pool_size, self.strides, "VALID")
-        return tf.cast(y, self.compute_dtype)
+            ones = ops.pad(ops.ones_like(x[:1, :, :, :1]), pad)
+            y = y / ops.average_pool(ones, self.pool_size, self.strides, "valid")
+        return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape

@@ -11,16 +11,19 @@ The factor scales the step, not the gradient, so it is exact for the stateful so
 a constant gradient scale). Gradient clipping (``GradientThreshold``) acts on ``g`` after the L2 term is added
 (MATLAB's order here is *unverified*). Keras' Adam differs: epsilon on the uncorrected sqrt(v), default 1e-7.
 
-The update of all parameters is one XLA-compiled function: on a CPU the element-wise work over LeukNet's
-82-million-weight first fully connected layer is memory-bound, and fusing it into one pass per tensor halves
-its cost.
+The arithmetic (:meth:`Solver.increments`) is written in ``keras.ops`` on values, so both backends run the same
+formulas. Under TensorFlow the update of all parameters is one XLA-compiled function on the solver's own
+variables: on a CPU the element-wise work over LeukNet's 82-million-weight first fully connected layer is
+memory-bound, and fusing it into one pass per tensor halves its cost. Under JAX, :meth:`Solver.update` is the pure
+form, called inside the training step's ``jax.jit`` (:mod:`leuknet.engines`).
 """
 
 from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+import keras
+from keras import ops
 
 from leuknet.errors import ConfigError
 from leuknet.spec.options import CLIP_METHODS, SOLVERS  # noqa: F401  (re-exported)
@@ -48,65 +51,97 @@ class Solver:
         self.l2 = float(l2)
         self.threshold = float(gradient_threshold)
         self.clip_method = gradient_threshold_method
-        self.t = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="solver_iteration")
+        self._tf = keras.backend.backend() == "tensorflow"
+        self.t = self._variable((), "solver_iteration")
+        self.m = [self._variable(v.shape, f"moment1_{i}") for i, v in enumerate(self.variables)] \
+            if solver in ("sgdm", "adam") else []
+        self.v = [self._variable(v.shape, f"moment2_{i}") for i, v in enumerate(self.variables)] \
+            if solver in ("adam", "rmsprop") else []
+        if self._tf:
+            import tensorflow as tf
 
-        def slots(tag):
-            return [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False, name=f"{tag}_{i}")
-                    for i, v in enumerate(self.variables)]
+            self._apply = tf.function(self._apply_impl, jit_compile=fused, reduce_retracing=True)
 
-        self.m = slots("moment1") if solver in ("sgdm", "adam") else []
-        self.v = slots("moment2") if solver in ("adam", "rmsprop") else []
-        self._apply = tf.function(self._apply_impl, jit_compile=fused, reduce_retracing=True)
+    def _variable(self, shape, name):
+        """A float32 zero state variable: a ``tf.Variable`` under TensorFlow (assigned inside the fused update),
+        else a ``keras.Variable`` (the JAX engine reads and writes its value)."""
+        if self._tf:
+            import tensorflow as tf
+
+            return tf.Variable(tf.zeros(shape, tf.float32), trainable=False, dtype=tf.float32, name=name)
+        return keras.Variable(initializer="zeros", shape=tuple(shape), dtype="float32", trainable=False, name=name)
 
     def state(self):
         return [self.t] + self.m + self.v
 
     def apply(self, grads, learn_rate):
-        """Update every variable with its gradient; ``learn_rate`` is the base (schedule) rate."""
-        return self._apply(list(grads), tf.cast(learn_rate, tf.float32))
+        """Update every variable with its gradient; ``learn_rate`` is the base (schedule) rate (TensorFlow)."""
+        return self._apply(list(grads), ops.cast(learn_rate, "float32"))
+
+    def update(self, weights, grads, state, learn_rate):
+        """The pure form of :meth:`apply`: (new weights, new state) from the weights' and the state's values
+        (``state`` as :meth:`state` lists them: [t] + first moments + second moments)."""
+        t = state[0] + 1.0
+        k = len(self.m)
+        increments, m, v = self.increments(weights, grads, state[1 : 1 + k], state[1 + k :], t, learn_rate)
+        return [w + d for w, d in zip(weights, increments)], [t] + m + v
 
     def _clip(self, gs):
         th = self.threshold
         if math.isinf(th):
             return gs
         if self.clip_method == "absolute-value":
-            return [tf.clip_by_value(g, -th, th) for g in gs]
+            return [ops.clip(g, -th, th) for g in gs]
         if self.clip_method == "global-l2norm":
-            norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in gs]))
-            scale = tf.minimum(1.0, th / tf.maximum(norm, 1e-38))
+            total = ops.sum(ops.square(gs[0]))
+            for g in gs[1:]:
+                total = total + ops.sum(ops.square(g))
+            scale = ops.minimum(1.0, th / ops.maximum(ops.sqrt(total), 1e-38))
             return [g * scale for g in gs]
         out = []
         for g in gs:
-            norm = tf.sqrt(tf.reduce_sum(tf.square(g)))
-            out.append(g * tf.minimum(1.0, th / tf.maximum(norm, 1e-38)))
+            norm = ops.sqrt(ops.sum(ops.square(g)))
+            out.append(g * ops.minimum(1.0, th / ops.maximum(norm, 1e-38)))
         return out
 
-    def _apply_impl(self, grads, lr):
-        self.t.assign_add(1.0)
-        t = self.t
+    def increments(self, weights, grads, m, v, t, lr):
+        """MATLAB's update as arithmetic on values: (weight increments, new first moments, new second moments)
+        for iteration ``t`` (counted from 1) at base rate ``lr``; ``weights``, ``m`` and ``v`` may be variables
+        (read) or arrays."""
         gs = []
-        for v, g, l2f in zip(self.variables, grads, self.l2_factors):
-            g = tf.cast(g, tf.float32)
+        for w, g, l2f in zip(weights, grads, self.l2_factors):
+            g = ops.cast(g, "float32")
             if self.l2 and l2f:
-                g = g + (self.l2 * l2f) * v
+                g = g + (self.l2 * l2f) * w
             gs.append(g)
         gs = self._clip(gs)
-        for i, (v, g, lrf) in enumerate(zip(self.variables, gs, self.lr_factors)):
+        increments, new_m, new_v = [], [], []
+        for i, (g, lrf) in enumerate(zip(gs, self.lr_factors)):
             a = lr * lrf
             if self.solver == "sgdm":
-                vel = self.momentum * self.m[i] - a * g
-                self.m[i].assign(vel)
-                v.assign_add(vel)
+                vel = self.momentum * m[i] - a * g
+                new_m.append(vel)
+                increments.append(vel)
             elif self.solver == "adam":
-                m = self.beta1 * self.m[i] + (1.0 - self.beta1) * g
-                s = self.beta2 * self.v[i] + (1.0 - self.beta2) * tf.square(g)
-                self.m[i].assign(m)
-                self.v[i].assign(s)
-                mhat = m / (1.0 - tf.pow(self.beta1, t))
-                shat = s / (1.0 - tf.pow(self.beta2, t))
-                v.assign_sub(a * mhat / (tf.sqrt(shat) + self.epsilon))
+                mi = self.beta1 * m[i] + (1.0 - self.beta1) * g
+                s = self.beta2 * v[i] + (1.0 - self.beta2) * ops.square(g)
+                new_m.append(mi)
+                new_v.append(s)
+                mhat = mi / (1.0 - ops.power(self.beta1, t))
+                shat = s / (1.0 - ops.power(self.beta2, t))
+                increments.append(-(a * mhat / (ops.sqrt(shat) + self.epsilon)))
             else:
-                s = self.beta2 * self.v[i] + (1.0 - self.beta2) * tf.square(g)
-                self.v[i].assign(s)
-                v.assign_sub(a * g / (tf.sqrt(s) + self.epsilon))
+                s = self.beta2 * v[i] + (1.0 - self.beta2) * ops.square(g)
+                new_v.append(s)
+                increments.append(-(a * g / (ops.sqrt(s) + self.epsilon)))
+        return increments, new_m, new_v
+
+    def _apply_impl(self, grads, lr):  # TensorFlow: the increments applied to the variables in one function
+        self.t.assign_add(1.0)
+        t = self.t
+        increments, m, v = self.increments(self.variables, grads, self.m, self.v, t, lr)
+        for slot, value in zip(self.m + self.v, m + v):
+            slot.assign(value)
+        for w, d in zip(self.variables, increments):
+            w.assign_add(d)
         return t

@@ -7,7 +7,10 @@
 - Base learn rate by epoch (piecewise drops), ``ValidationPatience`` early stopping, ``OutputNetwork``.
 - Input normalisation statistics from the training data, in one pass before the first iteration.
 
-The same :class:`Trainer` serves ``leuknet train``, ``leuknet.matlab.trainNetwork`` and ``leuknet bench``.
+The same :class:`Trainer` serves ``leuknet train``, ``leuknet.matlab.trainNetwork`` and ``leuknet bench``, under
+either Keras backend: the steps themselves are an engine's (:mod:`leuknet.engine_tf` under TensorFlow,
+:mod:`leuknet.engine_jax` under JAX), chosen here by ``keras.backend.backend()``; the cadence, validation,
+early stopping, OutputNetwork, checkpoints and resume above them are this module's, the same for both.
 Progress is reported through ``callback(event, payload)``; nothing here prints.
 """
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from leuknet.layers import (BatchNormalization, ClassificationOutput, ImageInputNormalization, crossentropyex,
                             input_statistics, population_statistics)
@@ -78,14 +81,31 @@ class TrainingInfo:
         return d
 
 
+def engine_class():
+    """The step engine of the running Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from leuknet.engine_tf import TensorFlowEngine
+
+        return TensorFlowEngine
+    if backend == "jax":
+        from leuknet.engine_jax import JaxEngine
+
+        return JaxEngine
+    from leuknet.errors import ConfigError
+
+    raise ConfigError(f"leuknet trains under the tensorflow and jax Keras backends, not {backend!r}")
+
+
 class Trainer:
-    """Owns the compiled training step and the solver for one model."""
+    """Owns the compiled training step (its engine's) and the solver for one model."""
 
     def __init__(self, model, options: TrainingOptions, class_weights=None, jit_solver=True, strategy=None,
                  jit_step=False):
-        """``strategy``: a ``tf.distribute`` strategy the model was built under (MirroredStrategy: every replica
-        computes the gradient of its share of the mini-batch, the gradients are averaged, the solver updates the
-        mirrored variables once). ``jit_step``: XLA-compile the whole step (GPU profile)."""
+        """``strategy``: a ``tf.distribute`` strategy the model was built under (TensorFlow; MirroredStrategy:
+        every replica computes the gradient of its share of the mini-batch, the gradients are averaged, the
+        solver updates the mirrored variables once). ``jit_step``: XLA-compile the whole step (TensorFlow's GPU
+        profile; under JAX every step is one XLA function)."""
         self.model = model
         self.options = options
         self.strategy = strategy if strategy is not None and strategy.num_replicas_in_sync > 1 else None
@@ -102,84 +122,28 @@ class Trainer:
                              squared_gradient_decay=o.SquaredGradientDecayFactor, epsilon=o.Epsilon,
                              l2=o.L2Regularization, gradient_threshold=o.GradientThreshold,
                              gradient_threshold_method=o.GradientThresholdMethod, fused=jit_solver)
-        # mixed float16: dynamic loss scaling (scale 2^15, halved and the step skipped on inf/NaN gradients,
-        # doubled after 2000 finite steps); bfloat16 and float32 need none
+        # mixed float16: dynamic loss scaling (the engines'); bfloat16 and float32 need none
         self.loss_scaling = getattr(model.dtype_policy, "compute_dtype", "float32") == "float16"
-        if self.loss_scaling:
-            self.loss_scale = tf.Variable(2.0**15, trainable=False, dtype=tf.float32)
-            self.finite_steps = tf.Variable(0, trainable=False, dtype=tf.int64)
-        if self.strategy is not None:
-            self._train_step = tf.function(self._distributed_step_impl, reduce_retracing=True)
-        else:
-            self._train_step = tf.function(self._train_step_impl, reduce_retracing=True, jit_compile=jit_step)
-        self._eval_step = tf.function(self._eval_step_impl, reduce_retracing=True)
+        self.engine = engine_class()(self, strategy=self.strategy, jit_step=jit_step)
 
-    def _loss(self, probs, y, training=False):
-        onehot = tf.one_hot(y, self.num_classes, dtype=tf.float32)
-        loss = crossentropyex(probs, onehot, self.class_weights)
-        if training and self.model.losses:  # Keras regularisers (e.g. the L1 + L2 head of the C-NMC recipe)
-            loss = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.model.losses])
+    def loss(self, probs, y, regularization=()):
+        """MATLAB's cross-entropy of class probabilities ``probs`` for integer labels ``y``, plus the Keras
+        regularisers' ``regularization`` losses (e.g. the L1 + L2 head of the C-NMC recipe) in training."""
+        loss = crossentropyex(probs, ops.one_hot(y, self.num_classes, dtype="float32"), self.class_weights)
+        for term in regularization:
+            loss = loss + ops.cast(term, "float32")
         return loss
-
-    def _replica_grads(self, x, y):
-        """Forward and backward on one (share of a) mini-batch: loss, accuracy, unscaled gradients. With mixed
-        float16 the loss is scaled for the backward pass and the gradients unscaled."""
-        with tf.GradientTape() as tape:
-            probs = self.model(x, training=True)  # the fused blocks' training variant (leuknet.layers.FUSED_BLOCKS)
-            loss = self._loss(probs, y, training=True)
-            scaled = loss * self.loss_scale if self.loss_scaling else loss
-        grads = tape.gradient(scaled, self.model.trainable_variables)
-        if self.loss_scaling:
-            grads = [g / self.loss_scale for g in grads]
-        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32))
-        return loss, acc, grads
-
-    def _train_step_impl(self, x, y, lr):
-        loss, acc, grads = self._replica_grads(x, y)
-        if self.loss_scaling:
-            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-
-            def update():
-                self.solver.apply(grads, lr)
-                self.finite_steps.assign_add(1)
-                grow = tf.equal(self.finite_steps % 2000, 0)
-                self.loss_scale.assign(tf.where(grow, self.loss_scale * 2.0, self.loss_scale))
-                return tf.constant(True)
-
-            def skip():
-                self.loss_scale.assign(tf.maximum(self.loss_scale / 2.0, 1.0))
-                self.finite_steps.assign(0)
-                return tf.constant(False)
-
-            tf.cond(finite, update, skip)
-        else:
-            self.solver.apply(grads, lr)
-        return loss, acc
-
-    def _distributed_step_impl(self, x, y, lr):
-        # equal shares per replica: the mean of the replicas' mean losses is the mini-batch mean (MATLAB's 1/N)
-        loss, acc, grads = self.strategy.run(self._replica_grads, args=(x, y))
-        mean = tf.distribute.ReduceOp.MEAN
-        grads = [self.strategy.reduce(mean, g, axis=None) for g in grads]
-        self.solver.apply(grads, lr)
-        return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, acc, axis=None)
-
-    def _eval_step_impl(self, x, y):
-        probs = forward(self.model, x)
-        n = tf.cast(tf.shape(y)[0], tf.float32)
-        return self._loss(probs, y) * n, tf.reduce_sum(
-            tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y), tf.float32)), probs
 
     def train_step(self, x, y, learn_rate):
         """One iteration (forward, backward, solver update): returns (loss, accuracy in [0, 1])."""
-        return self._train_step(x, y, tf.constant(learn_rate, tf.float32))
+        return self.engine.train_step(x, y, learn_rate)
 
     def _evaluated(self, data, batch_size=None):
         """(summed loss, correct count, probabilities) of each mini-batch of ``data``, in order, through the
         validation step (default batch: MiniBatchSize). Images kept in memory go in as stored (8-bit): the model
         casts them (the values are the same) and the pass starts no tf.data pipeline."""
         for x, y in data.stored_batches(batch_size or self.options.MiniBatchSize):
-            yield self._eval_step(tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+            yield self.engine.eval_step(x, y)
 
     def evaluate(self, data, batch_size=None):
         """(mean loss, accuracy in percent) over all of ``data``."""
@@ -193,7 +157,7 @@ class Trainer:
     def predict(self, data, batch_size=None) -> np.ndarray:
         """Class probabilities (N x classes) of all of ``data`` through the validation step (traced already when
         training validated: no second trace)."""
-        out = [probs.numpy() for _, _, probs in self._evaluated(data, batch_size)]
+        out = [ops.convert_to_numpy(probs) for _, _, probs in self._evaluated(data, batch_size)]
         return np.concatenate(out, 0) if out else np.zeros((0, self.num_classes), np.float32)
 
     def epoch_orders(self, n, epochs, seed):
@@ -207,16 +171,14 @@ class Trainer:
     def state_variables(self):
         """Everything that determines the rest of a run: model variables (weights, input statistics, dropout
         seed state) and the solver's (iteration count, moments, loss scale)."""
-        extra = [self.loss_scale, self.finite_steps] if self.loss_scaling else []
-        return list(self.model.variables) + self.solver.state() + extra
+        return list(self.model.variables) + self.solver.state() + self.engine.extra_state()
 
     def get_state(self, info, counters) -> dict:
-        """A snapshot that later updates leave alone (checkpoints are written while training goes on), without
-        copying: each array is a read-only view of the variable's current buffer. TensorFlow's resource variables
-        are copy-on-write (an update allocates a new buffer, or copies, while another reference to the old one
-        is alive; XLA's update writes new buffers), so the buffers seen here stay as they are; copying the
-        ~1 GB of LeukNet's weights and Adam moments cost 0.5-0.6 s of every epoch end."""
-        return {"variables": [_frozen_view(v) for v in self.state_variables()], "counters": dict(counters),
+        """A snapshot that later updates leave alone (checkpoints are written while training goes on): the
+        engine's read-only arrays (TensorFlow: views of the variables' current buffers, no copy: copying the
+        ~1 GB of LeukNet's weights and Adam moments cost 0.5-0.6 s of every epoch end; JAX: host copies)."""
+        self.engine.sync()
+        return {"variables": [self.engine.snapshot(v) for v in self.state_variables()], "counters": dict(counters),
                 "rows": list(info.rows)}
 
     def set_state(self, state):
@@ -308,13 +270,8 @@ class Trainer:
             skip = max(0, start_iteration - (epoch - 1) * per_epoch)
             remaining.append(order[: per_epoch * o.MiniBatchSize][skip * o.MiniBatchSize :])
             plan.append((epoch, per_epoch - skip))
-        batches = train.batches(np.concatenate(remaining) if remaining else np.zeros(0, np.int64),
-                                o.MiniBatchSize, drop_remainder=True)
-        if self.strategy is not None:
-            opts = tf.data.Options()  # every worker reads the same seeded order and keeps its share
-            opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-            batches = self.strategy.experimental_distribute_dataset(batches.with_options(opts))
-        stream = iter(batches)
+        stream = self.engine.stream(train, np.concatenate(remaining) if remaining else np.zeros(0, np.int64),
+                                    o.MiniBatchSize)
         for epoch, count in plan:
             lr = o.learn_rate(epoch)
             for _ in range(count):
@@ -335,7 +292,8 @@ class Trainer:
                     if vloss < best_loss:
                         best_loss, bad_validations = vloss, 0
                         if o.OutputNetwork == "best-validation-loss":
-                            best_weights = (iteration, [_frozen_view(v) for v in self.model.weights])
+                            self.engine.sync()
+                            best_weights = (iteration, [self.engine.snapshot(v) for v in self.model.weights])
                     else:
                         bad_validations += 1
                         if bad_validations >= o.ValidationPatience:
@@ -356,26 +314,13 @@ class Trainer:
                 info.stopped_early = True
                 break
         info.output_network_iteration = iteration
+        self.engine.sync()
         if o.OutputNetwork == "best-validation-loss" and best_weights is not None:
             info.output_network_iteration = best_weights[0]
             for v, w in zip(self.model.weights, best_weights[1]):
                 v.assign(w)
         cb("end", {"iterations": iteration, "time": time.perf_counter() - t0 + elapsed0})
         return info
-
-
-def _frozen_view(variable) -> np.ndarray:
-    """Read-only NumPy view of a variable's current value (no copy; see Trainer.get_state): the buffer of the
-    tensor a read returns, through ``memoryview`` (TensorFlow's documented zero-copy read; ``Tensor.numpy()``
-    copies). Dtypes the buffer protocol cannot describe (bfloat16) through ``np.asarray``, which shares the buffer
-    too (``Tensor.__array__``)."""
-    t = tf.convert_to_tensor(variable)
-    try:
-        a = np.asarray(memoryview(t))
-    except (TypeError, ValueError):
-        a = np.asarray(t)
-    a.flags.writeable = False  # a new array object per call
-    return a
 
 
 def _lowest_priority():
@@ -422,8 +367,9 @@ def forward(model, x):
 
 
 def inference_step(model):
-    """:func:`forward` as one traced function (what predictions and the inference benchmark run)."""
-    return tf.function(lambda x: forward(model, x), reduce_retracing=True, autograph=False)
+    """:func:`forward` as one traced function (what predictions and the inference benchmark run): a
+    ``tf.function`` under TensorFlow, a ``jax.jit`` under JAX."""
+    return engine_class().inference_step(model)
 
 
 def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
@@ -431,7 +377,7 @@ def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
     step = model.__dict__.get("_leuknet_inference_step")
     if step is None:  # one traced function per model, kept with it (repeated predictions do not retrace)
         step = model.__dict__["_leuknet_inference_step"] = inference_step(model)
-    out = [step(tf.convert_to_tensor(x)).numpy() for x, _ in data.stored_batches(batch_size)]
+    out = [ops.convert_to_numpy(step(ops.convert_to_tensor(x))) for x, _ in data.stored_batches(batch_size)]
     return np.concatenate(out, 0) if out else np.zeros((0, int(model.output.shape[-1])), np.float32)
 
 

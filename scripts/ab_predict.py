@@ -62,10 +62,10 @@ def main():
     val = ImageData(np.arange(452) % 2, (224, 224), images=rng.integers(0, 256, (452, 224, 224, 3), dtype=np.uint8))
 
     def via_pipeline():
-        return [float(trainer._eval_step(x, y)[0]) for x, y in val.batches(None, 128)]
+        return [float(trainer.engine._eval_step(x, y)[0]) for x, y in val.batches(None, 128)]
 
     def via_stored():
-        return [float(trainer._eval_step(tf.convert_to_tensor(x), tf.convert_to_tensor(y))[0])
+        return [float(trainer.engine._eval_step(tf.convert_to_tensor(x), tf.convert_to_tensor(y))[0])
                 for x, y in val.stored_batches(128)]
 
     assert via_pipeline() == via_stored()

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1] / "leuknet"
 TOP = "leuknet"
 
 CORE = ("leuknet.spec", "leuknet.models", "leuknet.weights", "leuknet.layers", "leuknet.ops", "leuknet.train",
+        "leuknet.engine_tf", "leuknet.engine_jax",
         "leuknet.solvers", "leuknet.data", "leuknet.config", "leuknet.metrics", "leuknet.io", "leuknet.errors",
         "leuknet.profiles", "leuknet.precision", "leuknet.colorspace", "leuknet.augment", "leuknet.stats",
         "leuknet.artefacts", "leuknet.tflog", "leuknet.console", "leuknet.figures", "leuknet.locks")

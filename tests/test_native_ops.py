@@ -289,7 +289,7 @@ def small_leuknet_step(fold):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(0, 60, (4, 48, 48, 3)).astype(np.float32))
     y = tf.constant([0, 1, 1, 0], tf.int32)
-    fn = tf.function(trainer._replica_grads)
+    fn = tf.function(trainer.engine._replica_grads)
     loss, _, grads = fn(x, y)
     graph_ops = [op.type for op in fn.get_concrete_function(x, y).graph.get_operations()]
     return float(loss), [g.numpy() for g in grads], graph_ops
