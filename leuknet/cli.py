@@ -264,11 +264,11 @@ def train(
             name = given[0].replace("_", "-") if given else "option"
             raise LeuknetError(f"--resume continues with the interrupted run's saved settings; drop --{name}")
         cfg = load_resume(flags["out"])  # reads no image and imports no TensorFlow
-        device = str(cfg.device)
+        device, backend = str(cfg.device), str(cfg.backend)
     else:
-        device = flags.get("device") or "auto"
-    # before TensorFlow is imported (the configuration's checks import the model registry)
-    prepare_device(device, collective=flags.get("strategy") == "multi-worker")
+        device, backend = flags.get("device") or "auto", flags.get("backend") or "auto"
+    # before Keras and TensorFlow are imported (the configuration's checks import the model registry)
+    prepare_device(device, collective=flags.get("strategy") == "multi-worker", backend=backend)
     if not resume_run:
         cfg = resolve(dict(flags, options=tuple(option), verbose=not quiet))
     from leuknet.run import check_run
@@ -306,7 +306,7 @@ def _train_cv(flags, option, k, repeats, resume_run, workers):
         raise LeuknetError(f"--cv runs one folder of fold runs and keeps the finished ones: drop --{given[0]} (to "
                            "continue an interrupted --cv run, start the same command with the same --out again)")
     flags = _study_flags(dict(flags, verbose=False), option)
-    prepare_device(flags["device"])
+    prepare_device(flags["device"], backend=flags.get("backend"))
     cfg = resolve(flags)  # checked whole before any image is read
     # runs/cv5-leuknet-<time>: not runs/leuknet-*, which names single run directories (the README's $RUN)
     out = Path(flags["out"]) if flags.get("out") else Path(default_out(f"cv{k}-{cfg.model}"))
@@ -489,7 +489,7 @@ def colorspace(
     from leuknet.profiles import prepare_device
 
     flags = _study_flags(flags, option)
-    prepare_device(flags["device"])
+    prepare_device(flags["device"], backend=flags.get("backend"))
     if cv:
         from leuknet.comparison import colour_variants
         from leuknet.study import check_task, check_task_name
@@ -561,7 +561,8 @@ def compare(
     from leuknet.profiles import prepare_device
 
     flags = _study_flags(dict(flags, verbose=False), option)
-    prepare_device(flags["device"])  # before TensorFlow is imported (by the model registry)
+    # before Keras and TensorFlow are imported (by the model registry)
+    prepare_device(flags["device"], backend=flags.get("backend"))
     variants = model_variants(model)  # before any training: an unknown model or a single one is refused
     if not any(flags.get(k) for k in ("recipe", "data", "labels")):
         flags["recipe"] = "demo"  # the demo data: every model on the demo recipe (not, say, 100 AlexNet epochs)
@@ -714,7 +715,7 @@ def study_fc_units(
     from leuknet.profiles import prepare_device
 
     flags = _study_flags(flags, option, model="alexnet")  # Shafique & Tehsin's AlexNet unless --model
-    prepare_device(flags["device"])
+    prepare_device(flags["device"], backend=flags.get("backend"))
     from leuknet.study import run_fc_study
 
     if compared:

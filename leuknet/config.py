@@ -28,7 +28,8 @@ def _choices(name: str, values) -> type[StrEnum]:
 
 
 Device = _choices("Device", ("auto", "cpu", "gpu"))
-Precision = _choices("Precision", ("fp32", "bf16", "fp16"))
+Precision = _choices("Precision", ("fp32", "tf32", "bf16", "fp16"))
+Backend = _choices("Backend", ("auto", "tensorflow", "jax"))  # leuknet.profiles.BACKENDS
 Strategy = _choices("Strategy", ("auto", "default", "mirrored", "multi-worker"))
 DatasetFormat = _choices("DatasetFormat", ("cnmc", "allidb", "folders"))
 ColorSpace = _choices("ColorSpace", ("rgb", "hsv", "ycbcr", "hcbcr"))  # leuknet.colorspace.SPACES
@@ -63,8 +64,13 @@ class RunConfig:
     recipe: str | None = _opt(None, "Recipe (see `leuknet recipes`). Default: demo without --data, the model's "
                               "recipe with it (leuknet-paper for LeukNet).")
     device: Device = _opt(Device.AUTO, "Device.", choices=Device)
-    precision: Precision | None = _opt(None, "fp32 (parity; CPU default), bf16 (CPU with AVX512-BF16 or AMX, or "
-                                       "GPU) or fp16 (GPU default, with loss scaling).", choices=Precision)
+    backend: Backend = _opt(Backend.AUTO, "Keras backend: tensorflow (CPU profile: native kernels, tf.data), jax "
+                            "(GPUs without TensorFlow), auto: $KERAS_BACKEND, else tensorflow where installed (and, "
+                            "for --device gpu, seeing a GPU), else jax.", choices=Backend)
+    precision: Precision | None = _opt(None, "fp32 (parity; CPU default), tf32 (GPU: TensorFloat-32 products, "
+                                       "faster, not parity), bf16 (CPU with AVX512-BF16 or AMX, or GPU; JAX GPU "
+                                       "default) or fp16 (TensorFlow GPU default, with loss scaling).",
+                                       choices=Precision)
     strategy: Strategy = _opt(Strategy.AUTO, "mirrored: every visible GPU (global batch = per-replica batch x "
                               "replicas); multi-worker: cluster from TF_CONFIG or --workers.", choices=Strategy)
     seed: int = _opt(0, "Seed for splits, initial weights, shuffling and dropout.", min=0)

@@ -1,16 +1,83 @@
-"""Device resolution, done before TensorFlow initialises its devices.
+"""Backend and device resolution, done before Keras is imported and before the backend initialises its devices.
 
-``cpu`` hides every GPU from TensorFlow (``CUDA_VISIBLE_DEVICES=-1`` before import), so a CPU run never touches
-one; ``gpu`` without a visible GPU is a :class:`DeviceError`; ``auto`` takes a GPU when there is one.
+The Keras backend: ``tensorflow`` (the CPU profile, with leuknet's native kernels, tf.data and tf.distribute) or
+``jax`` (the GPU profile where TensorFlow is not installed; any device). ``auto``: the ``KERAS_BACKEND``
+environment variable where it is set, else TensorFlow where it is installed and, for ``--device gpu``, sees a
+GPU, else JAX. The choice is made once per process, before ``keras`` is imported (Keras reads it then).
+
+``cpu`` hides every GPU (``CUDA_VISIBLE_DEVICES=-1`` before TensorFlow is imported; ``JAX_PLATFORMS=cpu``), so a
+CPU run never touches one; ``gpu`` without a visible GPU is a :class:`DeviceError`; ``auto`` takes a GPU when there
+is one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 
 from leuknet.errors import DeviceError
 
 DEVICES = ("cpu", "gpu", "auto")
+BACKENDS = ("tensorflow", "jax", "auto")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _jax_gpus() -> list[str]:
+    try:
+        import jax
+
+        return [str(d) for d in jax.devices() if d.platform == "gpu"]
+    except RuntimeError:  # no GPU platform (JAX_PLATFORMS=cpu, or no CUDA plugin)
+        return []
+
+
+def choose_backend(backend: str = "auto", device: str = "auto") -> str:
+    """The Keras backend for this process (see the module docstring), set in ``KERAS_BACKEND``; a DeviceError
+    for a backend that is not installed, or where Keras already runs on another one."""
+    if backend not in BACKENDS:
+        raise DeviceError(f"unknown backend {backend!r}; choose tensorflow, jax or auto")
+    requested = backend
+    if backend == "auto":
+        backend = os.environ.get("KERAS_BACKEND") or _auto_backend(device)
+    if backend not in ("tensorflow", "jax"):
+        raise DeviceError(f"KERAS_BACKEND={backend}: leuknet runs on the tensorflow and jax backends")
+    if "keras" in sys.modules:
+        import keras
+
+        running = keras.backend.backend()
+        if running != backend and requested != "auto":
+            raise DeviceError(f"--backend {backend}: Keras already runs on {running} in this process (set "
+                              f"KERAS_BACKEND={backend} before it starts)")
+        return running
+    if not _installed(backend):
+        extra = "pip install 'jax[cpu]' (or jax[cuda13] for GPUs)" if backend == "jax" else "pip install tensorflow"
+        raise DeviceError(f"the {backend} backend is not installed here ({extra}), or choose --backend "
+                          f"{'tensorflow' if backend == 'jax' else 'jax'}")
+    os.environ["KERAS_BACKEND"] = backend
+    return backend
+
+
+def _auto_backend(device: str) -> str:
+    if not _installed("tensorflow"):
+        return "jax"
+    if device == "gpu" and _installed("jax"):
+        _quiet_tensorflow_start()
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU") and _jax_gpus():
+            return "jax"
+    return "tensorflow"
+
+
+def backend_name() -> str:
+    """The running Keras backend (imports Keras)."""
+    import keras
+
+    return keras.backend.backend()
 
 
 def physical_cores() -> int:
@@ -22,15 +89,22 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
-def prepare_device(device: str, collective: bool = False):
-    """Call before TensorFlow is imported (the CLI does). ``collective``: a multi-worker run, whose strategy must
-    be created before TensorFlow runs any op."""
+def prepare_device(device: str, collective: bool = False, backend: str | None = "auto") -> str:
+    """Call before Keras and TensorFlow are imported (the CLI does): chooses the backend (:func:`choose_backend`)
+    and hides the GPUs for ``cpu``. ``collective``: a multi-worker run, whose strategy must be created before
+    TensorFlow runs any op. Returns the backend."""
     if device not in DEVICES:
         raise DeviceError(f"unknown device {device!r}; choose cpu, gpu or auto")
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+        if "jax" not in sys.modules:
+            os.environ["JAX_PLATFORMS"] = "cpu"
+    backend = choose_backend(backend or "auto", device)
+    if backend == "jax":
+        return backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _quiet_tensorflow_start(run_op=not collective)
+    return backend
 
 
 def _quiet_tensorflow_start(run_op=True):
@@ -60,15 +134,23 @@ def _quiet_tensorflow_start(run_op=True):
         os.close(saved)
 
 
-def resolve_device(device: str) -> dict:
-    """The device actually used, with what was found, for config.json."""
+def visible_gpus() -> list[str]:
+    """The GPUs the running backend sees."""
+    if backend_name() == "jax":
+        return _jax_gpus()
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    return [g.name for g in tf.config.list_physical_devices("GPU")]
+
+
+def resolve_device(device: str) -> dict:
+    """The device actually used, with what was found, for config.json."""
+    gpus = visible_gpus()
+    backend = backend_name()
     if device == "gpu" and not gpus:
-        raise DeviceError("--device gpu: no GPU is visible to TensorFlow on this machine (use --device cpu)")
+        raise DeviceError(f"--device gpu: no GPU is visible to {backend} on this machine (use --device cpu)")
     used = "gpu" if (device == "gpu" or (device == "auto" and gpus)) else "cpu"
-    return {"requested": device, "used": used, "gpus": [g.name for g in gpus] if used == "gpu" else [],
+    return {"requested": device, "used": used, "gpus": gpus if used == "gpu" else [], "backend": backend,
             "physical_cores": physical_cores(), "logical_cores": os.cpu_count()}
 
 
@@ -102,6 +184,8 @@ class Profile:
     num_workers: int = 1
     task_index: int = 0
     is_chief: bool = True
+    backend: str = "tensorflow"
+    tf32: bool = False  # TensorFloat-32 matrix products (GPU, --precision tf32 only; fp32 is the parity setting)
 
     def to_dict(self):
         return asdict(self)
@@ -114,32 +198,39 @@ def resolve_profile(device, precision=None, batch_size=128, strategy="auto", gpu
     cpu: fp32 by default (the parity setting); intra-op threads = physical cores, inter-op 2; oneDNN; XLA for the
     solver update only (whole-step XLA halved a small CNN's CPU throughput in measurements here); decoded images
     cached within ``cache_mb``; bf16 only where the CPU has AVX512-BF16 or AMX.
-    gpu: mixed float16 with dynamic loss scaling by default; XLA for the whole step; MirroredStrategy over every
-    visible GPU; global batch = per-replica batch x replicas; prefetch to the device.
+    gpu: TensorFlow: mixed float16 with dynamic loss scaling by default; XLA for the whole step; MirroredStrategy
+    over every visible GPU. JAX: mixed bfloat16 by default (no loss scaling; fp16 scales it); the whole step one
+    XLA function; ``keras.distribution.DataParallel`` over every visible GPU ('data-parallel'). Both: global
+    batch = per-replica batch x replicas; prefetch to the device; fp32 with TF32 off (parity), ``tf32`` with it on.
     """
     from leuknet.precision import check_precision
 
     notes = []
+    backend = backend_name()
     if gpus is None:
-        import tensorflow as tf
-
-        gpus = [g.name for g in tf.config.list_physical_devices("GPU")]
+        gpus = visible_gpus()
     if device == "auto":
         device = "gpu" if gpus else "cpu"
     if device == "gpu" and not gpus:
         raise DeviceError("--device gpu: no GPU is visible to TensorFlow on this machine (use --device cpu)")
     if device not in ("cpu", "gpu"):
         raise DeviceError(f"unknown device {device!r}; choose cpu, gpu or auto")
-    precision = precision or ("fp16" if device == "gpu" else "fp32")
+    jax = backend == "jax"
+    if jax and strategy in ("mirrored", "multi-worker"):
+        raise DeviceError(f"--strategy {strategy} is TensorFlow's (tf.distribute); under --backend jax several "
+                          "GPUs are used with --strategy auto (keras.distribution.DataParallel)")
+    precision = precision or (("bf16" if jax else "fp16") if device == "gpu" else "fp32")
     policy = check_precision(precision, device, cpu_flags)
     cores = physical_cores()
     if device == "gpu":
         replicas = len(gpus) if strategy in ("auto", "mirrored") else 1
-        strat = "mirrored" if replicas > 1 or strategy == "mirrored" else "default"
+        multi = "data-parallel" if jax else "mirrored"
+        strat = multi if replicas > 1 or strategy == "mirrored" else "default"
         per_replica = batch_size
         notes.append(f"global batch {per_replica * replicas} = {per_replica} per replica x {replicas}")
         return Profile("gpu", precision, policy, None, None, False, True, True, strat, replicas, per_replica,
-                       per_replica * replicas, precision == "fp16", cores, 2, cache_mb, notes)
+                       per_replica * replicas, precision == "fp16", cores, 2, cache_mb, notes, backend=backend,
+                       tf32=precision == "tf32")
     replicas = 1
     strat = "default"
     if strategy == "multi-worker":
@@ -165,22 +256,31 @@ def resolve_profile(device, precision=None, batch_size=128, strategy="auto", gpu
     per_replica = batch_size // replicas if strat == "mirrored" else batch_size
     if strat == "mirrored" and batch_size % replicas:
         raise DeviceError(f"--batch-size {batch_size} does not split over {replicas} replicas")
-    return Profile("cpu", precision, policy, cores, 2, True, False, True, strat, replicas, per_replica,
-                   batch_size, precision == "fp16", cores, 2, cache_mb, notes)
+    return Profile("cpu", precision, policy, cores, 2, not jax, jax, True, strat, replicas, per_replica,
+                   batch_size, precision == "fp16", cores, 2, cache_mb, notes, backend=backend)
 
 
 def apply_profile(profile: Profile):
-    """Set TensorFlow's threads and the Keras dtype policy (before any op runs)."""
+    """Set the backend's threads and matrix-product precision and the Keras dtype policy (before any op runs)."""
     import keras
+
+    keras.mixed_precision.set_dtype_policy(profile.dtype_policy)
+    if profile.backend == "jax":
+        import jax
+
+        # float32 products in full float32 (XLA's GPU default is TF32 for them); --precision tf32 allows TF32
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if profile.tf32 else "highest")
+        return
     import tensorflow as tf
 
+    if profile.device == "gpu":
+        tf.config.experimental.enable_tensor_float_32_execution(profile.tf32)
     if profile.intra_op_threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(profile.intra_op_threads)
             tf.config.threading.set_inter_op_parallelism_threads(profile.inter_op_threads)
         except RuntimeError:
             pass  # already initialised in this process (tests, studies): keep the running values
-    keras.mixed_precision.set_dtype_policy(profile.dtype_policy)
 
 
 def tf_config() -> dict:
@@ -212,6 +312,16 @@ def set_tf_config(workers: str, task_index: int):
 
 
 def make_strategy(profile: Profile):
+    """TensorFlow: the ``tf.distribute`` strategy of the profile (None: the default). JAX: sets Keras'
+    ``DataParallel`` distribution over every visible device for 'data-parallel' (the Trainer's engine splits
+    each mini-batch) and returns None."""
+    if profile.strategy == "data-parallel":
+        import keras
+
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return None
+    if profile.backend == "jax":
+        return None
     import tensorflow as tf
 
     if profile.strategy == "mirrored":

@@ -32,13 +32,23 @@ from leuknet.ops import used as native_kernels
 
 
 def versions() -> dict:
+    """The versions a run depends on: Keras' backend and its version (TensorFlow, or JAX and jaxlib)."""
     import cv2
     import keras
-    import tensorflow as tf
 
     import leuknet
 
-    return {"leuknet": leuknet.__version__, "python": platform.python_version(), "tensorflow": tf.__version__,
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        import jaxlib
+
+        engine = {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+    else:
+        import tensorflow as tf
+
+        engine = {"tensorflow": tf.__version__}
+    return {"leuknet": leuknet.__version__, "python": platform.python_version(), "backend": backend, **engine,
             "keras": keras.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
             "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
 
@@ -206,7 +216,7 @@ def set_up_devices(cfg: RunConfig, cb) -> Devices:
     profile = resolve_profile(str(cfg.device), cfg.precision and str(cfg.precision), cfg.batch_size,
                               str(cfg.strategy), cache_mb=cfg.cache_mb, model=cfg.model, gpus=gpus)
     strategy = make_strategy(profile)  # before any op: collective ops are configured at start-up
-    if cfg.deterministic:
+    if cfg.deterministic and profile.backend == "tensorflow":  # XLA on CPU (JAX) is deterministic already
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()

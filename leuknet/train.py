@@ -382,4 +382,19 @@ def predict_probabilities(model, data, batch_size=128) -> np.ndarray:
 
 
 def seed_everything(seed: int):
-    keras.utils.set_random_seed(int(seed))
+    """Python's, NumPy's and Keras' seeds (and TensorFlow's under TensorFlow): ``keras.utils.set_random_seed``,
+    less its import of TensorFlow under another backend (it seeds TensorFlow wherever it is installed, which
+    costs a JAX run the 4-s import and TensorFlow's start-up)."""
+    seed = int(seed)
+    if keras.backend.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    from keras.src.backend.common import global_state  # what set_random_seed sets (Keras 3.15)
+    from keras.src.random import seed_generator
+
+    global_state.set_global_attribute("global_random_seed", seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
