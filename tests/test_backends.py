@@ -41,3 +41,61 @@ def test_first_updates_agree_between_backends(tmp_path, solver):
         # increments, not weights (which the initial values dominate); float32 sums in other orders (oneDNN and
         # XLA convolutions) give relative differences of about 1e-6 in the gradients
         np.testing.assert_allclose(d_jax, d_tf, rtol=1e-3, atol=1e-4 * scale, err_msg=k)
+
+
+def test_data_parallel_step_equals_one_device():
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run([sys.executable, str(STEP.with_name("data_parallel_step.py"))], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    relative = float(proc.stdout.split("relative")[-1])
+    # sgdm is linear in the gradient, so this is the all-reduced gradient's error: float32 rounding of the halves'
+    # sums in another order (8e-7 measured)
+    assert relative < 1e-5
+
+
+def _leuknet(*args, **env):
+    return subprocess.run([sys.executable, "-m", "leuknet.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=900, env=dict(os.environ, **env))
+
+
+SMALL = ["--device", "cpu", "--image-size", "32", "--fc-units", "8", "--batch-size", "4", "--quiet"]
+
+
+@pytest.mark.slow
+def test_keras_backend_jax_trains_the_demo(tmp_path):
+    """``KERAS_BACKEND=jax leuknet train --device cpu``: the demo (smaller), no TensorFlow step in it."""
+    import json
+
+    r = _leuknet("train", *SMALL, "--demo-per-class", "16", "--epochs", "3", "--out", tmp_path / "run",
+                 KERAS_BACKEND="jax")
+    assert r.returncode == 0, r.stderr[-3000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["versions"]["backend"] == "jax" and config["versions"]["jax"]
+    assert config["device"]["backend"] == "jax" and config["profile"]["backend"] == "jax"
+    assert config["profile"]["xla_train_step"] and not config["profile"]["onednn"]
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 3 * (22 // 4)  # 70 % of 32 demo cells for training: floor(22 / 4) per epoch
+
+
+@pytest.mark.slow
+def test_backend_flag_jax_learns_separable_cells(tmp_path):
+    import json
+
+    from conftest import folder_data
+
+    data = folder_data(tmp_path / "cells", per_class=14)
+    r = _leuknet("train", *SMALL, "--backend", "jax", "--data", data, "--epochs", "8", "--lr", "0.001",
+                 "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.75, metrics["accuracy"]  # bright square left or right: learnt in 8 epochs
+
+
+def test_backend_and_precision_errors_are_one_line(tmp_path):
+    r = _leuknet("train", "--device", "cpu", "--precision", "tf32", "--out", tmp_path / "x")
+    assert r.returncode == 2 and "GPU setting" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = _leuknet("train", "--device", "cpu", "--backend", "theano", "--out", tmp_path / "y")
+    assert r.returncode == 2 and not (tmp_path / "y").exists()
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,43 @@
+"""One process of tests/test_backends.py::test_data_parallel_step_equals_one_device (JAX, with
+``XLA_FLAGS=--xla_force_host_platform_device_count=2``): two sgdm steps of a small LeukNet on one device, then the
+same from the same weights under ``keras.distribution.DataParallel`` over both host devices (each takes half of
+every mini-batch); prints the largest difference of the weights relative to the largest increment."""
+
+import jax
+import keras
+import numpy as np
+from keras import ops
+
+from leuknet import models
+from leuknet.spec.options import TrainingOptions
+from leuknet.train import Trainer, seed_everything
+
+assert keras.backend.backend() == "jax" and len(jax.devices()) == 2, jax.devices()
+rng = np.random.default_rng(0)
+x = rng.integers(0, 256, (8, 32, 32, 3)).astype(np.uint8)
+y = np.array([0, 1] * 4, np.int32)
+options = TrainingOptions(SolverName="sgdm", MiniBatchSize=8, InitialLearnRate=1e-2)
+
+
+def run(initial=None):
+    seed_everything(0)
+    model = models.build("leuknet", image_size=32, fc_units=8)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    if initial is not None:
+        model.set_weights(initial)
+    start = [ops.convert_to_numpy(v) for v in model.weights]
+    trainer = Trainer(model, options)
+    for _ in range(2):
+        trainer.train_step(x, y, 1e-2)
+    return start, [ops.convert_to_numpy(v) for v in model.weights], model
+
+
+start, one, _ = run()
+keras.distribution.set_distribution(keras.distribution.DataParallel())
+_, two, model = run(start)
+kernel = model.get_layer("conv_1").kernel.value
+assert len(kernel.sharding.device_set) == 2  # replicated over both devices
+scale = max(float(np.abs(a - s).max()) for a, s in zip(one, start))
+print("relative", max(float(np.abs(a - b).max()) for a, b in zip(one, two)) / scale)
