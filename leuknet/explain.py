@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import keras
 import numpy as np
-import tensorflow as tf
 
 from leuknet.errors import ConfigError
 from leuknet.layers import GroupedConv2D
@@ -41,6 +40,16 @@ def _following_activation(model, conv):
     return None
 
 
+def _tensorflow():
+    """TensorFlow, which Grad-CAM's gradient tape needs (not ported to JAX yet), or a one-line error."""
+    if keras.backend.backend() != "tensorflow":
+        raise ConfigError("leuknet explain (Grad-CAM) runs on the TensorFlow backend; run it where TensorFlow is "
+                          "installed (KERAS_BACKEND=tensorflow)")
+    import tensorflow as tf
+
+    return tf
+
+
 def _logits_tensor(model):
     """The softmax layer's input (class scores before normalisation)."""
     for layer in model.layers:
@@ -51,6 +60,8 @@ def _logits_tensor(model):
 
 def grad_cam(model, images, class_index=None, layer_name=None):
     """Heatmaps in [0, 1] at the target layer's resolution, one per image, and the class indices explained."""
+    tf = _tensorflow()
+
     target = find_target_layer(model, layer_name)
     grad_model = keras.Model(model.inputs, [target.output, _logits_tensor(model), model.output])
     x = tf.convert_to_tensor(np.asarray(images, np.float32))
@@ -108,6 +119,8 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> 
     from leuknet.colorspace import convert
     from leuknet.io import atomic_path
     from leuknet.run import collect_images, load_model, model_metadata
+
+    tf = _tensorflow()
 
     model = load_model(model_file)
     meta = model_metadata(model)
