@@ -2,7 +2,8 @@
 implementations leuknet did not write (onnxruntime, GNU Octave, NumPy float64 transcriptions of MATLAB's
 documented equations, values published by MathWorks). The cases are small committed files in ``parity/cases``
 (one ``.npz`` per case: ``kind``, ``oracle``, ``tolerance``, ``why``, inputs and the oracle's output); the scripts
-beside them regenerate them. Running the suite needs neither Octave nor onnxruntime nor network.
+beside them regenerate them. Running the suite needs neither Octave nor onnxruntime nor network. It runs under
+the Keras backend in use (TensorFlow or JAX; under JAX without importing TensorFlow), which each result records.
 """
 
 from __future__ import annotations
@@ -31,13 +32,36 @@ def _require(module, install=INSTALL_ONNX):
         raise MissingPackage(f"not run: the {module} package is not installed ({install})") from None
 
 
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def _tensorflow() -> bool:
+    return _backend() == "tensorflow"
+
+
+def _numpy(x) -> np.ndarray:
+    """A layer's or model's output (a TensorFlow tensor, a jax.Array) or a variable as a NumPy array."""
+    from keras import ops
+
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+# what a case's recorded divergence says of one backend's implementation only: kind -> (backend, the other
+# backends' implementation), written into the report beside the divergence where another backend ran
+_DIVERGENCE_OF_BACKEND = {"resize": ("tensorflow", ("this run resized with leuknet.data.pipeline.resize_uint8_np, "
+                                                    "which mirrors the image at its borders as MATLAB does"))}
+
+
 # -- leuknet's side of each kind of case ------------------------------------------------------------------------
 
 def _lrn(c):
     from leuknet.layers import CrossChannelNormalization
 
-    return CrossChannelNormalization(int(c["w"]), float(c["alpha"]), float(c["beta"]), float(c["k"]))(
-        c["x"].astype(np.float32)).numpy()
+    return _numpy(CrossChannelNormalization(int(c["w"]), float(c["alpha"]), float(c["beta"]), float(c["k"]))(
+        c["x"].astype(np.float32)))
 
 
 def _conv(c):
@@ -59,7 +83,7 @@ def _conv(c):
         bm = c["b"].reshape(g, fg).T.reshape(1, 1, fg, g)
         spec = groupedConvolution2dLayer([kh, kw], fg, g, Weights=wm, Bias=bm, Stride=stride, Padding=pad)
     model, _ = assemble([imageInputLayer(x.shape[1:], Normalization="none"), spec])
-    return model(x).numpy()
+    return _numpy(model(x))
 
 
 def _maxpool(c):
@@ -69,7 +93,7 @@ def _maxpool(c):
     x = c["x_nhwc"].astype(np.float32)
     kw = {} if int(c["stride"]) == 0 else {"Stride": int(c["stride"])}
     model, _ = assemble([imageInputLayer(x.shape[1:], Normalization="none"), maxPooling2dLayer(int(c["pool"]), **kw)])
-    return model(x).numpy()
+    return _numpy(model(x))
 
 
 def _fc(c):
@@ -79,7 +103,7 @@ def _fc(c):
     x = c["x"].astype(np.float32)
     model, _ = assemble([imageInputLayer(x.shape[1:], Normalization="none"),
                          fullyConnectedLayer(c["W"].shape[0], Weights=c["W"], Bias=c["b"])])
-    return model(x).numpy()
+    return _numpy(model(x))
 
 
 def _colour(c):
@@ -101,11 +125,18 @@ def _colour(c):
 
 
 def _resize(c):
-    import tensorflow as tf
+    """The resize the running backend's pipeline uses: tf.data's :func:`resize_uint8` (``tf.image.resize``) under
+    TensorFlow, :func:`resize_uint8_np` (MATLAB's mirrored borders) under any other backend."""
+    from leuknet.data.pipeline import resize_uint8, resize_uint8_np
 
-    from leuknet.data.pipeline import resize_uint8
+    size = tuple(int(v) for v in c["size"])
+    if _tensorflow():
+        import tensorflow as tf
 
-    out = resize_uint8(tf.constant(c["x"]), tuple(int(v) for v in c["size"])).numpy().astype(np.float64)
+        out = _numpy(resize_uint8(tf.constant(c["x"]), size))
+    else:
+        out = resize_uint8_np(c["x"], size)
+    out = out.astype(np.float64)
     m = int(c["margin"])
     return out[m:-m, m:-m] if m else out
 
@@ -127,7 +158,7 @@ def _solver(c):
     for lr in c["lrs"]:
         trainer.train_step(x, c["y"].astype(np.int32), float(lr))
     layer = model.get_layer("fc")
-    return np.concatenate([layer.kernel.numpy().T.ravel(), layer.bias.numpy().ravel()])
+    return np.concatenate([_numpy(layer.kernel).T.ravel(), _numpy(layer.bias).ravel()])
 
 
 def _schedule(c):
@@ -202,7 +233,7 @@ def _onnx_forward(c):
         p.write_bytes(c["onnx"].tobytes())
         layers, _ = import_onnx(p, input_order=str(c["order"]))
     model, _ = assemble(layers)
-    return model(c["x"].astype(np.float32), training=False).numpy()
+    return _numpy(model(c["x"].astype(np.float32), training=False))
 
 
 KINDS = {"onnx_forward": _onnx_forward, "lrn": _lrn, "conv": _conv, "maxpool": _maxpool, "fc": _fc, "colour": _colour, "resize": _resize,
@@ -225,9 +256,14 @@ def run_case(path: Path) -> dict:
     except Exception as e:  # noqa: BLE001 - a failing case is a result, not a crash
         err, note = float("inf"), f"{type(e).__name__}: {e}"
     tol = float(c["tolerance"])
+    backend = _backend()
+    divergence = str(c["divergence"]) if "divergence" in c else ""
+    if divergence and kind in _DIVERGENCE_OF_BACKEND and _DIVERGENCE_OF_BACKEND[kind][0] != backend:
+        of, instead = _DIVERGENCE_OF_BACKEND[kind]
+        divergence = f"(the {of} backend's; {instead}) {divergence}"
     return {"name": path.stem, "kind": kind, "oracle": str(c["oracle"]), "behaviour": str(c["behaviour"]),
             "max_abs_error": err, "tolerance": tol, "passed": bool(err <= tol), "why": str(c["why"]),
-            "known_divergence": str(c["divergence"]) if "divergence" in c else "", "note": note}
+            "known_divergence": divergence, "note": note, "backend": backend}
 
 
 def run_all(cases_dir=None, progress=None) -> list[dict]:
@@ -244,8 +280,9 @@ def run_all(cases_dir=None, progress=None) -> list[dict]:
 
 
 def markdown(results) -> str:
+    backends = ", ".join(sorted({r.get("backend", "") for r in results} - {""})) or "unknown"
     lines = ["# leuknet parity", "", f"{sum(r['passed'] for r in results)} of {len(results)} cases pass, "
-             f"{len({r['oracle'] for r in results})} independent oracles.", "",
+             f"{len({r['oracle'] for r in results})} independent oracles (Keras backend: {backends}).", "",
              "| case | behaviour | oracle | max abs error | tolerance | pass | why this tolerance |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
@@ -268,5 +305,5 @@ def write(results, out):
     out = Path(out)
     write_json(out / "parity.json", {"cases": [{k: r[k] for k in ("name", "oracle", "behaviour", "max_abs_error",
                                                                   "tolerance", "passed", "known_divergence",
-                                                                  "note")} for r in results]})
+                                                                  "note", "backend")} for r in results]})
     write_text(out / "parity.md", markdown(results))

@@ -2,9 +2,10 @@
 antialiasing (the contributions algorithm: triangle kernel widened by 1/scale when shrinking, weights
 normalised, symmetric padding at the borders).  python parity/make_numpy_resize.py
 
-leuknet resizes with tf.image.resize(antialias=True), the same kernel, which renormalises truncated kernels at
-the borders instead of mirroring: interior pixels agree to uint8 rounding, border pixels differ (measured
-below and listed as a known divergence)."""
+leuknet's TensorFlow pipeline resizes with tf.image.resize(antialias=True), the same kernel, which renormalises
+truncated kernels at the borders instead of mirroring: interior pixels agree to uint8 rounding, border pixels
+differ (measured below and listed as a known divergence). The NumPy pipeline of the other backends
+(leuknet.data.pipeline.resize_uint8_np) mirrors as MATLAB does: within uint8 rounding everywhere."""
 
 import cv2
 import numpy as np

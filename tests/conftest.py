@@ -72,9 +72,23 @@ def run_cli(argv):
     return code, buf.getvalue()
 
 
+TENSORFLOW_ONLY = "needs the TensorFlow backend (native kernels / tf.data / tf.distribute)"
+
+
 def pytest_collection_modifyitems(config, items):
     """The end-to-end tests (marked slow, minutes each) first, the quick ones after: with `-n 2` the two workers
     then take the long tests at the start and fill in with the short ones, instead of one worker finishing a
     long test alone at the end (longest first is the classic makespan heuristic). The order is stable, so every
-    xdist worker collects the same list."""
+    xdist worker collects the same list.
+
+    Tests marked ``tensorflow_only`` are skipped under any other Keras backend (the suite runs a second time
+    under ``KERAS_BACKEND=jax``; Keras fixes its backend when it is first imported, here by the test modules)."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    marked = [item for item in items if item.get_closest_marker("tensorflow_only") is not None]
+    if marked:
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            skip = pytest.mark.skip(reason=TENSORFLOW_ONLY)
+            for item in marked:
+                item.add_marker(skip)

@@ -4,18 +4,22 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 
 from leuknet.parity import DEFAULT_CASES, run_all
 
 
 def test_every_parity_case_passes_with_at_least_three_oracles():
+    """Under the Keras backend the tests run with (TensorFlow; JAX in CI's second run), which each result
+    records."""
     results = run_all()
     failed = [(r["name"], r["max_abs_error"], r["tolerance"], r["note"]) for r in results if not r["passed"]]
     assert not failed, failed
     assert len(results) >= 20
     families = {r["oracle"].split(" (")[0] for r in results}
     assert {"onnxruntime", "GNU Octave", "NumPy"} <= families
+    assert {r["backend"] for r in results} == {keras.backend.backend()}
 
 
 def test_parity_cli_exit_status_and_files(tmp_path):
@@ -27,6 +31,7 @@ def test_parity_cli_exit_status_and_files(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "o" / "parity.json").is_file() and (tmp_path / "o" / "parity.md").is_file()
+    assert f"(Keras backend: {keras.backend.backend()})" in (tmp_path / "o" / "parity.md").read_text()
     # a case whose expected output is wrong must fail the run
     with np.load(cases / "maxpool_3_stride2.npz") as z:
         data = {k: z[k] for k in z.files}

@@ -1,10 +1,13 @@
-"""Solver steps against NumPy float64 transcriptions of MATLAB's update equations (../shared/MATLAB.md)."""
+"""Solver steps against NumPy float64 transcriptions of MATLAB's update equations (../shared/MATLAB.md), through
+``Trainer.train_step``: the step engine of the Keras backend the tests run under (TensorFlow; JAX in CI's second
+run)."""
 
 import math
 
 import numpy as np
 import pytest
 
+from backend_utils import to_numpy
 from leuknet.matlab import (classificationLayer, fullyConnectedLayer, imageInputLayer, softmaxLayer,
                             trainingOptions)
 from leuknet.matlab.layers import assemble
@@ -49,7 +52,7 @@ def run_steps(solver, n_steps, lrs, **opts):
     for i in range(n_steps):
         trainer.train_step(x.reshape(6, 4, 1, 1).astype(np.float32), y.astype(np.int32), lrs[i])
     layer = model.get_layer("fc")
-    return layer.kernel.numpy(), layer.bias.numpy(), K, b, x, y
+    return to_numpy(layer.kernel), to_numpy(layer.bias), K, b, x, y
 
 
 def test_adam_steps_with_l2_and_learn_rate_factors():
