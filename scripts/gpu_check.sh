@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The GPU check of issue 20: one command, at most 8 minutes, on a GPU machine with JAX (CUDA), PyTorch and NumPy
+# but no TensorFlow and no network. Run from the repository root:
+#
+#     bash scripts/gpu_check.sh
+#
+# It needs the wheels of .whl/ (made here by scripts/fetch_gpu_wheels.sh: keras, namex, optree; git-ignored, so
+# a device call names .whl in its carry). Steps, each under its own time limit:
+#   1. install the wheels into /tmp/site; nvidia-smi; the JAX devices
+#   2. the parity cases on the GPU (KERAS_BACKEND=jax, TF32 off): parity_gpu/parity.{json,md}
+#   3. the GPU bench (leuknet.bench_gpu.run_gpu_bench): LeukNet and AlexNet, bf16/fp32/fp16, batch 128 and 256,
+#      the PyTorch eager peer, matmul peaks, pipeline; stops starting new measurements at its time budget
+#   4. the paper workload (leuknet-paper, 2,260 demo images, 10 epochs) in bf16; its demo data is drawn in the
+#      background from the start (one CPU core), so that step 4 finds it ready
+# Writes docs/bench_gpu.{json,md,png} and, where $OUT is set (the device tool), copies them, the parity results
+# and this log to $OUT. Limits (seconds) can be overridden: GPU_CHECK_TOTAL_S (the whole), GPU_CHECK_PARITY_S,
+# GPU_CHECK_BENCH_S, GPU_CHECK_WORKLOAD_S; the bench and the workload get less where earlier steps ran long, so
+# that the whole stays within the total.
+set -u
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+TOTAL_S=${GPU_CHECK_TOTAL_S:-470}
+PARITY_S=${GPU_CHECK_PARITY_S:-80}
+BENCH_S=${GPU_CHECK_BENCH_S:-270}
+WORKLOAD_S=${GPU_CHECK_WORKLOAD_S:-90}
+DEST=/tmp/bench_gpu
+OUTDIR=${OUT:-}
+LOG=/tmp/gpu_check.log
+: >"$LOG"
+[ -n "$OUTDIR" ] && mkdir -p "$OUTDIR"
+SUMMARY=()
+export PYTHONUNBUFFERED=1 KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 LEUKNET_CACHE=/tmp/leuknet-cache
+
+say() { echo "$@" | tee -a "$LOG"; }
+elapsed() { echo $(( $(date +%s) - T0 )); }
+# limit DEFAULT RESERVED: DEFAULT, or less where only that much is left of the total after RESERVED seconds
+limit() {
+  local left=$(( TOTAL_S - $(elapsed) - $2 ))
+  if [ "$left" -lt "$1" ]; then echo $(( left > 20 ? left : 20 )); else echo "$1"; fi
+}
+
+# step NAME LIMIT COMMAND...: run under `timeout`, log it, record its exit status and time
+step() {
+  local name=$1 limit=$2 t rc
+  shift 2
+  say "== [$(elapsed) s] $name (limit ${limit} s)"
+  t=$(date +%s)
+  timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$LOG"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 124 ] && say "   $name: stopped at its limit of ${limit} s"
+  SUMMARY+=("$name: exit $rc, $(( $(date +%s) - t )) s")
+  return 0
+}
+
+collect() {  # the reports to docs/, and with the log to $OUT (the device tool brings back what is there)
+  for f in "$DEST"/bench_gpu.json "$DEST"/bench_gpu.md "$DEST"/bench_gpu.png; do
+    [ -f "$f" ] && cp "$f" docs/ && [ -n "$OUTDIR" ] && cp "$f" "$OUTDIR"/
+  done
+  [ -z "$OUTDIR" ] && return 0
+  [ -d /tmp/parity_gpu ] && mkdir -p "$OUTDIR/parity_gpu" && cp /tmp/parity_gpu/* "$OUTDIR/parity_gpu/" 2>/dev/null
+  cp "$LOG" "$OUTDIR/gpu_check.log"
+}
+trap collect EXIT
+
+# 1. wheels, GPU, JAX
+if ! ls .whl/*.whl >/dev/null 2>&1; then
+  say "no wheels in .whl/: run scripts/fetch_gpu_wheels.sh on the development machine and carry .whl"
+  exit 2
+fi
+step wheels 30 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+  --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD
+step nvidia-smi 15 nvidia-smi
+step jax-devices 40 python3 -c 'import jax, keras, numpy, torch; print("jax", jax.__version__, jax.devices(),
+"| keras", keras.__version__, keras.backend.backend(), "| numpy", numpy.__version__, "| torch", torch.__version__)'
+
+# the paper workload's demo data, drawn in the background while the GPU steps run (the workload waits for it)
+# (on the CPU: this process must not take the GPU's memory)
+JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES=-1 \
+  python3 -c 'from leuknet.data.synthetic import demo_dataset; demo_dataset(per_class=1130, seed=0)' \
+  >/tmp/demo_data.log 2>&1 &
+DEMO_PID=$!
+say "   demo data: drawing 2,260 images in the background (pid $DEMO_PID)"
+
+# 2. parity cases on the GPU. `leuknet parity` runs on the CPU (it hides the GPUs), so the cases run here
+# through leuknet.parity directly, under JAX on the GPU with TF32 off
+step parity "$(limit "$PARITY_S" $(( BENCH_S + WORKLOAD_S )))" python3 - <<'EOF'
+import jax
+jax.config.update("jax_default_matmul_precision", "highest")
+from leuknet.parity import run_all, write
+results = run_all(progress=lambda r: print(f"  {r['name']:40s} {r['max_abs_error']:.3g} <= {r['tolerance']:.3g}: "
+                                           f"{'yes' if r['passed'] else 'NO ' + r['note'][:160]}", flush=True))
+write(results, "/tmp/parity_gpu")
+print(f"{sum(r['passed'] for r in results)} of {len(results)} parity cases pass on {jax.devices()[0].device_kind}")
+EOF
+
+# 3. the GPU bench, most telling measurements first (LeukNet bf16 and its PyTorch peer at batch 128)
+BENCH_S=$(limit "$BENCH_S" "$WORKLOAD_S")
+step bench "$BENCH_S" python3 - "$DEST" "$(( BENCH_S - 45 ))" <<'EOF'
+import json, sys, time
+from leuknet.bench_gpu import run_gpu_bench
+t0 = time.perf_counter()
+
+def progress(event, p):
+    t = f"[{time.perf_counter() - t0:5.0f} s]"
+    if event == "config":
+        s = p["spec"]
+        print(t, f"{p['i'] + 1}/{p['n']} {s['kind']} {s.get('model', '')} {s.get('precision', '')} batch "
+              f"{s['batch_size']}", flush=True)
+    elif event == "result":
+        keys = ("error", "train_images_per_s", "inference_images_per_s", "train_fraction_of_peak",
+                "peak_memory_bytes", "first_train_step_s", "pipeline_images_per_s", "to_device_images_per_s")
+        print(t, "   ", {k: round(v, 3) if isinstance(v, float) else v for k, v in p.items() if k in keys},
+              flush=True)
+    elif event == "probe_result":
+        print(t, "devices", p["devices"], "peaks GFLOP/s",
+              {k: round(v["median_gflops"]) for k, v in p["peaks"].items()}, flush=True)
+    elif event == "skipped":
+        print(t, "skipped (budget):", p.get("kind"), p.get("model", ""), p.get("precision"), p.get("batch_size"))
+
+from leuknet.errors import LeuknetError
+try:
+    run_gpu_bench(models=("leuknet", "alexnet"), precisions=("bf16", "fp32", "fp16"), batch_sizes=(128, 256),
+                  image_size=224, repeats=10, warmup=3, baseline=True, out=sys.argv[1], progress=progress,
+                  budget_s=float(sys.argv[2]), child_timeout_s=120)
+except LeuknetError as e:
+    sys.exit(f"bench: {e}")
+EOF
+collect
+
+# 4. the paper workload on the demo data (bf16, the GPU profile's default under JAX)
+if kill -0 "$DEMO_PID" 2>/dev/null; then say "   demo data: still being drawn; the workload waits for it"; fi
+WORKLOAD_S=$(limit "$WORKLOAD_S" 5)
+step workload "$WORKLOAD_S" python3 - "$DEST" "$(( WORKLOAD_S - 10 ))" <<'EOF'
+import sys
+from leuknet.bench_gpu import run_gpu_workload
+row = run_gpu_workload("leuknet-paper", "bf16", out=sys.argv[1], timeout=float(sys.argv[2]))
+print({k: row.get(k) for k in ("error", "images", "iterations", "wall_s", "train_s", "test_accuracy")})
+EOF
+kill "$DEMO_PID" 2>/dev/null
+tail -3 /tmp/demo_data.log | tee -a "$LOG"
+collect
+
+say "== summary ($(elapsed) s in all)"
+for s in "${SUMMARY[@]}"; do say "   $s"; done
+[ -f /tmp/parity_gpu/parity.md ] && sed -n 3p /tmp/parity_gpu/parity.md | tee -a "$LOG"
+[ -f "$DEST/bench_gpu.md" ] && tee -a "$LOG" <"$DEST/bench_gpu.md"

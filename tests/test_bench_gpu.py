@@ -1,0 +1,157 @@
+"""The GPU benchmark (leuknet.bench_gpu) and its PyTorch peer (leuknet.torch_peer), run here on the JAX CPU backend
+at tiny sizes: what they measure and write, not how fast (throughput is measured by the bench, never asserted)."""
+
+import json
+import subprocess
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leuknet import bench_gpu
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_jax = pytest.mark.skipif(find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
+needs_torch = pytest.mark.skipif(find_spec("torch") is None, reason="torch is not installed: the PyTorch peer "
+                                 "(pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+TINY = dict(models=("leuknet",), precisions=("fp32",), batch_sizes=(4,), image_size=32, repeats=1, warmup=1,
+            platform="cpu", peak_size=128, peak_repeats=2, peak_probes=1, pipeline_files=8)
+
+
+def _batch(n=4, size=32):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, size, size, 3)).astype(np.float32), np.array([0, 1] * (n // 2))
+
+
+@needs_torch
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_torch_peer_learns_a_fixed_batch(precision):
+    from leuknet.torch_peer import Peer
+
+    x, y = _batch()
+    peer = Peer(x, y, precision, "cpu", lr=1e-4, filters=(8, 16, 16), fc_units=16, dropout=0.0)
+    losses = [peer.step() for _ in range(10)]
+    assert np.all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < losses[0] - 0.02, losses
+    assert peer.infer().shape == (4, 2)
+
+
+@needs_torch
+def test_torch_peer_has_leuknets_shapes():
+    """Same learnables and forward GFLOP as leuknet's LeukNet (counted independently on each side)."""
+    from leuknet import models
+    from leuknet.bench import model_gflop_per_image
+    from leuknet.torch_peer import build_leuknet, gflop_per_image
+
+    keras_model = models.build("leuknet", num_classes=2, image_size=64)
+    peer = build_leuknet(image_size=64)
+    assert sum(p.numel() for p in peer.parameters()) == models.learnables(keras_model)
+    assert gflop_per_image(peer, 64) == pytest.approx(model_gflop_per_image(keras_model), rel=1e-9)
+    lrns = [m for m in peer.modules() if type(m).__name__ == "Float32LRN"]
+    assert [(m.size, m.alpha, m.beta, m.k) for m in lrns] == [(5, 1e-4, 0.75, 2.0)] * 3
+
+
+@needs_jax
+def test_matmul_peak_probe_is_positive():
+    r = bench_gpu.matmul_peak_gflops("float32", size=128, repeats=2, precision="highest")
+    assert r["median_gflops"] > 0 and r["best_gflops"] >= r["median_gflops"]
+    assert (r["size"], r["repeats"], r["matmul_precision"]) == (128, 2, "highest")
+
+
+@needs_jax
+def test_bench_on_jax_cpu_writes_its_reports(tmp_path):
+    baseline = find_spec("torch") is not None
+    report = bench_gpu.run_gpu_bench(**TINY, baseline=baseline, out=tmp_path)
+    for name in ("bench_gpu.json", "bench_gpu.md", "bench_gpu.png"):
+        assert (tmp_path / name).is_file(), name
+    assert (tmp_path / "bench_gpu.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((tmp_path / "bench_gpu.json").read_text())
+    assert saved["platform"] == "cpu" and saved["versions"]["keras_backend"] == "jax"
+    assert saved["peak_gflops"]["fp32"] > 0 and saved["date"] and saved["machine"]["cpu"] is not None
+    assert not [r for r in saved["results"] + saved["pipeline"] if "error" in r], saved
+    ours = next(r for r in saved["results"] if r["model"] == "leuknet")
+    for key in ("train_images_per_s", "inference_images_per_s", "gflop_per_image", "achieved_train_gflops",
+                "train_fraction_of_peak", "first_train_step_s"):
+        assert ours[key] > 0, key
+    assert ours["peak_memory_bytes"] is None  # the CPU reports no device memory
+    assert ours["matmul_precision"] == "highest" and ours["policy"] == "float32"
+    assert ours["achieved_train_gflops"] == pytest.approx(3 * ours["gflop_per_image"] * ours["train_images_per_s"])
+    if baseline:
+        peer = next(r for r in saved["results"] if r["model"] == bench_gpu.PEER)
+        assert peer["gflop_per_image"] == pytest.approx(ours["gflop_per_image"])
+        assert ours["train_x_torch"] == pytest.approx(ours["train_images_per_s"] / peer["train_images_per_s"])
+    (pipe,) = saved["pipeline"]
+    assert pipe["pipeline_images_per_s"] > 0 and pipe["to_device_images_per_s"] > 0 and pipe["files"] == 8
+    md = (tmp_path / "bench_gpu.md").read_text()
+    assert "| leuknet | leuknet (Keras 3, JAX) | fp32 | 4 |" in md and "Measured " in md
+    assert report["results"] == saved["results"]
+
+
+@needs_jax
+def test_no_gpu_is_one_line_error(tmp_path):
+    from leuknet.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="JAX sees no GPU") as e:
+        bench_gpu.run_gpu_bench(models=("leuknet",), precisions=("fp32",), batch_sizes=(4,), out=tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_refuses_unknown_settings_before_any_work(tmp_path):
+    from leuknet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown precision 'fp8'"):
+        bench_gpu.run_gpu_bench(precisions=("fp8",), out=tmp_path)
+    with pytest.raises(ConfigError, match="positive batch size"):
+        bench_gpu.run_gpu_bench(batch_sizes=(0,), out=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def _row(model, precision, batch, train, infer, gflop=1.0):
+    return {"model": model, "precision": precision, "batch_size": batch, "image_size": 224, "platform": "gpu",
+            "train_images_per_s": train, "inference_images_per_s": infer, "gflop_per_image": gflop,
+            "achieved_train_gflops": 3 * gflop * train, "achieved_inference_gflops": gflop * infer,
+            "framework": "x", "train_images_per_s_stats": {}, "inference_images_per_s_stats": {}}
+
+
+def test_report_ratios_peaks_and_files(tmp_path):
+    report = {"machine": {"cpu": "Some CPU", "physical_cores": 16, "memory_gb": 128.0, "platform": "Linux",
+                          "device_kind": "NVIDIA H200",
+                          "gpus": [{"name": "NVIDIA H200", "driver": "580.1", "memory": "143771 MiB"}]},
+              "platform": "gpu", "date": "2026-12-02T00:00:00+00:00", "versions": {"jax": "0.11.2"},
+              "peak_probes": [{"bf16": {"median_gflops": 700e3}}, {"bf16": {"median_gflops": 790e3}}],
+              "results": [_row("leuknet", "bf16", 128, 3000.0, 9000.0, 5.0),
+                          _row(bench_gpu.PEER, "bf16", 128, 2000.0, 10000.0, 5.0),
+                          {"model": "alexnet", "precision": "bf16", "batch_size": 128, "error": "RuntimeError: x"}],
+              "pipeline": [], "skipped": [{"kind": "keras", "model": "alexnet", "precision": "fp16",
+                                           "batch_size": 256}],
+              "settings": bench_gpu._settings(("bf16",))}
+    bench_gpu.add_peaks_and_ratios(report)
+    ours = report["results"][0]
+    assert report["peak_gflops"] == {"bf16": 790e3}
+    assert ours["train_fraction_of_peak"] == pytest.approx(3 * 5.0 * 3000 / 790e3)
+    assert (ours["train_x_torch"], ours["inference_x_torch"]) == (pytest.approx(1.5), pytest.approx(0.9))
+    bench_gpu.write_reports(report, tmp_path)
+    md = (tmp_path / "bench_gpu.md").read_text()
+    assert "NVIDIA H200 (143771 MiB, driver 580.1)" in md and "1.50x" in md and "failed: RuntimeError: x" in md
+    assert "Not measured (time budget spent): keras alexnet fp16 256" in md
+    assert (tmp_path / "bench_gpu.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("script", ["gpu_check.sh", "fetch_gpu_wheels.sh"])
+def test_gpu_scripts_parse(script):
+    r = subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@needs_jax
+@pytest.mark.slow
+def test_paper_workload_runs_under_jax(tmp_path):
+    row = bench_gpu.run_gpu_workload("leuknet-paper", "fp32", out=tmp_path, platform="cpu",
+                                     options=dict(per_class=8, image_size=32, epochs=1, batch_size=4))
+    assert "error" not in row, row
+    assert row["backend"] == "jax" and row["iterations"] == 2 and row["images"] == 16
+    assert row["matmul_precision"] == "highest"
+    saved = json.loads((tmp_path / "bench_gpu.json").read_text())
+    assert saved["workloads"][0]["wall_s"] == row["wall_s"]
+    assert "Whole training workloads" in (tmp_path / "bench_gpu.md").read_text()
