@@ -99,3 +99,22 @@ def test_backend_and_precision_errors_are_one_line(tmp_path):
     r = _leuknet("train", "--device", "cpu", "--backend", "theano", "--out", tmp_path / "y")
     assert r.returncode == 2 and not (tmp_path / "y").exists()
     assert not (tmp_path / "x").exists()
+
+
+JAX_PASS = ["tests/test_layers.py", "tests/test_solvers.py", "tests/test_parity.py", "tests/test_engine_jax.py",
+            "tests/test_pipeline_numpy.py"]
+
+
+@pytest.mark.slow
+def test_layer_solver_parity_and_engine_tests_pass_under_jax():
+    """The layer, solver and parity tests, the JAX engine's and the NumPy pipeline's, under KERAS_BACKEND=jax: a
+    pytest of their own (Keras fixes the backend at import), so the one test command covers both backends."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="-1")
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "-o", "addopts=", *JAX_PASS], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
