@@ -604,9 +604,17 @@ def bench(
     workload_epochs: Optional[int] = typer.Option(None, min=1, help="Override the workload's 10 epochs."),
     out: Path = typer.Option(Path("bench"), help="Folder for bench.json, bench.md, bench.png."),
 ):
-    """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory."""
-    from leuknet.profiles import prepare_device
+    """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. On a GPU
+    without TensorFlow: the JAX benchmark with its PyTorch peer (docs/gpu.md), in bench_gpu.{json,md,png}."""
+    from leuknet.profiles import choose_backend, prepare_device
 
+    if device == "gpu" and choose_backend("auto", "gpu") == "jax":
+        from leuknet.bench_gpu import run_gpu_bench
+
+        run_gpu_bench(model, precision, batch_size, image_size, repeats, warmup, True, out, workload=workload)
+        console.print((out / "bench_gpu.md").read_text(), highlight=False, markup=False, soft_wrap=True)
+        console.print(f"Written: {out}/bench_gpu.json, bench_gpu.md, bench_gpu.png", highlight=False)
+        return
     prepare_device(device)
     from leuknet.bench import run_bench
     from leuknet.profiles import resolve_device
