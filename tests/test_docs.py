@@ -59,6 +59,8 @@ SHELL_LINES = {
 NOT_RUN = {
     "HOSTS=$(scontrol show hostnames": "a Slurm allocation (the multi-worker path: tests/test_multiworker.py)",
     "srun bash -c 'leuknet train": "a Slurm allocation (the multi-worker path: tests/test_multiworker.py)",
+    "leuknet train --backend jax": "another Keras backend than this process's (a subprocess: "
+                                   "tests/test_backends.py::test_backend_flag_jax_learns_separable_cells)",
 }
 
 # Placeholder paths in the docs -> what the test makes for them (in the temporary working directory `wd`).
