@@ -466,19 +466,25 @@ def markdown(report) -> str:
                   "", "| workload | device | precision | images | epochs | batch | iterations | wall time | "
                   "paper (MATLAB, 1 CPU) | test accuracy (95 % CI) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for w in report["workloads"]:
-            acc = ""
-            if w["test_accuracy"] is not None:
-                acc = f"{100 * w['test_accuracy']:.2f}%"
-                n_test = (w.get("splits") or {}).get("test")
-                if n_test:
-                    lo, hi = wilson_interval(w["test_accuracy"], n_test)
-                    acc += f" ({100 * lo:.1f}-{100 * hi:.1f})"
+            acc = workload_accuracy(w)
             lines.append(f"| {w['workload']}{' (synthetic)' if w['synthetic_data'] else ''} | {w['device']} | "
                          f"{w['precision']} | {w['images']} | {w['epochs']} | {w['batch_size']} | {w['iterations']} | "
                          f"{w['wall_s'] / 60:.1f} min | {w['paper_wall_s'] / 60:.1f} min | {acc} |")
         lines += [f"\n{w['precision']}, {w['wall_s'] / 60:.1f} min: {w['note']}" for w in report["workloads"]
                   if w.get("note")]
     return "\n".join(lines) + "\n"
+
+
+def workload_accuracy(w) -> str:
+    """A workload's test accuracy with its 95 % Wilson interval, as the reports print it ('' when not tested)."""
+    if w.get("test_accuracy") is None:
+        return ""
+    acc = f"{100 * w['test_accuracy']:.2f}%"
+    n_test = (w.get("splits") or {}).get("test")
+    if n_test:
+        lo, hi = wilson_interval(w["test_accuracy"], n_test)
+        acc += f" ({100 * lo:.1f}-{100 * hi:.1f})"
+    return acc
 
 
 def wilson_interval(p, n, z=1.959964):

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leuknet.bench import _stats, _time, machine_info, model_gflop_per_image, wilson_interval, write_bmp_cells
+from leuknet.bench import _stats, _time, machine_info, model_gflop_per_image, workload_accuracy, write_bmp_cells
 from leuknet.errors import ConfigError, DeviceError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
@@ -242,16 +242,15 @@ CHILDREN = {"probe": _probe, "keras": _keras, "torch": _torch, "pipeline": _pipe
 
 
 def _child_main(arg):
-    """One measurement; its result (or its error, one line) as one JSON line on stdout."""
+    """One measurement; its result (or its error, one line) as one JSON line on stdout (the parent reads the
+    line, not the exit status)."""
     spec = json.loads(arg)
     try:
         result = CHILDREN[spec["kind"]](spec)
     except Exception as e:  # noqa: BLE001 - reported to the parent, which records it
         first = (str(e).strip().splitlines() or [""])[0]
-        sys.stdout.write(json.dumps({"error": f"{type(e).__name__}: {first}"[:500]}) + "\n")
-        return 1
+        result = {"error": f"{type(e).__name__}: {first}"[:500]}
     sys.stdout.write(json.dumps(result) + "\n")
-    return 0
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -581,13 +580,7 @@ def _workload_lines(workloads):
         if "error" in w:
             lines.append(f"| {w['workload']} | {w['precision']} | failed: {w['error']} | | | | | | | |")
             continue
-        acc = ""
-        if w.get("test_accuracy") is not None:
-            acc = f"{100 * w['test_accuracy']:.2f}%"
-            n_test = (w.get("splits") or {}).get("test")
-            if n_test:
-                lo, hi = wilson_interval(w["test_accuracy"], n_test)
-                acc += f" ({100 * lo:.1f}-{100 * hi:.1f})"
+        acc = workload_accuracy(w)
         lines.append(f"| {w['workload']}{' (synthetic)' if w.get('synthetic_data') else ''} | {w['precision']} | "
                      f"{w['images']} | {w['epochs']} | {w['batch_size']} | {w['iterations']} | {w['wall_s']:.1f} | "
                      f"{w['train_s']:.1f} | {w['paper_wall_s'] / 60:.1f} min | {acc} |")
@@ -626,4 +619,4 @@ def chart(report, path):
 
 
 if __name__ == "__main__":  # one measurement, as a subprocess of run_gpu_bench
-    sys.exit(_child_main(sys.argv[1]))
+    _child_main(sys.argv[1])

@@ -128,8 +128,6 @@ class JaxEngine:
         while ahead:
             yield ahead.popleft()
 
-    def sync(self):
-        """Nothing to write back: each step writes its results into the variables."""
 
     @staticmethod
     def snapshot(variable) -> np.ndarray:

@@ -97,8 +97,6 @@ class TensorFlowEngine:
             batches = self.strategy.experimental_distribute_dataset(batches.with_options(opts))
         return iter(batches)
 
-    def sync(self):
-        """Nothing to write back: the steps update the variables themselves."""
 
     @staticmethod
     def snapshot(variable) -> np.ndarray:

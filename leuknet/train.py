@@ -177,7 +177,6 @@ class Trainer:
         """A snapshot that later updates leave alone (checkpoints are written while training goes on): the
         engine's read-only arrays (TensorFlow: views of the variables' current buffers, no copy: copying the
         ~1 GB of LeukNet's weights and Adam moments cost 0.5-0.6 s of every epoch end; JAX: host copies)."""
-        self.engine.sync()
         return {"variables": [self.engine.snapshot(v) for v in self.state_variables()], "counters": dict(counters),
                 "rows": list(info.rows)}
 
@@ -292,7 +291,6 @@ class Trainer:
                     if vloss < best_loss:
                         best_loss, bad_validations = vloss, 0
                         if o.OutputNetwork == "best-validation-loss":
-                            self.engine.sync()
                             best_weights = (iteration, [self.engine.snapshot(v) for v in self.model.weights])
                     else:
                         bad_validations += 1
@@ -314,7 +312,6 @@ class Trainer:
                 info.stopped_early = True
                 break
         info.output_network_iteration = iteration
-        self.engine.sync()
         if o.OutputNetwork == "best-validation-loss" and best_weights is not None:
             info.output_network_iteration = best_weights[0]
             for v, w in zip(self.model.weights, best_weights[1]):
