@@ -325,12 +325,14 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Output folder for metrics.json and predictions.csv."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
+                                "tensorflow where installed, else jax)."),
     overwrite: bool = typer.Option(False, help="Replace files in an existing output folder."),
 ):
     """Evaluate a trained model on a labelled data set."""
     from leuknet.profiles import prepare_device
 
-    prepare_device(device)
+    prepare_device(device, backend=backend)
     from leuknet.profiles import resolve_device
     from leuknet.run import evaluate_run
 
@@ -355,6 +357,8 @@ def predict(
     out: Path = typer.Option(Path("predictions.csv"), help="CSV of class probabilities."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
+                                "tensorflow where installed, else jax)."),
     show: int = typer.Option(20, help="Rows to show in the table (all are in the CSV)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out file."),
 ):
@@ -364,7 +368,7 @@ def predict(
 
     if out.exists() and not overwrite:  # checked before any work: an earlier run's CSV is never lost silently
         raise ConfigError(f"--out {out} exists; pass --overwrite to replace it, or another --out")
-    prepare_device(device)
+    prepare_device(device, backend=backend)
     from leuknet.artefacts import write_predictions
     from leuknet.profiles import resolve_device
     from leuknet.run import predict_files

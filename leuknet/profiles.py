@@ -23,7 +23,10 @@ BACKENDS = ("tensorflow", "jax", "auto")
 
 
 def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or blocked installation counts as none
+        return False
 
 
 def _jax_gpus() -> list[str]:

@@ -522,18 +522,18 @@ def model_metadata(model) -> dict:
 def stream_predict(model, files, meta, batch_size=64, progress=None):
     """Decode, convert and predict ``files`` in one streamed pass (bounded memory).
 
-    Returns (probabilities of the readable files, boolean mask of readable files)."""
-    import tensorflow as tf
+    Returns (probabilities of the readable files, boolean mask of readable files). Either backend: the files are
+    decoded by :func:`~leuknet.data.pipeline.file_batches` (tf.data, or threads without TensorFlow)."""
+    from keras import ops
 
-    from leuknet.data.pipeline import file_dataset
+    from leuknet.data.pipeline import file_batches
     from leuknet.train import inference_step
 
     step = inference_step(model)
     probs, oks = [], []
-    for imgs, ok in file_dataset(files, meta["input_size"], meta["colorspace"],
-                                 crop=meta.get("crop", 0)).batch(batch_size).prefetch(2):
-        p = step(tf.cast(imgs, tf.float32)).numpy()
-        ok = ok.numpy()
+    for imgs, ok in file_batches(files, meta["input_size"], meta["colorspace"], batch=batch_size,
+                                 crop=meta.get("crop", 0)):
+        p = ops.convert_to_numpy(step(ops.convert_to_tensor(imgs.astype(np.float32))))
         probs.append(p[ok])
         oks.append(ok)
         if progress:

@@ -2,6 +2,7 @@
 Adam updates of a small LeukNet from the same weights agree to float32 precision. Each backend runs in its own
 process (Keras fixes its backend at import)."""
 
+import csv
 import importlib.util
 import os
 import subprocess
@@ -60,6 +61,9 @@ def _leuknet(*args, **env):
                           timeout=900, env=dict(os.environ, **env))
 
 
+# every process started with this cannot import TensorFlow (tests/no_tensorflow/sitecustomize.py): the GPU machine
+NO_TENSORFLOW = {"PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).with_name("no_tensorflow")),
+                                                              os.environ.get("PYTHONPATH")]))}
 SMALL = ["--device", "cpu", "--image-size", "32", "--fc-units", "8", "--batch-size", "4", "--quiet"]
 
 
@@ -85,12 +89,37 @@ def test_backend_flag_jax_learns_separable_cells(tmp_path):
 
     from conftest import folder_data
 
+    blocked = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True,
+                             env=dict(os.environ, **NO_TENSORFLOW))
+    assert blocked.returncode == 1 and "tests/no_tensorflow" in blocked.stderr
     data = folder_data(tmp_path / "cells", per_class=14)
-    r = _leuknet("train", *SMALL, "--backend", "jax", "--data", data, "--epochs", "8", "--lr", "0.001",
-                 "--out", tmp_path / "run")
+    r = _leuknet("train", *SMALL, "--backend", "auto", "--data", data, "--epochs", "8", "--lr", "0.001",
+                 "--out", tmp_path / "run", **NO_TENSORFLOW)  # auto: JAX, as on a machine without TensorFlow
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.75, metrics["accuracy"]  # bright square left or right: learnt in 8 epochs
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["versions"]["backend"] == "jax"
+
+    # the model trained without TensorFlow, evaluated and used for predictions without it (the threaded NumPy
+    # decoder) and evaluated under TensorFlow: the same probabilities for every image, to float32 precision
+    model = tmp_path / "run" / "model.keras"
+    probs = {}
+    for backend in ("jax", "tensorflow"):
+        r = _leuknet("evaluate", "--model-file", model, "--data", data, "--device", "cpu", "--backend", backend,
+                     "--out", tmp_path / f"eval-{backend}", **(NO_TENSORFLOW if backend == "jax" else {}))
+        assert r.returncode == 0, r.stderr[-3000:]
+        with open(tmp_path / f"eval-{backend}" / "predictions.csv") as f:
+            rows = list(csv.DictReader(f))
+        probs[backend] = {Path(row["file"]).name: float(row["p_blast"]) for row in rows}
+    assert sorted(probs["jax"]) == sorted(probs["tensorflow"]) and len(probs["jax"]) == 28
+    assert max(abs(probs["jax"][k] - probs["tensorflow"][k]) for k in probs["jax"]) < 1e-5
+    r = _leuknet("predict", tmp_path / "cells", "--model-file", model, "--device", "cpu", "--out",
+                 tmp_path / "p.csv", KERAS_BACKEND="jax", **NO_TENSORFLOW)
+    assert r.returncode == 0, r.stderr[-3000:]
+    with open(tmp_path / "p.csv") as f:
+        predicted = {Path(row["file"]).name: float(row["p_blast"]) for row in csv.DictReader(f)}
+    assert predicted.keys() == probs["jax"].keys()
+    assert max(abs(predicted[k] - probs["jax"][k]) for k in predicted) < 2e-6
 
 
 def test_backend_and_precision_errors_are_one_line(tmp_path):

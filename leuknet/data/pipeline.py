@@ -229,6 +229,33 @@ def file_dataset(paths, size, space="rgb", parallel=None, crop=0, channels=3,
                                    num_parallel_calls=parallel, deterministic=True))
 
 
+def file_batches(paths, size, space="rgb", batch=64, crop=0, channels=3, color_preprocessing="none"):
+    """(uint8 images, ok mask) for ``paths`` in order, ``batch`` files at a time, decoded in parallel with the next
+    batch decoded while the caller works on this one: tf.data (:func:`file_dataset`) under TensorFlow, the NumPy
+    scan's thread pool under any other backend. An unreadable file is a black image with ``ok`` False."""
+    paths = list(paths)
+    if _use_tf_data():
+        for imgs, ok in file_dataset(paths, size, space, crop=crop, channels=channels,
+                                     color_preprocessing=color_preprocessing).batch(batch).prefetch(2):
+            yield imgs.numpy(), ok.numpy()
+        return
+
+    def chunk(lo):
+        images, status, _ = _scan_np(paths[lo : lo + batch], size, space, True, batch, None, crop, channels,
+                                     color_preprocessing)
+        return images, status == 0
+
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="leuknet-files")
+    try:
+        pending = ahead.submit(chunk, 0) if paths else None
+        for lo in range(0, len(paths), batch):
+            done = pending.result()
+            pending = ahead.submit(chunk, lo + batch) if lo + batch < len(paths) else None
+            yield done
+    finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
+
+
 def _augment_py(img, seed):
     from leuknet.augment import augment_image
 
