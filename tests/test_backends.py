@@ -18,20 +18,29 @@ pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("j
                                 reason="needs both backends installed (jax[cpu] is in the test extra)")
 
 
-def _run(backend, init, out, solver):
+SOLVERS = ("sgdm", "adam")
+
+
+def _run(backend, init, out):
     env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="-1",
                TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, str(STEP), str(init), str(out), solver], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, str(STEP), str(init), str(out), *SOLVERS], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return np.load(out)
+    return {s: np.load(f"{out}-{s}.npz") for s in SOLVERS}
 
 
-@pytest.mark.parametrize("solver", ["sgdm", "adam"])
-def test_first_updates_agree_between_backends(tmp_path, solver):
-    init = tmp_path / "init.npz"
-    tf_ = _run("tensorflow", init, tmp_path / "tf.npz", solver)  # writes the initial weights
-    jax_ = _run("jax", init, tmp_path / "jax.npz", solver)
+@pytest.fixture(scope="module")
+def first_updates(tmp_path_factory):
+    """Both solvers' first two updates, each backend in one process (TensorFlow's writes the initial weights)."""
+    where = tmp_path_factory.mktemp("first_updates")
+    init = where / "init.npz"
+    return {b: _run(b, init, where / b) for b in ("tensorflow", "jax")}
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_first_updates_agree_between_backends(first_updates, solver):
+    tf_, jax_ = first_updates["tensorflow"][solver], first_updates["jax"][solver]
     np.testing.assert_allclose(jax_["losses"], tf_["losses"], rtol=1e-5)
     names = [k for k in tf_.files if k.startswith("d")]
     assert len(names) == 10  # 3 convolutions, 2 fully connected layers: kernels and biases
