@@ -156,3 +156,27 @@ def test_layer_solver_parity_and_engine_tests_pass_under_jax():
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     summary = proc.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,args,data", [
+    # imageDatastore, splitEachLabel, augmentedImageDatastore (resize), trainNetwork, classify, confusionchart
+    ("leuknet_paper.py", ("--epochs", "2", "--size", "32", "--batch", "8"), dict(per_class=14, size=40)),
+    # imageDataAugmenter on grey files (ColorPreprocessing gray2rgb), batch normalisation
+    ("custom_cnn_augmentation.py", ("--epochs", "2", "--train-per-label", "10"),
+     dict(per_class=16, size=48, grey=True, layout="folders")),
+])
+def test_matlab_scripts_run_where_tensorflow_cannot_be_imported(tmp_path, script, args, data):
+    """The MATLAB ports of scripts/ end to end under JAX on a machine without TensorFlow (the GPU machines)."""
+    from test_matlab_scripts import cells
+
+    root = Path(__file__).resolve().parents[1]
+    folder = cells(tmp_path / "cells", **data)
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([NO_TENSORFLOW["PYTHONPATH"], str(root)]))
+    p = subprocess.run([sys.executable, str(root / "scripts" / script), str(folder), *args], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    accuracy = float([line for line in p.stdout.splitlines() if line.startswith("accuracy = ")][-1].split("=")[1])
+    assert 0.0 <= accuracy <= 1.0
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"

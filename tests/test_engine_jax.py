@@ -102,3 +102,23 @@ def test_float16_finds_a_finite_first_loss_scale_and_updates():
     changed = [not np.array_equal(a, b) for a, b in zip(weights(trainer.model), before)]
     assert any(changed)  # the first step was not skipped
     assert float(trainer.engine.finite_steps.value) == 1
+
+
+def test_matlab_execution_environments_under_jax():
+    """trainNetwork's ExecutionEnvironment under JAX (no tf.distribute): 'auto' and 'cpu' on the default device of
+    a machine without GPUs, one-line errors for 'gpu' and 'multi-gpu' without GPUs and for 'parallel' (a cluster:
+    TensorFlow's MultiWorkerMirroredStrategy)."""
+    import contextlib
+
+    from leuknet.errors import DeviceError
+    from leuknet.matlab import trainingOptions
+    from leuknet.matlab.network import _execution
+
+    for env in ("auto", "cpu"):
+        strategy, scope = _execution("trainNetwork", trainingOptions("sgdm", ExecutionEnvironment=env))
+        assert strategy is None and isinstance(scope, contextlib.nullcontext)
+    for env, words in (("gpu", "needs a supported GPU, and none is visible to JAX"),
+                       ("multi-gpu", "needs GPUs, and none is visible to JAX"),
+                       ("parallel", "needs the TensorFlow backend")):
+        with pytest.raises(DeviceError, match=words):
+            _execution("trainNetwork", trainingOptions("sgdm", ExecutionEnvironment=env))

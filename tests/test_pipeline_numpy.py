@@ -18,7 +18,8 @@ from conftest import write_image
 from references import imresize_bilinear  # parity/references.py: MATLAB's imresize algorithm
 from leuknet.augment import OliveiraAugmenter
 from leuknet.data import pipeline
-from leuknet.data.pipeline import ImageData, load_image_data, read_image, resize_uint8_np, transform_np
+from leuknet.data.pipeline import (ImageData, load_image_data, read_image, resize_float32_np, resize_uint8_np,
+                                   transform_np)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,17 @@ def test_resize_np_is_matlab_imresize_bilinear(src, dst, c):
     assert diff.mean() < 0.02
     grey = resize_uint8_np(img[..., 0], dst)  # H x W in, H x W out
     assert grey.shape == dst and np.abs(grey - imresize_bilinear(img[..., 0], dst)).max() <= 1
+
+
+@pytest.mark.parametrize("src,dst", [((40, 30), (16, 16)), ((17, 23), (40, 31)), ((33, 47), (64, 12))])
+def test_resize_float32_np_is_matlab_imresize_bilinear_unrounded(src, dst):
+    """Float images (what augmentedImageDatastore resizes when the images are not uint8): imresize is linear, so
+    the reference's rounded result of 1000 x the image, over 1000, is its unrounded one to within 5e-4."""
+    img = np.random.default_rng(sum(src)).uniform(0, 0.255, src + (3,))
+    ours = resize_float32_np(img, dst)
+    assert ours.shape == dst + (3,) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, imresize_bilinear(img * 1000, dst) / 1000, atol=6e-4)
+    assert resize_float32_np(img, src).dtype == np.float32  # the same size: a float32 copy
 
 
 def test_resize_np_same_size_is_the_image_and_upscale_agrees_with_opencv_inside():

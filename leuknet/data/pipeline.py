@@ -169,9 +169,29 @@ def resize_uint8_np(img, size):
     left alone, and an image already at ``size`` comes back as it is. NumPy only (BLAS releases the GIL)."""
     img = np.asarray(img)
     h, w = int(size[0]), int(size[1])
-    hs, ws = img.shape[:2]
-    if (hs, ws) == (h, w):
+    if img.shape[:2] == (h, w):
         return img
+    x = _resize_float32_np(img, (h, w))
+    x += 0.5
+    np.floor(x, out=x)
+    np.clip(x, 0.0, 255.0, out=x)
+    out = np.empty(x.shape, np.uint8)
+    np.copyto(out, x, casting="unsafe")
+    return out.reshape((h, w) + img.shape[2:])
+
+
+def resize_float32_np(img, size):
+    """:func:`resize_uint8_np` without the rounding: the float32 image (H x W or H x W x C) at ``size``."""
+    img = np.asarray(img)
+    h, w = int(size[0]), int(size[1])
+    if img.shape[:2] == (h, w):
+        return img.astype(np.float32)
+    return _resize_float32_np(img, (h, w)).reshape((h, w) + img.shape[2:])
+
+
+def _resize_float32_np(img, size):
+    h, w = size
+    hs, ws = img.shape[:2]
     x = img.reshape(hs, ws, -1).astype(np.float32)
     c = x.shape[2]
     if w / ws < h / hs:  # columns first, on W x (H C); then rows
@@ -182,12 +202,7 @@ def resize_uint8_np(img, size):
         x = _resize_rows(x.reshape(hs, ws * c), h).reshape(h, ws, c) if hs != h else x
         if ws != w:
             x = _resize_rows(x.transpose(1, 0, 2).reshape(ws, h * c), w).reshape(w, h, c).transpose(1, 0, 2)
-    x += 0.5
-    np.floor(x, out=x)
-    np.clip(x, 0.0, 255.0, out=x)
-    out = np.empty((h, w, c), np.uint8)
-    np.copyto(out, x, casting="unsafe")
-    return out.reshape((h, w) + img.shape[2:])
+    return np.ascontiguousarray(x, np.float32)
 
 
 def _decode_resize_np(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):

@@ -269,7 +269,18 @@ def _convert_channels(arr, mode):
 
 
 def _resize_array(arr, hw):
-    """N x H x W x C resized with antialiasing (bilinear; uint8 rounded back, as the pipeline's resize)."""
+    """N x H x W x C resized with antialiasing (bilinear; uint8 rounded back, as the pipeline's resize): tf.image
+    under TensorFlow, leuknet's NumPy ``imresize`` under another backend."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from leuknet.data.pipeline import resize_float32_np, resize_uint8_np
+
+        one = resize_uint8_np if arr.dtype == np.uint8 else resize_float32_np
+        out = np.empty((len(arr), *hw, arr.shape[-1]), np.uint8 if arr.dtype == np.uint8 else np.float32)
+        for i, img in enumerate(arr):
+            out[i] = one(img, hw).reshape(out.shape[1:])
+        return out
     import tensorflow as tf
 
     out = []

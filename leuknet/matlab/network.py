@@ -290,7 +290,19 @@ def _layer_specs(fn, layers):
 # ExecutionEnvironment
 
 def _execution(fn, options):
-    """The distribution strategy for ``options.ExecutionEnvironment`` (None: this device, default placement)."""
+    """(strategy, scope) for ``options.ExecutionEnvironment``: the ``tf.distribute`` strategy the network is built
+    and trained with under TensorFlow (None: this device, default placement), and under JAX, where there is no
+    strategy, the ``keras.distribution`` scope it is built and trained in (a null context: the default device)."""
+    import contextlib
+
+    import keras
+
+    if keras.backend.backend() == "jax":
+        return None, _jax_execution(fn, options)
+    return _tf_execution(fn, options), contextlib.nullcontext()
+
+
+def _tf_execution(fn, options):
     import tensorflow as tf
 
     env = options.ExecutionEnvironment
@@ -299,23 +311,53 @@ def _execution(fn, options):
         return tf.distribute.OneDeviceStrategy("/cpu:0") if gpus else None
     if env == "auto":
         return None
-    if env == "gpu":
-        if not gpus:
-            raise DeviceError(f"{fn}: ExecutionEnvironment 'gpu' needs a supported GPU, and none is visible to "
-                              "TensorFlow on this machine (use 'auto' or 'cpu')")
-        return None
-    if env == "multi-gpu":
-        if not gpus:
-            raise DeviceError(f"{fn}: ExecutionEnvironment 'multi-gpu' needs GPUs, and none is visible to "
-                              "TensorFlow on this machine (use 'auto' or 'cpu')")
-        if options.MiniBatchSize % len(gpus):
-            raise ConfigError(f"{fn}: MiniBatchSize {options.MiniBatchSize} does not split over {len(gpus)} GPUs")
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
-    # 'parallel': MATLAB's cluster pool; here the workers of TF_CONFIG
-    if not os.environ.get("TF_CONFIG"):
-        raise DeviceError(f"{fn}: ExecutionEnvironment 'parallel' needs a cluster: start one process per machine "
-                          "with TF_CONFIG set (or use leuknet train --workers host:port,... --task-index i)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    if env == "parallel":  # MATLAB's cluster pool; here the workers of TF_CONFIG
+        if not os.environ.get("TF_CONFIG"):
+            raise DeviceError(f"{fn}: ExecutionEnvironment 'parallel' needs a cluster: start one process per "
+                              "machine with TF_CONFIG set (or use leuknet train --workers host:port,... "
+                              "--task-index i)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    _check_gpus(fn, options, len(gpus), "TensorFlow")  # 'gpu', 'multi-gpu'
+    return tf.distribute.MirroredStrategy() if env == "multi-gpu" and len(gpus) > 1 else None
+
+
+def _jax_execution(fn, options):
+    import contextlib
+
+    from keras import distribution
+
+    env = options.ExecutionEnvironment
+    gpus = distribution.list_devices("gpu") if _jax_has_gpus() else []
+    if env == "cpu":  # the network's weights and every step on the CPU; the GPUs stay to the rest of the script
+        return distribution.DataParallel(devices=distribution.list_devices("cpu")[:1]).scope() if gpus else \
+            contextlib.nullcontext()
+    if env == "auto":
+        return contextlib.nullcontext()
+    if env == "parallel":
+        raise DeviceError(f"{fn}: ExecutionEnvironment 'parallel' (a cluster of machines) needs the TensorFlow "
+                          "backend (MultiWorkerMirroredStrategy); under JAX use 'multi-gpu' on one machine")
+    _check_gpus(fn, options, len(gpus), "JAX")
+    if env == "multi-gpu" and len(gpus) > 1:
+        return distribution.DataParallel(devices=gpus).scope()
+    return contextlib.nullcontext()
+
+
+def _jax_has_gpus() -> bool:
+    import jax
+
+    try:
+        return bool(jax.devices("gpu"))
+    except RuntimeError:  # no GPU platform (JAX_PLATFORMS=cpu, or no CUDA plugin)
+        return False
+
+
+def _check_gpus(fn, options, n, backend):
+    env = options.ExecutionEnvironment
+    if not n:
+        raise DeviceError(f"{fn}: ExecutionEnvironment '{env}' needs {'a supported GPU' if env == 'gpu' else 'GPUs'}"
+                          f", and none is visible to {backend} on this machine (use 'auto' or 'cpu')")
+    if env == "multi-gpu" and options.MiniBatchSize % n:
+        raise ConfigError(f"{fn}: MiniBatchSize {options.MiniBatchSize} does not split over {n} GPUs")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -443,7 +485,7 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
     ``info`` has per-iteration ``TrainingLoss``, ``TrainingAccuracy`` (%), ``ValidationLoss``,
     ``ValidationAccuracy`` (NaN where not validated), ``BaseLearnRate`` as attributes and keys.
     """
-    from leuknet.train import Trainer, seed_everything
+    from leuknet.train import seed_everything
 
     fn = "trainNetwork"
     X, Y, layers, options = _split_args(fn, args)
@@ -472,10 +514,17 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
             raise ConfigError(f"{fn}: ValidationData must be a datastore or {{X, Y}} (a tuple), received "
                               f"{type(vd).__name__}")
         validation, _ = image_data(fn, vx, vy, input_size, classes, inp.ColorSpace)
-    strategy = _execution(fn, options)
+    strategy, scope = _execution(fn, options)
     if len(train) < options.MiniBatchSize:
         raise ConfigError(f"{fn}: MiniBatchSize {options.MiniBatchSize} is larger than the {len(train)} training "
                           "images: no complete mini-batch (MATLAB drops the incomplete one); set 'MiniBatchSize'")
+    with scope:
+        return _train(fn, layers, classes, options, strategy, train, validation, seed, callback, is_graph, nargout)
+
+
+def _train(fn, layers, classes, options, strategy, train, validation, seed, callback, is_graph, nargout):
+    from leuknet.train import Trainer, seed_everything
+
     seed_everything(seed)
     if strategy is not None:
         with strategy.scope():
