@@ -752,11 +752,13 @@ def explain(
     class_name: Optional[str] = typer.Option(None, "--class", help="Explain this class (default: the predicted)."),
     layer: Optional[str] = typer.Option(None, help="Target layer (default: the last convolution)."),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
+    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
+                                "tensorflow where installed, else jax)."),
 ):
     """Grad-CAM heatmaps overlaid on the cells: what the network looks at."""
     from leuknet.profiles import prepare_device
 
-    prepare_device(device)
+    prepare_device(device, backend=backend)
     from leuknet.explain import explain_files
 
     rows = explain_files(model_file, [str(i) for i in inputs], out, class_name, layer)

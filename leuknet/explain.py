@@ -40,16 +40,6 @@ def _following_activation(model, conv):
     return None
 
 
-def _tensorflow():
-    """TensorFlow, which Grad-CAM's gradient tape needs (not ported to JAX yet), or a one-line error."""
-    if keras.backend.backend() != "tensorflow":
-        raise ConfigError("leuknet explain (Grad-CAM) runs on the TensorFlow backend; run it where TensorFlow is "
-                          "installed (KERAS_BACKEND=tensorflow)")
-    import tensorflow as tf
-
-    return tf
-
-
 def _logits_tensor(model):
     """The softmax layer's input (class scores before normalisation)."""
     for layer in model.layers:
@@ -59,22 +49,53 @@ def _logits_tensor(model):
 
 
 def grad_cam(model, images, class_index=None, layer_name=None):
-    """Heatmaps in [0, 1] at the target layer's resolution, one per image, and the class indices explained."""
-    tf = _tensorflow()
-
+    """Heatmaps in [0, 1] at the target layer's resolution, one per image, and the class indices explained.
+    The gradient is the backend's own: TensorFlow's tape, or under JAX ``jax.grad`` of the class score with
+    respect to a zero added to the target layer's output (the same derivative, with no second model)."""
     target = find_target_layer(model, layer_name)
     grad_model = keras.Model(model.inputs, [target.output, _logits_tensor(model), model.output])
-    x = tf.convert_to_tensor(np.asarray(images, np.float32))
+    x = np.asarray(images, np.float32)
+    if keras.backend.backend() == "jax":
+        feats, grads, idx = _gradients_jax(grad_model, target, x, class_index)
+    else:
+        feats, grads, idx = _gradients_tf(grad_model, x, class_index)
+    weights = grads.mean(axis=(1, 2), keepdims=True)
+    cam = np.maximum((weights * feats).sum(axis=-1), 0.0)
+    cam = cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
+    return cam, idx, target.name
+
+
+def _gradients_tf(grad_model, x, class_index):
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
         feats, logits, probs = grad_model(x, training=False)
         idx = tf.argmax(probs, -1, output_type=tf.int32) if class_index is None else \
             tf.fill([tf.shape(x)[0]], tf.constant(int(class_index), tf.int32))
         score = tf.gather(tf.cast(logits, tf.float32), idx, batch_dims=1)
     grads = tape.gradient(score, feats)
-    weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * tf.cast(feats, tf.float32), axis=-1)).numpy()
-    cam = cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
-    return cam, idx.numpy(), target.name
+    return (tf.cast(feats, tf.float32).numpy(), tf.cast(grads, tf.float32).numpy(), idx.numpy())
+
+
+def _gradients_jax(grad_model, target, x, class_index):
+    import jax
+    import jax.numpy as jnp
+
+    feats, _, probs = grad_model(x, training=False)
+    idx = jnp.argmax(probs, -1) if class_index is None else jnp.full((len(x),), int(class_index))
+    call = target.call
+
+    def score(delta):  # the class scores, summed over the images (each image's gradient is its own)
+        object.__setattr__(target, "call", lambda *a, **k: call(*a, **k) + delta)
+        try:
+            _, logits, _ = grad_model(x, training=False)
+        finally:
+            object.__delattr__(target, "call")
+        return jnp.take_along_axis(logits.astype(jnp.float32), idx[:, None], axis=1).sum()
+
+    grads = jax.grad(score)(jnp.zeros(feats.shape, feats.dtype))
+    return (np.asarray(feats, np.float32), np.asarray(grads, np.float32), np.asarray(idx, np.int32))
 
 
 def overlay(rgb, cam, alpha=0.45):
@@ -115,12 +136,19 @@ def gradcam_figure(rgb, cam, class_name, probability, layer=None):
 def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> list[dict]:
     """Grad-CAM PNGs for image files/folders: ``<out>/<stem>_gradcam.png`` (:func:`gradcam_figure`: cell and
     overlay, the explained class with its probability, a colour bar) per image."""
-    from leuknet.data.pipeline import crop_border, read_image, resize_uint8
+    from keras import ops
+
     from leuknet.colorspace import convert
+    from leuknet.data.pipeline import crop_border, read_image, resize_uint8, resize_uint8_np
     from leuknet.io import atomic_path
     from leuknet.run import collect_images, load_model, model_metadata
 
-    tf = _tensorflow()
+    if keras.backend.backend() == "tensorflow":  # the resize the backend's pipeline uses (tf.image, or NumPy's)
+        import tensorflow as tf
+
+        resize = lambda img, size: resize_uint8(tf.constant(img), size).numpy()  # noqa: E731
+    else:
+        resize = resize_uint8_np
 
     model = load_model(model_file)
     meta = model_metadata(model)
@@ -134,11 +162,11 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> 
     rows = []
     for f in collect_images(inputs):
         rgb = crop_border(read_image(f), meta.get("crop", 0))
-        x = resize_uint8(tf.constant(convert(rgb, meta["colorspace"])), meta["input_size"]).numpy()
+        x = resize(convert(rgb, meta["colorspace"]), meta["input_size"])
         cam, idx, target = grad_cam(model, x[None], cls, layer_name)
-        probs = model(x[None].astype(np.float32), training=False).numpy()[0]
+        probs = ops.convert_to_numpy(model(x[None].astype(np.float32), training=False))[0]
         explained, p = meta["classes"][int(idx[0])], float(probs[int(idx[0])])
-        shown = resize_uint8(tf.constant(rgb), meta["input_size"]).numpy()
+        shown = resize(rgb, meta["input_size"])
         fig = gradcam_figure(shown, cam[0], explained, p, target)
         path = out / f"{Path(f).stem}_gradcam.png"
         with atomic_path(path) as tmp:

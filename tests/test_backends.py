@@ -130,6 +130,38 @@ def test_backend_flag_jax_learns_separable_cells(tmp_path):
     assert predicted.keys() == probs["jax"].keys()
     assert max(abs(predicted[k] - probs["jax"][k]) for k in predicted) < 2e-6
 
+    # Grad-CAM: TensorFlow's tape and JAX's gradient of the class score give the same heatmaps
+    cams = {}
+    for backend in ("jax", "tensorflow"):
+        out = tmp_path / f"cam-{backend}.npz"
+        r = subprocess.run([sys.executable, "-c", GRAD_CAM, str(model), str(data), str(out)], capture_output=True,
+                           text=True, timeout=600,
+                           env=dict(os.environ, KERAS_BACKEND=backend, **(NO_TENSORFLOW if backend == "jax" else {})))
+        assert r.returncode == 0, r.stderr[-3000:]
+        cams[backend] = np.load(out)
+    np.testing.assert_array_equal(cams["jax"]["idx"], cams["tensorflow"]["idx"])
+    assert cams["jax"]["cam"].shape == (28, 3, 3) and cams["jax"]["cam"].max() == 1.0  # the last ReLU: 3 x 3
+    np.testing.assert_allclose(cams["jax"]["cam"], cams["tensorflow"]["cam"], atol=1e-4)
+    r = _leuknet("explain", tmp_path / "cells" / "blast", "--model-file", model, "--device", "cpu", "--out",
+                 tmp_path / "gradcam", KERAS_BACKEND="jax", **NO_TENSORFLOW)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert len(list((tmp_path / "gradcam").glob("*_gradcam.png"))) == 14
+
+
+GRAD_CAM = """
+import sys
+from pathlib import Path
+import numpy as np
+from leuknet.data.pipeline import read_image, resize_uint8_np
+from leuknet.explain import grad_cam
+from leuknet.io import load_model
+model = load_model(sys.argv[1])
+files = sorted(Path(sys.argv[2]).rglob("*.png"))
+x = np.stack([resize_uint8_np(read_image(str(f)), (32, 32)) for f in files]).astype(np.float32)
+cam, idx, layer = grad_cam(model, x)
+np.savez(sys.argv[3], cam=cam, idx=idx)
+"""
+
 
 def test_backend_and_precision_errors_are_one_line(tmp_path):
     r = _leuknet("train", "--device", "cpu", "--precision", "tf32", "--out", tmp_path / "x")
