@@ -801,11 +801,16 @@ def parity(
     out: Optional[Path] = typer.Option(None, help="Folder for parity.json and parity.md."),
     cases: Optional[Path] = typer.Option(None, help="Folder of reference cases (default: the repository's "
                                          "parity/cases)."),
+    device: str = typer.Option("cpu", help="cpu, gpu or auto (float32 products in full float32: TF32 off)."),
+    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
+                                "tensorflow where installed, else jax)."),
 ):
     """Check every MATLAB behaviour leuknet claims against independent reference cases; exit 1 on a failure."""
-    from leuknet.profiles import prepare_device
+    from leuknet.profiles import prepare_device, resolve_device, strict_float32
 
-    prepare_device("cpu")
+    prepare_device(device, backend=backend)
+    resolve_device(device)  # --device gpu without one: one line
+    strict_float32()
     from leuknet.parity import run_all, write
 
     t = Table(title="leuknet parity", title_justify="left")

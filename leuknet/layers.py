@@ -406,6 +406,10 @@ class ImageInputNormalization(keras.layers.Layer):
     The statistics are non-trainable weights set once, from the training data only, by :meth:`set_statistics`,
     so a saved model predicts without the training data. The layer also records the colour space its inputs are
     expected in (``colorspace``), so prediction converts images the same way training did.
+
+    Under JAX, the modes that divide by a statistic ('zscore', the rescales) are within two units in the last
+    place of IEEE division: XLA (jaxlib 0.10, CPU) computes ``x / broadcast(s)`` as ``x * (1 / s)``. TensorFlow's
+    results equal the separate MATLAB operations bit for bit (tests/test_layers.py).
     """
 
     def __init__(self, normalization="zerocenter", normalization_dimension="channel", colorspace="rgb", crop=0,

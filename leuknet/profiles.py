@@ -263,6 +263,20 @@ def resolve_profile(device, precision=None, batch_size=128, strategy="auto", gpu
                    batch_size, precision == "fp16", cores, 2, cache_mb, notes, backend=backend)
 
 
+def strict_float32():
+    """Float32 matrix products in full float32 on every device (TF32 off): the parity setting, as fp32 runs."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    else:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
 def apply_profile(profile: Profile):
     """Set the backend's threads and matrix-product precision and the Keras dtype policy (before any op runs)."""
     import keras

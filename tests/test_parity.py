@@ -1,5 +1,6 @@
 """The parity suite runs in CI on every change: every committed reference case must pass."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -40,3 +41,13 @@ def test_parity_cli_exit_status_and_files(tmp_path):
     r = subprocess.run([sys.executable, "-m", "leuknet.cli", "parity", "--cases", cases], capture_output=True,
                        text=True)
     assert r.returncode == 1
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "-1" or not _gpus():  # --device gpu without one: one line
+        r = subprocess.run([sys.executable, "-m", "leuknet.cli", "parity", "--cases", cases, "--device", "gpu"],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and "no GPU is visible" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def _gpus():
+    from leuknet.profiles import visible_gpus
+
+    return visible_gpus()
