@@ -109,57 +109,52 @@ def test_backend_flag_jax_learns_separable_cells(tmp_path):
     assert metrics["accuracy"] >= 0.75, metrics["accuracy"]  # bright square left or right: learnt in 8 epochs
     assert json.loads((tmp_path / "run" / "config.json").read_text())["versions"]["backend"] == "jax"
 
-    # the model trained without TensorFlow, evaluated and used for predictions without it (the threaded NumPy
-    # decoder) and evaluated under TensorFlow: the same probabilities for every image, to float32 precision
+    # the model trained without TensorFlow, evaluated and explained without it (the threaded NumPy decoder),
+    # and its probabilities (the evaluation's streamed path) and Grad-CAM heatmaps (TensorFlow's tape, JAX's grad)
+    # in one process per backend: the same to float32 precision
     model = tmp_path / "run" / "model.keras"
-    probs = {}
-    for backend in ("jax", "tensorflow"):
-        r = _leuknet("evaluate", "--model-file", model, "--data", data, "--device", "cpu", "--backend", backend,
-                     "--out", tmp_path / f"eval-{backend}", **(NO_TENSORFLOW if backend == "jax" else {}))
-        assert r.returncode == 0, r.stderr[-3000:]
-        with open(tmp_path / f"eval-{backend}" / "predictions.csv") as f:
-            rows = list(csv.DictReader(f))
-        probs[backend] = {Path(row["file"]).name: float(row["p_blast"]) for row in rows}
-    assert sorted(probs["jax"]) == sorted(probs["tensorflow"]) and len(probs["jax"]) == 28
-    assert max(abs(probs["jax"][k] - probs["tensorflow"][k]) for k in probs["jax"]) < 1e-5
-    r = _leuknet("predict", tmp_path / "cells", "--model-file", model, "--device", "cpu", "--out",
-                 tmp_path / "p.csv", KERAS_BACKEND="jax", **NO_TENSORFLOW)
+    r = _leuknet("evaluate", "--model-file", model, "--data", data, "--device", "cpu", "--backend", "jax",
+                 "--out", tmp_path / "eval", **NO_TENSORFLOW)
     assert r.returncode == 0, r.stderr[-3000:]
-    with open(tmp_path / "p.csv") as f:
-        predicted = {Path(row["file"]).name: float(row["p_blast"]) for row in csv.DictReader(f)}
-    assert predicted.keys() == probs["jax"].keys()
-    assert max(abs(predicted[k] - probs["jax"][k]) for k in predicted) < 2e-6
-
-    # Grad-CAM: TensorFlow's tape and JAX's gradient of the class score give the same heatmaps
-    cams = {}
-    for backend in ("jax", "tensorflow"):
-        out = tmp_path / f"cam-{backend}.npz"
-        r = subprocess.run([sys.executable, "-c", GRAD_CAM, str(model), str(data), str(out)], capture_output=True,
-                           text=True, timeout=600,
-                           env=dict(os.environ, KERAS_BACKEND=backend, **(NO_TENSORFLOW if backend == "jax" else {})))
-        assert r.returncode == 0, r.stderr[-3000:]
-        cams[backend] = np.load(out)
-    np.testing.assert_array_equal(cams["jax"]["idx"], cams["tensorflow"]["idx"])
-    assert cams["jax"]["cam"].shape == (28, 3, 3) and cams["jax"]["cam"].max() == 1.0  # the last ReLU: 3 x 3
-    np.testing.assert_allclose(cams["jax"]["cam"], cams["tensorflow"]["cam"], atol=1e-4)
+    with open(tmp_path / "eval" / "predictions.csv") as f:
+        evaluated = {Path(row["file"]).name: float(row["p_blast"]) for row in csv.DictReader(f)}
+    assert len(evaluated) == 28
     r = _leuknet("explain", tmp_path / "cells" / "blast", "--model-file", model, "--device", "cpu", "--out",
                  tmp_path / "gradcam", KERAS_BACKEND="jax", **NO_TENSORFLOW)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(list((tmp_path / "gradcam").glob("*_gradcam.png"))) == 14
+    got = {}
+    for backend in ("jax", "tensorflow"):
+        out = tmp_path / f"{backend}.npz"
+        r = subprocess.run([sys.executable, "-c", PROBABILITIES_AND_GRAD_CAM, str(model), str(data), str(out)],
+                           capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, KERAS_BACKEND=backend, **(NO_TENSORFLOW if backend == "jax" else {})))
+        assert r.returncode == 0, r.stderr[-3000:]
+        got[backend] = np.load(out)
+    names = [Path(f).name for f in got["jax"]["files"]]
+    assert sorted(names) == sorted(evaluated)
+    np.testing.assert_allclose(got["jax"]["probs"][:, 0], [evaluated[n] for n in names], atol=6e-7)  # CSV: 6 places
+    np.testing.assert_allclose(got["tensorflow"]["probs"], got["jax"]["probs"], atol=1e-5)
+    np.testing.assert_array_equal(got["jax"]["idx"], got["tensorflow"]["idx"])
+    assert got["jax"]["cam"].shape == (28, 3, 3) and got["jax"]["cam"].max() == 1.0  # the last ReLU: 3 x 3
+    np.testing.assert_allclose(got["jax"]["cam"], got["tensorflow"]["cam"], atol=1e-4)
 
 
-GRAD_CAM = """
+PROBABILITIES_AND_GRAD_CAM = """
 import sys
 from pathlib import Path
 import numpy as np
 from leuknet.data.pipeline import read_image, resize_uint8_np
 from leuknet.explain import grad_cam
 from leuknet.io import load_model
+from leuknet.run import model_metadata, stream_predict
 model = load_model(sys.argv[1])
-files = sorted(Path(sys.argv[2]).rglob("*.png"))
-x = np.stack([resize_uint8_np(read_image(str(f)), (32, 32)) for f in files]).astype(np.float32)
+files = sorted(str(f) for f in Path(sys.argv[2]).rglob("*.png"))
+probs, ok = stream_predict(model, files, model_metadata(model), batch_size=8)
+assert ok.all()
+x = np.stack([resize_uint8_np(read_image(f), (32, 32)) for f in files]).astype(np.float32)
 cam, idx, layer = grad_cam(model, x)
-np.savez(sys.argv[3], cam=cam, idx=idx)
+np.savez(sys.argv[3], files=np.array(files), probs=probs, cam=cam, idx=idx)
 """
 
 
