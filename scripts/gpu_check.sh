@@ -6,7 +6,7 @@
 #
 # It needs the wheels of .whl/ (made here by scripts/fetch_gpu_wheels.sh: keras, namex, optree; git-ignored, so
 # a device call names .whl in its carry). Steps, each under its own time limit:
-#   1. install the wheels into /tmp/site; nvidia-smi; the JAX devices
+#   1. install the wheels into $GPU_CHECK_TMP/site (default /tmp/site); nvidia-smi; the JAX devices
 #   2. the parity cases on the GPU (KERAS_BACKEND=jax, TF32 off): parity_gpu/parity.{json,md}
 #   3. the GPU bench (leuknet.bench_gpu.run_gpu_bench): LeukNet and AlexNet, bf16/fp32/fp16, batch 128 and 256,
 #      the PyTorch eager peer, matmul peaks, pipeline; stops starting new measurements at its time budget
@@ -16,6 +16,10 @@
 # and this log to $OUT. Limits (seconds) can be overridden: GPU_CHECK_TOTAL_S (the whole), GPU_CHECK_PARITY_S,
 # GPU_CHECK_BENCH_S, GPU_CHECK_WORKLOAD_S; the bench and the workload get less where earlier steps ran long, so
 # that the whole stays within the total.
+#
+# GPU_CHECK_DRY_RUN=1 runs every step on the CPU at tiny sizes (JAX on the CPU, LeukNet at 32 x 32, batch 4, a
+# 16-image workload) and writes to $GPU_CHECK_TMP/bench_gpu only, not docs/: the script's own check, on any
+# machine (tests/test_bench_gpu.py runs it). GPU_CHECK_TMP (default /tmp): the folder of its scratch files.
 set -u
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -23,13 +27,22 @@ TOTAL_S=${GPU_CHECK_TOTAL_S:-470}
 PARITY_S=${GPU_CHECK_PARITY_S:-80}
 BENCH_S=${GPU_CHECK_BENCH_S:-270}
 WORKLOAD_S=${GPU_CHECK_WORKLOAD_S:-90}
-DEST=/tmp/bench_gpu
+TMPROOT=${GPU_CHECK_TMP:-/tmp}
+DEST=$TMPROOT/bench_gpu
+PARITY=$TMPROOT/parity_gpu
 OUTDIR=${OUT:-}
-LOG=/tmp/gpu_check.log
+DRY=${GPU_CHECK_DRY_RUN:-0}
+if [ "$DRY" = 1 ]; then
+  export JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES=-1 GPU_CHECK_PLATFORM=cpu
+else
+  export GPU_CHECK_PLATFORM=gpu
+fi
+LOG=$TMPROOT/gpu_check.log
 : >"$LOG"
 [ -n "$OUTDIR" ] && mkdir -p "$OUTDIR"
 SUMMARY=()
-export PYTHONUNBUFFERED=1 KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 LEUKNET_CACHE=/tmp/leuknet-cache
+export GPU_CHECK_PARITY=$PARITY PYTHONUNBUFFERED=1 KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 \
+  LEUKNET_CACHE=$TMPROOT/leuknet-cache
 
 say() { echo "$@" | tee -a "$LOG"; }
 elapsed() { echo $(( $(date +%s) - T0 )); }
@@ -52,45 +65,64 @@ step() {
   return 0
 }
 
-collect() {  # the reports to docs/, and with the log to $OUT (the device tool brings back what is there)
+collect() {  # the reports to docs/ (not in a dry run), and with the log to $OUT (the device tool brings back what
+  # is there)
   for f in "$DEST"/bench_gpu.json "$DEST"/bench_gpu.md "$DEST"/bench_gpu.png; do
-    [ -f "$f" ] && cp "$f" docs/ && [ -n "$OUTDIR" ] && cp "$f" "$OUTDIR"/
+    [ -f "$f" ] || continue
+    [ "$DRY" = 1 ] || cp "$f" docs/
+    [ -n "$OUTDIR" ] && cp "$f" "$OUTDIR"/
   done
   [ -z "$OUTDIR" ] && return 0
-  [ -d /tmp/parity_gpu ] && mkdir -p "$OUTDIR/parity_gpu" && cp /tmp/parity_gpu/* "$OUTDIR/parity_gpu/" 2>/dev/null
+  [ -d "$PARITY" ] && mkdir -p "$OUTDIR/parity_gpu" && cp "$PARITY"/* "$OUTDIR/parity_gpu/" 2>/dev/null
   cp "$LOG" "$OUTDIR/gpu_check.log"
 }
 trap collect EXIT
 
 # 1. wheels, GPU, JAX
-if ! ls .whl/*.whl >/dev/null 2>&1; then
+if ls .whl/*.whl >/dev/null 2>&1; then
+  step wheels 30 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$TMPROOT/site" .whl/*.whl
+elif [ "$DRY" = 1 ]; then
+  say "   no wheels in .whl/: the dry run uses the Python environment it finds"
+else
   say "no wheels in .whl/: run scripts/fetch_gpu_wheels.sh on the development machine and carry .whl"
   exit 2
 fi
-step wheels 30 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site:$PWD
-step nvidia-smi 15 nvidia-smi
-step jax-devices 40 python3 -c 'import jax, keras, numpy, torch; print("jax", jax.__version__, jax.devices(),
-"| keras", keras.__version__, keras.backend.backend(), "| numpy", numpy.__version__, "| torch", torch.__version__)'
+export PYTHONPATH=$TMPROOT/site:$PWD
+[ "$DRY" = 1 ] || step nvidia-smi 15 nvidia-smi
+step jax-devices 40 python3 -c 'import jax, keras, numpy
+try:
+    import torch
+    peer = torch.__version__
+except ImportError:
+    peer = "not installed (no PyTorch peer)"
+print("jax", jax.__version__, jax.devices(), "| keras", keras.__version__, keras.backend.backend(), "| numpy",
+      numpy.__version__, "| torch", peer)'
 
 # the paper workload's demo data, drawn in the background while the GPU steps run (the workload waits for it)
 # (on the CPU: this process must not take the GPU's memory)
+PER_CLASS=$( [ "$DRY" = 1 ] && echo 8 || echo 1130 )
 JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES=-1 \
-  python3 -c 'from leuknet.data.synthetic import demo_dataset; demo_dataset(per_class=1130, seed=0)' \
-  >/tmp/demo_data.log 2>&1 &
+  python3 -c "from leuknet.data.synthetic import demo_dataset; demo_dataset(per_class=$PER_CLASS, seed=0)" \
+  >"$TMPROOT/demo_data.log" 2>&1 &
 DEMO_PID=$!
-say "   demo data: drawing 2,260 images in the background (pid $DEMO_PID)"
+say "   demo data: drawing $(( 2 * PER_CLASS )) images in the background (pid $DEMO_PID)"
 
 # 2. parity cases on the GPU. `leuknet parity` runs on the CPU (it hides the GPUs), so the cases run here
 # through leuknet.parity directly, under JAX on the GPU with TF32 off
 step parity "$(limit "$PARITY_S" $(( BENCH_S + WORKLOAD_S )))" python3 - <<'EOF'
+import os, shutil, tempfile
 import jax
 jax.config.update("jax_default_matmul_precision", "highest")
-from leuknet.parity import run_all, write
-results = run_all(progress=lambda r: print(f"  {r['name']:40s} {r['max_abs_error']:.3g} <= {r['tolerance']:.3g}: "
+from leuknet.parity import DEFAULT_CASES, run_all, write
+cases = None
+if os.environ["GPU_CHECK_PLATFORM"] == "cpu":  # the dry run: three cases (CI runs them all under JAX already)
+    cases = tempfile.mkdtemp()
+    for name in ("lrn_odd_w5_onnxruntime", "solver_adam_bias_corrected", "resize_450_to_224_interior"):
+        shutil.copy(DEFAULT_CASES / f"{name}.npz", cases)
+results = run_all(cases, progress=lambda r: print(f"  {r['name']:40s} {r['max_abs_error']:.3g} <= {r['tolerance']:.3g}: "
                                            f"{'yes' if r['passed'] else 'NO ' + r['note'][:160]}", flush=True))
-write(results, "/tmp/parity_gpu")
+write(results, os.environ["GPU_CHECK_PARITY"])
 print(f"{sum(r['passed'] for r in results)} of {len(results)} parity cases pass on {jax.devices()[0].device_kind}")
 EOF
 
@@ -118,11 +150,19 @@ def progress(event, p):
     elif event == "skipped":
         print(t, "skipped (budget):", p.get("kind"), p.get("model", ""), p.get("precision"), p.get("batch_size"))
 
+import os
+
 from leuknet.errors import LeuknetError
+
+if os.environ["GPU_CHECK_PLATFORM"] == "cpu":  # the dry run
+    sizes = dict(models=("leuknet",), precisions=("fp32",), batch_sizes=(4,), image_size=32, repeats=1, warmup=1,
+                 platform="cpu", peak_size=128, peak_repeats=2, peak_probes=1, pipeline_files=8)
+else:
+    sizes = dict(models=("leuknet", "alexnet"), precisions=("bf16", "fp32", "fp16"), batch_sizes=(128, 256),
+                 image_size=224, repeats=10, warmup=3)
 try:
-    run_gpu_bench(models=("leuknet", "alexnet"), precisions=("bf16", "fp32", "fp16"), batch_sizes=(128, 256),
-                  image_size=224, repeats=10, warmup=3, baseline=True, out=sys.argv[1], progress=progress,
-                  budget_s=float(sys.argv[2]), child_timeout_s=120)
+    run_gpu_bench(**sizes, baseline=True, out=sys.argv[1], progress=progress, budget_s=float(sys.argv[2]),
+                  child_timeout_s=120)
 except LeuknetError as e:
     sys.exit(f"bench: {e}")
 EOF
@@ -132,16 +172,19 @@ collect
 if kill -0 "$DEMO_PID" 2>/dev/null; then say "   demo data: still being drawn; the workload waits for it"; fi
 WORKLOAD_S=$(limit "$WORKLOAD_S" 5)
 step workload "$WORKLOAD_S" python3 - "$DEST" "$(( WORKLOAD_S - 10 ))" <<'EOF'
-import sys
+import os, sys
 from leuknet.bench_gpu import run_gpu_workload
-row = run_gpu_workload("leuknet-paper", "bf16", out=sys.argv[1], timeout=float(sys.argv[2]))
+dry = os.environ["GPU_CHECK_PLATFORM"] == "cpu"
+row = run_gpu_workload("leuknet-paper", "fp32" if dry else "bf16", out=sys.argv[1], timeout=float(sys.argv[2]),
+                       platform=os.environ["GPU_CHECK_PLATFORM"],
+                       options=dict(per_class=8, image_size=32, epochs=1, batch_size=4) if dry else None)
 print({k: row.get(k) for k in ("error", "images", "iterations", "wall_s", "train_s", "test_accuracy")})
 EOF
 kill "$DEMO_PID" 2>/dev/null
-tail -3 /tmp/demo_data.log | tee -a "$LOG"
+tail -3 "$TMPROOT/demo_data.log" | tee -a "$LOG"
 collect
 
 say "== summary ($(elapsed) s in all)"
 for s in "${SUMMARY[@]}"; do say "   $s"; done
-[ -f /tmp/parity_gpu/parity.md ] && sed -n 3p /tmp/parity_gpu/parity.md | tee -a "$LOG"
+[ -f "$PARITY/parity.md" ] && sed -n 3p "$PARITY/parity.md" | tee -a "$LOG"
 [ -f "$DEST/bench_gpu.md" ] && tee -a "$LOG" <"$DEST/bench_gpu.md"
