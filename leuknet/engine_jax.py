@@ -112,9 +112,19 @@ class JaxEngine:
         self.loss_scale.assign(scale)
         self._scale_found = True
 
-    def eval_step(self, x, y):
+    def eval_step(self, x, y, rows=None):
+        """(summed loss, correct count, probabilities) of one batch. A last batch smaller than ``rows`` (the pass's
+        batch size) is padded to it, so that one compiled function serves the whole pass (and a batch split over
+        several devices splits evenly): padded rows are zero images labelled -1, whose one-hot target is zero and
+        whose prediction never counts as correct, so the sums are those of the real rows."""
+        n = len(x)
+        y = np.asarray(y, np.int32)
+        if rows is not None and n < rows:
+            x = np.concatenate([x, np.zeros((rows - n,) + x.shape[1:], x.dtype)])
+            y = np.concatenate([y, np.full(rows - n, -1, np.int32)])
         values = [v.value for v in self._trainable], [v.value for v in self._others]
-        return self._eval(*values, _on_device(x), _on_device(np.asarray(y, np.int32)))
+        loss, correct, probs = self._eval(*values, _on_device(x), _on_device(y))
+        return loss, correct, probs[:n]
 
     def stream(self, data, order, batch_size):
         """The training mini-batches of ``data`` in ``order`` (incomplete last one dropped), each put on the
@@ -141,9 +151,15 @@ class JaxEngine:
         forward = jax.jit(lambda trainable, others, x: model.stateless_call(trainable, others, x,
                                                                              training=False)[0])
 
+        rows = [0]  # the largest batch so far: a smaller (last) one is padded to it, as eval_step pads
+
         def step(x):
+            n = int(np.shape(x)[0])
+            if n < rows[0]:
+                x = jnp.concatenate([jnp.asarray(x), jnp.zeros((rows[0] - n,) + tuple(x.shape[1:]), x.dtype)])
+            rows[0] = max(rows[0], n)
             return forward([v.value for v in model.trainable_variables],
-                           [v.value for v in model.non_trainable_variables], _on_device(x))
+                           [v.value for v in model.non_trainable_variables], _on_device(x))[:n]
 
         return step
 

@@ -85,7 +85,9 @@ class TensorFlowEngine:
     def train_step(self, x, y, learn_rate):
         return self._train_step(x, y, tf.constant(learn_rate, tf.float32))
 
-    def eval_step(self, x, y):
+    def eval_step(self, x, y, rows=None):
+        """(summed loss, correct count, probabilities) of one batch (``rows``: the pass's batch size, which the
+        JAX engine pads a last, smaller batch to; tf.function's relaxed shapes need no padding)."""
         return self._eval_step(tf.convert_to_tensor(x), tf.convert_to_tensor(y))
 
     def stream(self, data, order, batch_size):

@@ -142,8 +142,9 @@ class Trainer:
         """(summed loss, correct count, probabilities) of each mini-batch of ``data``, in order, through the
         validation step (default batch: MiniBatchSize). Images kept in memory go in as stored (8-bit): the model
         casts them (the values are the same) and the pass starts no tf.data pipeline."""
-        for x, y in data.stored_batches(batch_size or self.options.MiniBatchSize):
-            yield self.engine.eval_step(x, y)
+        rows = min(batch_size or self.options.MiniBatchSize, max(len(data), 1))
+        for x, y in data.stored_batches(rows):
+            yield self.engine.eval_step(x, y, rows=rows)
 
     def evaluate(self, data, batch_size=None):
         """(mean loss, accuracy in percent) over all of ``data``."""

@@ -122,3 +122,30 @@ def test_matlab_execution_environments_under_jax():
                        ("parallel", "needs the TensorFlow backend")):
         with pytest.raises(DeviceError, match=words):
             _execution("trainNetwork", trainingOptions("sgdm", ExecutionEnvironment=env))
+
+
+def test_a_smaller_last_batch_is_padded_and_the_sums_are_the_real_rows():
+    """Validation of 23 images in batches of 10: the last 3 padded to 10 (one compiled evaluation for the pass),
+    and the loss, accuracy and probabilities those of the 23 images (against a NumPy cross-entropy of the
+    probabilities the unpadded inference step gives)."""
+    from leuknet.data.pipeline import ImageData
+    from leuknet.train import inference_step
+
+    trainer = small_trainer(MiniBatchSize=10)
+    full = blobs(12, seed=3)
+    data = ImageData(full.labels[:23], (32, 32), images=full.images[:23])
+    loss, acc = trainer.evaluate(data)
+    probs = trainer.predict(data)
+    assert probs.shape == (23, 2)
+    ref = np.concatenate([np.asarray(inference_step(trainer.model)(data.images[i : i + 10].astype(np.float32)))
+                          for i in (0, 10, 20)])  # a new step each time: no padding
+    np.testing.assert_allclose(probs, ref, rtol=1e-5, atol=1e-6)
+    y = data.labels
+    ref_loss = -np.mean(np.log(np.maximum(ref[np.arange(23), y].astype(np.float64), 1e-30)))
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert acc == pytest.approx(100.0 * np.mean(ref.argmax(1) == y))
+    assert trainer.engine._eval._cache_size() == 1  # one shape: 10 rows
+    step = inference_step(trainer.model)  # the inference step pads a smaller last batch to the largest so far
+    padded = np.concatenate([np.asarray(step(data.images[i : i + 10].astype(np.float32))) for i in (0, 10, 20)])
+    assert padded.shape == (23, 2)
+    np.testing.assert_allclose(padded, ref, rtol=1e-5, atol=1e-6)
