@@ -59,8 +59,7 @@ def test_matmul_peak_probe_is_positive():
     assert (r["size"], r["repeats"], r["matmul_precision"]) == (128, 2, "highest")
 
 
-@needs_jax
-def test_bench_on_jax_cpu_writes_its_reports(dry_run):
+def _check_bench_reports(dry_run):
     """The bench step of the dry run: run_gpu_bench at tiny sizes on the JAX CPU backend, with its peer."""
     tmp_path = dry_run / "bench_gpu"
     baseline = find_spec("torch") is not None
@@ -145,20 +144,12 @@ def _docs_state():
     return {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").glob("bench_gpu.*")}
 
 
-DOCS_BEFORE = {}
-
-
-@pytest.fixture(scope="module")
-def dry_run(tmp_path_factory):
-    """scripts/gpu_check.sh, GPU_CHECK_DRY_RUN=1, run once for the tests that read what it wrote (its `python3`:
-    this interpreter, through a shim on PATH)."""
-    if find_spec("jax") is None:
-        pytest.skip("jax is not installed (pip install 'jax[cpu]')")
+def _dry_run(root):
+    """scripts/gpu_check.sh, GPU_CHECK_DRY_RUN=1, its scratch files in ``root`` (its `python3`: this interpreter,
+    through a shim on PATH)."""
     import os
     import sys
 
-    root = tmp_path_factory.mktemp("gpu_check")
-    DOCS_BEFORE.update(_docs_state())
     (root / "bin").mkdir()
     shim = root / "bin" / "python3"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
@@ -177,9 +168,7 @@ def test_gpu_scripts_parse(script):
     assert r.returncode == 0, r.stderr
 
 
-@needs_jax
-@pytest.mark.slow
-def test_paper_workload_runs_under_jax(dry_run):
+def _check_workload(dry_run):
     """The workload step of the dry run: leuknet-paper at 16 images, 32 x 32, one epoch, under JAX."""
     saved = json.loads((dry_run / "bench_gpu" / "bench_gpu.json").read_text())
     (row,) = saved["workloads"]
@@ -191,9 +180,15 @@ def test_paper_workload_runs_under_jax(dry_run):
 
 @needs_jax
 @pytest.mark.slow
-def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(dry_run):
-    """scripts/gpu_check.sh with GPU_CHECK_DRY_RUN=1: every step on the CPU, each one's exit status 0 (the wheels'
-    step excepted: the carried wheels are for the GPU machine's Python 3.12), the files for $OUT, docs/ untouched."""
+def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(tmp_path):
+    """scripts/gpu_check.sh with GPU_CHECK_DRY_RUN=1 (one test, so that the script runs once whatever the
+    workers): every step on the CPU, each one's exit status 0 (the wheels' step excepted: the carried wheels are
+    for the GPU machine's Python 3.12), the bench's and the workload's reports, the files for $OUT, docs/
+    untouched."""
+    docs_before = _docs_state()
+    dry_run = _dry_run(tmp_path)
+    _check_bench_reports(dry_run)
+    _check_workload(dry_run)
     log = (dry_run / "out" / "gpu_check.log").read_text()
     summary = log[log.index("== summary"):]
     for name in ("jax-devices", "parity", "bench", "workload"):
@@ -202,4 +197,4 @@ def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(dry_run):
     assert sorted(p.name for p in (dry_run / "out").iterdir()) == ["bench_gpu.json", "bench_gpu.md", "bench_gpu.png",
                                                                     "gpu_check.log", "parity_gpu"]
     assert sorted(p.name for p in (dry_run / "out" / "parity_gpu").iterdir()) == ["parity.json", "parity.md"]
-    assert DOCS_BEFORE == _docs_state()
+    assert docs_before == _docs_state()
