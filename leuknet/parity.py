@@ -43,9 +43,13 @@ def _tensorflow() -> bool:
 
 
 def _numpy(x) -> np.ndarray:
-    """A layer's or model's output (a TensorFlow tensor, a jax.Array) or a variable as a NumPy array."""
+    """A layer's or model's output (a TensorFlow tensor, a jax.Array) or a variable as a NumPy array (a variable
+    through its value: Keras 3.15's JAX variable has an ``__array__`` without NumPy 2's ``copy`` keyword)."""
+    import keras
     from keras import ops
 
+    if isinstance(x, keras.Variable):
+        x = x.value
     return np.asarray(ops.convert_to_numpy(x))
 
 

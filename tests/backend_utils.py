@@ -9,7 +9,10 @@ BACKEND = keras.backend.backend()
 
 
 def to_numpy(x) -> np.ndarray:
-    """A backend tensor (or variable, or array) as a NumPy array."""
+    """A backend tensor (or variable, or array) as a NumPy array (a variable through its value: Keras 3.15's JAX
+    variable has an ``__array__`` without NumPy 2's ``copy`` keyword, which NumPy warns is deprecated)."""
+    if isinstance(x, keras.Variable):
+        x = x.value
     return np.asarray(ops.convert_to_numpy(x))
 
 

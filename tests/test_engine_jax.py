@@ -40,7 +40,7 @@ def small_trainer(precision="float32", **options):
 
 
 def weights(model):
-    return [ops.convert_to_numpy(v) for v in model.weights]
+    return [ops.convert_to_numpy(v.value) for v in model.weights]
 
 
 def test_fit_follows_matlab_cadence_and_learns():
