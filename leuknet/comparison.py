@@ -196,7 +196,7 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
 
     ``check(dataset)``: a further check of the data (a colour-space task's class count) before any run."""
     from leuknet.config import resolve
-    from leuknet.run import load_dataset
+    from leuknet.run import check_device, load_dataset
 
     cb = callback or (lambda e, p: None)
     if kind not in KINDS:
@@ -210,6 +210,7 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
     common = {key: v for key, v in flags.items() if key != "out"}
     configs = [resolve(dict(common, **v.flags)) for v in variants]  # every variant valid before any run
     base = configs[0]
+    check_device(base)
     _check_same_data(configs, variants)
     dataset = load_dataset(base)
     if check is not None:

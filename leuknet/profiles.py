@@ -76,6 +76,9 @@ def _auto_backend(device: str) -> str:
     return "tensorflow"
 
 
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX"}  # as the messages name them
+
+
 def backend_name() -> str:
     """The running Keras backend (imports Keras)."""
     import keras
@@ -151,7 +154,8 @@ def resolve_device(device: str) -> dict:
     gpus = visible_gpus()
     backend = backend_name()
     if device == "gpu" and not gpus:
-        raise DeviceError(f"--device gpu: no GPU is visible to {backend} on this machine (use --device cpu)")
+        raise DeviceError(f"--device gpu: no GPU is visible to {BACKEND_NAMES[backend]} on this machine (use --device "
+                          "cpu)")
     used = "gpu" if (device == "gpu" or (device == "auto" and gpus)) else "cpu"
     return {"requested": device, "used": used, "gpus": gpus if used == "gpu" else [], "backend": backend,
             "physical_cores": physical_cores(), "logical_cores": os.cpu_count()}
@@ -215,7 +219,8 @@ def resolve_profile(device, precision=None, batch_size=128, strategy="auto", gpu
     if device == "auto":
         device = "gpu" if gpus else "cpu"
     if device == "gpu" and not gpus:
-        raise DeviceError("--device gpu: no GPU is visible to TensorFlow on this machine (use --device cpu)")
+        raise DeviceError(f"--device gpu: no GPU is visible to {BACKEND_NAMES[backend]} on this machine (use --device "
+                          "cpu)")
     if device not in ("cpu", "gpu"):
         raise DeviceError(f"unknown device {device!r}; choose cpu, gpu or auto")
     jax = backend == "jax"

@@ -197,7 +197,17 @@ def check_run(cfg: RunConfig) -> RunDirectory:
 
         augmenter_from_spec(cfg.augment)
     models.check_input_size(cfg.model, cfg.image_size, cfg.pool_stride)
+    check_device(cfg)
     return check_run_directory(cfg)
+
+
+def check_device(cfg: RunConfig):
+    """``--device gpu`` where the backend sees none: refused (one line) before a run or study is announced or
+    writes anything (a multi-worker cluster lists its GPUs later, once its strategy exists)."""
+    if str(cfg.device) == "gpu" and str(cfg.strategy) != "multi-worker":
+        from leuknet.profiles import resolve_device
+
+        resolve_device("gpu")
 
 
 @dataclass

@@ -233,7 +233,7 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
     intervals and paired tests is :func:`leuknet.comparison.run_comparison` with
     :func:`leuknet.comparison.colour_variants`."""
     from leuknet.config import resolve
-    from leuknet.run import load_dataset
+    from leuknet.run import check_device, load_dataset
 
     cb = callback or (lambda e, p: None)
     check_task_name(task)
@@ -243,6 +243,7 @@ def run_study(flags: dict, spaces, repeats: int, out, task="detection", callback
     out = Path(out)
     seed0 = int(flags.get("seed") or 0)
     base = resolve({k: v for k, v in flags.items() if k not in ("out", "colorspace")})
+    check_device(base)
     dataset = load_dataset(base)
     check_task(dataset, task)
     meta = {"model": base.model, "recipe": base.recipe, "task": task, "data": base.data or "demo",
@@ -289,11 +290,13 @@ def run_fc_study(flags: dict, values, out, callback=None) -> dict:
     same split and seed; finished runs are kept. Safe in several processes at once, as :func:`run_study`."""
     from leuknet.config import resolve
     from leuknet.io import write_json, write_text
+    from leuknet.run import check_device
 
     cb = callback or (lambda e, p: None)
     widths = parse_widths(values)
     out = Path(out)
     base = resolve({k: v for k, v in flags.items() if k != "out"})
+    check_device(base)
     runs = [(out / "runs" / f"fc{wdt}", {"space": f"fc {wdt}", "seed": base.seed}, dict(flags, fc_units=wdt))
             for wdt in widths]
     cb("study_start", {"runs": len(runs), "epochs": base.epochs})

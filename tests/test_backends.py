@@ -167,6 +167,11 @@ def test_backend_and_precision_errors_are_one_line(tmp_path):
     r = _leuknet("train", "--device", "cpu", "--backend", "theano", "--out", tmp_path / "y")
     assert r.returncode == 2 and not (tmp_path / "y").exists()
     assert not (tmp_path / "x").exists()
+    # --device gpu where JAX sees none (CI's machines): refused before a study folder is made, naming JAX
+    r = _leuknet("colorspace", "--device", "gpu", "--backend", "jax", "--out", tmp_path / "z", JAX_PLATFORMS="cpu")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --device gpu: no GPU is visible to JAX on this machine (use --device cpu)"], r.stderr
+    assert not (tmp_path / "z").exists()
 
 
 JAX_PASS = ["tests/test_layers.py", "tests/test_solvers.py", "tests/test_parity.py", "tests/test_engine_jax.py",
