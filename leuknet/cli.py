@@ -53,6 +53,9 @@ class RunDisplay:
         self.scan = None
 
     def __call__(self, event, payload):
+        from leuknet import interrupts
+
+        interrupts.check()  # a Ctrl-C swallowed where it landed stops the command at its next progress event
         if event == "dataset":
             tag = " [bold yellow](SYNTHETIC demo data)[/bold yellow]" if payload["synthetic"] else ""
             counts = ", ".join(f"{k}: {v}" for k, v in payload["counts"].items())
@@ -877,8 +880,11 @@ def main(argv=None):
     """Entry point: LeuknetError and usage errors -> one line and exit 2; Ctrl-C -> one line and exit 130."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ log lines on any command
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # nor OpenCV's decoder warnings (skipped files say why)
+    from leuknet import interrupts
+
     try:
-        code = app(args=argv, standalone_mode=False)
+        with interrupts.kept():  # Ctrl-C never lost (leuknet.interrupts)
+            code = app(args=argv, standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into exit status 130 and returns it
             err_console.print(_interrupted(), highlight=False, soft_wrap=True)
         sys.exit(code if isinstance(code, int) else 0)

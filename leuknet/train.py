@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from leuknet import interrupts
 from leuknet.layers import (BatchNormalization, ClassificationOutput, ImageInputNormalization, crossentropyex,
                             input_statistics, population_statistics)
 from leuknet.solvers import Solver
@@ -201,7 +202,9 @@ class Trainer:
         taken."""
         writer = _BackgroundWriter(checkpoint) if checkpoint is not None else None
         try:
-            info = self._fit(train, validation, seed, callback, writer, checkpoint_every, resume, checkpoint_last)
+            with interrupts.kept():  # a Ctrl-C swallowed by a garbage-collection callback still stops the run
+                info = self._fit(train, validation, seed, callback, writer, checkpoint_every, resume,
+                                 checkpoint_last)
         finally:
             t = time.perf_counter()
             if writer is not None:
@@ -300,6 +303,7 @@ class Trainer:
                 row["TimeElapsed"] = time.perf_counter() - t0 + elapsed0
                 row["verbose"] = (iteration == 1 or iteration % o.VerboseFrequency == 0 or due or final or stop)
                 info.rows.append(row)
+                interrupts.check()
                 if cb("iteration", row) is True:  # a callback's request to stop (MATLAB's OutputFcn returning true)
                     stop = info.stopped_early = True
                 if stop:

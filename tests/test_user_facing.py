@@ -367,3 +367,51 @@ def test_a_border_crop_larger_than_the_images_says_so_before_training(tmp_path):
                           "--device", "cpu", "--out", tmp_path / "run"])
     assert code == 2 and "is a 48 x 48 image" in text and "--crop 100 (the recipe cnmc-oliveira's" in text, text
     assert not (tmp_path / "run").exists()
+
+
+SWALLOWED_CTRL_C = """
+import gc, os, signal, sys
+import numpy as np
+from leuknet import models
+from leuknet.data.pipeline import ImageData
+from leuknet.spec.options import TrainingOptions
+from leuknet.train import Trainer
+
+def swallow_a_ctrl_c(phase, info):  # Ctrl-C landing in a garbage-collection callback (as JAX registers one)
+    if phase == "start":
+        gc.callbacks.remove(swallow_a_ctrl_c)
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100000):  # Python runs the handler here: its KeyboardInterrupt is printed and dropped
+            pass
+
+def callback(event, payload):
+    if event == "iteration" and payload["Iteration"] == 2:
+        gc.callbacks.append(swallow_a_ctrl_c)
+        gc.collect()
+        print("still running after the swallowed Ctrl-C", flush=True)
+
+rng = np.random.default_rng(0)
+data = ImageData(np.array([0, 1] * 8), (32, 32), images=rng.integers(0, 256, (16, 32, 32, 3)).astype(np.uint8))
+trainer = Trainer(models.build("leuknet", image_size=32, fc_units=8),
+                  TrainingOptions(SolverName="adam", MiniBatchSize=4, MaxEpochs=5, Verbose=False))
+try:
+    info = trainer.fit(data, callback=callback)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt after the swallowed Ctrl-C", flush=True)
+    sys.exit(130)
+print("finished", len(info.rows), "iterations")
+"""
+
+
+def test_a_ctrl_c_swallowed_by_a_gc_callback_still_stops_training(tmp_path):
+    """Python drops a KeyboardInterrupt raised inside a garbage-collection callback; training stops at the next
+    iteration all the same (leuknet.interrupts), as `leuknet train` did not, one Ctrl-C in a few, with JAX
+    installed."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", SWALLOWED_CTRL_C], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert "still running after the swallowed Ctrl-C" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert "KeyboardInterrupt" in r.stderr  # Python's "Exception ignored in ..." report of the dropped one
+    assert r.returncode == 130 and "KeyboardInterrupt after the swallowed Ctrl-C" in r.stdout, r.stdout
