@@ -610,19 +610,19 @@ def bench(
     workload_images_per_class: int = typer.Option(1130, min=4, help="Demo images per class for the workload."),
     workload_epochs: Optional[int] = typer.Option(None, min=1, help="Override the workload's 10 epochs."),
     out: Path = typer.Option(Path("bench"), help="Folder for bench.json, bench.md, bench.png."),
+    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
+                                "tensorflow where installed (and, for --device gpu, seeing a GPU), else jax)."),
 ):
-    """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. On a GPU
-    without TensorFlow: the JAX benchmark with its PyTorch peer (docs/gpu.md), in bench_gpu.{json,md,png}."""
-    from leuknet.profiles import choose_backend, prepare_device
+    """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. Under
+    JAX (a GPU without TensorFlow): the JAX benchmark, --baseline its PyTorch eager peer (docs/gpu.md), in
+    bench_gpu.{json,md,png}."""
+    from leuknet.profiles import prepare_device
 
-    if device == "gpu" and choose_backend("auto", "gpu") == "jax":
-        from leuknet.bench_gpu import run_gpu_bench
-
-        run_gpu_bench(model, precision, batch_size, image_size, repeats, warmup, True, out, workload=workload)
-        console.print((out / "bench_gpu.md").read_text(), highlight=False, markup=False, soft_wrap=True)
-        console.print(f"Written: {out}/bench_gpu.json, bench_gpu.md, bench_gpu.png", highlight=False)
-        return
-    prepare_device(device)
+    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
+            "epochs": workload_epochs}
+    if prepare_device(device, backend=backend) == "jax":
+        return _bench_jax(model, device, precision, batch_size, image_size, repeats, warmup, baseline, workload,
+                          opts, out)
     from leuknet.bench import run_bench
     from leuknet.profiles import resolve_device
 
@@ -656,12 +656,45 @@ def bench(
         else:
             progress(event, payload)
 
-    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
-            "epochs": workload_epochs}
     run_bench(model, precision, batch_size, device, image_size, repeats, warmup, baseline, out, progress_all,
               workload=workload, workload_options=opts)
     console.print((out / "bench.md").read_text(), highlight=False, markup=False, soft_wrap=True)
     console.print(f"Written: {out}/bench.json, bench.md, bench.png", highlight=False)
+
+
+def _bench_jax(models, device, precisions, batch_sizes, image_size, repeats, warmup, baseline, workload, opts, out):
+    """``leuknet bench`` under JAX: :func:`leuknet.bench_gpu.run_gpu_bench` on the GPU (or, ``--device cpu``, on
+    the CPU), a line per measurement as it finishes."""
+    from leuknet.bench_gpu import run_gpu_bench
+
+    def progress(event, p):
+        if event == "probe":
+            console.print("Matmul peak probe ...", highlight=False)
+        elif event == "probe_result":
+            peaks = ", ".join(f"{k} {v['median_gflops'] / 1000:.3g} TFLOP/s" for k, v in p["peaks"].items())
+            console.print(f"    {p['device_kind']}: {peaks}", highlight=False)
+        elif event == "config":
+            sp = p["spec"]
+            console.print(f"[{p['i'] + 1}/{p['n']}] {sp['kind']} {sp.get('model', '')} {sp.get('precision', '')} "
+                          f"batch {sp['batch_size']} ...", highlight=False)
+        elif event == "result":
+            if "error" in p:
+                console.print(f"    failed: {escape(p['error'])}", highlight=False)
+            elif "train_images_per_s" in p:
+                console.print(f"    train {p['train_images_per_s']:.1f} img/s, inference "
+                              f"{p['inference_images_per_s']:.1f} img/s", highlight=False)
+            elif "pipeline_images_per_s" in p:
+                console.print(f"    pipeline {p['pipeline_images_per_s']:.0f} img/s", highlight=False)
+        elif event == "workload":
+            console.print(f"Workload {p['name']} ({p['precision']}) ...", highlight=False)
+        elif event == "workload_result":
+            console.print(f"    failed: {escape(str(p['error']))}" if p.get("error") else
+                          f"    {p['wall_s']:.1f} s wall, {p['iterations']} iterations", highlight=False)
+
+    run_gpu_bench(models, precisions, batch_sizes, image_size, repeats, warmup, baseline, out, progress,
+                  platform=device if device in ("cpu", "gpu") else None, workload=workload, workload_options=opts)
+    console.print((out / "bench_gpu.md").read_text(), highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Written: {out}/bench_gpu.json, bench_gpu.md, bench_gpu.png", highlight=False)
 
 
 weights_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import pretrained weights.")

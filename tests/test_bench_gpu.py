@@ -198,3 +198,26 @@ def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(tmp_path):
                                                                     "gpu_check.log", "parity_gpu"]
     assert sorted(p.name for p in (dry_run / "out" / "parity_gpu").iterdir()) == ["parity.json", "parity.md"]
     assert docs_before == _docs_state()
+
+
+@needs_jax
+@pytest.mark.slow
+def test_bench_cli_under_jax_without_tensorflow(tmp_path):
+    """`leuknet bench` under JAX where TensorFlow cannot be imported: --device cpu runs the JAX benchmark (a line
+    per measurement), --device gpu without a GPU is one line, exit 2, and writes nothing."""
+    import os
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=str(ROOT / "tests" / "no_tensorflow"))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "leuknet.cli", "bench", *map(str, a)],  # noqa: E731
+                                    capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    r = run("--device", "cpu", "--batch-size", "4", "--image-size", "32", "--repeats", "1", "--warmup", "1",
+            "--out", tmp_path / "b")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "[1/2] keras leuknet fp32 batch 4 ..." in r.stdout and "train " in r.stdout and "pipeline " in r.stdout
+    saved = json.loads((tmp_path / "b" / "bench_gpu.json").read_text())
+    assert saved["platform"] == "cpu" and [x["model"] for x in saved["results"]] == ["leuknet"]  # no --baseline
+    r = run("--device", "gpu", "--batch-size", "4", "--out", tmp_path / "g")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "GPU" in r.stderr, r.stderr
+    assert not (tmp_path / "g").exists()
