@@ -20,11 +20,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leuknet import interrupts
 from leuknet.console import plural
 from leuknet.errors import LeuknetError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="MATLAB-parity CNNs for leukaemic blast classification (LeukNet, ...).")
+# --backend of the commands that take no RunConfig (train and the studies have it from RunConfig.backend)
+BACKEND_OPTION = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else tensorflow "
+                              "where installed (and, for --device gpu, seeing a GPU), else jax).")
+
+
 def _console(stderr=False) -> Console:
     """Rich console; when the output is not a terminal (a log file, a batch system) lines are not wrapped at 80
     columns: full lines, tables at their natural width."""
@@ -53,8 +59,6 @@ class RunDisplay:
         self.scan = None
 
     def __call__(self, event, payload):
-        from leuknet import interrupts
-
         interrupts.check()  # a Ctrl-C swallowed where it landed stops the command at its next progress event
         if event == "dataset":
             tag = " [bold yellow](SYNTHETIC demo data)[/bold yellow]" if payload["synthetic"] else ""
@@ -328,8 +332,7 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Output folder for metrics.json and predictions.csv."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
-                                "tensorflow where installed, else jax)."),
+    backend: str = BACKEND_OPTION,
     overwrite: bool = typer.Option(False, help="Replace files in an existing output folder."),
 ):
     """Evaluate a trained model on a labelled data set."""
@@ -360,8 +363,7 @@ def predict(
     out: Path = typer.Option(Path("predictions.csv"), help="CSV of class probabilities."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
-                                "tensorflow where installed, else jax)."),
+    backend: str = BACKEND_OPTION,
     show: int = typer.Option(20, help="Rows to show in the table (all are in the CSV)."),
     overwrite: bool = typer.Option(False, help="Replace an existing --out file."),
 ):
@@ -610,8 +612,7 @@ def bench(
     workload_images_per_class: int = typer.Option(1130, min=4, help="Demo images per class for the workload."),
     workload_epochs: Optional[int] = typer.Option(None, min=1, help="Override the workload's 10 epochs."),
     out: Path = typer.Option(Path("bench"), help="Folder for bench.json, bench.md, bench.png."),
-    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
-                                "tensorflow where installed (and, for --device gpu, seeing a GPU), else jax)."),
+    backend: str = BACKEND_OPTION,
 ):
     """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. Under
     JAX (a GPU without TensorFlow): the JAX benchmark, --baseline its PyTorch eager peer (docs/gpu.md), in
@@ -788,8 +789,7 @@ def explain(
     class_name: Optional[str] = typer.Option(None, "--class", help="Explain this class (default: the predicted)."),
     layer: Optional[str] = typer.Option(None, help="Target layer (default: the last convolution)."),
     device: str = typer.Option("auto", help="cpu, gpu or auto."),
-    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
-                                "tensorflow where installed, else jax)."),
+    backend: str = BACKEND_OPTION,
 ):
     """Grad-CAM heatmaps overlaid on the cells: what the network looks at."""
     from leuknet.profiles import prepare_device
@@ -838,15 +838,14 @@ def parity(
     cases: Optional[Path] = typer.Option(None, help="Folder of reference cases (default: the repository's "
                                          "parity/cases)."),
     device: str = typer.Option("cpu", help="cpu, gpu or auto (float32 products in full float32: TF32 off)."),
-    backend: str = typer.Option("auto", help="Keras backend: tensorflow, jax or auto ($KERAS_BACKEND, else "
-                                "tensorflow where installed, else jax)."),
+    backend: str = BACKEND_OPTION,
 ):
     """Check every MATLAB behaviour leuknet claims against independent reference cases; exit 1 on a failure."""
-    from leuknet.profiles import prepare_device, resolve_device, strict_float32
+    from leuknet.profiles import allow_tf32, prepare_device, resolve_device
 
     prepare_device(device, backend=backend)
     resolve_device(device)  # --device gpu without one: one line
-    strict_float32()
+    allow_tf32(False)
     from leuknet.parity import run_all, write
 
     t = Table(title="leuknet parity", title_justify="left")
@@ -913,8 +912,6 @@ def main(argv=None):
     """Entry point: LeuknetError and usage errors -> one line and exit 2; Ctrl-C -> one line and exit 130."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ log lines on any command
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # nor OpenCV's decoder warnings (skipped files say why)
-    from leuknet import interrupts
-
     try:
         with interrupts.kept():  # Ctrl-C never lost (leuknet.interrupts)
             code = app(args=argv, standalone_mode=False)

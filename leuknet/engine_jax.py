@@ -118,10 +118,7 @@ class JaxEngine:
         several devices splits evenly): padded rows are zero images labelled -1, whose one-hot target is zero and
         whose prediction never counts as correct, so the sums are those of the real rows."""
         n = len(x)
-        y = np.asarray(y, np.int32)
-        if rows is not None and n < rows:
-            x = np.concatenate([x, np.zeros((rows - n,) + x.shape[1:], x.dtype)])
-            y = np.concatenate([y, np.full(rows - n, -1, np.int32)])
+        x, y = _padded(x, rows), _padded(np.asarray(y, np.int32), rows, fill=-1)
         values = [v.value for v in self._trainable], [v.value for v in self._others]
         loss, correct, probs = self._eval(*values, _on_device(x), _on_device(y))
         return loss, correct, probs[:n]
@@ -155,13 +152,22 @@ class JaxEngine:
 
         def step(x):
             n = int(np.shape(x)[0])
-            if n < rows[0]:
-                x = jnp.concatenate([jnp.asarray(x), jnp.zeros((rows[0] - n,) + tuple(x.shape[1:]), x.dtype)])
             rows[0] = max(rows[0], n)
+            x = _padded(x, rows[0])
             return forward([v.value for v in model.trainable_variables],
                            [v.value for v in model.non_trainable_variables], _on_device(x))[:n]
 
         return step
+
+
+def _padded(a, rows, fill=0):
+    """``a`` with rows of ``fill`` appended up to ``rows`` (``a`` itself when it has as many, or ``rows`` is
+    None); NumPy for host arrays, jax.numpy for device ones."""
+    n = int(np.shape(a)[0])
+    if rows is None or n >= rows:
+        return a
+    xp = np if isinstance(a, np.ndarray) else jnp
+    return xp.concatenate([a, xp.full((rows - n,) + tuple(a.shape[1:]), fill, a.dtype)])
 
 
 def _all_finite(arrays):

@@ -139,16 +139,9 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> 
     from keras import ops
 
     from leuknet.colorspace import convert
-    from leuknet.data.pipeline import crop_border, read_image, resize_uint8, resize_uint8_np
+    from leuknet.data.pipeline import crop_border, read_image, resize_image
     from leuknet.io import atomic_path
     from leuknet.run import collect_images, load_model, model_metadata
-
-    if keras.backend.backend() == "tensorflow":  # the resize the backend's pipeline uses (tf.image, or NumPy's)
-        import tensorflow as tf
-
-        resize = lambda img, size: resize_uint8(tf.constant(img), size).numpy()  # noqa: E731
-    else:
-        resize = resize_uint8_np
 
     model = load_model(model_file)
     meta = model_metadata(model)
@@ -162,11 +155,11 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> 
     rows = []
     for f in collect_images(inputs):
         rgb = crop_border(read_image(f), meta.get("crop", 0))
-        x = resize(convert(rgb, meta["colorspace"]), meta["input_size"])
+        x = resize_image(convert(rgb, meta["colorspace"]), meta["input_size"])
         cam, idx, target = grad_cam(model, x[None], cls, layer_name)
         probs = ops.convert_to_numpy(model(x[None].astype(np.float32), training=False))[0]
         explained, p = meta["classes"][int(idx[0])], float(probs[int(idx[0])])
-        shown = resize(rgb, meta["input_size"])
+        shown = resize_image(rgb, meta["input_size"])
         fig = gradcam_figure(shown, cam[0], explained, p, target)
         path = out / f"{Path(f).stem}_gradcam.png"
         with atomic_path(path) as tmp:

@@ -38,10 +38,6 @@ def _backend() -> str:
     return keras.backend.backend()
 
 
-def _tensorflow() -> bool:
-    return _backend() == "tensorflow"
-
-
 def _numpy(x) -> np.ndarray:
     """A layer's or model's output (a TensorFlow tensor, a jax.Array) or a variable as a NumPy array (a variable
     through its value: Keras 3.15's JAX variable has an ``__array__`` without NumPy 2's ``copy`` keyword)."""
@@ -131,16 +127,9 @@ def _colour(c):
 def _resize(c):
     """The resize the running backend's pipeline uses: tf.data's :func:`resize_uint8` (``tf.image.resize``) under
     TensorFlow, :func:`resize_uint8_np` (MATLAB's mirrored borders) under any other backend."""
-    from leuknet.data.pipeline import resize_uint8, resize_uint8_np
+    from leuknet.data.pipeline import resize_image
 
-    size = tuple(int(v) for v in c["size"])
-    if _tensorflow():
-        import tensorflow as tf
-
-        out = _numpy(resize_uint8(tf.constant(c["x"]), size))
-    else:
-        out = resize_uint8_np(c["x"], size)
-    out = out.astype(np.float64)
+    out = resize_image(c["x"], tuple(int(v) for v in c["size"])).astype(np.float64)
     m = int(c["margin"])
     return out[m:-m, m:-m] if m else out
 

@@ -268,18 +268,19 @@ def resolve_profile(device, precision=None, batch_size=128, strategy="auto", gpu
                    batch_size, precision == "fp16", cores, 2, cache_mb, notes, backend=backend)
 
 
-def strict_float32():
-    """Float32 matrix products in full float32 on every device (TF32 off): the parity setting, as fp32 runs."""
+def allow_tf32(allowed: bool):
+    """Float32 matrix products in TensorFloat-32 (``--precision tf32``) or in full float32 (fp32, the parity
+    setting: XLA's GPU default is TF32 for them), on the running backend."""
     import keras
 
     if keras.backend.backend() == "jax":
         import jax
 
-        jax.config.update("jax_default_matmul_precision", "highest")
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if allowed else "highest")
     else:
         import tensorflow as tf
 
-        tf.config.experimental.enable_tensor_float_32_execution(False)
+        tf.config.experimental.enable_tensor_float_32_execution(allowed)
 
 
 def apply_profile(profile: Profile):
@@ -287,16 +288,12 @@ def apply_profile(profile: Profile):
     import keras
 
     keras.mixed_precision.set_dtype_policy(profile.dtype_policy)
+    if profile.backend == "jax" or profile.device == "gpu":
+        allow_tf32(profile.tf32)
     if profile.backend == "jax":
-        import jax
-
-        # float32 products in full float32 (XLA's GPU default is TF32 for them); --precision tf32 allows TF32
-        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if profile.tf32 else "highest")
         return
     import tensorflow as tf
 
-    if profile.device == "gpu":
-        tf.config.experimental.enable_tensor_float_32_execution(profile.tf32)
     if profile.intra_op_threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(profile.intra_op_threads)

@@ -543,7 +543,7 @@ def stream_predict(model, files, meta, batch_size=64, progress=None):
     probs, oks = [], []
     for imgs, ok in file_batches(files, meta["input_size"], meta["colorspace"], batch=batch_size,
                                  crop=meta.get("crop", 0)):
-        p = ops.convert_to_numpy(step(ops.convert_to_tensor(imgs.astype(np.float32))))
+        p = ops.convert_to_numpy(step(ops.convert_to_tensor(imgs)))  # uint8 in: the model casts it
         probs.append(p[ok])
         oks.append(ok)
         if progress:

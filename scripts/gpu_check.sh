@@ -113,7 +113,8 @@ say "   demo data: drawing $(( 2 * PER_CLASS )) images in the background (pid $D
 step parity "$(limit "$PARITY_S" $(( BENCH_S + WORKLOAD_S )))" python3 - <<'EOF'
 import os, shutil, tempfile
 import jax
-jax.config.update("jax_default_matmul_precision", "highest")
+from leuknet.profiles import allow_tf32
+allow_tf32(False)  # float32 products in full float32, as `leuknet parity` runs
 from leuknet.parity import DEFAULT_CASES, run_all, write
 cases = None
 if os.environ["GPU_CHECK_PLATFORM"] == "cpu":  # the dry run: three cases (CI runs them all under JAX already)

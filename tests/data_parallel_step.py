@@ -45,5 +45,5 @@ _, two, model, loss_two = run(start)
 kernel = model.get_layer("conv_1").kernel.value
 assert len(kernel.sharding.device_set) == 2  # replicated over both devices
 scale = max(float(np.abs(a - s).max()) for a, s in zip(one, start))
-print("validation", loss_one, loss_two)
+print("validation", loss_one[0], loss_two[0])  # the losses
 print("relative", max(float(np.abs(a - b).max()) for a, b in zip(one, two)) / scale)

@@ -205,6 +205,14 @@ def _resize_float32_np(img, size):
     return np.ascontiguousarray(x, np.float32)
 
 
+def resize_image(img, size):
+    """One uint8 image (NumPy in and out) resized as the running backend's pipeline resizes:
+    :func:`resize_uint8` (tf.image) on tf.data, :func:`resize_uint8_np` (MATLAB's imresize) otherwise."""
+    if _use_tf_data():
+        return resize_uint8(img, size).numpy()
+    return resize_uint8_np(img, size)
+
+
 def _decode_resize_np(path, size, space="rgb", crop=0, channels=3, color_preprocessing="none"):
     """The NumPy twin of the tf.data decode: (uint8 image at ``size``, status, source H x W); black if unread."""
     img, status, hw = _decode_py(path, space, crop, channels, color_preprocessing)
@@ -255,9 +263,11 @@ def file_batches(paths, size, space="rgb", batch=64, crop=0, channels=3, color_p
             yield imgs.numpy(), ok.numpy()
         return
 
+    decoders = ThreadPoolExecutor(_workers(), thread_name_prefix="leuknet-scan")  # one pool for the stream
+
     def chunk(lo):
         images, status, _ = _scan_np(paths[lo : lo + batch], size, space, True, batch, None, crop, channels,
-                                     color_preprocessing)
+                                     color_preprocessing, pool=decoders)
         return images, status == 0
 
     ahead = ThreadPoolExecutor(1, thread_name_prefix="leuknet-files")
@@ -269,6 +279,7 @@ def file_batches(paths, size, space="rgb", batch=64, crop=0, channels=3, color_p
             yield done
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
+        decoders.shutdown(wait=True, cancel_futures=True)
 
 
 def _augment_py(img, seed):
@@ -308,9 +319,10 @@ def _scan_tf(paths, size, space, keep_images, batch, progress, crop, channels, c
     return images, status, hws
 
 
-def _scan_np(paths, size, space, keep_images, batch, progress, crop, channels, color_preprocessing):
+def _scan_np(paths, size, space, keep_images, batch, progress, crop, channels, color_preprocessing, pool=None):
     """:func:`_scan` without TensorFlow: chunks of files decoded (and resized, when kept) by a thread pool
-    (OpenCV's decoders and BLAS release the GIL), each written straight into its rows."""
+    (OpenCV's decoders and BLAS release the GIL), each written straight into its rows. ``pool``: a caller's
+    pool, kept across calls (a stream of scans), else one of its own for this scan."""
     n = len(paths)
     size = tuple(int(v) for v in size)
     images = np.empty((n,) + size + (channels,), np.uint8) if keep_images else None
@@ -328,14 +340,16 @@ def _scan_np(paths, size, space, keep_images, batch, progress, crop, channels, c
 
     workers = _workers()
     chunk = max(1, min(int(batch), -(-n // (4 * workers))))
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="leuknet-scan")
+    own = pool is None
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="leuknet-scan") if own else pool
     try:
         for f in [pool.submit(work, lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]:
             k = f.result()
             if progress:
                 progress(k)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
     return images, status, hws
 
 

@@ -326,8 +326,10 @@ def _jax_execution(fn, options):
 
     from keras import distribution
 
+    from leuknet.profiles import visible_gpus
+
     env = options.ExecutionEnvironment
-    gpus = distribution.list_devices("gpu") if _jax_has_gpus() else []
+    gpus = distribution.list_devices("gpu") if visible_gpus() else []
     if env == "cpu":  # the network's weights and every step on the CPU; the GPUs stay to the rest of the script
         return distribution.DataParallel(devices=distribution.list_devices("cpu")[:1]).scope() if gpus else \
             contextlib.nullcontext()
@@ -340,15 +342,6 @@ def _jax_execution(fn, options):
     if env == "multi-gpu" and len(gpus) > 1:
         return distribution.DataParallel(devices=gpus).scope()
     return contextlib.nullcontext()
-
-
-def _jax_has_gpus() -> bool:
-    import jax
-
-    try:
-        return bool(jax.devices("gpu"))
-    except RuntimeError:  # no GPU platform (JAX_PLATFORMS=cpu, or no CUDA plugin)
-        return False
 
 
 def _check_gpus(fn, options, n, backend):
