@@ -14,7 +14,7 @@ from leuknet import bench_gpu
 ROOT = Path(__file__).resolve().parents[1]
 needs_jax = pytest.mark.skipif(find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
 needs_torch = pytest.mark.skipif(find_spec("torch") is None, reason="torch is not installed: the PyTorch peer "
-                                 "(pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+                                 "(pip install -e '.[torch]')")
 TINY = dict(models=("leuknet",), precisions=("fp32",), batch_sizes=(4,), image_size=32, repeats=1, warmup=1,
             platform="cpu", peak_size=128, peak_repeats=2, peak_probes=1, pipeline_files=8)
 

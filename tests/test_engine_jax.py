@@ -1,6 +1,6 @@
 """The Trainer's JAX engine (leuknet.engine_jax) in this process: MATLAB's cadence, checkpoint -> resume, the
-best-validation network, float16 loss scaling. Run by .ci/run's ``KERAS_BACKEND=jax`` pass (Keras fixes its
-backend at import; the TensorFlow pass covers the same Trainer code with its own engine in test_resume,
+best-validation network, float16 loss scaling. Run by the ``KERAS_BACKEND=jax`` pass that
+tests/test_backends.py starts inside the one test command (Keras fixes its backend at import; the TensorFlow pass covers the same Trainer code with its own engine in test_resume,
 test_solvers and test_cli)."""
 
 import keras
@@ -11,7 +11,7 @@ from keras import ops
 from conftest import blob_image
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax",
-                                reason="the JAX engine: .ci/run's KERAS_BACKEND=jax pass runs these")
+                                reason="the JAX engine: test_backends.py's KERAS_BACKEND=jax pass runs these")
 
 
 def blobs(n_per_class=10, size=32, seed=0):
