@@ -458,6 +458,45 @@ def run_gpu_workload(name="leuknet-paper", precision="bf16", out=None, platform=
     return row
 
 
+def describe(event, p) -> str | None:
+    """One line of plain text for a progress event of :func:`run_gpu_bench` / :func:`run_gpu_workload` (None for
+    an event that says nothing): what ``leuknet bench`` under JAX and ``scripts/gpu_check.sh`` print."""
+    if event == "probe":
+        return "Matmul peak probe ..."
+    if event == "probe_result":
+        peaks = ", ".join(f"{k} {v['median_gflops'] / 1000:.3g} TFLOP/s" for k, v in p["peaks"].items())
+        return f"    {p['device_kind']}: {peaks}"
+    if event == "config":
+        s = p["spec"]
+        return (f"[{p['i'] + 1}/{p['n']}] {s['kind']} {s.get('model', '')} {s.get('precision', '')} "
+                f"batch {s['batch_size']} ...")
+    if event == "skipped":
+        return (f"    not measured (time budget spent): {p.get('kind')} {p.get('model', '')} {p.get('precision', '')} "
+                f"batch {p.get('batch_size')}")
+    if event == "result":
+        if "error" in p:
+            return f"    failed: {p['error']}"
+        if "train_images_per_s" in p:
+            extra = [f"{100 * p['train_fraction_of_peak']:.1f}% of peak" if p.get("train_fraction_of_peak") else "",
+                     f"first step {p['first_train_step_s']:.1f} s" if p.get("first_train_step_s") else "",
+                     f"peak memory {p['peak_memory_bytes'] / 2**30:.1f} GiB" if p.get("peak_memory_bytes") else ""]
+            return (f"    train {p['train_images_per_s']:.1f} img/s, inference {p['inference_images_per_s']:.1f} img/s"
+                    + "".join(f", {e}" for e in extra if e))
+        if "pipeline_images_per_s" in p:
+            return (f"    pipeline {p['pipeline_images_per_s']:.0f} img/s on the host, "
+                    f"{p['to_device_images_per_s']:.0f} img/s to the device")
+        return None
+    if event == "workload":
+        return f"Workload {p['name']} ({p['precision']}) ..."
+    if event == "workload_result":
+        if p.get("error"):
+            return f"    failed: {p['error']}"
+        acc = p.get("test_accuracy")
+        return (f"    {p['wall_s']:.1f} s wall ({p['train_s']:.1f} s training), {p['iterations']} iterations"
+                + (f", test accuracy {100 * acc:.2f}%" if acc is not None else ""))
+    return None
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # the report
 

@@ -666,31 +666,12 @@ def bench(
 def _bench_jax(models, device, precisions, batch_sizes, image_size, repeats, warmup, baseline, workload, opts, out):
     """``leuknet bench`` under JAX: :func:`leuknet.bench_gpu.run_gpu_bench` on the GPU (or, ``--device cpu``, on
     the CPU), a line per measurement as it finishes."""
-    from leuknet.bench_gpu import run_gpu_bench
+    from leuknet.bench_gpu import describe, run_gpu_bench
 
     def progress(event, p):
-        if event == "probe":
-            console.print("Matmul peak probe ...", highlight=False)
-        elif event == "probe_result":
-            peaks = ", ".join(f"{k} {v['median_gflops'] / 1000:.3g} TFLOP/s" for k, v in p["peaks"].items())
-            console.print(f"    {p['device_kind']}: {peaks}", highlight=False)
-        elif event == "config":
-            sp = p["spec"]
-            console.print(f"[{p['i'] + 1}/{p['n']}] {sp['kind']} {sp.get('model', '')} {sp.get('precision', '')} "
-                          f"batch {sp['batch_size']} ...", highlight=False)
-        elif event == "result":
-            if "error" in p:
-                console.print(f"    failed: {escape(p['error'])}", highlight=False)
-            elif "train_images_per_s" in p:
-                console.print(f"    train {p['train_images_per_s']:.1f} img/s, inference "
-                              f"{p['inference_images_per_s']:.1f} img/s", highlight=False)
-            elif "pipeline_images_per_s" in p:
-                console.print(f"    pipeline {p['pipeline_images_per_s']:.0f} img/s", highlight=False)
-        elif event == "workload":
-            console.print(f"Workload {p['name']} ({p['precision']}) ...", highlight=False)
-        elif event == "workload_result":
-            console.print(f"    failed: {escape(str(p['error']))}" if p.get("error") else
-                          f"    {p['wall_s']:.1f} s wall, {p['iterations']} iterations", highlight=False)
+        line = describe(event, p)
+        if line is not None:
+            console.print(line, highlight=False, markup=False)
 
     run_gpu_bench(models, precisions, batch_sizes, image_size, repeats, warmup, baseline, out, progress,
                   platform=device if device in ("cpu", "gpu") else None, workload=workload, workload_options=opts)

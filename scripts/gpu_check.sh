@@ -130,30 +130,17 @@ EOF
 # 3. the GPU bench, most telling measurements first (LeukNet bf16 and its PyTorch peer at batch 128)
 BENCH_S=$(limit "$BENCH_S" "$WORKLOAD_S")
 step bench "$BENCH_S" python3 - "$DEST" "$(( BENCH_S - 45 ))" <<'EOF'
-import json, sys, time
-from leuknet.bench_gpu import run_gpu_bench
+import os, sys, time
+from leuknet.bench_gpu import describe, run_gpu_bench
+from leuknet.errors import LeuknetError
 t0 = time.perf_counter()
 
+
 def progress(event, p):
-    t = f"[{time.perf_counter() - t0:5.0f} s]"
-    if event == "config":
-        s = p["spec"]
-        print(t, f"{p['i'] + 1}/{p['n']} {s['kind']} {s.get('model', '')} {s.get('precision', '')} batch "
-              f"{s['batch_size']}", flush=True)
-    elif event == "result":
-        keys = ("error", "train_images_per_s", "inference_images_per_s", "train_fraction_of_peak",
-                "peak_memory_bytes", "first_train_step_s", "pipeline_images_per_s", "to_device_images_per_s")
-        print(t, "   ", {k: round(v, 3) if isinstance(v, float) else v for k, v in p.items() if k in keys},
-              flush=True)
-    elif event == "probe_result":
-        print(t, "devices", p["devices"], "peaks GFLOP/s",
-              {k: round(v["median_gflops"]) for k, v in p["peaks"].items()}, flush=True)
-    elif event == "skipped":
-        print(t, "skipped (budget):", p.get("kind"), p.get("model", ""), p.get("precision"), p.get("batch_size"))
+    line = describe(event, p)
+    if line is not None:
+        print(f"[{time.perf_counter() - t0:5.0f} s]", line, flush=True)
 
-import os
-
-from leuknet.errors import LeuknetError
 
 if os.environ["GPU_CHECK_PLATFORM"] == "cpu":  # the dry run
     sizes = dict(models=("leuknet",), precisions=("fp32",), batch_sizes=(4,), image_size=32, repeats=1, warmup=1,

@@ -194,6 +194,7 @@ def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(tmp_path):
     for name in ("jax-devices", "parity", "bench", "workload"):
         assert f"   {name}: exit 0," in summary, log[-3000:]
     assert "3 of 3 parity cases pass on cpu" in log
+    assert "s] [1/3] keras leuknet fp32 batch 4 ..." in log and "s]     train " in log, log[-3000:]  # describe()
     assert sorted(p.name for p in (dry_run / "out").iterdir()) == ["bench_gpu.json", "bench_gpu.md", "bench_gpu.png",
                                                                     "gpu_check.log", "parity_gpu"]
     assert sorted(p.name for p in (dry_run / "out" / "parity_gpu").iterdir()) == ["parity.json", "parity.md"]
@@ -221,3 +222,28 @@ def test_bench_cli_under_jax_without_tensorflow(tmp_path):
     r = run("--device", "gpu", "--batch-size", "4", "--out", tmp_path / "g")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "GPU" in r.stderr, r.stderr
     assert not (tmp_path / "g").exists()
+
+
+def test_progress_lines_say_each_event():
+    """describe(): the line `leuknet bench` under JAX and gpu_check.sh print for each progress event."""
+    d = bench_gpu.describe
+    assert d("probe", {}) == "Matmul peak probe ..."
+    assert d("probe_result", {"device_kind": "NVIDIA H200", "peaks": {"bf16": {"median_gflops": 790e3}}}) == \
+        "    NVIDIA H200: bf16 790 TFLOP/s"
+    spec = {"kind": "keras", "model": "leuknet", "precision": "bf16", "batch_size": 128}
+    assert d("config", {"i": 0, "n": 9, "spec": spec}) == "[1/9] keras leuknet bf16 batch 128 ..."
+    row = {"train_images_per_s": 3012.4, "inference_images_per_s": 9001.0, "train_fraction_of_peak": 0.123,
+           "first_train_step_s": 4.26, "peak_memory_bytes": 3 * 2**30}
+    assert d("result", row) == ("    train 3012.4 img/s, inference 9001.0 img/s, 12.3% of peak, first step 4.3 s, "
+                                "peak memory 3.0 GiB")
+    assert d("result", {"train_images_per_s": 5.0, "inference_images_per_s": 7.0}) == \
+        "    train 5.0 img/s, inference 7.0 img/s"
+    assert d("result", {"error": "timed out after 120 s"}) == "    failed: timed out after 120 s"
+    assert d("result", {"pipeline_images_per_s": 812.0, "to_device_images_per_s": 790.2}) == \
+        "    pipeline 812 img/s on the host, 790 img/s to the device"
+    assert d("skipped", spec) == "    not measured (time budget spent): keras leuknet bf16 batch 128"
+    assert d("workload", {"name": "leuknet-paper", "precision": "bf16"}) == "Workload leuknet-paper (bf16) ..."
+    assert d("workload_result", {"wall_s": 17.23, "train_s": 9.0, "iterations": 120, "test_accuracy": 0.9}) == \
+        "    17.2 s wall (9.0 s training), 120 iterations, test accuracy 90.00%"
+    assert d("workload_result", {"error": "exit 1: boom"}) == "    failed: exit 1: boom"
+    assert d("something new", {}) is None
