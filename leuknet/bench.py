@@ -297,6 +297,9 @@ def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, re
         check_precision(p, device)
     if not batch_sizes or min(batch_sizes) < 1:
         raise ConfigError("give at least one positive --batch-size")
+    from leuknet.profiles import resolve_device
+
+    resolve_device(device)  # --device gpu without one: refused (after the checks above, which need no backend)
     with (claim(lock_path_for(out), what=f"benchmark folder {out}", error=InUseError,
                 hint="wait for that benchmark to finish, or choose another --out") if out
           else contextlib.nullcontext()):

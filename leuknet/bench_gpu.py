@@ -293,8 +293,9 @@ def _gpu_driver():
     return [{"name": n, "driver": d, "memory": m} for n, d, m in rows] or None
 
 
-def _check(precisions, batch_sizes, platform):
-    """What the parent checks (the model names and input size are checked by the probe, which imports Keras)."""
+def check_settings(precisions, batch_sizes, platform="gpu"):
+    """What the parent checks (the model names and input size are checked by the probe, which imports Keras);
+    `leuknet bench` checks these first, on either backend, before the backend starts."""
     for p in precisions:
         if p not in PRECISIONS:
             raise ConfigError(f"unknown precision {p!r}; choose {', '.join(PRECISIONS)}")
@@ -342,7 +343,7 @@ def run_gpu_bench(models=("leuknet", "alexnet"), precisions=("fp32", "bf16", "fp
     first of ``precisions``)."""
     platform = platform or "gpu"
     models, precisions, batch_sizes = tuple(models), tuple(precisions), tuple(int(b) for b in batch_sizes)
-    _check(precisions, batch_sizes, platform)
+    check_settings(precisions, batch_sizes, platform)
     import contextlib
 
     from leuknet.errors import InUseError

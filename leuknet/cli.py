@@ -271,13 +271,10 @@ def train(
             name = given[0].replace("_", "-") if given else "option"
             raise LeuknetError(f"--resume continues with the interrupted run's saved settings; drop --{name}")
         cfg = load_resume(flags["out"])  # reads no image and imports no TensorFlow
-        device, backend = str(cfg.device), str(cfg.backend)
-    else:
-        device, backend = flags.get("device") or "auto", flags.get("backend") or "auto"
-    # before Keras and TensorFlow are imported (the configuration's checks import the model registry)
-    prepare_device(device, collective=flags.get("strategy") == "multi-worker", backend=backend)
-    if not resume_run:
+    else:  # checked whole, in a fraction of a second: neither Keras nor TensorFlow is imported yet
         cfg = resolve(dict(flags, options=tuple(option), verbose=not quiet))
+    # before Keras and TensorFlow are imported
+    prepare_device(str(cfg.device), collective=flags.get("strategy") == "multi-worker", backend=str(cfg.backend))
     from leuknet.run import check_run
 
     check_run(cfg)  # everything that can fail before an image is read fails here
@@ -313,8 +310,8 @@ def _train_cv(flags, option, k, repeats, resume_run, workers):
         raise LeuknetError(f"--cv runs one folder of fold runs and keeps the finished ones: drop --{given[0]} (to "
                            "continue an interrupted --cv run, start the same command with the same --out again)")
     flags = _study_flags(dict(flags, verbose=False), option)
+    cfg = resolve(flags)  # checked whole before any image is read (and before Keras is imported)
     prepare_device(flags["device"], backend=flags.get("backend"))
-    cfg = resolve(flags)  # checked whole before any image is read
     # runs/cv5-leuknet-<time>: not runs/leuknet-*, which names single run directories (the README's $RUN)
     out = Path(flags["out"]) if flags.get("out") else Path(default_out(f"cv{k}-{cfg.model}"))
     console.print(f"[bold]leuknet train --cv {k}[/bold]: model {cfg.model}, recipe {cfg.recipe}, {k} folds x "
@@ -336,8 +333,10 @@ def evaluate(
     overwrite: bool = typer.Option(False, help="Replace files in an existing output folder."),
 ):
     """Evaluate a trained model on a labelled data set."""
+    from leuknet.io import check_model_file
     from leuknet.profiles import prepare_device
 
+    check_model_file(model_file)  # before the backend starts: a mistake answers at once
     prepare_device(device, backend=backend)
     from leuknet.profiles import resolve_device
     from leuknet.run import evaluate_run
@@ -369,10 +368,12 @@ def predict(
 ):
     """Class probabilities for images (a table and a CSV)."""
     from leuknet.errors import ConfigError
+    from leuknet.io import check_model_file
     from leuknet.profiles import prepare_device
 
     if out.exists() and not overwrite:  # checked before any work: an earlier run's CSV is never lost silently
         raise ConfigError(f"--out {out} exists; pass --overwrite to replace it, or another --out")
+    check_model_file(model_file)  # before the backend starts: a mistake answers at once
     prepare_device(device, backend=backend)
     from leuknet.artefacts import write_predictions
     from leuknet.profiles import resolve_device
@@ -495,15 +496,17 @@ def colorspace(
     cut = "## Figures" if cv else "Per-class"
     if workers > 1:
         return _study_in_workers(ctx, ["colorspace"], workers, out / "colorspace.md", cut)
+    from leuknet.comparison import colour_variants, variant_configs
     from leuknet.profiles import prepare_device
+    from leuknet.study import check_task_name
 
     flags = _study_flags(flags, option)
+    check_task_name(task)
+    variant_configs(flags, colour_variants(spaces))  # every run's settings, before the backend starts
     prepare_device(flags["device"], backend=flags.get("backend"))
     if cv:
-        from leuknet.comparison import colour_variants
-        from leuknet.study import check_task, check_task_name
+        from leuknet.study import check_task
 
-        check_task_name(task)
         return _comparison(flags, colour_variants(spaces), out, "colorspace", repeats, cv,
                            check=lambda dataset: check_task(dataset, task), extra_meta={"task": task})
     from leuknet.study import run_study
@@ -566,15 +569,15 @@ def compare(
     """Train several models on the same cells and compare them: intervals, paired tests, verdicts, ranking."""
     if workers > 1:
         return _study_in_workers(ctx, ["compare"], workers, out / "compare.md", "## Figures")
-    from leuknet.comparison import model_variants
+    from leuknet.comparison import model_variants, variant_configs
     from leuknet.profiles import prepare_device
 
     flags = _study_flags(dict(flags, verbose=False), option)
-    # before Keras and TensorFlow are imported (by the model registry)
-    prepare_device(flags["device"], backend=flags.get("backend"))
     variants = model_variants(model)  # before any training: an unknown model or a single one is refused
     if not any(flags.get(k) for k in ("recipe", "data", "labels")):
         flags["recipe"] = "demo"  # the demo data: every model on the demo recipe (not, say, 100 AlexNet epochs)
+    variant_configs(flags, variants)  # every run's settings, before the backend starts
+    prepare_device(flags["device"], backend=flags.get("backend"))
     _comparison(flags, variants, out, "compare", repeats, cv)
 
 
@@ -617,17 +620,19 @@ def bench(
     """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. Under
     JAX (a GPU without TensorFlow): the JAX benchmark, --baseline its PyTorch eager peer (docs/gpu.md), in
     bench_gpu.{json,md,png}."""
+    from leuknet import models as registry
+    from leuknet.bench_gpu import check_settings
     from leuknet.profiles import prepare_device
 
+    for m in model:  # names and sizes, before the backend starts (each benchmark checks the rest)
+        registry.model_info(m)
+    check_settings(precision, batch_size)
     opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
             "epochs": workload_epochs}
     if prepare_device(device, backend=backend) == "jax":
         return _bench_jax(model, device, precision, batch_size, image_size, repeats, warmup, baseline, workload,
                           opts, out)
     from leuknet.bench import run_bench
-    from leuknet.profiles import resolve_device
-
-    resolve_device(device)
 
     def progress(event, payload):
         if event == "config":
@@ -742,15 +747,15 @@ def study_fc_units(
     if workers > 1:
         return _study_in_workers(ctx, ["study", "fc-units"], workers, out / "fc_units.md",
                                  "## Figures" if compared else None)
+    from leuknet.comparison import variant_configs, width_variants
     from leuknet.profiles import prepare_device
 
     flags = _study_flags(flags, option, model="alexnet")  # Shafique & Tehsin's AlexNet unless --model
+    variant_configs(flags, width_variants(values))  # every run's settings, before the backend starts
     prepare_device(flags["device"], backend=flags.get("backend"))
     from leuknet.study import run_fc_study
 
     if compared:
-        from leuknet.comparison import width_variants
-
         return _comparison(flags, width_variants(values), out, "fc-units", repeats, cv)
     display = StudyDisplay()
     try:
@@ -773,8 +778,10 @@ def explain(
     backend: str = BACKEND_OPTION,
 ):
     """Grad-CAM heatmaps overlaid on the cells: what the network looks at."""
+    from leuknet.io import check_model_file
     from leuknet.profiles import prepare_device
 
+    check_model_file(model_file)  # before the backend starts: a mistake answers at once
     prepare_device(device, backend=backend)
     from leuknet.explain import explain_files
 
@@ -850,10 +857,7 @@ def parity(
 @app.command("models")
 def models_cmd():
     """List the registered models."""
-    from leuknet.profiles import prepare_device
-
-    prepare_device("cpu")
-    from leuknet import models
+    from leuknet import models  # the registry imports no Keras
 
     t = Table(title="Models")
     for c in ("name", "input", "paper", "default recipe", "description"):

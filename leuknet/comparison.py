@@ -85,6 +85,16 @@ def colour_variants(spaces) -> list[Variant]:
             for s in parse_spaces(spaces)]
 
 
+def variant_configs(flags, variants) -> list:
+    """Each variant's run configuration (the flags shared by every run, ``out`` aside, with the variant's own),
+    checked whole; reads no file and imports no Keras, so the CLI checks a study with it before the backend
+    starts."""
+    from leuknet.config import resolve
+
+    common = {key: v for key, v in flags.items() if key != "out"}
+    return [resolve(dict(common, **v.flags)) for v in variants]
+
+
 def model_variants(names) -> list[Variant]:
     """``--model leuknet --model alexnet`` (or ``"leuknet,alexnet"``): one variant per model, each checked
     against the registry."""
@@ -207,8 +217,7 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
     _check_variants(variants)
     out = Path(out)
     seed0 = int(flags.get("seed") or 0)
-    common = {key: v for key, v in flags.items() if key != "out"}
-    configs = [resolve(dict(common, **v.flags)) for v in variants]  # every variant valid before any run
+    configs = variant_configs(flags, variants)  # every variant valid before any run
     base = configs[0]
     check_device(base)
     _check_same_data(configs, variants)
@@ -222,7 +231,8 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
             "recipe": ", ".join(dict.fromkeys(c.recipe for c in configs)), "data": base.data or "demo",
             "synthetic": dataset.synthetic, "variants": [v.to_dict() for v in variants], "repeats": repeats,
             "seed": seed0, "cv": _check_cv(dataset, cv, repeats, seed0) if cv is not None else None,
-            "flags": recorded_flags(common), **(extra_meta or {})}  # not --out: the folder is the study
+            # not --out: the folder is the study
+            "flags": recorded_flags({k: v for k, v in flags.items() if k != "out"}), **(extra_meta or {})}
     (out / "runs").mkdir(parents=True, exist_ok=True)
     with study_lock(out):
         _check_study_record(out, meta)

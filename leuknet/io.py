@@ -93,15 +93,25 @@ def load_model(path):
     from leuknet import layers  # noqa: F401  (registers the custom layers)
     from leuknet.errors import ModelFileError
 
-    p = Path(path)
-    reason = _model_file_problem(p)
-    if reason:
-        raise ModelFileError(reason)
+    p = check_model_file(path)
     try:
         return keras.models.load_model(p, safe_mode=True, compile=False)
     except Exception as e:  # noqa: BLE001
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise ModelFileError(f"cannot load model {p}: not a readable Keras model ({first})") from None
+
+
+def check_model_file(path) -> Path:
+    """``path`` as a Path, or a one-line :class:`~leuknet.errors.ModelFileError` where it cannot be a saved model
+    (missing, a folder, not a zip archive): what :func:`load_model` checks first, without importing Keras (the CLI
+    checks it before the backend starts)."""
+    from leuknet.errors import ModelFileError
+
+    p = Path(path)
+    reason = _model_file_problem(p)
+    if reason:
+        raise ModelFileError(reason)
+    return p
 
 
 def _model_file_problem(p: Path) -> str:

@@ -90,14 +90,30 @@ else
 fi
 export PYTHONPATH=$TMPROOT/site:$PWD
 [ "$DRY" = 1 ] || step nvidia-smi 15 nvidia-smi
-step jax-devices 40 python3 -c 'import jax, keras, numpy
+step jax-devices 40 python3 - <<'EOF'
+import importlib, importlib.metadata
+import jax, keras, numpy
 try:
     import torch
     peer = torch.__version__
 except ImportError:
     peer = "not installed (no PyTorch peer)"
 print("jax", jax.__version__, jax.devices(), "| keras", keras.__version__, keras.backend.backend(), "| numpy",
-      numpy.__version__, "| torch", peer)'
+      numpy.__version__, "| torch", peer)
+found = []  # what else leuknet imports there: a missing one is named here, before the steps that need it
+for name in ("cv2", "scipy", "matplotlib", "psutil", "ml_dtypes", "rich", "typer", "h5py", "absl", "optree"):
+    try:
+        version = getattr(importlib.import_module(name), "__version__", None)
+        if version is None:
+            try:
+                version = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                version = "?"
+        found.append(f"{name} {version}")
+    except ImportError as e:
+        found.append(f"{name} MISSING ({e})")
+print(" | ".join(found))
+EOF
 
 # the paper workload's demo data, drawn in the background while the GPU steps run (the workload waits for it)
 # (on the CPU: this process must not take the GPU's memory)

@@ -194,6 +194,7 @@ def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(tmp_path):
     for name in ("jax-devices", "parity", "bench", "workload"):
         assert f"   {name}: exit 0," in summary, log[-3000:]
     assert "3 of 3 parity cases pass on cpu" in log
+    assert "cv2 " in log and "| psutil " in log and "MISSING" not in log  # what leuknet needs there, named
     assert "s] [1/3] keras leuknet fp32 batch 4 ..." in log and "s]     train " in log, log[-3000:]  # describe()
     assert sorted(p.name for p in (dry_run / "out").iterdir()) == ["bench_gpu.json", "bench_gpu.md", "bench_gpu.png",
                                                                     "gpu_check.log", "parity_gpu"]

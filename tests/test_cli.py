@@ -109,6 +109,37 @@ def test_option_mistakes_are_one_line_before_any_image_is_read(tmp_path, folders
         assert not out.exists() and not Path(str(out) + ".partial").exists()
 
 
+def test_option_mistakes_are_reported_before_keras_starts(tmp_path):
+    """Options are checked before Keras or TensorFlow is imported (a mistake answers in a fraction of a second,
+    not after TensorFlow's start: leuknet.profiles starts it at the first import of either), and `leuknet
+    models` imports neither."""
+    missing = str(tmp_path / "none.keras")
+    mistakes = [["train", "--epochs", "0"], ["train", "--colorspace", "hvs"], ["train", "--solver", "sgd"],
+                ["train", "--model", "vgg16", "--fc-units", "256"], ["train", "--option", "GradientThresh=1"],
+                ["train", "--model", "alexnet", "--weights", str(tmp_path / "missing.onnx")],
+                ["train", "--cv", "3", "--split", "0.8,0.3,0.1"], ["colorspace", "--epochs", "0"],
+                ["compare", "--model", "vgg16", "--model", "leuknet", "--fc-units", "3"],
+                ["study", "fc-units", "--solver", "sgd"], ["evaluate", "--model-file", missing, "--data", "x"],
+                ["predict", "--model-file", missing, "x.png"], ["explain", "--model-file", missing, "x.png"],
+                ["bench", "--precision", "fp8"], ["models"]]
+    script = f"""
+import sys
+from leuknet.cli import main
+for args in {mistakes!r}:
+    try:
+        main(args)
+    except SystemExit as e:
+        print("exit", e.code)
+print("imported:", sorted(m for m in ("keras", "tensorflow", "jax") if m in sys.modules))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                       env=dict(os.environ, COLUMNS="200"))
+    assert r.stdout.count("exit 2") == len(mistakes) - 1 and "exit 0" in r.stdout, r.stdout + r.stderr
+    assert "imported: []" in r.stdout, r.stdout
+    assert len(error_lines(r.stderr)) == len(mistakes) - 1, r.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders, capsys, monkeypatch):
     """In-process through the entry point for every case (one TensorFlow start), and two through a real process
     (the exit status and stderr a shell sees)."""

@@ -31,7 +31,7 @@ def test_every_builder_takes_exactly_its_options():
     import inspect
 
     for name in models.list_models():
-        builder = models._get(name)[1]
+        builder = models.builder(name)
         params = inspect.signature(builder).parameters
         assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), name
         assert set(params) - {"num_classes"} == set(models.accepts(name)), name

@@ -7,6 +7,7 @@ settings with ``_`` for ``-``); :func:`build` refuses any other option before bu
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass
 
 from leuknet.errors import ConfigError
@@ -37,6 +38,9 @@ _REGISTRY: dict = {}
 
 
 def register(info: ModelInfo, builder):
+    """``builder``: a function, or the name of a module whose ``build`` is imported at the first build (so that
+    the registry itself imports no Keras: listing models and checking a configuration stay instant and leave the
+    Keras backend unchosen)."""
     _REGISTRY[info.name] = (info, builder)
 
 
@@ -65,6 +69,15 @@ def _get(name):
     return _REGISTRY[name]
 
 
+def builder(name: str):
+    """The function that builds model ``name`` (its module imported now, where it was registered by name)."""
+    info, b = _get(name)
+    if isinstance(b, str):
+        b = importlib.import_module(b).build
+        _REGISTRY[name] = (info, b)
+    return b
+
+
 def learnables(model) -> int:
     """MATLAB's learnables: trainable parameters (input statistics and other state are not counted)."""
     import numpy as np
@@ -75,14 +88,14 @@ def learnables(model) -> int:
 def build(name: str, num_classes: int = 2, **options):
     """Build a registered model as a Keras functional model (softmax probabilities out). An option the model does
     not accept (:func:`accepts`) is a ConfigError naming its CLI flag, raised before anything is built."""
-    info, builder = _get(name)
+    info = _get(name)[0]
     for opt in options:
         if opt not in info.options:
             allowed = ", ".join(_flag(o) for o in OPTIONS if o in info.options)
             raise ConfigError(f"{_flag(opt)} does not apply to model {name} (it accepts: {allowed})")
     if int(num_classes) < 2:
         raise ConfigError(f"num_classes must be at least 2, received {num_classes}")
-    return builder(num_classes=int(num_classes), **options)
+    return builder(name)(num_classes=int(num_classes), **options)
 
 
 def check_input_size(name: str, image_size: int, pool_stride: int = 2):
@@ -112,22 +125,18 @@ _INPUT = frozenset({"image_size", "classes", "colorspace", "normalization", "cro
 
 
 def _register_builtin():
-    from leuknet.models import leuknet_cnn
-
     register(ModelInfo("leuknet", 224, "Anilkumar, Manoj, Sagi: LeukNet (C-NMC 2019, MATLAB R2021a)",
                        "leuknet-paper", "3 x conv/ReLU/cross-channel norm/max-pool, FC 512, dropout 0.5",
                        frozenset(_INPUT | {"fc_units", "pool_stride"})),
-             leuknet_cnn.build)
-    from leuknet.models import alexnet
-
+             "leuknet.models.leuknet_cnn")
     register(ModelInfo("alexnet", 227, "Shafique & Tehsin 2018: AlexNet transfer learning (ALL-IDB2), MATLAB alexnet",
                        "alexnet-shafique", "MATLAB's 25-layer AlexNet; pretrained from --weights, new FC layers",
                        frozenset(_INPUT | {"weights", "fc_units", "lr_factor", "freeze_base", "input_order",
                                            "transfer"})),
-             alexnet.build)
+             "leuknet.models.alexnet")
     from functools import partial
 
-    from leuknet.models import applications
+    from leuknet.models import applications  # its table (Keras is imported by its build)
 
     papers = {"vgg16": ("de Oliveira & Dantas 2021 (C-NMC); Senthilkumar et al. 2023", "cnmc-oliveira"),
               "vgg19": ("de Oliveira & Dantas 2021 (C-NMC)", "cnmc-oliveira"),

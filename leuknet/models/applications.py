@@ -14,10 +14,7 @@ its own rescaling and normalisation, so it gets leuknet's zerocenter without the
 
 from __future__ import annotations
 
-import keras
-
 from leuknet.errors import ConfigError, ModelFileError
-from leuknet.layers import ClassificationOutput, ImageInputNormalization
 
 APPS = {
     "vgg16": ("VGG16", "oliveira_vgg", 1e-4, 224),
@@ -36,6 +33,10 @@ WEIGHT_FILES = {"VGG16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
 
 def build(name, num_classes=2, image_size=None, classes=None, colorspace="rgb", normalization="zerocenter", crop=0,
           class_weights=None, weights=None, l1l2=None):
+    import keras  # here, not at import: the model registry reads APPS without choosing the Keras backend
+
+    from leuknet.layers import ClassificationOutput, ImageInputNormalization
+
     app_name, head, default_l1l2, default_size = APPS[name]
     size = int(image_size or default_size)
     if size < MIN_SIZE[name]:
