@@ -158,6 +158,34 @@ def test_streamed_numpy_batches_are_decode_then_imresize(tmp_path):
     assert np.abs(x - np.stack(ref)).max() <= 1 and data._passes == 1
 
 
+def test_decoders_run_with_one_blas_thread_and_give_the_count_back(tmp_path):
+    """While a NumPy stream's decoders (one per core) resize, BLAS runs one thread (its own threads on top of
+    one decoder per core oversubscribe the cores); overlapping streams keep the limit until the last ends, and
+    the original count comes back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+    paths = files(tmp_path, n=12)
+    data, _ = load_image_data(paths, np.arange(12) % 2, (16, 16), cache_budget_mb=0)
+    with threadpool_limits(limits=2, user_api="blas"):  # this machine may have one core: a known count first
+        before = blas_threads()
+        assert before == [2], before
+        first, second = data.numpy_batches(None, 4), data.numpy_batches(None, 4)
+        next(first)
+        assert blas_threads() == [1]
+        next(second)
+        first.close()
+        assert blas_threads() == [1]  # the second stream still runs
+        rest = list(second)
+        assert len(rest) == 2 and blas_threads() == before
+        images, bad = pipeline.scan_files(paths, (16, 16))
+        assert images.shape == (12, 16, 16, 3) and not bad and blas_threads() == before
+        batches = list(pipeline.file_batches(paths, (16, 16), batch=5))
+        assert [len(x) for x, _ in batches] == [5, 5, 2] and blas_threads() == before
+
+
 def test_numpy_scan_caches_what_the_numpy_stream_reads(tmp_path, monkeypatch):
     """Off the TensorFlow backend the cache is made by the threaded scan with resize_uint8_np: the images in memory
     are the ones the file stream reads (transforms and seeded augmentations after the resize in both)."""
