@@ -338,7 +338,8 @@ def run_gpu_bench(models=("leuknet", "alexnet"), precisions=("fp32", "bf16", "fp
     ``out`` after each one. ``platform``: None or 'gpu' (a one-line DeviceError where JAX sees no GPU) or 'cpu'
     (the tests: tiny sizes). ``peak_size``: the probe's matrix side (8192 on a GPU, 1024 on a CPU).
     ``pipeline_files``: files per pipeline pass (default 4 x batch, at least 256). ``budget_s``: no new
-    measurement starts after this many seconds (those left are listed as skipped). ``workload``:
+    measurement starts after this many seconds, and one running then is stopped at it (recorded as timed out;
+    those not started are listed as skipped). ``workload``:
     'leuknet-paper' runs :func:`run_gpu_workload` after the rest, at ``workload_precisions`` (default: the
     first of ``precisions``)."""
     platform = platform or "gpu"
@@ -390,25 +391,27 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
                                        "(initialisers, the probe) is loaded by the next"}
         emit("probe_result", probe)
         specs = _specs(models, precisions, batch_sizes, baseline, common)
-        if pipeline:
+        if pipeline:  # the host pipeline's rate right after LeukNet at the first batch size (what it feeds)
             n_files = int(pipeline_files or max(4 * max(batch_sizes), 256))
             paths = _pipeline_files(Path(d) / "cells", n_files)
-            specs += [dict(common, kind="pipeline", batch_size=b, paths=paths, dtype=pipeline_dtype)
-                      for b in batch_sizes]
+            first = sum(1 for s in specs if s["model"] in ("leuknet", PEER) and s["batch_size"] == batch_sizes[0])
+            specs[first:first] = [dict(common, kind="pipeline", batch_size=b, paths=paths, dtype=pipeline_dtype)
+                                  for b in batch_sizes]
         for i, spec in enumerate(specs):
             shown = {k: v for k, v in spec.items() if k != "paths"}
-            if left() is not None and left() <= 0:
+            timeout = _child_timeout(left(), child_timeout_s)
+            if timeout is None:
                 report["skipped"].append(shown)
                 emit("skipped", shown)
                 continue
             emit("config", {"i": i, "n": len(specs), "spec": shown})
-            row = _run_child(spec, child_timeout_s, cache)
+            row = _run_child(spec, timeout, cache)
             row = row if "error" not in row else dict(_row_of(spec), error=row["error"])
             report["pipeline" if spec["kind"] == "pipeline" else "results"].append(row)
             emit("result", row)
             _finish(report, out)
-        if peak_probes > 1 and (left() is None or left() > 0):
-            again = _run_child(probe_spec, child_timeout_s, cache)
+        if peak_probes > 1 and _child_timeout(left(), child_timeout_s) is not None:
+            again = _run_child(probe_spec, _child_timeout(left(), child_timeout_s), cache)
             if "error" not in again:
                 report["peak_probes"].append(again["peaks"])
     _finish(report, out)
@@ -420,6 +423,20 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
             run_gpu_workload(workload, p, out=out, platform=platform, options=workload_options, report=report,
                              progress=progress, timeout=child_timeout_s)
     return report
+
+
+MIN_CHILD_S = 15.0  # less than this left of the budget: a measurement is not started (it could not finish)
+
+
+def _child_timeout(left, child_timeout_s):
+    """A measurement's time limit: its own, or what is left of the budget where that is less (so that a caller's
+    own limit never kills a measurement unrecorded: it ends as a row 'timed out'); None where too little is left
+    to start one."""
+    if left is None:
+        return child_timeout_s
+    if left < min(MIN_CHILD_S, child_timeout_s or MIN_CHILD_S):
+        return None
+    return left if child_timeout_s is None else min(child_timeout_s, left)
 
 
 def _settings(precisions):

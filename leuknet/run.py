@@ -370,7 +370,7 @@ def build_model(cfg: RunConfig, data: RunData, dev: Devices, cb):
     return model, trainer, opts.get("class_weights")
 
 
-def fit(cfg: RunConfig, where: RunDirectory, trainer, data: RunData, cb):
+def fit(cfg: RunConfig, where: RunDirectory, trainer, data: RunData, cb, skip_while_writing=False):
     """Stage 5: train, checkpointing into the partial directory; a run that fails or is interrupted before its
     first checkpoint leaves nothing behind."""
     from leuknet.io import write_json
@@ -386,7 +386,8 @@ def fit(cfg: RunConfig, where: RunDirectory, trainer, data: RunData, cb):
         info = trainer.fit(data.train, data.validation if len(data.validation) else None, seed=cfg.seed, callback=cb,
                            checkpoint=lambda state: write_checkpoint(where.partial / "checkpoint.npz", state),
                            checkpoint_every=cfg.checkpoint_every, resume=resume_state,
-                           checkpoint_last=False)  # the model is saved next; the checkpoint would be deleted
+                           checkpoint_last=False,  # the model is saved next; the checkpoint would be deleted
+                           skip_while_writing=skip_while_writing)
     except BaseException:  # KeyboardInterrupt too
         if not where.has_checkpoint:
             shutil.rmtree(where.partial, ignore_errors=True)  # nothing to resume: leave nothing behind
@@ -498,11 +499,12 @@ def _train_claimed(cfg: RunConfig, where: RunDirectory, cb) -> dict:
         where = RunDirectory(scratch / "run", partial_dir(scratch / "run"), scratch, lock=where.lock)
     data = split_data(cfg, cb)
     model, trainer, class_weights = build_model(cfg, data, dev, cb)
-    info, t_train = fit(cfg, where, trainer, data, cb)
+    info, t_train = fit(cfg, where, trainer, data, cb, dev.profile.skip_checkpoints_while_writing)
     evaluation = evaluate_split(cfg, trainer, data, dev.options.MiniBatchSize)
     n = evaluation["n"]
     timing = {"scan_seconds": data.scan_seconds, "train_seconds": t_train, "iterations": len(info.rows),
               "statistics_seconds": info.statistics_seconds, "final_checkpoint_seconds": info.final_checkpoint_seconds,
+              "checkpoints_skipped": info.checkpoints_skipped,
               "train_images_per_second_incl_validation":
                   len(info.rows) * dev.options.MiniBatchSize / t_train if t_train else None,
               "test_seconds": evaluation["seconds"],

@@ -17,9 +17,10 @@
 # GPU_CHECK_BENCH_S, GPU_CHECK_WORKLOAD_S; the bench and the workload get less where earlier steps ran long, so
 # that the whole stays within the total.
 #
-# GPU_CHECK_DRY_RUN=1 runs every step on the CPU at tiny sizes (JAX on the CPU, LeukNet at 32 x 32, batch 4, a
-# 16-image workload) and writes to $GPU_CHECK_TMP/bench_gpu only, not docs/: the script's own check, on any
-# machine (tests/test_bench_gpu.py runs it). GPU_CHECK_TMP (default /tmp): the folder of its scratch files.
+# GPU_CHECK_DRY_RUN=1 runs every step on the CPU at tiny sizes (JAX on the CPU, TensorFlow hidden as there,
+# LeukNet at 32 x 32, batch 4, a 16-image workload) and writes to $GPU_CHECK_TMP/bench_gpu only, not docs/: the
+# script's own check, on any machine (tests/test_bench_gpu.py runs it). GPU_CHECK_TMP (default /tmp): the folder
+# of its scratch files.
 set -u
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -89,6 +90,8 @@ else
   exit 2
 fi
 export PYTHONPATH=$TMPROOT/site:$PWD
+# the dry run as on the GPU machine: TensorFlow invisible to every process (tests/no_tensorflow)
+[ "$DRY" = 1 ] && export PYTHONPATH=$PYTHONPATH:$PWD/tests/no_tensorflow
 [ "$DRY" = 1 ] || step nvidia-smi 15 nvidia-smi
 step jax-devices 40 python3 - <<'EOF'
 import importlib, importlib.metadata
@@ -137,15 +140,24 @@ if os.environ["GPU_CHECK_PLATFORM"] == "cpu":  # the dry run: three cases (CI ru
     cases = tempfile.mkdtemp()
     for name in ("lrn_odd_w5_onnxruntime", "solver_adam_bias_corrected", "resize_450_to_224_interior"):
         shutil.copy(DEFAULT_CASES / f"{name}.npz", cases)
-results = run_all(cases, progress=lambda r: print(f"  {r['name']:40s} {r['max_abs_error']:.3g} <= {r['tolerance']:.3g}: "
-                                           f"{'yes' if r['passed'] else 'NO ' + r['note'][:160]}", flush=True))
+done = []
+
+
+def progress(r):
+    print(f"  {r['name']:40s} {r['max_abs_error']:.3g} <= {r['tolerance']:.3g}: "
+          f"{'yes' if r['passed'] else 'NO ' + r['note'][:160]}", flush=True)
+    done.append(r)
+    write(done, os.environ["GPU_CHECK_PARITY"])  # on disk after each case: a step stopped at its limit keeps them
+
+
+results = run_all(cases, progress=progress)
 write(results, os.environ["GPU_CHECK_PARITY"])
 print(f"{sum(r['passed'] for r in results)} of {len(results)} parity cases pass on {jax.devices()[0].device_kind}")
 EOF
 
 # 3. the GPU bench, most telling measurements first (LeukNet bf16 and its PyTorch peer at batch 128)
 BENCH_S=$(limit "$BENCH_S" "$WORKLOAD_S")
-step bench "$BENCH_S" python3 - "$DEST" "$(( BENCH_S - 45 ))" <<'EOF'
+step bench "$BENCH_S" python3 - "$DEST" "$(( BENCH_S - 30 ))" <<'EOF'
 import os, sys, time
 from leuknet.bench_gpu import describe, run_gpu_bench
 from leuknet.errors import LeuknetError

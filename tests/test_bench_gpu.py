@@ -195,6 +195,7 @@ def test_gpu_check_dry_run_takes_every_step_and_leaves_docs_alone(tmp_path):
         assert f"   {name}: exit 0," in summary, log[-3000:]
     assert "3 of 3 parity cases pass on cpu" in log
     assert "cv2 " in log and "| psutil " in log and "MISSING" not in log  # what leuknet needs there, named
+    assert "No module named 'tensorflow'" not in log  # TensorFlow hidden, as there, and nothing needed it
     assert "s] [1/3] keras leuknet fp32 batch 4 ..." in log and "s]     train " in log, log[-3000:]  # describe()
     assert sorted(p.name for p in (dry_run / "out").iterdir()) == ["bench_gpu.json", "bench_gpu.md", "bench_gpu.png",
                                                                     "gpu_check.log", "parity_gpu"]
@@ -248,3 +249,38 @@ def test_progress_lines_say_each_event():
         "    17.2 s wall (9.0 s training), 120 iterations, test accuracy 90.00%"
     assert d("workload_result", {"error": "exit 1: boom"}) == "    failed: exit 1: boom"
     assert d("something new", {}) is None
+
+
+def test_measurements_run_in_order_within_the_budget(tmp_path, monkeypatch):
+    """The run order (LeukNet and its peer at the first batch size, then the host pipeline, then the rest), and
+    the budget: each measurement's limit is what is left of it, one that cannot start is listed as not measured,
+    so a caller's own time limit never kills a measurement unrecorded."""
+    clock = {"t": 0.0}
+    calls = []
+
+    def child(spec, timeout=None, cache_dir=None):
+        calls.append((spec["kind"], spec.get("model"), spec.get("precision"), spec["batch_size"] if "batch_size" in
+                      spec else None, timeout))
+        if spec["kind"] == "probe":
+            return {"devices": ["cpu"], "device_kind": "cpu", "versions": {}, "peaks": {}}
+        clock["t"] += 40.0  # each measurement takes 40 s
+        if timeout < 40.0:
+            return {"error": f"timed out after {timeout:.0f} s"}
+        rates = ({"pipeline_images_per_s": 1.0, "to_device_images_per_s": 1.0} if spec["kind"] == "pipeline" else
+                 _row(spec["model"], spec["precision"], spec["batch_size"], 1.0, 1.0))
+        return rates
+
+    monkeypatch.setattr(bench_gpu, "_run_child", child)
+    monkeypatch.setattr(bench_gpu, "_pipeline_files", lambda folder, n, unique=32: ["x.bmp"] * n)
+    monkeypatch.setattr(bench_gpu.time, "perf_counter", lambda: clock["t"])
+    report = bench_gpu.run_gpu_bench(models=("alexnet", "leuknet"), precisions=("bf16", "fp32"),
+                                     batch_sizes=(128, 256), platform="cpu", out=tmp_path, budget_s=190,
+                                     child_timeout_s=120, peak_probes=2)
+    measured = [c for c in calls if c[0] != "probe"]
+    assert [c[:4] for c in measured] == [("keras", "leuknet", "bf16", 128), ("torch", bench_gpu.PEER, "bf16", 128),
+                                         ("keras", "leuknet", "fp32", 128), ("torch", bench_gpu.PEER, "fp32", 128),
+                                         ("pipeline", None, None, 128)]
+    assert [c[4] for c in measured] == [120, 120, 110, 70, 30]  # the budget left, at most each one's own limit
+    assert report["pipeline"][0]["error"] == "timed out after 30 s"
+    assert len(report["skipped"]) == 14 - 5  # the rest: pipeline 256, LeukNet 256 and its peer, AlexNet
+    assert [c[0] for c in calls].count("probe") == 1  # no time left for the second probe

@@ -60,6 +60,33 @@ def test_checkpoint_writes_run_beside_training_one_at_a_time_and_finish_before_f
     assert len(info.rows) == 9
 
 
+def test_skip_while_writing_never_waits_for_a_write_and_always_writes_the_last():
+    """The GPU profile's checkpoints: one due while the one before is still being written is skipped (counted),
+    not waited for; the first and the one after the last iteration are written; writes never overlap."""
+    trainer, lock = tiny_trainer(), threading.Lock()
+    active, written, finished = {"n": 0, "max": 0}, [], threading.Event()
+
+    def slow_write(state):
+        with lock:
+            active["n"] += 1
+            active["max"] = max(active["max"], active["n"])
+        written.append(state["counters"]["iteration"])
+        if len(written) == 1:
+            finished.wait(30)  # the first write lasts until the last iteration has run
+        with lock:
+            active["n"] -= 1
+
+    def callback(event, payload):
+        if event == "iteration" and payload["Iteration"] == 9:
+            finished.set()
+
+    info = trainer.fit(tiny_data(), seed=0, callback=callback, checkpoint=slow_write, checkpoint_every=2,
+                       skip_while_writing=True)
+    due = [2, 3, 4, 6, 8, 9]  # what the default writes (the test above)
+    assert written == [2, 9] and info.checkpoints_skipped == len(due) - len(written), (written, info)
+    assert active["max"] == 1 and len(info.rows) == 9
+
+
 def test_checkpoint_last_false_leaves_out_only_the_checkpoint_after_the_last_iteration():
     written = []
     info = tiny_trainer().fit(tiny_data(), seed=0, checkpoint=lambda st: written.append(st["counters"]["iteration"]),

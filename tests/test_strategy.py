@@ -15,6 +15,7 @@ def test_cpu_profile_defaults():
     assert (p.device, p.precision, p.dtype_policy, p.strategy, p.num_replicas) == ("cpu", "fp32", "float32",
                                                                                   "default", 1)
     assert p.intra_op_threads >= 1 and p.xla_solver and not p.xla_train_step and p.global_batch == 128
+    assert not p.skip_checkpoints_while_writing  # an epoch takes longer than a checkpoint's write: each is written
     with pytest.raises(DeviceError, match="AVX512_BF16"):
         resolve_profile("cpu", "bf16", 128, gpus=[], cpu_flags={"avx2"})
     assert resolve_profile("cpu", "bf16", 128, gpus=[], cpu_flags={"amx_bf16"}).dtype_policy == "mixed_bfloat16"
@@ -25,6 +26,7 @@ def test_gpu_profile_logic_without_a_gpu():
     p = resolve_profile("gpu", None, 64, gpus=gpus)
     assert (p.precision, p.dtype_policy, p.loss_scaling, p.xla_train_step) == ("fp16", "mixed_float16", True, True)
     assert (p.strategy, p.num_replicas, p.per_replica_batch, p.global_batch) == ("mirrored", 3, 64, 192)
+    assert p.skip_checkpoints_while_writing  # an epoch takes less than writing 1 GB: training never waits
     assert resolve_profile("auto", None, 64, gpus=gpus[:1]).strategy == "default"
     assert resolve_profile("auto", None, 64, gpus=[]).device == "cpu"
     with pytest.raises(DeviceError, match="no GPU"):

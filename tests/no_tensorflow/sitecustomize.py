@@ -1,15 +1,22 @@
-"""On PYTHONPATH, this makes ``import tensorflow`` fail in every process started with it: the GPU machines of
-issue 20 (JAX, no TensorFlow) imitated on a machine that has TensorFlow installed."""
+"""On PYTHONPATH, this makes TensorFlow invisible to every process started with it: the GPU machines of issue 20
+(JAX, no TensorFlow) imitated on a machine that has TensorFlow installed. As where it is not installed, ``import
+tensorflow`` raises ModuleNotFoundError and ``importlib.util.find_spec('tensorflow')`` answers None (libraries
+such as PyTorch ask that way which others are installed; a finder that raised instead would break them)."""
 
-import importlib.abc
 import sys
+from importlib.machinery import PathFinder
 
 
-class _NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"No module named {name!r} (tests/no_tensorflow)", name=name)
-        return None
+def _hidden(name):
+    return name == "tensorflow" or name.startswith("tensorflow.")
 
 
-sys.meta_path.insert(0, _NoTensorFlow())
+class _PathFinderWithoutTensorFlow(PathFinder):
+    """The standard path finder, which finds every package on sys.path but TensorFlow."""
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        return None if _hidden(fullname) else super().find_spec(fullname, path, target)
+
+
+sys.meta_path[:] = [_PathFinderWithoutTensorFlow if f is PathFinder else f for f in sys.meta_path]
