@@ -2,7 +2,8 @@
 # Download, here, the wheels that scripts/gpu_check.sh installs on the GPU machine (Python 3.12, x86-64, no
 # network there): keras and its two needs that the machine's image lacks. Everything else leuknet imports is
 # already there (numpy, opencv-python-headless, rich, typer, matplotlib, psutil, onnx, onnxruntime, scipy, h5py,
-# ml-dtypes, absl-py, packaging, jax with its CUDA plugins, torch). The folder .whl/ is git-ignored.
+# ml-dtypes, absl-py, packaging, threadpoolctl, jax with its CUDA plugins, torch; gpu_check.sh's first step names
+# any that is missing). The folder .whl/ is git-ignored.
 #   usage: scripts/fetch_gpu_wheels.sh [PYTHON]     (default: .venv/bin/python, else python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."

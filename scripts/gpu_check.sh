@@ -104,7 +104,8 @@ except ImportError:
 print("jax", jax.__version__, jax.devices(), "| keras", keras.__version__, keras.backend.backend(), "| numpy",
       numpy.__version__, "| torch", peer)
 found = []  # what else leuknet imports there: a missing one is named here, before the steps that need it
-for name in ("cv2", "scipy", "matplotlib", "psutil", "ml_dtypes", "rich", "typer", "h5py", "absl", "optree"):
+for name in ("cv2", "scipy", "matplotlib", "psutil", "ml_dtypes", "rich", "typer", "h5py", "absl", "optree",
+             "threadpoolctl"):
     try:
         version = getattr(importlib.import_module(name), "__version__", None)
         if version is None:

@@ -186,6 +186,15 @@ def test_decoders_run_with_one_blas_thread_and_give_the_count_back(tmp_path):
         assert [len(x) for x, _ in batches] == [5, 5, 2] and blas_threads() == before
 
 
+def test_without_threadpoolctl_the_decoders_still_run(tmp_path, monkeypatch):
+    """leuknet run from a checkout where threadpoolctl is missing: BLAS is left as it is, the stream works."""
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # `import threadpoolctl` raises ImportError
+    paths = files(tmp_path, n=6)
+    data, _ = load_image_data(paths, np.arange(6) % 2, (16, 16), cache_budget_mb=0)
+    x, y = stack(data.numpy_batches(None, 4))
+    assert x.shape == (6, 16, 16, 3) and list(y) == [0, 1, 0, 1, 0, 1]
+
+
 def test_numpy_scan_caches_what_the_numpy_stream_reads(tmp_path, monkeypatch):
     """Off the TensorFlow backend the cache is made by the threaded scan with resize_uint8_np: the images in memory
     are the ones the file stream reads (transforms and seeded augmentations after the resize in both)."""

@@ -82,9 +82,14 @@ def one_blas_thread():
     """BLAS (NumPy's and SciPy's OpenBLAS) at one thread while pools of decoders run, one decoder per core: each
     resize is a few small matrix products, and BLAS's own threads on top of one decoder per core oversubscribe
     the cores (a 450 -> 224 resize in a pool of 2 decoders on 2 cores: 37.7 ms an image with BLAS's threads,
-    3.2 ms with one). Counted: the limit holds while any user runs; the original counts return after the last."""
-    from threadpoolctl import threadpool_limits
-
+    3.2 ms with one). Counted: the limit holds while any user runs; the original counts return after the last.
+    Without threadpoolctl (a declared dependency, but leuknet may run from a checkout on a machine without it),
+    nothing is limited."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
     with _BLAS_LOCK:
         if _BLAS["users"] == 0:
             _BLAS["limits"] = threadpool_limits(limits=1, user_api="blas")
