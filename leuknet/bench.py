@@ -280,24 +280,36 @@ def machine_info() -> dict:
             "platform": platform.platform(), "python": platform.python_version()}
 
 
+def check_names_and_sizes(models_, precisions, batch_sizes):
+    """A benchmark's model names, precisions and batch sizes, or a ConfigError naming the first wrong one. Needs
+    no backend (the model registry imports no Keras): ``leuknet bench`` checks them before one starts, and both
+    benchmarks (:func:`run_bench`, :func:`leuknet.bench_gpu.run_gpu_bench`) check them first."""
+    from leuknet import models as registry
+    from leuknet.precision import PRECISIONS
+
+    for m in models_:
+        registry.model_info(m)
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ConfigError(f"unknown precision {p!r}; choose {', '.join(PRECISIONS)}")
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise ConfigError("give at least one positive batch size (--batch-size)")
+
+
 def run_bench(models_, precisions, batch_sizes, device="cpu", image_size=224, repeats=5, warmup=2,
               baseline=False, out=None, progress=None, pipeline=True, workload=None, workload_options=None) -> dict:
     """Run every configuration in a subprocess; write bench.json, bench.md and bench.png to ``out`` (claimed,
     ``<out>.lock``, for the whole benchmark: another process asking for the same ``--out`` is refused)."""
     import contextlib
 
-    from leuknet import models as registry
     from leuknet.errors import InUseError
     from leuknet.locks import claim, lock_path_for
     from leuknet.precision import check_precision
-
-    for m in models_:
-        registry._get(m)
-    for p in precisions:
-        check_precision(p, device)
-    if not batch_sizes or min(batch_sizes) < 1:
-        raise ConfigError("give at least one positive --batch-size")
     from leuknet.profiles import resolve_device
+
+    check_names_and_sizes(models_, precisions, batch_sizes)
+    for p in precisions:
+        check_precision(p, device)  # what this CPU or GPU can run
 
     resolve_device(device)  # --device gpu without one: refused (after the checks above, which need no backend)
     with (claim(lock_path_for(out), what=f"benchmark folder {out}", error=InUseError,

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from leuknet.bench import _stats, _time, machine_info, model_gflop_per_image, workload_accuracy, write_bmp_cells
+from leuknet.bench import (_stats, _time, check_names_and_sizes, machine_info, model_gflop_per_image,
+                           workload_accuracy, write_bmp_cells)
 from leuknet.errors import ConfigError, DeviceError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
@@ -293,29 +294,29 @@ def _gpu_driver():
     return [{"name": n, "driver": d, "memory": m} for n, d, m in rows] or None
 
 
-def check_settings(precisions, batch_sizes, platform="gpu"):
-    """What the parent checks (the model names and input size are checked by the probe, which imports Keras);
-    `leuknet bench` checks these first, on either backend, before the backend starts."""
-    for p in precisions:
-        if p not in PRECISIONS:
-            raise ConfigError(f"unknown precision {p!r}; choose {', '.join(PRECISIONS)}")
+def _check(models, precisions, batch_sizes, platform):
+    """What the parent checks (the input size is checked by the probe, which imports Keras)."""
+    check_names_and_sizes(models, precisions, batch_sizes)
     if platform not in PLATFORMS:
         raise ConfigError(f"unknown platform {platform!r}; choose gpu (the default) or cpu")
-    if not batch_sizes or min(batch_sizes) < 1:
-        raise ConfigError("give at least one positive batch size")
 
 
-def _specs(models, precisions, batch_sizes, baseline, common):
+def _specs(models, precisions, batch_sizes, baseline, common, pipelines=()):
     """The measurements in run order: LeukNet first, each (precision, batch) with its PyTorch peer right after
-    it (a ratio compares timings seconds apart), then the other models."""
-    specs = []
+    it (a ratio compares timings seconds apart), the host ``pipelines`` once LeukNet's first batch size is done
+    (what the pipeline feeds), then the rest."""
+    blocks = []  # one per (model, batch size)
     for m in sorted(models, key=lambda m: m != "leuknet"):
         for b in batch_sizes:
+            block = []
             for p in precisions:
-                specs.append(dict(common, kind="keras", model=m, precision=p, batch_size=b))
+                block.append(dict(common, kind="keras", model=m, precision=p, batch_size=b))
                 if baseline and m == "leuknet":
-                    specs.append(dict(common, kind="torch", model=PEER, precision=p, batch_size=b))
-    return specs
+                    block.append(dict(common, kind="torch", model=PEER, precision=p, batch_size=b))
+            blocks.append(block)
+    first = 1 if "leuknet" in models else 0
+    return [s for block in blocks[:first] for s in block] + list(pipelines) + [s for block in blocks[first:]
+                                                                              for s in block]
 
 
 def _pipeline_files(folder, n, unique=32):
@@ -344,7 +345,7 @@ def run_gpu_bench(models=("leuknet", "alexnet"), precisions=("fp32", "bf16", "fp
     first of ``precisions``)."""
     platform = platform or "gpu"
     models, precisions, batch_sizes = tuple(models), tuple(precisions), tuple(int(b) for b in batch_sizes)
-    check_settings(precisions, batch_sizes, platform)
+    _check(models, precisions, batch_sizes, platform)
     import contextlib
 
     from leuknet.errors import InUseError
@@ -390,13 +391,13 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
                   "compilation_cache": "one JAX compilation cache per run: a program a child compiled before "
                                        "(initialisers, the probe) is loaded by the next"}
         emit("probe_result", probe)
-        specs = _specs(models, precisions, batch_sizes, baseline, common)
-        if pipeline:  # the host pipeline's rate right after LeukNet at the first batch size (what it feeds)
+        pipelines = []
+        if pipeline:
             n_files = int(pipeline_files or max(4 * max(batch_sizes), 256))
             paths = _pipeline_files(Path(d) / "cells", n_files)
-            first = sum(1 for s in specs if s["model"] in ("leuknet", PEER) and s["batch_size"] == batch_sizes[0])
-            specs[first:first] = [dict(common, kind="pipeline", batch_size=b, paths=paths, dtype=pipeline_dtype)
-                                  for b in batch_sizes]
+            pipelines = [dict(common, kind="pipeline", batch_size=b, paths=paths, dtype=pipeline_dtype)
+                         for b in batch_sizes]
+        specs = _specs(models, precisions, batch_sizes, baseline, common, pipelines)
         for i, spec in enumerate(specs):
             shown = {k: v for k, v in spec.items() if k != "paths"}
             timeout = _child_timeout(left(), child_timeout_s)
@@ -410,8 +411,9 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
             report["pipeline" if spec["kind"] == "pipeline" else "results"].append(row)
             emit("result", row)
             _finish(report, out)
-        if peak_probes > 1 and _child_timeout(left(), child_timeout_s) is not None:
-            again = _run_child(probe_spec, _child_timeout(left(), child_timeout_s), cache)
+        timeout = _child_timeout(left(), child_timeout_s)
+        if peak_probes > 1 and timeout is not None:
+            again = _run_child(probe_spec, timeout, cache)
             if "error" not in again:
                 report["peak_probes"].append(again["peaks"])
     _finish(report, out)

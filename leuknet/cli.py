@@ -502,12 +502,13 @@ def colorspace(
 
     flags = _study_flags(flags, option)
     check_task_name(task)
-    variant_configs(flags, colour_variants(spaces))  # every run's settings, before the backend starts
+    variants = colour_variants(spaces)
+    variant_configs(flags, variants)  # every run's settings, before the backend starts
     prepare_device(flags["device"], backend=flags.get("backend"))
     if cv:
         from leuknet.study import check_task
 
-        return _comparison(flags, colour_variants(spaces), out, "colorspace", repeats, cv,
+        return _comparison(flags, variants, out, "colorspace", repeats, cv,
                            check=lambda dataset: check_task(dataset, task), extra_meta={"task": task})
     from leuknet.study import run_study
 
@@ -620,13 +621,10 @@ def bench(
     """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. Under
     JAX (a GPU without TensorFlow): the JAX benchmark, --baseline its PyTorch eager peer (docs/gpu.md), in
     bench_gpu.{json,md,png}."""
-    from leuknet import models as registry
-    from leuknet.bench_gpu import check_settings
+    from leuknet.bench import check_names_and_sizes
     from leuknet.profiles import prepare_device
 
-    for m in model:  # names and sizes, before the backend starts (each benchmark checks the rest)
-        registry.model_info(m)
-    check_settings(precision, batch_size)
+    check_names_and_sizes(model, precision, batch_size)  # before the backend starts (each bench checks the rest)
     opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
             "epochs": workload_epochs}
     if prepare_device(device, backend=backend) == "jax":
@@ -751,12 +749,13 @@ def study_fc_units(
     from leuknet.profiles import prepare_device
 
     flags = _study_flags(flags, option, model="alexnet")  # Shafique & Tehsin's AlexNet unless --model
-    variant_configs(flags, width_variants(values))  # every run's settings, before the backend starts
+    variants = width_variants(values)
+    variant_configs(flags, variants)  # every run's settings, before the backend starts
     prepare_device(flags["device"], backend=flags.get("backend"))
     from leuknet.study import run_fc_study
 
     if compared:
-        return _comparison(flags, width_variants(values), out, "fc-units", repeats, cv)
+        return _comparison(flags, variants, out, "fc-units", repeats, cv)
     display = StudyDisplay()
     try:
         res = run_fc_study(flags, values, out, callback=display)

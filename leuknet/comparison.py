@@ -217,7 +217,8 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
     _check_variants(variants)
     out = Path(out)
     seed0 = int(flags.get("seed") or 0)
-    configs = variant_configs(flags, variants)  # every variant valid before any run
+    common = {key: v for key, v in flags.items() if key != "out"}
+    configs = variant_configs(common, variants)  # every variant valid before any run
     base = configs[0]
     check_device(base)
     _check_same_data(configs, variants)
@@ -231,8 +232,7 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
             "recipe": ", ".join(dict.fromkeys(c.recipe for c in configs)), "data": base.data or "demo",
             "synthetic": dataset.synthetic, "variants": [v.to_dict() for v in variants], "repeats": repeats,
             "seed": seed0, "cv": _check_cv(dataset, cv, repeats, seed0) if cv is not None else None,
-            # not --out: the folder is the study
-            "flags": recorded_flags({k: v for k, v in flags.items() if k != "out"}), **(extra_meta or {})}
+            "flags": recorded_flags(common), **(extra_meta or {})}  # not --out: the folder is the study
     (out / "runs").mkdir(parents=True, exist_ok=True)
     with study_lock(out):
         _check_study_record(out, meta)

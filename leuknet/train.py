@@ -223,7 +223,7 @@ class Trainer:
         return info
 
     def _fit(self, train, validation, seed, callback, writer, checkpoint_every, resume, checkpoint_last,
-             skip_while_writing=False):
+             skip_while_writing):
         o = self.options
         cb = callback or (lambda event, payload: None)
         n = len(train)
