@@ -81,8 +81,10 @@ _BLAS_LOCK = threading.Lock()
 def one_blas_thread():
     """BLAS (NumPy's and SciPy's OpenBLAS) at one thread while pools of decoders run, one decoder per core: each
     resize is a few small matrix products, and BLAS's own threads on top of one decoder per core oversubscribe
-    the cores (a 450 -> 224 resize in a pool of 2 decoders on 2 cores: 37.7 ms an image with BLAS's threads,
-    3.2 ms with one). Counted: the limit holds while any user runs; the original counts return after the last.
+    the cores (a 450 -> 224 resize in a pool of 2 decoders on 2 cores, scripts/bench_resize_threads.py: 2.5 ->
+    2.2 ms an image on a quiet machine, 37.7 -> 3.2 ms while other work held the cores; on 16 cores, 16 decoders
+    would each start 16 BLAS threads). Counted: the limit holds while any user runs; the original counts return
+    after the last.
     Without threadpoolctl (a declared dependency, but leuknet may run from a checkout on a machine without it),
     nothing is limited."""
     try:
