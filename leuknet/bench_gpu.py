@@ -379,7 +379,7 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
     with tempfile.TemporaryDirectory(prefix="leuknet-bench-gpu-") as d:
         cache = Path(d) / "jax-cache"
         emit("probe", probe_spec)
-        probe = _run_child(probe_spec, child_timeout_s, cache)
+        probe = _run_child(probe_spec, _child_timeout(left(), child_timeout_s), cache)
         if "error" in probe:  # one line: no GPU, an unknown model, an input too small
             raise (DeviceError if probe["error"].startswith("DeviceError") else ConfigError)(
                 probe["error"].split(": ", 1)[-1])
@@ -419,11 +419,15 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
     _finish(report, out)
     if workload:
         for p in workload_precisions or precisions[:1]:
-            if left() is not None and left() <= 0:
-                report["skipped"].append({"kind": "workload", "name": workload, "precision": p})
+            timeout = _child_timeout(left(), child_timeout_s)
+            if timeout is None:
+                shown = {"kind": "workload", "name": workload, "precision": p}
+                report["skipped"].append(shown)
+                emit("skipped", shown)
                 continue
             run_gpu_workload(workload, p, out=out, platform=platform, options=workload_options, report=report,
-                             progress=progress, timeout=child_timeout_s)
+                             progress=progress, timeout=timeout)
+        _finish(report, out)
     return report
 
 
@@ -491,8 +495,7 @@ def describe(event, p) -> str | None:
         return (f"[{p['i'] + 1}/{p['n']}] {s['kind']} {s.get('model', '')} {s.get('precision', '')} "
                 f"batch {s['batch_size']} ...")
     if event == "skipped":
-        return (f"    not measured (time budget spent): {p.get('kind')} {p.get('model', '')} {p.get('precision', '')} "
-                f"batch {p.get('batch_size')}")
+        return "    not measured (time budget spent): " + _skipped_words(p)
     if event == "result":
         if "error" in p:
             return f"    failed: {p['error']}"
@@ -623,10 +626,14 @@ def markdown(report) -> str:
                              f"{p['to_device_images_per_s']:.0f} |")
     lines += _workload_lines(report.get("workloads") or [])
     if report.get("skipped"):
-        lines += ["", "Not measured (time budget spent): " + "; ".join(
-            " ".join(str(s[k]) for k in ("kind", "model", "name", "precision", "batch_size") if s.get(k) is not None)
-            for s in report["skipped"]) + "."]
+        lines += ["", "Not measured (time budget spent): " + "; ".join(map(_skipped_words, report["skipped"])) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _skipped_words(spec):
+    """'keras leuknet bf16 batch 128', 'workload leuknet-paper bf16': what a skipped measurement was."""
+    words = [str(spec[k]) for k in ("kind", "model", "name", "precision") if spec.get(k) is not None]
+    return " ".join(words + ([f"batch {spec['batch_size']}"] if spec.get("batch_size") is not None else []))
 
 
 def _workload_lines(workloads):

@@ -138,8 +138,15 @@ class JaxEngine:
 
     @staticmethod
     def snapshot(variable) -> np.ndarray:
-        """A host copy of a variable's value (read-only): the device buffer is donated to the next step."""
-        a = np.array(jax.device_get(variable.value if hasattr(variable, "value") else variable))
+        """A host copy of a variable's value (read-only): the device buffer is donated to the next step. From a
+        GPU, ``device_get`` copies to the host already. On a CPU device it returns a view of the buffer itself,
+        and while a view lives JAX does not donate that buffer (it quietly copies it for the step instead: jax
+        0.10.2), so a CPU snapshot is copied here, once."""
+        value = variable.value if hasattr(variable, "value") else variable
+        a = np.asarray(jax.device_get(value))
+        devices = value.devices() if hasattr(value, "devices") else ()
+        if not devices or any(d.platform == "cpu" for d in devices):
+            a = a.copy()
         a.flags.writeable = False
         return a
 

@@ -174,13 +174,15 @@ def test_backend_and_precision_errors_are_one_line(tmp_path):
 
 
 JAX_PASS = ["tests/test_layers.py", "tests/test_solvers.py", "tests/test_parity.py", "tests/test_engine_jax.py",
-            "tests/test_pipeline_numpy.py"]
+            "tests/test_pipeline_numpy.py",
+            "tests/test_checkpoint_writer.py::test_a_state_snapshot_is_not_changed_by_later_training"]
 
 
 @pytest.mark.slow
 def test_layer_solver_parity_and_engine_tests_pass_under_jax():
-    """The layer, solver and parity tests, the JAX engine's and the NumPy pipeline's, under KERAS_BACKEND=jax: a
-    pytest of their own (Keras fixes the backend at import), so the one test command covers both backends."""
+    """The layer, solver and parity tests, the JAX engine's, the NumPy pipeline's and the state snapshot's, under
+    KERAS_BACKEND=jax: a pytest of their own (Keras fixes the backend at import), so the one test command covers
+    both backends."""
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="-1")
     env.pop("PYTEST_XDIST_WORKER", None)

@@ -136,7 +136,7 @@ def test_report_ratios_peaks_and_files(tmp_path):
     bench_gpu.write_reports(report, tmp_path)
     md = (tmp_path / "bench_gpu.md").read_text()
     assert "NVIDIA H200 (143771 MiB, driver 580.1)" in md and "1.50x" in md and "failed: RuntimeError: x" in md
-    assert "Not measured (time budget spent): keras alexnet fp16 256" in md
+    assert "Not measured (time budget spent): keras alexnet fp16 batch 256." in md
     assert (tmp_path / "bench_gpu.png").stat().st_size > 1000
 
 
@@ -266,6 +266,9 @@ def test_measurements_run_in_order_within_the_budget(tmp_path, monkeypatch):
         clock["t"] += 40.0  # each measurement takes 40 s
         if timeout < 40.0:
             return {"error": f"timed out after {timeout:.0f} s"}
+        if spec["kind"] == "workload":
+            return {"workload": spec["name"], "precision": spec["precision"], "images": 60, "epochs": 30,
+                    "batch_size": 10, "iterations": 180, "wall_s": 40.0, "train_s": 30.0, "paper_wall_s": 600.0}
         rates = ({"pipeline_images_per_s": 1.0, "to_device_images_per_s": 1.0} if spec["kind"] == "pipeline" else
                  _row(spec["model"], spec["precision"], spec["batch_size"], 1.0, 1.0))
         return rates
@@ -275,12 +278,22 @@ def test_measurements_run_in_order_within_the_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_gpu.time, "perf_counter", lambda: clock["t"])
     report = bench_gpu.run_gpu_bench(models=("alexnet", "leuknet"), precisions=("bf16", "fp32"),
                                      batch_sizes=(128, 256), platform="cpu", out=tmp_path, budget_s=190,
-                                     child_timeout_s=120, peak_probes=2)
+                                     child_timeout_s=120, peak_probes=2, workload="leuknet-paper")
     measured = [c for c in calls if c[0] != "probe"]
     assert [c[:4] for c in measured] == [("keras", "leuknet", "bf16", 128), ("torch", bench_gpu.PEER, "bf16", 128),
                                          ("keras", "leuknet", "fp32", 128), ("torch", bench_gpu.PEER, "fp32", 128),
                                          ("pipeline", None, None, 128)]
     assert [c[4] for c in measured] == [120, 120, 110, 70, 30]  # the budget left, at most each one's own limit
     assert report["pipeline"][0]["error"] == "timed out after 30 s"
-    assert len(report["skipped"]) == 14 - 5  # the rest: pipeline 256, LeukNet 256 and its peer, AlexNet
+    assert len(report["skipped"]) == 14 - 5 + 1  # the rest: pipeline 256, LeukNet 256 and its peer, AlexNet;
+    assert report["skipped"][-1] == {"kind": "workload", "name": "leuknet-paper", "precision": "bf16"}  # workload
+    assert "; workload leuknet-paper bf16." in (tmp_path / "bench_gpu.md").read_text()
     assert [c[0] for c in calls].count("probe") == 1  # no time left for the second probe
+
+    # with time left, the workload's limit is what is left of the budget (not its own, longer one)
+    clock["t"], calls[:] = 0.0, []
+    report = bench_gpu.run_gpu_bench(models=("leuknet",), precisions=("bf16",), batch_sizes=(128,), platform="cpu",
+                                     out=tmp_path / "b", budget_s=150, child_timeout_s=120, peak_probes=1,
+                                     pipeline=False, workload="leuknet-paper")
+    assert [(c[0], c[4]) for c in calls] == [("probe", 120), ("keras", 120), ("torch", 110), ("workload", 70)]
+    assert len(report["workloads"]) == 1 and not report["skipped"]

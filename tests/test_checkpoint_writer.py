@@ -119,27 +119,32 @@ def test_a_failed_checkpoint_write_is_an_error_from_fit():
 
 @pytest.mark.parametrize("policy,jit_solver", [("float32", True), ("float32", False), ("mixed_bfloat16", True)])
 def test_a_state_snapshot_is_not_changed_by_later_training(policy, jit_solver):
-    """get_state shares the variables' buffers instead of copying them (TensorFlow's copy-on-write keeps them
-    as they were): steps of either solver path, an assign (resume, best weights) and a checkpoint restore later,
-    the snapshot still holds exactly what a real copy taken at the same moment holds, and it cannot be written."""
+    """get_state shares the variables' buffers instead of copying them where that is safe (TensorFlow's
+    copy-on-write keeps them as they were; a JAX buffer is donated to the next step, so a CPU one is copied): steps
+    of either solver path, an assign (resume, best weights) and a checkpoint restore later, the snapshot still
+    holds exactly what a real copy taken at the same moment holds, and it cannot be written. Also run by
+    test_backends.py's KERAS_BACKEND=jax pass."""
     import keras
 
-    from leuknet.bench import random_batch
     from leuknet.train import TrainingInfo
+
+    def value(v):
+        return np.array(keras.ops.convert_to_numpy(v), copy=True)
 
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = leuknet_cnn.network(2, image_size=32, fc_units=8, filters=(4, 4, 4))
         trainer = Trainer(model, trainingOptions("adam", InitialLearnRate=1e-3), jit_solver=jit_solver)
-        x, y = random_batch(4, 32)
+        rng = np.random.default_rng(0)
+        x, y = rng.integers(0, 256, (4, 32, 32, 3)).astype(np.float32), np.array([0, 1, 1, 0], np.int32)
         trainer.train_step(x, y, 1e-3)
         state = trainer.get_state(TrainingInfo(), {"iteration": 1})
-        copies = [np.array(v.numpy(), copy=True) for v in trainer.state_variables()]
+        copies = [value(v) for v in trainer.state_variables()]
         for _ in range(3):
             trainer.train_step(x, y, 1e-3)
-        later = [np.array(v.numpy(), copy=True) for v in trainer.state_variables()]
+        later = [value(v) for v in trainer.state_variables()]
         for v in model.weights:
-            v.assign(v.numpy() * 0.5)
+            v.assign(value(v) * 0.5)
         trainer.set_state({"variables": later})
         changed = sum(not np.array_equal(a, b) for a, b in zip(copies, later))
         assert changed >= len(model.trainable_variables)  # the steps did move the weights and moments
