@@ -102,10 +102,17 @@ class RunDisplay:
         elif event == "profile":
             p = payload
             threads = f"{p['intra_op_threads']}/{p['inter_op_threads']} threads, " if p["intra_op_threads"] else ""
-            console.print(f"Profile: {p['device']} {p['precision']} ({p['dtype_policy']}), {threads}"
+            from leuknet.profiles import BACKEND_NAMES
+
+            backend = BACKEND_NAMES.get(p.get("backend"), p.get("backend"))
+            console.print(f"Profile: {p['device']} {p['precision']} ({p['dtype_policy']}) on {backend}, {threads}"
                           f"XLA {'whole step' if p['xla_train_step'] else 'solver update'}, strategy {p['strategy']}"
                           f" x{p['num_replicas']}, global batch {p['global_batch']}"
                           + (", loss scaling" if p["loss_scaling"] else ""), highlight=False)
+            if p.get("backend") == "jax" and p["device"] == "cpu":
+                console.print("[yellow]Note:[/yellow] on CPUs, JAX trains convolutional networks several times "
+                              "slower than TensorFlow (XLA's CPU convolutions); TensorFlow is the CPU profile "
+                              "(--backend tensorflow)", highlight=False, soft_wrap=True)
         elif event == "model":
             how = (f"pretrained base from {payload['weights']}" if payload.get("pretrained")
                    else "randomly initialised (no pretrained weights)")

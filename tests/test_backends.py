@@ -86,6 +86,8 @@ def test_keras_backend_jax_trains_the_demo(tmp_path):
     r = _leuknet("train", *SMALL, "--demo-per-class", "16", "--epochs", "3", "--out", tmp_path / "run",
                  KERAS_BACKEND="jax")
     assert r.returncode == 0, r.stderr[-3000:]
+    # the profile names its backend, and JAX on a CPU says that TensorFlow is the faster engine there
+    assert "Profile: cpu fp32 (float32) on JAX, " in r.stdout and "TensorFlow is the CPU profile" in r.stdout
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["versions"]["backend"] == "jax" and config["versions"]["jax"]
     assert config["device"]["backend"] == "jax" and config["profile"]["backend"] == "jax"

@@ -229,6 +229,7 @@ def test_demo_end_to_end_learns_well_above_chance(tmp_path):
                 "--batch-size", "16", "--fc-units", "64", "--lr", "3e-4", "--out", out)
     assert r.returncode == 0, r.stderr
     assert "SYNTHETIC" in r.stdout and "Mini-batch" in r.stdout and "Base Learning" in r.stdout
+    assert "Profile: cpu fp32 (float32) on TensorFlow, " in r.stdout and "JAX trains" not in r.stdout
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["dataset"]["synthetic"] is True and cfg["config"]["recipe"] == "demo"
     assert cfg["training_options"]["Verbose"] is True and cfg["config"]["out"] == str(out)
