@@ -393,6 +393,25 @@ def _run_subprocess(spec, device):
 PAPER_WALL_S = 45 * 60 + 34  # LeukNet paper: 45 min 34 s of training on one CPU (MATLAB R2021a)
 
 
+WORKLOADS = ("leuknet-paper",)
+
+
+def workload_config(name, device="cpu", precision=None, data=None, run_dir=None, per_class=1130, image_size=224,
+                    epochs=None, batch_size=None):
+    """The ``leuknet train`` configuration of a workload, checked whole (a ConfigError names what is wrong; no
+    file is read and no backend started): ``leuknet bench`` checks it before it measures anything."""
+    from leuknet.config import did_you_mean, resolve
+
+    if name not in WORKLOADS:
+        raise ConfigError(f"unknown workload {name!r}{did_you_mean(name, WORKLOADS)}; available: "
+                          f"{', '.join(WORKLOADS)}")
+    flags = dict(recipe="leuknet-paper", device=device, precision=precision, data=str(data) if data else None,
+                 demo_per_class=None if data else per_class, image_size=image_size, epochs=epochs,
+                 batch_size=batch_size, out=str(run_dir or Path(tempfile.gettempdir()) / "leuknet-workload"),
+                 overwrite=True)
+    return resolve(flags)
+
+
 def run_workload(name, device="cpu", precision=None, data=None, out=None, per_class=1130, image_size=224,
                  epochs=None, batch_size=None, callback=None) -> dict:
     """The paper's whole training workload through ``leuknet train``: recipe leuknet-paper on 2,260 images
@@ -400,17 +419,12 @@ def run_workload(name, device="cpu", precision=None, data=None, out=None, per_cl
     iterations. Reports the wall time next to the paper's 45 min 34 s and the test accuracy."""
     import shutil
 
-    from leuknet.config import resolve
     from leuknet.run import train_run
 
-    if name != "leuknet-paper":
-        raise ConfigError(f"unknown workload {name!r}; available: leuknet-paper")
     run_dir = Path(out or tempfile.mkdtemp(prefix="leuknet-workload-")) / f"workload-{name}-{precision or 'auto'}"
-    flags = dict(recipe="leuknet-paper", device=device, precision=precision, data=str(data) if data else None,
-                 demo_per_class=per_class, image_size=image_size, epochs=epochs, batch_size=batch_size,
-                 out=str(run_dir), overwrite=True)
+    config = workload_config(name, device, precision, data, run_dir, per_class, image_size, epochs, batch_size)
     t0 = time.perf_counter()
-    res = train_run(resolve(flags), callback=callback)
+    res = train_run(config, callback=callback)
     wall = time.perf_counter() - t0
     cfg = json.loads((run_dir / "config.json").read_text())
     out_row = {"workload": name, "device": device, "precision": cfg["profile"]["precision"],

@@ -620,7 +620,8 @@ def bench(
     workload: Optional[str] = typer.Option(None, help="Also run a whole training workload: leuknet-paper (2,260 "
                                            "images, 10 epochs, batch 128, validation every 5 iterations)."),
     data: Optional[Path] = typer.Option(None, help="Data for the workload (default: the demo generator)."),
-    workload_images_per_class: int = typer.Option(1130, min=4, help="Demo images per class for the workload."),
+    workload_images_per_class: Optional[int] = typer.Option(None, min=4, help="Demo images per class for the "
+                                                            "workload (without --data). [default: 1130]"),
     workload_epochs: Optional[int] = typer.Option(None, min=1, help="Override the workload's 10 epochs."),
     out: Path = typer.Option(Path("bench"), help="Folder for bench.json, bench.md, bench.png."),
     backend: str = BACKEND_OPTION,
@@ -628,12 +629,20 @@ def bench(
     """Throughput benchmark: training, inference and input pipeline (images/s), GFLOP/s vs peak, memory. Under
     JAX (a GPU without TensorFlow): the JAX benchmark, --baseline its PyTorch eager peer (docs/gpu.md), in
     bench_gpu.{json,md,png}."""
-    from leuknet.bench import check_names_and_sizes
+    from leuknet.bench import check_names_and_sizes, workload_config
+    from leuknet.errors import ConfigError
     from leuknet.profiles import prepare_device
 
     check_names_and_sizes(model, precision, batch_size)  # before the backend starts (each bench checks the rest)
-    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
-            "epochs": workload_epochs}
+    if (data or workload_images_per_class or workload_epochs) and not workload:
+        raise ConfigError("--data, --workload-images-per-class and --workload-epochs are the workload's: add "
+                          "--workload leuknet-paper")
+    if data and workload_images_per_class:
+        raise ConfigError("--workload-images-per-class applies to the demo set, not to --data")
+    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class or 1130,
+            "image_size": image_size, "epochs": workload_epochs}
+    if workload:  # the whole workload's configuration, checked before anything is measured
+        workload_config(workload, device, None, opts["data"], None, opts["per_class"], image_size, workload_epochs)
     if prepare_device(device, backend=backend) == "jax":
         return _bench_jax(model, device, precision, batch_size, image_size, repeats, warmup, baseline, workload,
                           opts, out)
@@ -818,10 +827,17 @@ def augment(
         raise ConfigError(f"output folder {out} already exists and is not empty")
     if out.resolve() == Path(ds.root).resolve() or Path(ds.root).resolve() in out.resolve().parents:
         raise ConfigError("--out must lie outside the source data folder")
-    with Progress(TextColumn("[bold]Augmenting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as prog:
-        task = prog.add_task("aug", total=per_class * len(ds.classes))
-        write_augmented_copy(ds, per_class, out, seed, progress=lambda n: prog.update(task, advance=n))
+        check = prog.add_task("Checking the source images", total=len(ds))
+        task = prog.add_task("Augmenting", total=per_class * len(ds.classes))
+        _, skipped = write_augmented_copy(ds, per_class, out, seed, progress=lambda n: prog.update(task, advance=n),
+                                          checked=lambda n: prog.update(check, advance=n))
+    if skipped:
+        shown = "; ".join(f"{Path(f).name}: {why}" for f, why in skipped[:3])
+        console.print(f"[yellow]Skipped {plural(len(skipped), 'unreadable file')}[/yellow] (listed with the "
+                      f"reasons in {out / 'skipped.csv'}): " + escape(shown) + (" ..." if len(skipped) > 3 else ""),
+                      highlight=False, soft_wrap=True)
     console.print(f"Written: {out} ({per_class} images per class for {', '.join(ds.classes)}), manifest.csv",
                   highlight=False)
 

@@ -235,7 +235,8 @@ def list_recipes() -> list[str]:
 # ---- resolution and validation ------------------------------------------------------------------------------
 
 
-def _nearest(value, allowed) -> str:
+def did_you_mean(value, allowed) -> str:
+    """' (did you mean X?)' for the allowed value closest to ``value`` ('' where none is close)."""
     close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.5)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -243,7 +244,7 @@ def _nearest(value, allowed) -> str:
 def _one_of(name, value, allowed):
     allowed = [str(a) for a in allowed]
     if str(value) not in allowed:
-        raise ConfigError(f"{flag_name(name)} {value!r} is not one of {', '.join(allowed)}{_nearest(value, allowed)}")
+        raise ConfigError(f"{flag_name(name)} {value!r} is not one of {', '.join(allowed)}{did_you_mean(value, allowed)}")
 
 
 def _coerce(name: str, value):
@@ -350,7 +351,7 @@ def _check_options(cfg: RunConfig):
             raise ConfigError(f"--option {name}: leuknet train sets {name} itself (validation split, run directory, "
                               "--device); use leuknet.matlab.trainNetwork to set it by hand")
         if name not in names:
-            raise ConfigError(f"--option {name!r} is not a trainingOptions name{_nearest(name, sorted(names))}")
+            raise ConfigError(f"--option {name!r} is not a trainingOptions name{did_you_mean(name, sorted(names))}")
     cfg.training_options()  # every value checked as trainingOptions checks it
 
 
@@ -416,7 +417,7 @@ def resolve(flags: dict) -> RunConfig:
     validated whole (:func:`validate`) before anything is read."""
     unknown = sorted(set(flags) - set(FIELDS))
     if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}{_nearest(unknown[0], sorted(FIELDS))}")
+        raise ConfigError(f"unknown setting {unknown[0]!r}{did_you_mean(unknown[0], sorted(FIELDS))}")
     given = {k: v for k, v in flags.items() if v is not None and not (k == "options" and not v)}
     recipe = given.get("recipe")
     if recipe is not None and recipe not in RECIPES:

@@ -113,6 +113,18 @@ def prepare_device(device: str, collective: bool = False, backend: str | None = 
     return backend
 
 
+def quiet_library_start():
+    """For the Python API (``import leuknet.matlab``): TensorFlow's start-up log lines (CUDA stubs, cuInit, CPU
+    features) hidden as the CLI hides them, where Keras is still to start on TensorFlow. Its first op runs here,
+    except in a multi-worker process (TF_CONFIG), whose strategy must come first."""
+    if "keras" in sys.modules or "tensorflow" in sys.modules or not _installed("tensorflow"):
+        return
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow_start(run_op=not os.environ.get("TF_CONFIG"))
+
+
 def _quiet_tensorflow_start(run_op=True):
     """Import TensorFlow and list its devices with the process's stderr pointed at /dev/null: TF 2.21 prints
     absl INFO lines (oneDNN, CUDA stubs, cuInit) before TF_CPP_MIN_LOG_LEVEL applies. Python errors still raise;

@@ -103,6 +103,29 @@ def test_bench_workload_runs_leuknet_train_and_reports_wall_time(tmp_path):
     assert f"({100 * lo:.1f}-{100 * hi:.1f}) |" in md and f"\nfp32, {row['wall_s'] / 60:.1f} min: a note" in md
 
 
+def test_bench_workload_on_given_data_and_its_mistakes_before_any_measurement(tmp_path):
+    """`leuknet bench --workload leuknet-paper --data DIR` trains on DIR (the demo's size does not apply to it);
+    a misspelt workload, the workload's options without it, and a missing data folder are one line, exit 2,
+    before anything is measured or written."""
+    from conftest import folder_data, run_cli
+    from leuknet.bench import run_workload
+
+    data = folder_data(tmp_path / "cells", per_class=10)
+    row = run_workload("leuknet-paper", device="cpu", precision="fp32", data=data, image_size=32, epochs=1,
+                       batch_size=4, out=tmp_path / "w")
+    assert row["images"] == 20 and not row["synthetic_data"] and row["iterations"] == 14 // 4
+    out = tmp_path / "bench"
+    for argv, said in [(["--workload", "leuknet_paper"], "unknown workload 'leuknet_paper' (did you mean "
+                                                         "leuknet-paper?)"),
+                       (["--data", data], "add --workload leuknet-paper"),
+                       (["--workload", "leuknet-paper", "--data", tmp_path / "none"], "does not exist"),
+                       (["--workload", "leuknet-paper", "--data", data, "--workload-images-per-class", "8"],
+                        "applies to the demo set, not to --data")]:
+        code, output = run_cli(["bench", "--device", "cpu", "--out", out, *argv])
+        assert code == 2 and said in output, output
+        assert not out.exists()
+
+
 def test_wilson_interval_matches_published_values():
     """Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 -> 0.2553 to 0.3662 (Wilson, method 3)."""
     from leuknet.bench import wilson_interval

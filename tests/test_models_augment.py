@@ -133,13 +133,38 @@ def test_offline_augmenter_balances_and_leaves_the_source_alone(tmp_path):
         for i in range(n):
             write_image(tmp_path / "src" / c / f"{i}.png", blob_image(c == "normal", rng, 24))
     before = sorted(p.name for p in (tmp_path / "src").rglob("*"))
-    out = write_augmented_copy(discover(tmp_path / "src"), 6, tmp_path / "aug", seed=3)
+    out, skipped = write_augmented_copy(discover(tmp_path / "src"), 6, tmp_path / "aug", seed=3)
+    assert skipped == [] and not (out / "skipped.csv").exists()
     rows = list(csv.DictReader(open(out / "manifest.csv")))
     assert len(rows) == 12
     assert {c: sum(r["class"] == c for r in rows) for c in ("blast", "normal")} == {"blast": 6, "normal": 6}
     assert sum(r["ops"] == "" for r in rows if r["class"] == "normal") == 2  # originals copied as they are
     assert all((out / r["file"]).is_file() for r in rows)
     assert sorted(p.name for p in (tmp_path / "src").rglob("*")) == before
+
+
+def test_augment_cli_skips_unreadable_files_and_an_error_leaves_nothing(tmp_path):
+    """An unreadable source file is left out and listed with its reason (skipped.csv, as train lists them);
+    a class with no readable file is one line, exit 2, with no copy and no .partial left behind."""
+    from conftest import run_cli
+
+    rng = np.random.default_rng(0)
+    for c, n in (("blast", 3), ("normal", 3)):
+        for i in range(n):
+            write_image(tmp_path / "src" / c / f"{i}.png", blob_image(c == "normal", rng, 24))
+    (tmp_path / "src" / "blast" / "broken.png").write_bytes(b"not a png")
+    code, output = run_cli(["augment", "--data", tmp_path / "src", "--per-class", "5", "--out", tmp_path / "aug"])
+    assert code == 0, output
+    assert "Skipped 1 unreadable file" in output and "broken.png: not an image" in output
+    rows = list(csv.DictReader(open(tmp_path / "aug" / "manifest.csv")))
+    assert len(rows) == 10 and not any("broken" in r["source"] for r in rows)
+    assert [r["file"] for r in csv.DictReader(open(tmp_path / "aug" / "skipped.csv"))] == [
+        str(tmp_path / "src" / "blast" / "broken.png")]
+    for f in (tmp_path / "src" / "normal").iterdir():
+        f.write_bytes(b"")
+    code, output = run_cli(["augment", "--data", tmp_path / "src", "--per-class", "5", "--out", tmp_path / "aug2"])
+    assert code == 2 and "no readable image in class normal" in output, output
+    assert not (tmp_path / "aug2").exists() and not (tmp_path / "aug2.partial").exists()
 
 
 @pytest.mark.slow

@@ -9,32 +9,80 @@ from __future__ import annotations
 import cv2
 
 from leuknet.augment import OLIVEIRA, AugmentConfig, augment_image, balance_plan
+from leuknet.errors import DataError
 
 
-def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig = OLIVEIRA, progress=None):
+def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig = OLIVEIRA, progress=None,
+                         checked=None):
     """``leuknet augment``: a folder per class with ``per_class`` images each (originals copied, the rest
-    augmented) and ``manifest.csv`` (output, source, class, ops). The source folder is only read."""
+    augmented) and ``manifest.csv`` (output, source, class, ops). The source folder is only read. Unreadable
+    source files are left out first (each file is decoded once to check it; ``checked(n)`` counts them) and listed
+    with the reason in ``skipped.csv``, as ``leuknet train`` lists them. The copy is written to ``<out>.partial``
+    and renamed to ``out`` when whole: an error leaves no half-written copy. Returns (out, skipped pairs)."""
+    import os
+    import shutil
     from pathlib import Path
 
     from leuknet.data.images import read_image
     from leuknet.io import write_csv
 
     out = Path(out)
-    labels = dataset.labels
-    idx, seeds = balance_plan(labels, per_class, seed)
-    rows = []
-    for k, (i, s) in enumerate(zip(idx, seeds)):
-        sample = dataset.samples[i]
-        img = read_image(sample.path)
-        ops = []
-        if s >= 0:
-            img, ops = augment_image(img, int(s), config)
-        d = out / sample.label
-        d.mkdir(parents=True, exist_ok=True)
-        name = f"{k:06d}_{Path(sample.path).stem}{'_aug' if ops else ''}.png"
-        cv2.imwrite(str(d / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        rows.append([f"{sample.label}/{name}", sample.path, sample.label, int(s), ";".join(ops)])
-        if progress:
-            progress(1)
-    write_csv(out / "manifest.csv", ["file", "source", "class", "seed", "ops"], rows)
-    return out
+    dataset, skipped = readable_part(dataset, checked)
+    classes = sorted({s.label for s in dataset.samples})
+    if len(classes) < len(dataset.classes):
+        empty = sorted(set(dataset.classes) - set(classes))
+        raise DataError(f"no readable image in class {', '.join(empty)} (unreadable files: {len(skipped)}, first: "
+                        f"{skipped[0][0]}: {skipped[0][1]})")
+    idx, seeds = balance_plan(dataset.labels, per_class, seed)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # what an earlier, interrupted copy left
+    try:
+        rows = []
+        for k, (i, s) in enumerate(zip(idx, seeds)):
+            sample = dataset.samples[i]
+            img = read_image(sample.path)
+            ops = []
+            if s >= 0:
+                img, ops = augment_image(img, int(s), config)
+            d = partial / sample.label
+            d.mkdir(parents=True, exist_ok=True)
+            name = f"{k:06d}_{Path(sample.path).stem}{'_aug' if ops else ''}.png"
+            if not cv2.imwrite(str(d / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"{d / name}: could not be written")
+            rows.append([f"{sample.label}/{name}", sample.path, sample.label, int(s), ";".join(ops)])
+            if progress:
+                progress(1)
+        write_csv(partial / "manifest.csv", ["file", "source", "class", "seed", "ops"], rows)
+        if skipped:
+            write_csv(partial / "skipped.csv", ["file", "reason"], [list(p) for p in skipped])
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # an empty folder the user made for it
+        os.rename(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out, skipped
+
+
+def readable_part(dataset, checked=None):
+    """(the data set without its unreadable files, [(path, reason), ...] for those): every file decoded once, in
+    a thread per core (OpenCV releases the GIL while it decodes)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leuknet.data.images import read_image, unreadable_reason
+
+    def ok(sample):
+        try:
+            read_image(sample.path)
+            return True
+        except DataError:
+            return False
+        finally:
+            if checked:
+                checked(1)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        good = list(pool.map(ok, dataset.samples))
+    skipped = [(s.path, unreadable_reason(s.path)) for s, g in zip(dataset.samples, good) if not g]
+    return dataset.subset([i for i, g in enumerate(good) if g]), skipped

@@ -14,7 +14,11 @@ The calling conventions (name-value pairs, ``nargout``, 0-based indexing, proper
 :mod:`leuknet.matlab.conventions` and the porting guide, ``docs/matlab.md``.
 """
 
-from leuknet.matlab import augmentation, datastore, evaluation, graph, images, layers, network, options
+from leuknet.profiles import quiet_library_start
+
+quiet_library_start()  # no TensorFlow start-up log lines in a ported script (the CLI hides them too)
+
+from leuknet.matlab import augmentation, datastore, evaluation, graph, images, layers, network, options  # noqa: E402
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
 from leuknet.matlab.datastore import *  # noqa: F401,F403
 from leuknet.matlab.evaluation import *  # noqa: F401,F403

@@ -24,6 +24,9 @@ EXECUTION_ENVIRONMENTS = ("auto", "cpu", "gpu", "multi-gpu", "parallel")
 BN_STATISTICS = ("population", "moving")
 SCHEDULES = ("none", "piecewise", "exponential")
 OUTPUT_NETWORKS = ("last-iteration", "best-validation-loss")
+REAL = ("InitialLearnRate", "Momentum", "GradientDecayFactor", "SquaredGradientDecayFactor", "Epsilon",
+        "ValidationPatience", "L2Regularization", "LearnRateDropFactor", "GradientThreshold", "FinalLearnRate")
+BOOLEAN = ("Verbose", "ResetInputNormalization", "DispatchInBackground", "ValidateAtFirstIteration")
 
 
 @dataclass
@@ -75,6 +78,18 @@ class TrainingOptions:
             self.InitialLearnRate = 0.01 if s == "sgdm" else 0.001
         if self.SquaredGradientDecayFactor is None:
             self.SquaredGradientDecayFactor = 0.999 if s == "adam" else 0.9
+        for k in REAL:  # numbers before any comparison: a text value is a ConfigError, not a TypeError
+            v = getattr(self, k)
+            if not (v is None and k == "FinalLearnRate") and (
+                    isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))
+                    or math.isnan(v)):
+                raise ConfigError(f"{k} must be a number, received {v!r}")
+        for k in BOOLEAN:  # MATLAB's logical scalar: true/false or 1/0
+            v = getattr(self, k)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v in (0, 1):
+                setattr(self, k, bool(v))
+            elif not isinstance(v, (bool, np.bool_)):
+                raise ConfigError(f"{k} must be true or false, received {v!r}")
         pos = {"InitialLearnRate": self.InitialLearnRate, "Epsilon": self.Epsilon}
         for k, v in pos.items():
             if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
