@@ -800,7 +800,24 @@ def explain(
     prepare_device(device, backend=backend)
     from leuknet.explain import explain_files
 
-    rows = explain_files(model_file, [str(i) for i in inputs], out, class_name, layer)
+    skipped = []
+    with Progress(TextColumn("[bold]Grad-CAM"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as prog:
+        task = prog.add_task("gradcam", total=None)
+
+        def progress(event, payload):
+            if event == "files":
+                prog.update(task, total=payload)
+                return
+            prog.update(task, advance=1)
+            if event == "skipped":
+                skipped.append(payload)
+
+        rows = explain_files(model_file, [str(i) for i in inputs], out, class_name, layer, progress=progress)
+    if skipped:
+        shown = "; ".join(f"{os.path.basename(f)}: {why}" for f, why in skipped[:3])
+        console.print(f"[yellow]Skipped {plural(len(skipped), 'unreadable file')}[/yellow]: " + escape(shown)
+                      + (" ..." if len(skipped) > 3 else ""), highlight=False, soft_wrap=True)
     t = Table(title=f"Grad-CAM ({len(rows)} images, layer {rows[0]['layer'] if rows else '-'})", title_justify="left")
     for c in ("file", "class explained", "probability", "heatmap"):
         t.add_column(c)

@@ -13,7 +13,7 @@ import cv2
 import keras
 import numpy as np
 
-from leuknet.errors import ConfigError
+from leuknet.errors import ConfigError, DataError
 from leuknet.layers import GroupedConv2D
 
 
@@ -22,13 +22,27 @@ def find_target_layer(model, name=None):
         try:
             return model.get_layer(name)
         except ValueError:
-            raise ConfigError(f"the model has no layer {name!r}") from None
+            raise ConfigError(f"the model has no layer {name!r}; its layers with a spatial output: "
+                              f"{', '.join(_spatial_layers(model))}") from None
     for layer in reversed(model.layers):
         if isinstance(layer, (keras.layers.Conv2D, GroupedConv2D, keras.layers.DepthwiseConv2D)) and \
                 len(layer.output.shape) == 4:
             # prefer the activation that follows a convolution when there is one
             return _following_activation(model, layer) or layer
     raise ConfigError("the model has no convolution layer for Grad-CAM; pass --layer")
+
+
+def _spatial_layers(model):
+    """The names of the layers with an H x W x C output (what Grad-CAM can target), input first."""
+    names = []
+    for layer in model.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue
+        if len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
+            names.append(layer.name)
+    return names
 
 
 def _following_activation(model, conv):
@@ -133,16 +147,20 @@ def gradcam_figure(rgb, cam, class_name, probability, layer=None):
     return fig
 
 
-def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> list[dict]:
+def explain_files(model_file, inputs, out, class_name=None, layer_name=None, progress=None) -> list[dict]:
     """Grad-CAM PNGs for image files/folders: ``<out>/<stem>_gradcam.png`` (:func:`gradcam_figure`: cell and
-    overlay, the explained class with its probability, a colour bar) per image."""
+    overlay, the explained class with its probability, a colour bar) per image. Inputs, class and layer are checked
+    before anything is written; ``progress('files', n)`` then, for each file, ``progress('done', file)`` or, for an
+    unreadable one, which is skipped, ``progress('skipped', (file, reason))``, and where none can be read it is a DataError and nothing is written."""
     from keras import ops
 
     from leuknet.colorspace import convert
+    from leuknet.data.images import unreadable_reason
     from leuknet.data.pipeline import crop_border, read_image, resize_image
     from leuknet.io import atomic_path
     from leuknet.run import collect_images, load_model, model_metadata
 
+    files = collect_images(inputs)
     model = load_model(model_file)
     meta = model_metadata(model)
     cls = None
@@ -150,19 +168,32 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None) -> 
         if class_name not in meta["classes"]:
             raise ConfigError(f"unknown class {class_name!r}; the model's classes: {', '.join(meta['classes'])}")
         cls = meta["classes"].index(class_name)
+    target_name = find_target_layer(model, layer_name).name
+    if progress:
+        progress("files", len(files))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for f in collect_images(inputs):
-        rgb = crop_border(read_image(f), meta.get("crop", 0))
+    rows, skipped = [], []
+    for f in files:
+        try:
+            rgb = crop_border(read_image(f), meta.get("crop", 0))
+        except DataError:
+            skipped.append((f, unreadable_reason(f, meta.get("crop", 0))))
+            if progress:
+                progress("skipped", skipped[-1])
+            continue
         x = resize_image(convert(rgb, meta["colorspace"]), meta["input_size"])
-        cam, idx, target = grad_cam(model, x[None], cls, layer_name)
+        cam, idx, target = grad_cam(model, x[None], cls, target_name)
         probs = ops.convert_to_numpy(model(x[None].astype(np.float32), training=False))[0]
         explained, p = meta["classes"][int(idx[0])], float(probs[int(idx[0])])
         shown = resize_image(rgb, meta["input_size"])
         fig = gradcam_figure(shown, cam[0], explained, p, target)
         path = out / f"{Path(f).stem}_gradcam.png"
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp:  # makes the folder at the first heatmap
             fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         rows.append({"file": f, "heatmap": str(path), "class": explained, "layer": target, "probability": p})
+        if progress:
+            progress("done", f)
+    if not rows:
+        raise DataError(f"none of the {len(files)} image files could be read (first: {skipped[0][0]}: "
+                        f"{skipped[0][1]})")
     return rows

@@ -319,6 +319,28 @@ def test_gradcam_png_shows_class_probability_and_colour_bar(tmp_path, tiny_model
     assert len(images) == 2 and all(a.get_aspect() == 1.0 for a in images)
 
 
+def test_gradcam_skips_unreadable_files_and_writes_nothing_on_a_mistake(tmp_path, tiny_model_file):
+    """An unreadable file among the inputs is skipped with its reason, the rest explained; a layer the model
+    lacks (the error names those it could take) or inputs none of which can be read: one error, no folder."""
+    from leuknet import explain
+    from leuknet.errors import ConfigError, DataError
+
+    rng = np.random.default_rng(1)
+    cells = tmp_path / "cells"
+    write_image(cells / "a.png", rng.integers(0, 255, (24, 30, 3)).astype(np.uint8))
+    (cells / "b.png").write_bytes(b"")
+    events = []
+    rows = explain.explain_files(tiny_model_file, [cells], tmp_path / "cam",
+                                 progress=lambda e, p: events.append((e, p)))
+    assert [Path(r["file"]).name for r in rows] == ["a.png"]
+    assert events[0] == ("files", 2) and ("skipped", (str(cells / "b.png"), "empty file (0 bytes)")) in events
+    with pytest.raises(ConfigError, match=r"no layer 'conv_9'; its layers with a spatial output: \w+"):
+        explain.explain_files(tiny_model_file, [cells], tmp_path / "cam2", layer_name="conv_9")
+    with pytest.raises(DataError, match="none of the 1 image files could be read"):
+        explain.explain_files(tiny_model_file, [cells / "b.png"], tmp_path / "cam3")
+    assert not (tmp_path / "cam2").exists() and not (tmp_path / "cam3").exists()
+
+
 @pytest.mark.parametrize("package", ["onnx", "onnxruntime"])
 def test_weights_import_without_onnx_says_what_to_install(tmp_path, monkeypatch, package):
     """Before: 'internal error: No module named onnx' (import_onnx imported onnx ahead of the guarded read)."""
