@@ -400,10 +400,18 @@ def predict(
     console.print(t)
     if len(res["files"]) > show:
         console.print(f"... {len(res['files']) - show} more rows in {out}", highlight=False)
+    written = [out]
     if res["skipped"]:
-        console.print(f"[yellow]Skipped {len(res['skipped'])} unreadable file(s):[/yellow] "
-                      + ", ".join(res["skipped"][:5]), highlight=False)
-    console.print(f"Written: {out}", highlight=False)
+        from leuknet.artefacts import write_skipped
+
+        listed = out.with_name(out.stem + ".skipped.csv")
+        write_skipped(listed, res["skipped"])
+        written.append(listed)
+        shown = "; ".join(f"{os.path.basename(f)}: {why}" for f, why in res["skipped"][:3])
+        console.print(f"[yellow]Skipped {plural(len(res['skipped']), 'unreadable file')}[/yellow] (listed with the "
+                      f"reasons in {listed}): " + escape(shown) + (" ..." if len(res["skipped"]) > 3 else ""),
+                      highlight=False, soft_wrap=True)
+    console.print(f"Written: {', '.join(map(str, written))}", highlight=False)
 
 
 class StudyDisplay:

@@ -341,6 +341,26 @@ def test_gradcam_skips_unreadable_files_and_writes_nothing_on_a_mistake(tmp_path
     assert not (tmp_path / "cam2").exists() and not (tmp_path / "cam3").exists()
 
 
+def test_predict_lists_unreadable_files_and_refuses_when_none_can_be_read(tmp_path, tiny_model_file):
+    from conftest import run_cli
+
+    rng = np.random.default_rng(2)
+    cells = tmp_path / "cells"
+    write_image(cells / "a.png", rng.integers(0, 255, (24, 30, 3)).astype(np.uint8))
+    (cells / "b.png").write_bytes(b"")
+    code, output = run_cli(["predict", "--model-file", tiny_model_file, cells, "--out", tmp_path / "p.csv",
+                            "--device", "cpu"])
+    assert code == 0, output
+    assert "Skipped 1 unreadable file (listed with the reasons in" in output and "b.png: empty file" in output
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 2
+    assert (tmp_path / "p.skipped.csv").read_text().splitlines() == ["file,reason",
+                                                                      f"{cells / 'b.png'},empty file (0 bytes)"]
+    code, output = run_cli(["predict", "--model-file", tiny_model_file, cells / "b.png", "--out",
+                            tmp_path / "q.csv", "--device", "cpu"])
+    assert code == 2 and "none of the 1 image files could be read" in output, output
+    assert not (tmp_path / "q.csv").exists() and not (tmp_path / "q.skipped.csv").exists()
+
+
 @pytest.mark.parametrize("package", ["onnx", "onnxruntime"])
 def test_weights_import_without_onnx_says_what_to_install(tmp_path, monkeypatch, package):
     """Before: 'internal error: No module named onnx' (import_onnx imported onnx ahead of the guarded read)."""
