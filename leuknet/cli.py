@@ -400,11 +400,12 @@ def predict(
     console.print(t)
     if len(res["files"]) > show:
         console.print(f"... {len(res['files']) - show} more rows in {out}", highlight=False)
-    written = [out]
+    written, listed = [out], out.with_name(out.stem + ".skipped.csv")
+    if not res["skipped"] and listed.is_file():
+        listed.unlink()  # an earlier prediction's list (--overwrite): not this one's
     if res["skipped"]:
         from leuknet.artefacts import write_skipped
 
-        listed = out.with_name(out.stem + ".skipped.csv")
         write_skipped(listed, res["skipped"])
         written.append(listed)
         shown = "; ".join(f"{os.path.basename(f)}: {why}" for f, why in res["skipped"][:3])
