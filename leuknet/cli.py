@@ -789,6 +789,8 @@ def study_fc_units(
     if res["pending"]:
         return _pending(res)
     console.print((Path(res["out"]) / "fc_units.md").read_text(), highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Written: {escape(res['out'])}/fc_units.json, fc_units.md (leuknet report {escape(res['out'])} "
+                  "--out report.html: with each width's run)", highlight=False, soft_wrap=True)
 
 
 @app.command()

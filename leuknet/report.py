@@ -217,6 +217,29 @@ def _study_section(doc, study: Path):
             _run_section(doc, run, level=3)
 
 
+def _fc_study_section(doc, study: Path):
+    """A width study run once per width (``leuknet study fc-units`` without --cv or --repeats): its table, with
+    each accuracy's 95 % Wilson interval, and each width's run."""
+    from leuknet.stats import wilson_interval
+
+    data = json.loads((study / "fc_units.json").read_text())
+    meta, rows = data["study"], data["results"]
+    doc.h(2, f"Feature-vector length study: {meta['model']}, recipe {meta['recipe']}, seed {meta['seed']}")
+    doc.p("One run per width, on the same split and seed. The intervals are each accuracy's own (Wilson, 95 %); "
+          "differences between widths are not tested: --cv K or --repeats N give paired tests and verdicts.")
+
+    def acc(r):
+        lo, hi = wilson_interval(round(r["accuracy"] * r["n_test"]), r["n_test"])
+        return f"{100 * r['accuracy']:.2f} ({100 * lo:.1f}-{100 * hi:.1f})"
+
+    doc.table(["feature vector (units)", "accuracy % (95 % CI)", "F1 (macro) %", "test images"],
+              [[r["fc_units"], acc(r), f"{100 * r['macro_f1']:.2f}", r["n_test"]] for r in rows])
+    for r in rows:
+        run = study / "runs" / f"fc{r['fc_units']}"
+        if (run / "config.json").is_file():
+            _run_section(doc, run, level=3)
+
+
 def _comparison_section(doc, study: Path, data):
     """A comparison (:mod:`leuknet.comparison`: a cross-validated colour-space study, ``leuknet compare``, a
     cross-validated run or width study): the interval tables, the pairwise table with its verdicts, the ranking
@@ -295,6 +318,8 @@ def _build_claimed(inputs, out: Path) -> Path:
             _comparison_section(doc, p, compared)
         elif (p / "colorspace.json").is_file():
             _study_section(doc, p)
+        elif (p / "fc_units.json").is_file():
+            _fc_study_section(doc, p)
         elif (p / "config.json").is_file() and (p / "history.csv").is_file():
             _run_section(doc, p)
         else:

@@ -177,6 +177,13 @@ def test_cli_import_then_shafique_recipe_detection_and_subtypes(tmp_path):
     assert r.returncode == 0, r.stderr
     table = (tmp_path / "fc" / "fc_units.md").read_text()
     assert "| 8 |" in table and "| 4 |" in table
+    assert f"Written: {tmp_path / 'fc'}/fc_units.json, fc_units.md" in r.stdout
+    # the report of the study: its table with each accuracy's interval, then each width's run
+    from leuknet.report import build_report
+
+    report = build_report([tmp_path / "fc"], tmp_path / "fc.md").read_text()
+    assert "## Feature-vector length study: alexnet" in report and "### Run fc8" in report and "### Run fc4" in report
+    assert "| feature vector (units) | accuracy % (95 % CI) |" in report
 
 
 def test_onnx_weights_without_the_onnx_package_is_a_clear_error(tmp_path, monkeypatch):
