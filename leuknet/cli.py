@@ -6,6 +6,7 @@ status 2; usage errors (unknown flags) also exit 2.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -943,8 +944,23 @@ def _interrupted() -> str:
            "same command again to start over"
 
 
+class _Notes(logging.Handler):
+    """leuknet's own log lines of note (the native kernel being built, or not available), shown dim."""
+
+    def emit(self, record):
+        console.print(f"[dim]{escape(record.getMessage())}[/dim]", highlight=False, soft_wrap=True)
+
+
+def _show_notes():
+    notes = logging.getLogger("leuknet.ops")
+    if not any(isinstance(h, _Notes) for h in notes.handlers):
+        notes.addHandler(_Notes())
+        notes.setLevel(logging.INFO)
+
+
 def main(argv=None):
     """Entry point: LeuknetError and usage errors -> one line and exit 2; Ctrl-C -> one line and exit 130."""
+    _show_notes()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ log lines on any command
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # nor OpenCV's decoder warnings (skipped files say why)
     try:

@@ -149,9 +149,15 @@ def layer_gradient_graph(layer, x, g):
     return tape.gradient(y, x, output_gradients=g)
 
 
-def test_without_a_working_compiler_the_layer_falls_back_to_xla(native_mode, tmp_path):
+def test_without_a_working_compiler_the_layer_falls_back_to_xla(native_mode, tmp_path, caplog):
+    import logging
+
     native_mode("auto", CXX="/bin/false", LEUKNET_OPS_CACHE=str(tmp_path))
-    assert ops.cross_channel_norm() is None
+    with caplog.at_level(logging.INFO, logger="leuknet.ops"):
+        assert ops.cross_channel_norm() is None
+    said = [r.getMessage() for r in caplog.records if r.name == "leuknet.ops"]  # what the CLI shows, dim
+    assert said[0].startswith(f"Building leuknet's native cross-channel normalisation kernel into {tmp_path}")
+    assert said[1].startswith("Note: leuknet's native cross-channel normalisation kernel is unavailable (")
     assert ops.status().startswith("xla (") and "could not build" in ops.status()
     rng = np.random.default_rng(5)
     x = rng.normal(0, 10, (1, 3, 3, 8)).astype(np.float32)

@@ -126,7 +126,8 @@ def cross_channel_norm():
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if mode() == "on":
                 raise NativeOpsError(f"LEUKNET_NATIVE_OPS=1 but the native kernel is unavailable: {why}") from exc
-            log.info("native cross-channel normalisation unavailable (%s); using XLA", why)
+            log.info("Note: leuknet's native cross-channel normalisation kernel is unavailable (%s): XLA's is "
+                     "used", why)
     _state["ccn"], _state["ccn_why"] = lib, why
     return lib
 
@@ -144,7 +145,8 @@ def _load():
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build for concurrent processes (pytest workers, ranks)
             if not path.exists():
-                log.info("building the native cross-channel normalisation kernel (once per machine, about 15 s)")
+                log.info(f"Building leuknet's native cross-channel normalisation kernel into {path.parent} (once "
+                         "per machine and TensorFlow version, 15-30 s) ...")
                 _build(_compiler(), path)
     if "module" in _loaded:
         # TensorFlow registers an op once per process: a second library with the same ops (another cache
