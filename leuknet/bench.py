@@ -354,8 +354,10 @@ def _run_claimed(models_, precisions, batch_sizes, device, image_size, repeats, 
         for p in precisions:
             if progress:
                 progress("workload", {"workload": workload, "precision": p})
-            row = _run_workload_subprocess(dict(workload_options or {}, name=workload, device=device, precision=p,
-                                                out=str(out) if out else None), device)
+            row = _run_workload_subprocess(
+                dict(workload_options or {}, name=workload, device=device, precision=p,
+                     out=str(out) if out else None), device,
+                (lambda line: progress("workload_progress", line)) if progress else None)
             report["workloads"].append(row)
             if progress:
                 progress("workload_result", row)
@@ -364,21 +366,53 @@ def _run_claimed(models_, precisions, batch_sizes, device, image_size, repeats, 
     return report
 
 
-def _run_child(args, device, what):
-    """Run ``python -m leuknet.bench ARGS`` (clean memory peak and dtype policy) and read its JSON line."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def _run_child(args, device, what, on_progress=None):
+    """Run ``python -m leuknet.bench ARGS`` (clean memory peak and dtype policy) and read its JSON line; lines
+    ``{"progress": {...}}`` it prints on the way go to ``on_progress`` as they come."""
+    import threading
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = "-1"
-    r = subprocess.run([sys.executable, "-m", "leuknet.bench", *args], capture_output=True, text=True, env=env)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    if r.returncode != 0 or not lines:
-        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+    proc = subprocess.Popen([sys.executable, "-m", "leuknet.bench", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    stderr = []
+    reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            if line.startswith('{"progress"'):
+                if on_progress:
+                    on_progress(json.loads(line)["progress"])
+            elif line.startswith("{"):
+                lines.append(line)
+        proc.wait()
+    finally:
+        if proc.poll() is None:  # Ctrl-C, or a progress callback that raised: the child goes too
+            proc.kill()
+            proc.wait()
+    reader.join()
+    if proc.returncode != 0 or not lines:
+        tail = ("".join(stderr)).strip().splitlines()[-1:] or ["no output"]
         raise ConfigError(f"{what} failed: {tail[0][:300]}")
     return json.loads(lines[-1])
 
 
-def _run_workload_subprocess(spec, device):
-    return _run_child(["--workload", json.dumps(spec)], device, f"workload {spec['name']}")
+def _run_workload_subprocess(spec, device, on_progress=None):
+    return _run_child(["--workload", json.dumps(spec)], device, f"workload {spec['name']}", on_progress)
+
+
+def _workload_progress(event, payload):
+    """The workload child's progress, one JSON line an epoch on stdout (its parent shows it)."""
+    if event == "start":
+        _workload_progress.total = payload["total_iterations"]
+    elif event == "epoch":
+        line = {"epoch": payload["epoch"], "iteration": payload["iteration"],
+                "iterations": getattr(_workload_progress, "total", None),
+                "elapsed_s": time.perf_counter() - _workload_progress.t0}
+        sys.stdout.write(json.dumps({"progress": line}) + "\n")
+        sys.stdout.flush()
 
 
 def _run_paired_subprocess(spec, device):
@@ -556,7 +590,8 @@ def chart(results, path):
 if __name__ == "__main__":  # one configuration, as a subprocess of run_bench
     # the result goes to the parent process as one JSON line on stdout
     if sys.argv[1] == "--workload":
-        result = run_workload(**json.loads(sys.argv[2]))
+        _workload_progress.t0 = time.perf_counter()
+        result = run_workload(**json.loads(sys.argv[2]), callback=_workload_progress)
     elif sys.argv[1] == "--paired":
         result = bench_paired(json.loads(sys.argv[2]))
     else:

@@ -680,6 +680,10 @@ def bench(
         elif event == "paired_result":
             console.print(f"    train {payload['train_speedup']:.2f}x, inference {payload['inference_speedup']:.2f}x "
                           "plain Keras (median of pairs)", highlight=False)
+        elif event == "workload_progress":
+            p = payload
+            console.print(f"    epoch {p['epoch']}: iteration {p['iteration']} of {p['iterations']}, "
+                          f"{p['elapsed_s'] / 60:.1f} min", highlight=False)
         elif event == "workload_result":
             console.print(f"    {payload['wall_s'] / 60:.1f} min (paper: {payload['paper_wall_s'] / 60:.1f} min), test "
                           f"accuracy {100 * (payload['test_accuracy'] or 0):.2f}%", highlight=False)

@@ -108,12 +108,16 @@ def test_bench_workload_on_given_data_and_its_mistakes_before_any_measurement(tm
     a misspelt workload, the workload's options without it, and a missing data folder are one line, exit 2,
     before anything is measured or written."""
     from conftest import folder_data, run_cli
-    from leuknet.bench import run_workload
+    from leuknet.bench import _run_workload_subprocess
 
     data = folder_data(tmp_path / "cells", per_class=10)
-    row = run_workload("leuknet-paper", device="cpu", precision="fp32", data=data, image_size=32, epochs=1,
-                       batch_size=4, out=tmp_path / "w")
-    assert row["images"] == 20 and not row["synthetic_data"] and row["iterations"] == 14 // 4
+    said = []  # the child's progress, an epoch at a time, as it comes (leuknet bench prints it)
+    row = _run_workload_subprocess(dict(name="leuknet-paper", device="cpu", precision="fp32", data=str(data),
+                                        image_size=32, epochs=2, batch_size=4, out=str(tmp_path / "w")), "cpu",
+                                   said.append)
+    assert row["images"] == 20 and not row["synthetic_data"] and row["iterations"] == 2 * (14 // 4)
+    assert [(p["epoch"], p["iteration"], p["iterations"]) for p in said] == [(1, 3, 6), (2, 6, 6)]
+    assert 0 < said[0]["elapsed_s"] <= said[1]["elapsed_s"] < row["wall_s"] + 60
     out = tmp_path / "bench"
     for argv, said in [(["--workload", "leuknet_paper"], "unknown workload 'leuknet_paper' (did you mean "
                                                          "leuknet-paper?)"),
