@@ -429,6 +429,11 @@ class StudyDisplay:
     def _name(info):
         return info.get("run") or f"{info['space']} seed {info['seed']}"
 
+    @staticmethod
+    def _where(info):
+        """' (runs/leuknet-r0-f1)': the run's folder (counted from 0, where the lines count from 1)."""
+        return f" (runs/{info['folder']})" if info.get("folder") else ""
+
     def __call__(self, event, payload):
         if event == "study_start":
             self.progress.start()
@@ -436,7 +441,7 @@ class StudyDisplay:
                                                total=payload.get("total_epochs") or payload["runs"] * payload["epochs"])
         elif event == "run_skipped":
             self.progress.update(self.task, advance=payload["epochs"])
-            console.print(f"  {self._name(payload)}: already done, kept", highlight=False)
+            console.print(f"  {self._name(payload)}: already done, kept{self._where(payload)}", highlight=False)
         elif event == "run_busy":
             self.progress.update(self.task, advance=payload["epochs"])
             who = payload["owner"].get("pid", "another process")
@@ -448,7 +453,8 @@ class StudyDisplay:
             self.progress.update(self.task, advance=1)
         elif event == "done":
             m = payload["metrics"]
-            console.print(f"  {self._name(self.space)}: test accuracy {100 * m['accuracy']:.2f}%", highlight=False)
+            console.print(f"  {self._name(self.space)}: test accuracy {100 * m['accuracy']:.2f}%"
+                          f"{self._where(self.space)}", highlight=False)
         elif event == "study_end":
             self.progress.stop()
 

@@ -153,6 +153,7 @@ def run_each(runs, cb, epochs: int) -> dict:
 
     busy = {}
     for run_dir, info, flags in runs:
+        info = dict(info, folder=Path(run_dir).name)  # the progress lines name it (runs/ count from 0)
         if finished(run_dir):
             cb("run_skipped", dict({"epochs": epochs}, **info))
             continue

@@ -95,6 +95,9 @@ def test_compare_models_on_the_same_split_per_seed(tmp_path):
     code, text = run_cli(argv)
     assert code == 0, text
     assert "## Intervals" in text and "Verdicts:" in text and "Written:" in text and "compare.json" in text
+    # each run's line names its folder (repeats counted from 1 on screen, from 0 in the folder names)
+    assert "vgg16 repeat 2 (seed 1): test accuracy" in text and "% (runs/vgg16-seed1)" in text
+    assert all((out / "runs" / f"{m}-seed{s}").is_dir() for m in ("leuknet", "vgg16") for s in (0, 1))
     result = json.loads((out / "compare.json").read_text())
     assert result["study"]["kind"] == "compare" and result["study"]["cv"] is None
     correct, accs, sizes = {}, {}, []
