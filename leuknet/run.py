@@ -263,7 +263,6 @@ def read_data(cfg: RunConfig, cb):
     t = time.perf_counter() - t
     skipped = [(p, unreadable_reason(p, cfg.crop)) for p in bad]
     if bad:
-        cb("skipped", {"files": bad, "reasons": dict(skipped)})
         gone = set(bad)
         label_of = {s.path: s.label for s in dataset.samples}
         dataset = dataset.subset([i for i, p in enumerate(paths) if p not in gone])
@@ -274,6 +273,7 @@ def read_data(cfg: RunConfig, cb):
             if "border crop leaves nothing" in why:
                 why += f"; --crop {cfg.crop} (the recipe {cfg.recipe}'s unless given): give a smaller --crop (0: none)"
             raise DataError(f"class {empty[0]!r} has no readable images" + (f" ({first}: {why})" if first else ""))
+        cb("skipped", {"files": bad, "reasons": dict(skipped)})  # listed in skipped.csv: the run goes on
     return dataset, data, skipped, t
 
 

@@ -409,6 +409,7 @@ def test_a_border_crop_larger_than_the_images_says_so_before_training(tmp_path):
                           "--device", "cpu", "--out", tmp_path / "run"])
     assert code == 2 and "is a 48 x 48 image" in text and "--crop 100 (the recipe cnmc-oliveira's" in text, text
     assert not (tmp_path / "run").exists()
+    assert "skipped.csv" not in text  # no run, so no list of skipped files to point at
 
 
 SWALLOWED_CTRL_C = """
