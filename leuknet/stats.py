@@ -319,11 +319,16 @@ def holm(pvalues) -> np.ndarray:
 
 
 def _paired_wald(b, c, n, confidence):
-    """Wald interval of the difference of two paired proportions (b - c) / n (Agresti 2002, 10.1)."""
+    """The difference of two paired proportions, (b - c) / n, with Agresti and Min's adjusted Wald interval
+    ("Wald+2": 0.5 added to each cell of the 2 x 2 table, then the Wald interval; Statistics in Medicine 24:729,
+    2005; Agresti's R code ``diffpropci``), clipped to [-1, 1]. The plain Wald interval is zero-wide where the two
+    never disagree (b = c = 0), however few the cells; this one is not."""
     diff = (b - c) / n
-    se = math.sqrt(max(0.0, (b + c) - (b - c) ** 2 / n)) / n
+    m = n + 2
+    centre = (b - c) / m
+    se = math.sqrt(max(0.0, (b + c + 1) - (b - c) ** 2 / m)) / m
     half = float(_sp.norm.ppf((1.0 + confidence) / 2.0)) * se
-    return diff, diff - half, diff + half
+    return diff, max(-1.0, centre - half), min(1.0, centre + half)
 
 
 def _points(x):
@@ -348,7 +353,8 @@ def compare_pairs(results: dict, n_train=None, n_test=None, alpha: float = 0.05,
       the primary p from :func:`corrected_resampled_t` (needs ``n_train``, ``n_test``: cells per fold);
     - with 1 fold (a single test split), or folds whose differences are all equal (no spread: the corrected t
       would give p = 0 and a zero-width interval from as few as two folds): ``difference`` from the pooled cells,
-      a Wald interval for paired proportions, and McNemar's exact p as the primary test.
+      Agresti and Min's adjusted Wald interval for paired proportions, and McNemar's exact p as the primary
+      test.
 
     McNemar's p is reported in both cases. ``p_holm`` is the primary p adjusted by Holm over all pairs;
     ``resolved`` = ``p_holm < alpha``; ``verdict`` is one line.
@@ -374,7 +380,7 @@ def compare_pairs(results: dict, n_train=None, n_test=None, alpha: float = 0.05,
             primary = method = ct["test"]
         else:  # one test split, or folds that all differ by the same amount (no spread: t is undefined)
             diff, low, high = _paired_wald(mc["b"], mc["c"], mc["n"], confidence)
-            p, primary, method = mc["p"], mc["test"], "Wald (paired proportions)"
+            p, primary, method = mc["p"], mc["test"], "adjusted Wald (paired proportions, Agresti-Min)"
             if ct is not None:
                 method += "; the fold differences have no spread, so the corrected t is undefined"
         if diff < 0:  # orient: a is ahead

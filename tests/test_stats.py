@@ -320,11 +320,36 @@ def test_compare_pairs_on_one_test_split_uses_mcnemar():
     ref = sm_mcnemar([[0, np.sum(a & ~b)], [np.sum(~a & b), 0]], exact=True).pvalue
     assert q["primary_test"] == "McNemar exact" and q["p"] == pytest.approx(ref) and q["p_holm"] == q["p"]
     assert q["a"] == "HSV" and q["difference"] == pytest.approx(a.mean() - b.mean())
-    # the Wald interval of paired proportions by hand: se = sqrt(b + c - (b - c)^2 / n) / n
     bb, cc, n = np.sum(a & ~b), np.sum(~a & b), a.size
-    se = math.sqrt(bb + cc - (bb - cc) ** 2 / n) / n
-    assert (q["low"], q["high"]) == pytest.approx((q["difference"] - 1.959964 * se, q["difference"] + 1.959964 * se))
+    assert (q["low"], q["high"]) == pytest.approx(_agresti_min(bb, cc, n))
     assert q["corrected_t"] is None and q["resolved"]
+
+
+def _agresti_min(b, c, n, conflev=0.95):
+    """Agresti's own R function for the adjusted Wald interval of matched pairs ("Wald+2", Agresti & Min,
+    Statistics in Medicine 24:729, 2005), transcribed from http://users.stat.ufl.edu/~aa/cda/R/matched/
+    R2_matched/index.html (``diffpropci``; there b, c are the off-diagonal counts and the difference is c - b,
+    so the counts are passed swapped for leuknet's b - c)."""
+    from scipy.stats import norm
+
+    b, c = c, b
+    z = norm.ppf(1 - (1 - conflev) / 2)
+    diff = (c - b) / (n + 2)
+    sd = math.sqrt((b + c + 1) - (c - b) ** 2 / (n + 2)) / (n + 2)
+    return max(diff - z * sd, -1.0), min(diff + z * sd, 1.0)
+
+
+def test_paired_interval_is_not_zero_wide_where_two_models_never_disagree():
+    """4 test cells, both models right on the same 3: the plain Wald interval was 0.0 to 0.0 points, which reads as
+    certainty from four cells. Agresti-Min's is +-32.7 points there (0.5 added to each cell: se = 1/6)."""
+    right = np.array([True, True, True, False])
+    (q,) = S.compare_pairs({"A": {"correct": right, "fold_accuracies": [0.75]},
+                            "B": {"correct": right.copy(), "fold_accuracies": [0.75]}})
+    assert q["difference"] == 0 and (q["low"], q["high"]) == pytest.approx((-1.959964 / 6, 1.959964 / 6))
+    assert (q["low"], q["high"]) == pytest.approx(_agresti_min(0, 0, 4))
+    assert "equal, 0.0 points (95 % CI -32.7 to 32.7)" in q["verdict"] and not q["resolved"]
+    assert S.compare_pairs({"A": {"correct": np.ones(3, bool), "fold_accuracies": [1.0]},  # clipped to [-1, 1]
+                            "B": {"correct": np.zeros(3, bool), "fold_accuracies": [0.0]}})[0]["high"] <= 1.0
 
 
 def test_compare_pairs_falls_back_to_mcnemar_when_the_fold_differences_have_no_spread():
