@@ -22,8 +22,8 @@ HEADER = """# Command-line reference
 
 Every command and option of `leuknet`, generated from the command line itself by
 `python scripts/gen_cli_docs.py` (do not edit by hand: `tests/test_docs.py` fails when this page and the
-command line differ). `leuknet COMMAND --help` lists the same options; this page also gives each default (for
-`train` and the studies, a default a recipe does not set). How the options fit together:
+command line differ). `leuknet COMMAND --help` lists the same options; this page also gives their defaults
+("the recipe's" where a recipe sets one). How the options fit together:
 [training.md](training.md); the README has the commands to start with.
 """
 
