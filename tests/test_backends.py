@@ -177,7 +177,10 @@ def test_backend_and_precision_errors_are_one_line(tmp_path):
 
 JAX_PASS = ["tests/test_layers.py", "tests/test_solvers.py", "tests/test_parity.py", "tests/test_engine_jax.py",
             "tests/test_pipeline_numpy.py",
-            "tests/test_checkpoint_writer.py::test_a_state_snapshot_is_not_changed_by_later_training"]
+            # (jit_solver is TensorFlow's choice: under JAX its two float32 cases are one)
+            "tests/test_checkpoint_writer.py::test_a_state_snapshot_is_not_changed_by_later_training[float32-True]",
+            "tests/test_checkpoint_writer.py::test_a_state_snapshot_is_not_changed_by_later_training"
+            "[mixed_bfloat16-True]"]
 
 
 @pytest.mark.slow
