@@ -379,14 +379,20 @@ def _run_child(args, device, what, on_progress=None):
     stderr = []
     reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
     reader.start()
-    lines = []
+    lines, other = [], []
     try:
         for line in proc.stdout:
             if line.startswith('{"progress"'):
+                try:
+                    step = json.loads(line)["progress"]
+                except (ValueError, KeyError):
+                    continue  # a line cut short: the next one says as much
                 if on_progress:
-                    on_progress(json.loads(line)["progress"])
+                    on_progress(step)
             elif line.startswith("{"):
                 lines.append(line)
+            elif line.strip():
+                other.append(line)
         proc.wait()
     finally:
         if proc.poll() is None:  # Ctrl-C, or a progress callback that raised: the child goes too
@@ -394,7 +400,7 @@ def _run_child(args, device, what, on_progress=None):
             proc.wait()
     reader.join()
     if proc.returncode != 0 or not lines:
-        tail = ("".join(stderr)).strip().splitlines()[-1:] or ["no output"]
+        tail = ("".join(stderr)).strip().splitlines()[-1:] or [l.strip() for l in other[-1:]] or ["no output"]
         raise ConfigError(f"{what} failed: {tail[0][:300]}")
     return json.loads(lines[-1])
 

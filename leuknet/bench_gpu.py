@@ -379,7 +379,8 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
     with tempfile.TemporaryDirectory(prefix="leuknet-bench-gpu-") as d:
         cache = Path(d) / "jax-cache"
         emit("probe", probe_spec)
-        probe = _run_child(probe_spec, _child_timeout(left(), child_timeout_s), cache)
+        # the probe always runs (the report needs it): under a budget too small for it, MIN_CHILD_S at most
+        probe = _run_child(probe_spec, _child_timeout(left(), child_timeout_s) or MIN_CHILD_S, cache)
         if "error" in probe:  # one line: no GPU, an unknown model, an input too small
             raise (DeviceError if probe["error"].startswith("DeviceError") else ConfigError)(
                 probe["error"].split(": ", 1)[-1])

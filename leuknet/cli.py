@@ -379,8 +379,10 @@ def predict(
     from leuknet.io import check_model_file
     from leuknet.profiles import prepare_device
 
-    if out.exists() and not overwrite:  # checked before any work: an earlier run's CSV is never lost silently
-        raise ConfigError(f"--out {out} exists; pass --overwrite to replace it, or another --out")
+    listed = out.with_name(out.stem + ".skipped.csv")  # the unreadable files, where there are any
+    for path in (out, listed):  # checked before any work: an earlier prediction is never lost silently
+        if path.exists() and not overwrite:
+            raise ConfigError(f"--out {out}: {path} exists; pass --overwrite to replace it, or another --out")
     check_model_file(model_file)  # before the backend starts: a mistake answers at once
     prepare_device(device, backend=backend)
     from leuknet.artefacts import write_predictions
@@ -401,7 +403,7 @@ def predict(
     console.print(t)
     if len(res["files"]) > show:
         console.print(f"... {len(res['files']) - show} more rows in {out}", highlight=False)
-    written, listed = [out], out.with_name(out.stem + ".skipped.csv")
+    written = [out]
     if not res["skipped"] and listed.is_file():
         listed.unlink()  # an earlier prediction's list (--overwrite): not this one's
     if res["skipped"]:

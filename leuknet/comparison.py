@@ -439,8 +439,8 @@ def markdown(summary: dict, meta: dict) -> str:
         j = pairs[0]["folds"]
         how = (f"the mean of the {j} paired {'fold' if k else 'split'} differences with the corrected resampled "
                f"t-test (Nadeau & Bengio; n_test/n_train = {summary['n_test']:.0f}/{summary['n_train']:.0f})"
-               if j >= 2 else "the paired difference on the test cells with a Wald interval, and McNemar's exact "
-               "test")
+               if j >= 2 else "the paired difference on the test cells with Agresti and Min's adjusted Wald "
+               "interval, and McNemar's exact test")
         lines += ["", "## Pairwise comparisons", "",
                   f"Accuracy of a minus b on the same cells, in points. Difference and 95 % CI: {how}; p (Holm): "
                   f"adjusted over {plural(len(pairs), 'pair')}; McNemar: exact test on the pooled cells of each "
@@ -455,8 +455,8 @@ def markdown(summary: dict, meta: dict) -> str:
                          f"{'yes' if q['resolved'] else 'no'} |")
         if flat:
             lines += ["", "\\* every fold differs by the same amount (no spread: the corrected t is undefined), so "
-                      "this pair is tested on the first repeat's pooled cells: their difference, a Wald interval and "
-                      "McNemar's exact p."]
+                      "this pair is tested on the first repeat's pooled cells: their difference, Agresti and Min's "
+                      "adjusted Wald interval and McNemar's exact p."]
         lines += ["", "Verdicts:", ""] + [f"- {q['verdict']}" for q in pairs]
         lines += ["", "Ranking (only resolved differences order; within braces nothing is claimed): "
                   + " > ".join("{" + ", ".join(g) + "}" for g in summary["ranking"])]

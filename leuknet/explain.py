@@ -176,7 +176,7 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None, pro
     for f in files:
         try:
             rgb = crop_border(read_image(f), meta.get("crop", 0))
-        except DataError:
+        except (DataError, OSError):  # not an image, or not openable
             skipped.append((f, unreadable_reason(f, meta.get("crop", 0))))
             if progress:
                 progress("skipped", skipped[-1])

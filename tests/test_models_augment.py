@@ -4,6 +4,7 @@ augmenter."""
 import csv
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,7 +144,7 @@ def test_offline_augmenter_balances_and_leaves_the_source_alone(tmp_path):
     assert sorted(p.name for p in (tmp_path / "src").rglob("*")) == before
 
 
-def test_augment_cli_skips_unreadable_files_and_an_error_leaves_nothing(tmp_path):
+def test_augment_cli_skips_unreadable_files_and_an_error_leaves_nothing(tmp_path, monkeypatch):
     """An unreadable source file is left out and listed with its reason (skipped.csv, as train lists them);
     a class with no readable file is one line, exit 2, with no copy and no .partial left behind."""
     from conftest import run_cli
@@ -160,6 +161,25 @@ def test_augment_cli_skips_unreadable_files_and_an_error_leaves_nothing(tmp_path
     assert len(rows) == 10 and not any("broken" in r["source"] for r in rows)
     assert [r["file"] for r in csv.DictReader(open(tmp_path / "aug" / "skipped.csv"))] == [
         str(tmp_path / "src" / "blast" / "broken.png")]
+    # a file that cannot be opened (permissions: simulated, as root opens any file) is skipped the same way
+    import leuknet.data.images as images
+
+    real, blocked = images.read_image, tmp_path / "src" / "normal" / "0.png"
+
+    def read_image(path, *a, **k):
+        if Path(path) == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(images, "read_image", read_image)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    code, output = run_cli(["augment", "--data", tmp_path / "src", "--per-class", "5", "--out", "."])
+    assert code == 0 and "Skipped 2 unreadable files" in output, output  # '.': an empty folder, written in place
+    assert len(list((tmp_path / "here" / "normal").glob("*.png"))) == 5
+    assert str(blocked) in (tmp_path / "here" / "skipped.csv").read_text()
+    assert Path.cwd().exists() and (Path.cwd() / "manifest.csv").is_file()  # the folder kept, not replaced
+    monkeypatch.undo()
     for f in (tmp_path / "src" / "normal").iterdir():
         f.write_bytes(b"")
     code, output = run_cli(["augment", "--data", tmp_path / "src", "--per-class", "5", "--out", tmp_path / "aug2"])

@@ -319,7 +319,7 @@ def test_gradcam_png_shows_class_probability_and_colour_bar(tmp_path, tiny_model
     assert len(images) == 2 and all(a.get_aspect() == 1.0 for a in images)
 
 
-def test_gradcam_skips_unreadable_files_and_writes_nothing_on_a_mistake(tmp_path, tiny_model_file):
+def test_gradcam_skips_unreadable_files_and_writes_nothing_on_a_mistake(tmp_path, tiny_model_file, monkeypatch):
     """An unreadable file among the inputs is skipped with its reason, the rest explained; a layer the model
     lacks (the error names those it could take) or inputs none of which can be read: one error, no folder."""
     from leuknet import explain
@@ -339,6 +339,16 @@ def test_gradcam_skips_unreadable_files_and_writes_nothing_on_a_mistake(tmp_path
     with pytest.raises(DataError, match="none of the 1 image files could be read"):
         explain.explain_files(tiny_model_file, [cells / "b.png"], tmp_path / "cam3")
     assert not (tmp_path / "cam2").exists() and not (tmp_path / "cam3").exists()
+    # a file that cannot be opened (permissions: simulated, as root opens any file) is skipped as unreadable
+    import leuknet.data.pipeline as pipeline
+
+    def blocked(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(pipeline, "read_image", blocked)
+    with pytest.raises(DataError, match="none of the 2 image files could be read"):
+        explain.explain_files(tiny_model_file, [cells], tmp_path / "cam4")
+    assert not (tmp_path / "cam4").exists()
 
 
 def test_predict_lists_unreadable_files_and_refuses_when_none_can_be_read(tmp_path, tiny_model_file):

@@ -26,7 +26,7 @@ def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig 
     from leuknet.data.images import read_image
     from leuknet.io import write_csv
 
-    out = Path(out)
+    out = Path(out).resolve()  # '.' or 'a/..' have no name to put '.partial' after
     dataset, skipped = readable_part(dataset, checked)
     classes = sorted({s.label for s in dataset.samples})
     if len(classes) < len(dataset.classes):
@@ -55,9 +55,12 @@ def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig 
         write_csv(partial / "manifest.csv", ["file", "source", "class", "seed", "ops"], rows)
         if skipped:
             write_csv(partial / "skipped.csv", ["file", "reason"], [list(p) for p in skipped])
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # an empty folder the user made for it
-        os.rename(partial, out)
+        if out.is_dir():  # an empty folder made for it (or '.'): kept, the copy moved in, manifest.csv last
+            for entry in sorted(partial.iterdir(), key=lambda e: e.name == "manifest.csv"):
+                os.rename(entry, out / entry.name)
+            partial.rmdir()
+        else:
+            os.rename(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -76,13 +79,18 @@ def readable_part(dataset, checked=None):
         try:
             read_image(sample.path)
             return True
-        except DataError:
+        except (DataError, OSError):  # not an image, or not openable (permissions): unreadable_reason says which
             return False
         finally:
             if checked:
                 checked(1)
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        good = list(pool.map(ok, dataset.samples))
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    try:
+        good = [f.result() for f in [pool.submit(ok, s) for s in dataset.samples]]
+    except BaseException:  # Ctrl-C: the decodes not started are dropped, not waited for
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     skipped = [(s.path, unreadable_reason(s.path)) for s, g in zip(dataset.samples, good) if not g]
     return dataset.subset([i for i, g in enumerate(good) if g]), skipped
