@@ -6,7 +6,8 @@ registers such a callback (``jax._src.lib._xla_gc_callback``), also in TensorFlo
 JAX where it is installed: a Ctrl-C during training was lost that way, one press in a few, and the run finished
 as if nothing had happened. While :func:`kept` is in force, SIGINT raises KeyboardInterrupt as before and is also
 remembered; :func:`check`, called at safe points (after every training iteration, on every progress event),
-raises it again if it was swallowed."""
+raises it again if it was swallowed. Where the signal lands inside a registered garbage-collection callback, it is
+only remembered (no "Exception ignored" report on stderr): check() raises it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,21 @@ _pressed = threading.Event()
 
 def _handler(signum, frame):
     _pressed.set()
+    if _in_gc_callback(frame):
+        return  # raised here it would be printed ("Exception ignored in ...") and dropped: check() raises it
     raise KeyboardInterrupt
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether ``frame`` runs inside one of the registered garbage-collection callbacks (JAX's stays registered)."""
+    import gc
+
+    codes = {getattr(cb, "__code__", None) for cb in gc.callbacks} - {None}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager

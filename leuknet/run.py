@@ -375,14 +375,14 @@ def fit(cfg: RunConfig, where: RunDirectory, trainer, data: RunData, cb, skip_wh
     first checkpoint leaves nothing behind."""
     from leuknet.io import write_json
 
-    if not cfg.resume:
-        if where.partial.exists():
-            shutil.rmtree(where.partial)
-        where.partial.mkdir(parents=True)
-        write_json(where.partial / "run_config.json", dict(cfg.to_dict(), resume=False))
-    resume_state = read_checkpoint(where.partial / "checkpoint.npz") if cfg.resume else None
     t = time.perf_counter()
-    try:
+    try:  # from the folder's making on: a Ctrl-C while run_config.json is written leaves nothing either
+        if not cfg.resume:
+            if where.partial.exists():
+                shutil.rmtree(where.partial)
+            where.partial.mkdir(parents=True)
+            write_json(where.partial / "run_config.json", dict(cfg.to_dict(), resume=False))
+        resume_state = read_checkpoint(where.partial / "checkpoint.npz") if cfg.resume else None
         info = trainer.fit(data.train, data.validation if len(data.validation) else None, seed=cfg.seed, callback=cb,
                            checkpoint=lambda state: write_checkpoint(where.partial / "checkpoint.npz", state),
                            checkpoint_every=cfg.checkpoint_every, resume=resume_state,

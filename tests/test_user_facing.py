@@ -422,6 +422,26 @@ def test_a_border_crop_larger_than_the_images_says_so_before_training(tmp_path):
     assert "skipped.csv" not in text  # no run, so no list of skipped files to point at
 
 
+def test_a_ctrl_c_while_the_run_folder_is_being_made_leaves_nothing(tmp_path, monkeypatch):
+    """A Ctrl-C that lands just after <out>.partial is made (while run_config.json is written: the moment
+    test_ctrl_c_before_the_first_checkpoint_leaves_nothing_and_says_so signals at, hit now and then on a busy
+    machine) leaves no .partial behind."""
+    from types import SimpleNamespace
+
+    import leuknet.io
+    from leuknet import run
+
+    def pressed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(leuknet.io, "write_json", pressed)
+    where = run.RunDirectory(tmp_path / "run", run.partial_dir(tmp_path / "run"))
+    cfg = SimpleNamespace(resume=False, to_dict=lambda: {})
+    with pytest.raises(KeyboardInterrupt):
+        run.fit(cfg, where, trainer=None, data=None, cb=None)
+    assert not where.partial.exists() and not where.final.exists()
+
+
 SWALLOWED_CTRL_C = """
 import gc, os, signal, sys
 import numpy as np
@@ -454,6 +474,30 @@ except KeyboardInterrupt:
     sys.exit(130)
 print("finished", len(info.rows), "iterations")
 """
+
+
+def test_a_ctrl_c_landing_in_a_registered_gc_callback_is_kept_for_the_next_safe_point():
+    """JAX's _xla_gc_callback stays in gc.callbacks: a Ctrl-C landing there is remembered without raising (Python
+    would print 'Exception ignored in ...' on stderr and drop it) and raised by the next interrupts.check()."""
+    import gc
+    import signal
+    import sys
+
+    from leuknet import interrupts
+
+    def callback(phase, info):  # a registered callback: the signal handler runs in its frame
+        interrupts._handler(signal.SIGINT, sys._getframe())
+
+    gc.callbacks.append(callback)
+    try:
+        callback("start", {})  # no KeyboardInterrupt here
+    finally:
+        gc.callbacks.remove(callback)
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.check()
+    with pytest.raises(KeyboardInterrupt):  # anywhere else, it raises at once
+        interrupts._handler(signal.SIGINT, sys._getframe())
+    interrupts._pressed.clear()
 
 
 def test_a_ctrl_c_swallowed_by_a_gc_callback_still_stops_training(tmp_path):
