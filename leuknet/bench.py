@@ -409,16 +409,21 @@ def _run_workload_subprocess(spec, device, on_progress=None):
     return _run_child(["--workload", json.dumps(spec)], device, f"workload {spec['name']}", on_progress)
 
 
-def _workload_progress(event, payload):
-    """The workload child's progress, one JSON line an epoch on stdout (its parent shows it)."""
-    if event == "start":
-        _workload_progress.total = payload["total_iterations"]
-    elif event == "epoch":
-        line = {"epoch": payload["epoch"], "iteration": payload["iteration"],
-                "iterations": getattr(_workload_progress, "total", None),
-                "elapsed_s": time.perf_counter() - _workload_progress.t0}
-        sys.stdout.write(json.dumps({"progress": line}) + "\n")
-        sys.stdout.flush()
+def _workload_progress():
+    """A train callback for the workload child: its progress, one JSON line an epoch on stdout (the parent shows
+    it), timed from now."""
+    t0, total = time.perf_counter(), {}
+
+    def callback(event, payload):
+        if event == "start":
+            total["iterations"] = payload["total_iterations"]
+        elif event == "epoch":
+            line = {"epoch": payload["epoch"], "iteration": payload["iteration"],
+                    "iterations": total.get("iterations"), "elapsed_s": time.perf_counter() - t0}
+            sys.stdout.write(json.dumps({"progress": line}) + "\n")
+            sys.stdout.flush()
+
+    return callback
 
 
 def _run_paired_subprocess(spec, device):
@@ -434,25 +439,27 @@ PAPER_WALL_S = 45 * 60 + 34  # LeukNet paper: 45 min 34 s of training on one CPU
 
 
 WORKLOADS = ("leuknet-paper",)
+WORKLOAD_PER_CLASS = 1130  # demo images per class: the paper's 2,260 cells
 
 
-def workload_config(name, device="cpu", precision=None, data=None, run_dir=None, per_class=1130, image_size=224,
+def workload_config(name, device="cpu", precision=None, data=None, run_dir=None, per_class=None, image_size=224,
                     epochs=None, batch_size=None):
     """The ``leuknet train`` configuration of a workload, checked whole (a ConfigError names what is wrong; no
-    file is read and no backend started): ``leuknet bench`` checks it before it measures anything."""
+    file is read and no backend started): ``leuknet bench`` checks it before it measures anything. ``per_class``:
+    demo images per class (default :data:`WORKLOAD_PER_CLASS`), without ``data`` only."""
     from leuknet.config import did_you_mean, resolve
 
     if name not in WORKLOADS:
         raise ConfigError(f"unknown workload {name!r}{did_you_mean(name, WORKLOADS)}; available: "
                           f"{', '.join(WORKLOADS)}")
     flags = dict(recipe="leuknet-paper", device=device, precision=precision, data=str(data) if data else None,
-                 demo_per_class=None if data else per_class, image_size=image_size, epochs=epochs,
+                 demo_per_class=None if data else per_class or WORKLOAD_PER_CLASS, image_size=image_size, epochs=epochs,
                  batch_size=batch_size, out=str(run_dir or Path(tempfile.gettempdir()) / "leuknet-workload"),
                  overwrite=True)
     return resolve(flags)
 
 
-def run_workload(name, device="cpu", precision=None, data=None, out=None, per_class=1130, image_size=224,
+def run_workload(name, device="cpu", precision=None, data=None, out=None, per_class=None, image_size=224,
                  epochs=None, batch_size=None, callback=None) -> dict:
     """The paper's whole training workload through ``leuknet train``: recipe leuknet-paper on 2,260 images
     (``per_class`` x 2 of the demo set, or ``data``), 70/20/10, 10 epochs, batch 128, validation every 5
@@ -596,8 +603,7 @@ def chart(results, path):
 if __name__ == "__main__":  # one configuration, as a subprocess of run_bench
     # the result goes to the parent process as one JSON line on stdout
     if sys.argv[1] == "--workload":
-        _workload_progress.t0 = time.perf_counter()
-        result = run_workload(**json.loads(sys.argv[2]), callback=_workload_progress)
+        result = run_workload(**json.loads(sys.argv[2]), callback=_workload_progress())
     elif sys.argv[1] == "--paired":
         result = bench_paired(json.loads(sys.argv[2]))
     else:

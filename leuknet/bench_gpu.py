@@ -372,6 +372,10 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
         if progress:
             progress(event, payload)
 
+    def skip(shown):  # not started: too little of the budget left
+        report["skipped"].append(shown)
+        emit("skipped", shown)
+
     common = dict(platform=platform, image_size=int(image_size), repeats=int(repeats), warmup=int(warmup))
     probe_spec = dict(kind="probe", platform=platform, precisions=list(precisions), models=list(models),
                       image_size=int(image_size), peak_size=int(peak_size or (8192 if platform == "gpu" else 1024)),
@@ -403,8 +407,7 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
             shown = {k: v for k, v in spec.items() if k != "paths"}
             timeout = _child_timeout(left(), child_timeout_s)
             if timeout is None:
-                report["skipped"].append(shown)
-                emit("skipped", shown)
+                skip(shown)
                 continue
             emit("config", {"i": i, "n": len(specs), "spec": shown})
             row = _run_child(spec, timeout, cache)
@@ -422,9 +425,7 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
         for p in workload_precisions or precisions[:1]:
             timeout = _child_timeout(left(), child_timeout_s)
             if timeout is None:
-                shown = {"kind": "workload", "name": workload, "precision": p}
-                report["skipped"].append(shown)
-                emit("skipped", shown)
+                skip({"kind": "workload", "name": workload, "precision": p})
                 continue
             run_gpu_workload(workload, p, out=out, platform=platform, options=workload_options, report=report,
                              progress=progress, timeout=timeout)

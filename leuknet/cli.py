@@ -82,12 +82,8 @@ class RunDisplay:
                           f"leuknet train --resume --out {out})"), highlight=False, soft_wrap=True)
         elif event == "skipped":
             self._stop_scan()
-            files = payload["files"]
             reasons = payload.get("reasons", {})
-            shown = "; ".join(f"{f}: {reasons[f]}" if f in reasons else f for f in files[:3])
-            console.print(f"[yellow]Skipped {plural(len(files), 'unreadable file')}[/yellow] (listed with the "
-                          f"reasons in skipped.csv): " + escape(shown) + (" ..." if len(files) > 3 else ""),
-                          highlight=False, soft_wrap=True)
+            _print_skipped([(f, reasons.get(f, "")) for f in payload["files"]], "skipped.csv", name=str)
         elif event == "overlap":
             console.print(f"[bold yellow]Warning:[/bold yellow] {payload['n']} of {payload['of']} images were in "
                           "this model's training or validation split (its run's splits.csv): the accuracy below "
@@ -126,6 +122,15 @@ class RunDisplay:
         if self.scan is not None:
             self.scan.stop()
             self.scan = None
+
+
+def _print_skipped(skipped, listed=None, name=os.path.basename):
+    """One line for the unreadable files a command skipped ((path, reason) pairs): how many, where they are
+    listed (``listed``), the first three with their reasons."""
+    shown = "; ".join(f"{name(f)}: {why}" for f, why in skipped[:3])
+    where = f" (listed with the reasons in {listed})" if listed else ""
+    console.print(f"[yellow]Skipped {plural(len(skipped), 'unreadable file')}[/yellow]{where}: " + escape(shown)
+                  + (" ..." if len(skipped) > 3 else ""), highlight=False, soft_wrap=True)
 
 
 def _interval(d) -> str:
@@ -411,10 +416,7 @@ def predict(
 
         write_skipped(listed, res["skipped"])
         written.append(listed)
-        shown = "; ".join(f"{os.path.basename(f)}: {why}" for f, why in res["skipped"][:3])
-        console.print(f"[yellow]Skipped {plural(len(res['skipped']), 'unreadable file')}[/yellow] (listed with the "
-                      f"reasons in {listed}): " + escape(shown) + (" ..." if len(res["skipped"]) > 3 else ""),
-                      highlight=False, soft_wrap=True)
+        _print_skipped(res["skipped"], listed)
     console.print(f"Written: {', '.join(map(str, written))}", highlight=False)
 
 
@@ -657,10 +659,10 @@ def bench(
                           "--workload leuknet-paper")
     if data and workload_images_per_class:
         raise ConfigError("--workload-images-per-class applies to the demo set, not to --data")
-    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class or 1130,
-            "image_size": image_size, "epochs": workload_epochs}
+    opts = {"data": str(data) if data else None, "per_class": workload_images_per_class, "image_size": image_size,
+            "epochs": workload_epochs}
     if workload:  # the whole workload's configuration, checked before anything is measured
-        workload_config(workload, device, None, opts["data"], None, opts["per_class"], image_size, workload_epochs)
+        workload_config(workload, device, **opts)
     if prepare_device(device, backend=backend) == "jax":
         return _bench_jax(model, device, precision, batch_size, image_size, repeats, warmup, baseline, workload,
                           opts, out)
@@ -839,9 +841,7 @@ def explain(
 
         rows = explain_files(model_file, [str(i) for i in inputs], out, class_name, layer, progress=progress)
     if skipped:
-        shown = "; ".join(f"{os.path.basename(f)}: {why}" for f, why in skipped[:3])
-        console.print(f"[yellow]Skipped {plural(len(skipped), 'unreadable file')}[/yellow]: " + escape(shown)
-                      + (" ..." if len(skipped) > 3 else ""), highlight=False, soft_wrap=True)
+        _print_skipped(skipped)
     t = Table(title=f"Grad-CAM ({len(rows)} images, layer {rows[0]['layer'] if rows else '-'})", title_justify="left")
     for c in ("file", "class explained", "probability", "heatmap"):
         t.add_column(c)
@@ -875,10 +875,7 @@ def augment(
         _, skipped = write_augmented_copy(ds, per_class, out, seed, progress=lambda n: prog.update(task, advance=n),
                                           checked=lambda n: prog.update(check, advance=n))
     if skipped:
-        shown = "; ".join(f"{Path(f).name}: {why}" for f, why in skipped[:3])
-        console.print(f"[yellow]Skipped {plural(len(skipped), 'unreadable file')}[/yellow] (listed with the "
-                      f"reasons in {out / 'skipped.csv'}): " + escape(shown) + (" ..." if len(skipped) > 3 else ""),
-                      highlight=False, soft_wrap=True)
+        _print_skipped(skipped, out / "skipped.csv")
     console.print(f"Written: {out} ({per_class} images per class for {', '.join(ds.classes)}), manifest.csv",
                   highlight=False)
 

@@ -244,7 +244,8 @@ def did_you_mean(value, allowed) -> str:
 def _one_of(name, value, allowed):
     allowed = [str(a) for a in allowed]
     if str(value) not in allowed:
-        raise ConfigError(f"{flag_name(name)} {value!r} is not one of {', '.join(allowed)}{did_you_mean(value, allowed)}")
+        raise ConfigError(f"{flag_name(name)} {value!r} is not one of {', '.join(allowed)}"
+                          f"{did_you_mean(value, allowed)}")
 
 
 def _coerce(name: str, value):

@@ -151,11 +151,12 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None, pro
     """Grad-CAM PNGs for image files/folders: ``<out>/<stem>_gradcam.png`` (:func:`gradcam_figure`: cell and
     overlay, the explained class with its probability, a colour bar) per image. Inputs, class and layer are checked
     before anything is written; ``progress('files', n)`` then, for each file, ``progress('done', file)`` or, for an
-    unreadable one, which is skipped, ``progress('skipped', (file, reason))``, and where none can be read it is a DataError and nothing is written."""
+    unreadable one, which is skipped, ``progress('skipped', (file, reason))``; where none can be read it is a
+    DataError and nothing is written."""
     from keras import ops
 
     from leuknet.colorspace import convert
-    from leuknet.data.images import unreadable_reason
+    from leuknet.data.images import none_readable, unreadable_reason
     from leuknet.data.pipeline import crop_border, read_image, resize_image
     from leuknet.io import atomic_path
     from leuknet.run import collect_images, load_model, model_metadata
@@ -194,6 +195,5 @@ def explain_files(model_file, inputs, out, class_name=None, layer_name=None, pro
         if progress:
             progress("done", f)
     if not rows:
-        raise DataError(f"none of the {len(files)} image files could be read (first: {skipped[0][0]}: "
-                        f"{skipped[0][1]})")
+        raise none_readable(len(files), skipped)
     return rows

@@ -649,7 +649,7 @@ def collect_images(inputs) -> list[str]:
 def predict_files(model_file, inputs, batch_size=64) -> dict:
     """Class probabilities for image files and folders (streamed). Unreadable files are listed in ``skipped``
     as (file, reason) pairs, not fatal, unless no file can be read (a DataError)."""
-    from leuknet.data.images import unreadable_reason
+    from leuknet.data.images import none_readable, unreadable_reason
 
     model = load_model(model_file)
     meta = model_metadata(model)
@@ -657,7 +657,6 @@ def predict_files(model_file, inputs, batch_size=64) -> dict:
     probs, ok = stream_predict(model, files, meta, batch_size)
     skipped = [(f, unreadable_reason(f, meta.get("crop", 0))) for f, k in zip(files, ok) if not k]
     if not any(ok):
-        raise DataError(f"none of the {len(files)} image files could be read (first: {skipped[0][0]}: "
-                        f"{skipped[0][1]})")
+        raise none_readable(len(files), skipped)
     return {"classes": meta["classes"], "files": [f for f, k in zip(files, ok) if k], "probabilities": probs,
             "skipped": skipped}

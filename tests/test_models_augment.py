@@ -162,16 +162,16 @@ def test_augment_cli_skips_unreadable_files_and_an_error_leaves_nothing(tmp_path
     assert [r["file"] for r in csv.DictReader(open(tmp_path / "aug" / "skipped.csv"))] == [
         str(tmp_path / "src" / "blast" / "broken.png")]
     # a file that cannot be opened (permissions: simulated, as root opens any file) is skipped the same way
-    import leuknet.data.images as images
+    import leuknet.data.pipeline as pipeline
 
-    real, blocked = images.read_image, tmp_path / "src" / "normal" / "0.png"
+    real, blocked = pipeline._decode_full, tmp_path / "src" / "normal" / "0.png"
 
-    def read_image(path, *a, **k):
+    def decode(path, *a, **k):  # what the check decodes each file with
         if Path(path) == blocked:
             raise PermissionError(13, "Permission denied", str(path))
         return real(path, *a, **k)
 
-    monkeypatch.setattr(images, "read_image", read_image)
+    monkeypatch.setattr(pipeline, "_decode_full", decode)
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
     code, output = run_cli(["augment", "--data", tmp_path / "src", "--per-class", "5", "--out", "."])

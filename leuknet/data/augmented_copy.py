@@ -68,29 +68,11 @@ def write_augmented_copy(dataset, per_class, out, seed=0, config: AugmentConfig 
 
 
 def readable_part(dataset, checked=None):
-    """(the data set without its unreadable files, [(path, reason), ...] for those): every file decoded once, in
-    a thread per core (OpenCV releases the GIL while it decodes)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
+    """(the data set without its unreadable files, [(path, reason), ...] for those): every file decoded once by
+    the pipeline's scan (a thread pool; on Ctrl-C the chunks not started are dropped)."""
+    from leuknet.data.images import unreadable_reason
+    from leuknet.data.pipeline import unreadable_files
 
-    from leuknet.data.images import read_image, unreadable_reason
-
-    def ok(sample):
-        try:
-            read_image(sample.path)
-            return True
-        except (DataError, OSError):  # not an image, or not openable (permissions): unreadable_reason says which
-            return False
-        finally:
-            if checked:
-                checked(1)
-
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
-    try:
-        good = [f.result() for f in [pool.submit(ok, s) for s in dataset.samples]]
-    except BaseException:  # Ctrl-C: the decodes not started are dropped, not waited for
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    skipped = [(s.path, unreadable_reason(s.path)) for s, g in zip(dataset.samples, good) if not g]
-    return dataset.subset([i for i, g in enumerate(good) if g]), skipped
+    bad = set(unreadable_files([s.path for s in dataset.samples], checked))
+    skipped = [(dataset.samples[i].path, unreadable_reason(dataset.samples[i].path)) for i in sorted(bad)]
+    return dataset.subset([i for i in range(len(dataset)) if i not in bad]), skipped

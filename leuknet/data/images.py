@@ -96,6 +96,11 @@ def read_image(path, channels=3, color_preprocessing="none") -> np.ndarray:
         raise ChannelMismatch(f"{path}: {e}") from None
 
 
+def none_readable(n, skipped) -> DataError:
+    """The error where none of ``n`` image files can be read (``skipped``: their (path, reason) pairs)."""
+    return DataError(f"none of the {n} image files could be read (first: {skipped[0][0]}: {skipped[0][1]})")
+
+
 def unreadable_reason(path, crop: int = 0) -> str:
     """Why ``path`` cannot be read as an image, in words for ``skipped.csv``: ``'empty file (0 bytes)'``,
     ``'truncated image (BMP: 7227 of 14454 bytes)'`` (a PNG, BMP, JPEG or TIFF whose header reads but whose file

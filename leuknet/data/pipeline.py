@@ -390,6 +390,13 @@ def _scan_np(paths, size, space, keep_images, batch, progress, crop, channels, c
     return images, status, hws
 
 
+def unreadable_files(paths, progress=None) -> list[int]:
+    """The indices of ``paths`` that do not decode, each file decoded once by the scan's thread pool (no resize,
+    no TensorFlow: :func:`_scan_np` keeping no images); ``progress(n)`` as chunks finish."""
+    _, status, _ = _scan_np(paths, (1, 1), "rgb", False, 64, progress, 0, 3, "none")
+    return [int(i) for i in np.flatnonzero(status != 0)]
+
+
 def scan_files(paths, size, space="rgb", keep_images=True, batch=64, progress=None, crop=0, channels=3,
                color_preprocessing="none"):
     """Decode every file once, in parallel. Returns (uint8 array or None, list of bad indices)."""

@@ -15,7 +15,7 @@ import math
 from dataclasses import fields
 
 from leuknet.errors import ConfigError
-from leuknet.spec.options import CLIP_METHODS, SOLVERS
+from leuknet.spec.options import BOOLEAN, CLIP_METHODS, INTEGER, SOLVERS
 from leuknet.spec.options import (BN_STATISTICS, EXECUTION_ENVIRONMENTS, OUTPUT_NETWORKS, SCHEDULES,  # noqa: F401
                                   SHUFFLE, TrainingOptions)
 
@@ -35,8 +35,6 @@ _CHOICES = {"Shuffle": SHUFFLE, "LearnRateSchedule": SCHEDULES, "OutputNetwork":
             "Plots": ("none", "training-progress"), "BatchNormalizationStatistics": BN_STATISTICS}
 _SOLVER_ONLY = {"Momentum": ("sgdm",), "GradientDecayFactor": ("adam",),
                 "SquaredGradientDecayFactor": ("adam", "rmsprop"), "Epsilon": ("adam", "rmsprop")}
-_BOOLEAN = ("Verbose", "ResetInputNormalization", "ValidateAtFirstIteration", "DispatchInBackground")
-_INTEGER = ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod")
 
 
 def trainingOptions(solverName="sgdm", *args, **options) -> TrainingOptions:
@@ -60,10 +58,10 @@ def trainingOptions(solverName="sgdm", *args, **options) -> TrainingOptions:
     for k in ("ValidationPatience", "GradientThreshold"):
         if k in given and (given[k] is None or (isinstance(given[k], str) and given[k].lower() == "inf")):
             given[k] = math.inf
-    for k in _BOOLEAN:
+    for k in BOOLEAN:
         if k in given:
             given[k] = boolean(fn, k, given[k])
-    for k in _INTEGER:
+    for k in INTEGER:
         v = given.get(k)
         if isinstance(v, float) and v.is_integer():
             given[k] = int(v)

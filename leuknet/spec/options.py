@@ -27,6 +27,7 @@ OUTPUT_NETWORKS = ("last-iteration", "best-validation-loss")
 REAL = ("InitialLearnRate", "Momentum", "GradientDecayFactor", "SquaredGradientDecayFactor", "Epsilon",
         "ValidationPatience", "L2Regularization", "LearnRateDropFactor", "GradientThreshold", "FinalLearnRate")
 BOOLEAN = ("Verbose", "ResetInputNormalization", "DispatchInBackground", "ValidateAtFirstIteration")
+INTEGER = ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod")
 
 
 @dataclass
@@ -94,7 +95,7 @@ class TrainingOptions:
         for k, v in pos.items():
             if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
                 raise ConfigError(f"{k} must be a positive number, received {v!r}")
-        for k in ("MaxEpochs", "MiniBatchSize", "ValidationFrequency", "VerboseFrequency", "LearnRateDropPeriod"):
+        for k in INTEGER:
             v = getattr(self, k)
             if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
                 raise ConfigError(f"{k} must be a positive integer, received {v!r}")
