@@ -4,7 +4,8 @@
 
 leuknet never downloads weights: ``net = alexnet`` becomes ``alexnet(Weights=PATH)`` with a local file (.onnx
 from the ONNX model zoo, or a .keras from ``leuknet weights import``); without ``--weights`` the network is
-randomly initialised (a warning says so). Other differences, by necessity: seeded random streams, the
+randomly initialised (a warning says so). Other differences, by necessity: the random numbers come from a NumPy stream that behaves as MATLAB's (every run
+the same, ``rng(seed)``) but gives other numbers; the
 training-progress plot written to training-progress.png. ``--epochs`` and ``--batch`` shorten a trial run.
 """
 

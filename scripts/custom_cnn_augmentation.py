@@ -3,8 +3,8 @@
     python scripts/custom_cnn_augmentation.py FOLDER [--epochs N] [--train-per-label N]
 
 FOLDER holds one sub-folder of images per class, grey or colour (``'ColorPreprocessing', 'gray2rgb'`` makes
-grey images three-channel). Without FOLDER, the embedded demo set. Differences, by necessity: seeded random
-streams; ``figure`` / ``gcf`` are matplotlib's, so the chart object is saved instead.
+grey images three-channel). Without FOLDER, the embedded demo set. Differences, by necessity: the random numbers
+come from a NumPy stream that behaves as MATLAB's (every run the same) but gives other numbers; ``figure`` / ``gcf`` are matplotlib's, so the chart object is saved instead.
 """
 
 import argparse

@@ -3,8 +3,9 @@
     python scripts/leuknet_paper.py PATH/TO/C-NMC_training_data   (default: the embedded synthetic demo set)
     python scripts/leuknet_paper.py PATH --epochs 1 --size 64      (a quick trial: fewer epochs, smaller images)
 
-Differences from MATLAB, by necessity: the random streams (splitEachLabel's 'randomized' and the weights are
-seeded, Seed=0), the training-progress plot is written to training-progress.png instead of a window, and the
+Differences from MATLAB, by necessity: the random numbers (splitEachLabel's 'randomized', the weights) come from
+a NumPy stream that behaves as MATLAB's global one (every run the same, rng(seed) to change it) but gives other
+numbers; the training-progress plot is written to training-progress.png instead of a window, and the
 confusion chart is saved to confusion.png. The command-line equivalent is
 `leuknet train --data PATH --recipe leuknet-paper`.
 """

@@ -197,10 +197,9 @@ def test_split_each_label_several_outputs_randomized_include_exclude(demos_image
     a, b, rest = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomize")  # 'randomize' abbreviates 'randomized'
     assert [len(a), len(b), len(rest)] == [3 + 1, 1 + 0, 2 + 1]  # floor(3), floor(1.2)+floor(0.4), the rest
     assert sorted(a.Files + b.Files + rest.Files) == demos_imagesci.Files  # every file once
-    again = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized")
-    assert again[0].Files == a.Files  # seeded (Seed=0 by default)
     other = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized", Seed=5)
     assert countEachLabel(other[0]).Count.tolist() == [3, 1]
+    assert splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized", Seed=5)[0].Files == other[0].Files
     # proportions summing to 1 leave no remainder output; every split is rounded down (demos: 3, 1, 1 of 6;
     # imagesci: 1, 0, 0 of 2), and the files rounding left over are in no split, as MATLAB's 3-output call
     with pytest.warns(UserWarning, match="leaves 2 file"):
@@ -235,9 +234,9 @@ def toy_hwcn(n=24, seed=0):
 def test_train_network_returns_the_network_alone_and_info_with_nargout():
     x, y = toy_hwcn()
     opts = trainingOptions("adam", "MaxEpochs", 3, "MiniBatchSize", 8, "Verbose", False, "InitialLearnRate", 0.01)
-    net = trainNetwork(x, y, tiny_layers(), opts)
+    net = trainNetwork(x, y, tiny_layers(), opts, seed=0)
     assert type(net).__name__ == "SeriesNetwork"
-    net2, info = trainNetwork(np.moveaxis(x, 3, 0), categorical(y), tiny_layers(), opts, nargout=2)
+    net2, info = trainNetwork(np.moveaxis(x, 3, 0), categorical(y), tiny_layers(), opts, nargout=2, seed=0)
     # H x W x C x N and N x H x W x C are the same data: same seed, same training
     np.testing.assert_allclose(net.Layers[1].Weights, net2.Layers[1].Weights, rtol=1e-6)
     assert info.TrainingLoss.shape == (9,) and info["TrainingLoss"] is info.TrainingLoss
@@ -319,6 +318,71 @@ def test_execution_environment_cpu_and_seeded_augmented_training_repeat_exactly(
     other = trainNetwork(augmentedImageDatastore([8, 8], x, categorical(y), "DataAugmentation", aug),
                          tiny_layers(), opts, seed=4)
     assert not np.array_equal(other.Layers[1].Weights, nets[0].Layers[1].Weights)
+
+
+def test_random_choices_draw_from_one_global_stream_as_matlabs(tmp_path):
+    """https://www.mathworks.com/help/matlab/ref/rng.html: every session starts the global stream at seed 0 (the
+    same script, the same numbers), each call draws new numbers from it (two 'randomized' splits are two splits:
+    a repeated-split loop gets new folds), rng(seed) starts it again; Seed= (leuknet's) leaves it alone."""
+    import subprocess
+    import sys
+
+    from leuknet.matlab import augment, imageDataAugmenter, rng, shuffle
+    from leuknet.matlab.randstream import draw_seed
+
+    for label in ("all", "hem"):
+        for i in range(20):
+            _png(tmp_path / label / f"{label}{i:02d}.png", i)
+    imds = imageDatastore(tmp_path, "IncludeSubfolders", True, "LabelSource", "foldernames")
+    rng("default")
+    first = splitEachLabel(imds, 0.5, "randomized", nargout=1)
+    second = splitEachLabel(imds, 0.5, "randomized", nargout=1)
+    assert first.Files != second.Files
+    rng("default")
+    assert splitEachLabel(imds, 0.5, "randomized", nargout=1).Files == first.Files
+    s = rng()
+    shuffled = shuffle(imds).Files
+    assert shuffle(imds).Files != shuffled
+    rng(s)  # restores the settings rng() returned
+    assert shuffle(imds).Files == shuffled
+    s = rng(7)
+    before = rng()["State"]
+    own = splitEachLabel(imds, 0.5, "randomized", Seed=3, nargout=1)
+    assert rng()["State"] == before and own.Files == splitEachLabel(imds, 0.5, "randomized", Seed=3, nargout=1).Files
+    # augment(aug, I) draws from the same stream
+    aug = imageDataAugmenter("RandRotation", [-180, 180])
+    img = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    rng(1)
+    a = augment(aug, img)
+    b = augment(aug, img)
+    rng(1)
+    np.testing.assert_array_equal(augment(aug, img), a)
+    assert not np.array_equal(a, b)
+    # a fresh process starts where rng('default') does
+    fresh = subprocess.run([sys.executable, "-c", "from leuknet.matlab.randstream import draw_seed; "
+                            "print(draw_seed())"], capture_output=True, text=True, timeout=120,
+                           cwd=Path(__file__).resolve().parents[1])
+    rng("default")
+    assert fresh.returncode == 0 and int(fresh.stdout) == draw_seed(), fresh.stderr
+    with pytest.raises(ConfigError, match="rng: the seed must be an integer"):
+        rng(-1)
+    with pytest.raises(ConfigError, match="rng: expected a seed, 'default', 'shuffle'"):
+        rng("twist")
+    rng("default")
+
+
+def test_train_network_draws_its_seed_from_the_global_stream():
+    from leuknet.matlab import rng
+
+    x, y = toy_hwcn(16)
+    opts = trainingOptions("adam", "MaxEpochs", 1, "MiniBatchSize", 8, "Verbose", False)
+    rng(11)
+    a, b = (trainNetwork(x, y, tiny_layers(), opts) for _ in range(2))
+    rng(11)
+    again = trainNetwork(x, y, tiny_layers(), opts)
+    np.testing.assert_array_equal(again.Layers[1].Weights, a.Layers[1].Weights)
+    assert not np.array_equal(a.Layers[1].Weights, b.Layers[1].Weights)
+    rng("default")
 
 
 def test_train_network_on_an_image_datastore(cnmc_like):

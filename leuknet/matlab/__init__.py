@@ -18,7 +18,8 @@ from leuknet.profiles import quiet_library_start
 
 quiet_library_start()  # no TensorFlow start-up log lines in a ported script (the CLI hides them too)
 
-from leuknet.matlab import augmentation, datastore, evaluation, graph, images, layers, network, options  # noqa: E402
+from leuknet.matlab import (augmentation, datastore, evaluation, graph, images, layers, network, options,  # noqa: E402
+                            randstream, types)
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
 from leuknet.matlab.datastore import *  # noqa: F401,F403
 from leuknet.matlab.evaluation import *  # noqa: F401,F403
@@ -27,6 +28,9 @@ from leuknet.matlab.images import *  # noqa: F401,F403
 from leuknet.matlab.layers import *  # noqa: F401,F403
 from leuknet.matlab.network import *  # noqa: F401,F403
 from leuknet.matlab.options import *  # noqa: F401,F403
+from leuknet.matlab.randstream import *  # noqa: F401,F403
+from leuknet.matlab.types import *  # noqa: F401,F403
 
 __all__ = [*layers.__all__, *graph.__all__, *options.__all__, *datastore.__all__, *augmentation.__all__,
-           *network.__all__, *evaluation.__all__, *images.__all__]
+           *network.__all__, *evaluation.__all__, *images.__all__, *randstream.__all__,
+           *types.__all__]

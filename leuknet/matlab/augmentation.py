@@ -37,6 +37,7 @@ from leuknet.augment import RandomAffine, resize_conjugate, warp
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, options_only, parse
 from leuknet.matlab.datastore import is_grey_file
+from leuknet.matlab.randstream import generator
 
 __all__ = ["imageDataAugmenter", "ImageDataAugmenter", "augment", "augmentedImageDatastore",
            "AugmentedImageDatastore"]
@@ -107,9 +108,8 @@ class ImageDataAugmenter(RandomAffine):
         for name, (default, _) in _PROPERTIES.items():
             self._set(name, values.get(name, default))
         self._check_scale()
-        # augment()'s draws are seeded (MATLAB's stream cannot be reproduced): a script gives the same images
-        # every run
-        self.rng = np.random.default_rng(0)
+        # augment() draws from MATLAB's global stream (leuknet.matlab.randstream) unless given a stream of its own
+        self.rng = None
 
     def _set(self, name, v):
         field = _PROPERTIES[name][1]
@@ -172,7 +172,7 @@ class ImageDataAugmenter(RandomAffine):
     def augment(self, I):
         """MATLAB's ``augment(aug, I)``: one image (H x W or H x W x C, any numeric type, the type kept) with a
         random transform, or a list of images that all get the same transformation (each about its own centre)."""
-        p = self.draw(self.rng)
+        p = self.draw(self.rng if self.rng is not None else generator())
         if isinstance(I, (list, tuple)):
             return [self._warp_one(x, p) for x in I]
         return self._warp_one(I, p)
@@ -294,8 +294,8 @@ def _resize_array(arr, hw):
 
 class AugmentedImageDatastore:
     """MATLAB's ``augmentedImageDatastore``: ``OutputSize``, ``DataAugmentation``, ``ColorPreprocessing``,
-    ``OutputSizeMode``, ``DispatchInBackground``, ``MiniBatchSize``, ``NumObservations``, ``Labels`` (when
-    labelled); ``read``/``hasdata``/``reset``/``preview``/``readByIndex`` returning a table of ``input`` images and
+    ``OutputSizeMode``, ``DispatchInBackground``, ``MiniBatchSize``, ``NumObservations``, ``Files`` (from an
+    imageDatastore), ``Labels`` (when labelled); ``read``/``hasdata``/``reset``/``preview``/``readByIndex`` returning a table of ``input`` images and
     ``response`` labels; and, for the network code, :meth:`image_data`."""
 
     def __init__(self, output_size, source, labels, options):
@@ -316,6 +316,16 @@ class AugmentedImageDatastore:
     def NumObservations(self):
         kind, src = self._source
         return len(src.Files) if kind == "files" else len(src)
+
+    @property
+    def Files(self):
+        """The image files of the source ``imageDatastore`` (MathWorks' transfer-learning example counts them:
+        ``numel(augimdsTrain.Files)``); a datastore built from an array has none."""
+        kind, src = self._source
+        if kind != "files":
+            raise AttributeError("augmentedImageDatastore: a datastore built from an array has no Files; use "
+                                 "NumObservations")
+        return list(src.Files)
 
     def __len__(self):
         return self.NumObservations

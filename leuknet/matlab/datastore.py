@@ -19,7 +19,8 @@ MATLAB semantics (MathWorks documentation):
 Python's conventions where they differ: indices are 0-based (``readimage(imds, 0)``, ``subset(imds, [0, 1])``);
 ``splitEachLabel`` returns every output as a tuple (Python cannot see how many are unpacked: ``nargout=1`` gives
 the first alone, as MATLAB's ``imds = splitEachLabel(imds, 8000)``); MATLAB's random stream cannot be reproduced,
-so random choices take a seed (``Seed=``, leuknet's addition; default 0).
+so random choices draw from a stream of leuknet's with MATLAB's behaviour (:mod:`leuknet.matlab.randstream`:
+every run the same numbers, every call new ones, ``rng(seed)``); ``Seed=`` (leuknet's) gives a call its own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, note, outputs, parse
+from leuknet.matlab.randstream import stream_for
 
 __all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
            "countEachLabel",
@@ -127,7 +129,9 @@ class Categorical:
             return f"categorical({self._names()[0]!r})"
         n = len(self)
         head = ", ".join(repr(v) for v in self._names()[:6]) + (", ..." if n > 6 else "")
-        return f"Categorical([{head}], {n} x 1, categories={self.categories})"
+        cats = self.categories if len(self.categories) <= 6 else \
+            f"[{', '.join(map(repr, self.categories[:3]))}, ... ({len(self.categories)})]"
+        return f"Categorical([{head}], {n} x 1, categories={cats})"
 
     def __hash__(self):
         return hash(str(self)) if self.codes.ndim == 0 else id(self)
@@ -217,8 +221,30 @@ class Table:
             return cols[name]
         raise AttributeError(f"table has no variable {name!r}; variables: {', '.join(cols)}")
 
-    def __getitem__(self, name):
-        return self._columns[name]
+    def __getitem__(self, key):
+        """``t['Count']`` a variable; ``t[:, 1]`` (MATLAB's ``t{:, 2}``) a variable's values by position, 0-based,
+        for the rows given (``t[0:2, 'Count']``); ``t[0:2]`` or ``t[[0, 2]]`` (MATLAB's ``t(1:2, :)``) a table of
+        those rows."""
+        cols = self._columns
+        if isinstance(key, str):
+            if key not in cols:
+                raise KeyError(f"table has no variable {key!r}; variables: {', '.join(cols)}")
+            return cols[key]
+        if isinstance(key, tuple) and len(key) == 2:
+            rows, var = key
+            if isinstance(var, (int, np.integer)):
+                if not -len(cols) <= var < len(cols):
+                    raise IndexError(f"table has {len(cols)} variables, received index {var}")
+                var = list(cols)[var]
+            return self._take(self[var], rows)
+        return Table(**{k: self._take(v, key) for k, v in cols.items()})
+
+    @staticmethod
+    def _take(values, rows):
+        if isinstance(rows, (int, np.integer)):
+            rows = [rows]
+        return values[rows] if isinstance(values, (np.ndarray, Categorical)) else \
+            np.asarray(values)[rows]
 
     def __len__(self):
         return len(next(iter(self._columns.values()))) if self._columns else 0
@@ -387,8 +413,9 @@ class ImageDatastore:
         return ImageDatastore([self._files[i] for i in idx], labels, self.ReadFcn)
 
     def shuffle(self, Seed=None):
-        """A new datastore with the files in random order (``Seed``: leuknet's addition)."""
-        rng = np.random.default_rng(Seed)
+        """A new datastore with the files in random order, drawn from MATLAB's global stream (``Seed``, leuknet's
+        addition: from a stream of its own)."""
+        rng = stream_for(Seed)
         return self.subset(rng.permutation(len(self)))
 
     def countEachLabel(self):
@@ -567,11 +594,13 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
     leaving the remainder out only where proportions sum to 1 (as MATLAB's N-output call, which drops the files
     rounding left over; leuknet says how many, once);
     ``nargout=K`` gives exactly the first K (``nargout=1``: the datastore alone). ``'randomized'`` draws the files
-    of each split at random (``Seed=`` for the draw, default 0); else in file order. ``Include``/``Exclude``:
+    of each split at random, from MATLAB's global stream (:func:`~leuknet.matlab.randstream.rng`: two calls give two
+    different splits, every run of a script the same ones; ``Seed=``, leuknet's, draws from a stream of its own);
+    else in file order. ``Include``/``Exclude``:
     labels to split (the others are left out of every output, as MATLAB)."""
     fn = "splitEachLabel"
     imds = _labelled(fn, imds)
-    pos, flags, o = parse(fn, args, kwargs, {"Include": None, "Exclude": None, "Seed": 0},
+    pos, flags, o = parse(fn, args, kwargs, {"Include": None, "Exclude": None, "Seed": None},
                           flags=("randomized",))
     if not pos:
         raise ConfigError(f"{fn}: give at least one proportion or count, e.g. splitEachLabel(imds, 0.7)")
@@ -603,7 +632,7 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
     elif sum(ps) > 1 + 1e-9:
         raise ConfigError(f"{fn}: proportions sum to {sum(ps):g}, more than 1")
     fills = fractions and abs(sum(ps) - 1.0) < 1e-9
-    rng = np.random.default_rng(o["Seed"])
+    rng = stream_for(o["Seed"])
     parts = [[] for _ in range(len(ps) + 1)]
     for c, idx in per_label.items():
         if "randomized" in flags:

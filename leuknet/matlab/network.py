@@ -34,8 +34,9 @@ from leuknet.data.sources import Dataset
 from leuknet.errors import ConfigError, DataError, DeviceError
 from leuknet.matlab.conventions import choice, flatten_layers, note, options_only, outputs
 from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
-from leuknet.matlab.layers import assemble, network_layers
+from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
+from leuknet.matlab.randstream import draw_seed
 
 __all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "SeriesNetwork",
            "DAGNetwork", "loadNetwork", "TrainingInfo"]
@@ -176,23 +177,45 @@ def Layers(net):
     return network_layers(net)
 
 
-def alexnet(Weights=None, InputOrder="auto"):
-    """``net = alexnet`` with weights from a local file (.onnx, .keras, .weights.h5). Without ``Weights`` the
-    network is randomly initialised and a warning says so: leuknet never downloads weights."""
+def alexnet(*args, **kwargs):
+    """MATLAB's ``net = alexnet('Weights', 'imagenet')`` and ``layers = alexnet('Weights', 'none')`` (the untrained
+    25-layer architecture, a :class:`LayerArray`), https://www.mathworks.com/help/deeplearning/ref/alexnet.html.
+    leuknet never downloads weights: ``'Weights'`` names a local file (.onnx, .keras, .weights.h5; the first
+    argument alone as a shorthand, ``alexnet('bvlcalexnet-12.onnx')``), and ``'imagenet'`` is an error saying so.
+    ``alexnet()`` with no weights is the architecture randomly initialised, as a network, with a warning."""
     import warnings
 
+    from leuknet.errors import ModelFileError
     from leuknet.models.alexnet import alexnet_layers
 
-    if Weights is None:
+    fn = "alexnet"
+    args = list(args)
+    path = None
+    if len(args) % 2 == 1:  # name-value pairs come in twos: an odd first argument is the file
+        path = args.pop(0)  # leuknet's shorthand: alexnet('bvlcalexnet-12.onnx')
+    o = options_only(fn, args, kwargs, {"Weights": None, "InputOrder": "auto"})
+    if path is not None and "Weights" in o.given:
+        raise ConfigError(f"{fn}: weights given twice (a file as the first argument and 'Weights')")
+    weights = path if path is not None else o["Weights"]
+    choice_of = str(weights).lower() if isinstance(weights, str) else None
+    if choice_of == "none":
+        return LayerArray(alexnet_layers())
+    if choice_of == "imagenet":
+        from leuknet.weights.where import WHERE
+
+        raise ModelFileError(f"{fn}: leuknet does not download the ImageNet weights: give a local file, "
+                             f"alexnet('Weights', 'bvlcalexnet-12.onnx'), or 'none' for the untrained architecture. "
+                             f"{WHERE}")
+    if weights is None:
         warnings.warn("alexnet(): no Weights given, the network is randomly initialised (leuknet never downloads "
                       "weights; pass Weights='alexnet.onnx')", stacklevel=2)
         layers = alexnet_layers()
     else:
         from leuknet.weights import load_alexnet_layers
 
-        layers = load_alexnet_layers(Weights, input_order=InputOrder)
+        layers = load_alexnet_layers(weights, input_order=o["InputOrder"])
     model, _ = assemble(layers, name="alexnet")
-    return SeriesNetwork(model, Weights is not None)
+    return SeriesNetwork(model, weights is not None)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -468,13 +491,15 @@ class _OutputFcns:
         return stop if event == "iteration" else None
 
 
-def trainNetwork(*args, nargout=None, seed=0, callback=None):
+def trainNetwork(*args, nargout=None, seed=None, callback=None):
     """``net = trainNetwork(X, Y, layers, options)`` or ``trainNetwork(ds, layers, options)``;
     ``net, info = trainNetwork(..., nargout=2)``.
 
     X: images (N x H x W x C, MATLAB's H x W x C x N, told apart by the input layer's size) with labels Y; or an
     imageDatastore / augmentedImageDatastore (labels from it). ``layers``: a layer array (nested lists and bare
-    constructors allowed) or a layerGraph. ``seed`` (leuknet's addition) seeds weights, shuffling and dropout.
+    constructors allowed) or a layerGraph. Weights, shuffling and dropout draw from MATLAB's global stream
+    (:func:`~leuknet.matlab.randstream.rng`: every run of a script the same network, each call a new one);
+    ``seed`` (leuknet's addition) seeds them from a stream of their own instead.
     ``info`` has per-iteration ``TrainingLoss``, ``TrainingAccuracy`` (%), ``ValidationLoss``,
     ``ValidationAccuracy`` (NaN where not validated), ``BaseLearnRate`` as attributes and keys.
     """
@@ -494,6 +519,8 @@ def trainNetwork(*args, nargout=None, seed=0, callback=None):
         raise ConfigError(f"{fn}: labels come from the datastore; call trainNetwork(ds, layers, options)")
     if not _is_datastore(X) and Y is None:
         raise ConfigError(f"{fn}: images without labels; call trainNetwork(X, Y, layers, options)")
+    if seed is None:
+        seed = draw_seed()
     seed_everything(seed)  # before the data: augmentation seeds are drawn from it
     train, classes = image_data(fn, X, Y, input_size, fixed, inp.ColorSpace)
     validation = None

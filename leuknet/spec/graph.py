@@ -68,7 +68,7 @@ class LayerGraph:
 
     @property
     def Layers(self):  # noqa: N802
-        return [copy.copy(l) for l in self._layers]
+        return ml.LayerArray(copy.copy(l) for l in self._layers)
 
     @property
     def Connections(self):  # noqa: N802
@@ -300,18 +300,7 @@ def output_layer_spec(layers_or_graph):
 # ----------------------------------------------------------------------------------------------------------------
 # analyzeNetwork
 
-TYPES = {
-    "ImageInputLayer": "Image Input", "Convolution2DLayer": "Convolution",
-    "GroupedConvolution2DLayer": "Grouped Convolution", "ReLULayer": "ReLU",
-    "CrossChannelNormalizationLayer": "Cross Channel Normalization", "MaxPooling2DLayer": "Max Pooling",
-    "FullyConnectedLayer": "Fully Connected", "DropoutLayer": "Dropout", "SoftmaxLayer": "Softmax",
-    "ClassificationOutputLayer": "Classification Output", "BatchNormalizationLayer": "Batch Normalization",
-    "AveragePooling2DLayer": "Average Pooling", "GlobalAveragePooling2DLayer": "Global Average Pooling",
-    "GlobalMaxPooling2DLayer": "Global Max Pooling", "LeakyReLULayer": "Leaky ReLU",
-    "ClippedReLULayer": "Clipped ReLU", "ELULayer": "ELU", "TanhLayer": "Tanh", "SigmoidLayer": "Sigmoid",
-    "AdditionLayer": "Addition", "ConcatenationLayer": "Concatenation",
-    "DepthConcatenationLayer": "Depth concatenation",
-}
+TYPES = ml.TYPE_NAMES
 
 _LEARNABLES = {"Convolution2DLayer": ("Weights", "Bias"), "GroupedConvolution2DLayer": ("Weights", "Bias"),
                "FullyConnectedLayer": ("Weights", "Bias"), "BatchNormalizationLayer": ("Offset", "Scale")}
@@ -379,5 +368,5 @@ def analyzeNetwork(net):
     return NetworkAnalysis(rows)
 
 
-__all__ = ["layerGraph", "addLayers", "removeLayers", "connectLayers", "disconnectLayers", "replaceLayer",
+__all__ = ["LayerGraph", "layerGraph", "addLayers", "removeLayers", "connectLayers", "disconnectLayers", "replaceLayer",
            "analyzeNetwork"]

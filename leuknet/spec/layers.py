@@ -136,8 +136,16 @@ class Layer:
         return ["out"]
 
     def __repr__(self):
-        props = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name not in _ARRAYS)
+        props = ", ".join(f"{f.name}={_short(getattr(self, f.name))}" for f in fields(self) if f.name not in _ARRAYS)
         return f"{self.kind}({props})"
+
+
+def _short(v):
+    """A field's value for a layer's one-line display: a long list of classes as its first two and a count."""
+    names = getattr(v, "categories", v)
+    if isinstance(names, (list, tuple)) and len(names) > 6:
+        return f"[{names[0]!r}, {names[1]!r}, ... ({len(names)})]"
+    return repr(v)
 
 
 @dataclass(repr=False)
@@ -1217,11 +1225,137 @@ def model_graph(model):
 
 def network_layers(model) -> list:
     """The MATLAB-style layer array of a Keras model built by :func:`assemble`, with ``Weights``/``Bias`` in
-    MATLAB's layouts (the ``net.Layers`` of MATLAB; a new list each call)."""
-    return model_graph(model)[0]
+    MATLAB's layouts (the ``net.Layers`` of MATLAB; a new :class:`LayerArray` each call)."""
+    return LayerArray(model_graph(model)[0])
 
 
-__all__ = ["imageInputLayer", "convolution2dLayer", "groupedConvolution2dLayer", "reluLayer",
+# ----------------------------------------------------------------------------------------------------------------
+# display: MATLAB's "25x1 Layer array with layers:" table
+
+TYPE_NAMES = {
+    "ImageInputLayer": "Image Input", "Convolution2DLayer": "Convolution",
+    "GroupedConvolution2DLayer": "Grouped Convolution", "ReLULayer": "ReLU",
+    "CrossChannelNormalizationLayer": "Cross Channel Normalization", "MaxPooling2DLayer": "Max Pooling",
+    "FullyConnectedLayer": "Fully Connected", "DropoutLayer": "Dropout", "SoftmaxLayer": "Softmax",
+    "ClassificationOutputLayer": "Classification Output", "BatchNormalizationLayer": "Batch Normalization",
+    "AveragePooling2DLayer": "Average Pooling", "GlobalAveragePooling2DLayer": "Global Average Pooling",
+    "GlobalMaxPooling2DLayer": "Global Max Pooling", "LeakyReLULayer": "Leaky ReLU",
+    "ClippedReLULayer": "Clipped ReLU", "ELULayer": "ELU", "TanhLayer": "Tanh", "SigmoidLayer": "Sigmoid",
+    "AdditionLayer": "Addition", "ConcatenationLayer": "Concatenation",
+    "DepthConcatenationLayer": "Depth concatenation",
+}
+
+
+def _vector(v):
+    return "[" + "  ".join(str(int(x)) for x in np.ravel(v)) + "]"
+
+
+def _num(v):
+    return f"{float(v):g}"
+
+
+def _padding_text(p):
+    return "'same'" if isinstance(p, str) else _vector(p)
+
+
+def _size_text(v):
+    return "x".join(str(int(x)) for x in np.ravel(v))
+
+
+def _class_names(classes):
+    names = [str(c) for c in (classes.categories if hasattr(classes, "categories") else classes)]
+    if len(names) == 2:
+        return f"classes '{names[0]}' and '{names[1]}'"
+    return f"'{names[0]}'" + (f" and {len(names) - 1} other classes" if len(names) > 1 else "")
+
+
+def describe(layer) -> str:
+    """The description column of MATLAB's layer-array display ("96 11x11x3 convolutions with stride [4  4] and
+    padding [0  0  0  0]"); the channels of a filter appear once the layer has weights, as in MATLAB."""
+    k = layer.kind
+    if k == "ImageInputLayer":
+        norm = str(layer.Normalization)
+        return f"{_size_text(layer.InputSize)} images" + ("" if norm == "none" else f" with '{norm}' normalization")
+    if k in ("Convolution2DLayer", "GroupedConvolution2DLayer"):
+        size = _size_text(layer.FilterSize)
+        w = None if layer.Weights is None else np.shape(layer.Weights)
+        if w is not None:
+            size += f"x{w[2]}"
+        tail = f" convolutions with stride {_vector(layer.Stride)} and padding {_padding_text(layer.Padding)}"
+        if k == "GroupedConvolution2DLayer":
+            groups = layer.NumGroups if w is None or len(w) < 5 else w[4]
+            return f"{groups} groups of {layer.NumFilters} {size}{tail}"
+        return f"{layer.NumFilters} {size}{tail}"
+    if k in ("MaxPooling2DLayer", "AveragePooling2DLayer"):
+        what = "max" if k == "MaxPooling2DLayer" else "average"
+        return (f"{_size_text(layer.PoolSize)} {what} pooling with stride {_vector(layer.Stride)} and padding "
+                f"{_padding_text(layer.Padding)}")
+    if k == "FullyConnectedLayer":
+        return f"{layer.OutputSize} fully connected layer"
+    if k == "CrossChannelNormalizationLayer":
+        return f"cross channel normalization with {layer.WindowChannelSize} channels per element"
+    if k == "DropoutLayer":
+        return f"{_num(100 * float(layer.Probability))}% dropout"
+    if k == "ClassificationOutputLayer":
+        classes = layer.Classes
+        return "crossentropyex" + ("" if isinstance(classes, str) or not len(classes) else
+                                   f" with {_class_names(classes)}")
+    if k == "BatchNormalizationLayer":
+        c = None if layer.TrainedMean is None else int(np.size(layer.TrainedMean))
+        return "Batch normalization" + (f" with {c} channels" if c else "")
+    simple = {"ReLULayer": "ReLU", "SoftmaxLayer": "softmax", "TanhLayer": "Hyperbolic tangent",
+              "SigmoidLayer": "sigmoid", "GlobalAveragePooling2DLayer": "Global average pooling",
+              "GlobalMaxPooling2DLayer": "Global max pooling"}
+    if k in simple:
+        return simple[k]
+    if k == "LeakyReLULayer":
+        return f"Leaky ReLU with scale {_num(layer.Scale)}"
+    if k == "ClippedReLULayer":
+        return f"Clipped ReLU with ceiling {_num(layer.Ceiling)}"
+    if k == "ELULayer":
+        return f"ELU with Alpha {_num(layer.Alpha)}"
+    if k == "AdditionLayer":
+        return f"Element-wise addition of {layer.NumInputs} inputs"
+    if k == "DepthConcatenationLayer":
+        return f"Depth concatenation of {layer.NumInputs} inputs"
+    if k == "ConcatenationLayer":
+        return f"Concatenation of {layer.NumInputs} inputs along dimension {layer.Dim}"
+    return k
+
+
+class LayerArray(list):
+    """A layer array (a list of layers) that displays as MATLAB's ``Nx1 Layer array with layers:`` table: what
+    ``net.Layers``, ``lgraph.Layers`` and ``alexnet('Weights', 'none')`` return. Slices and sums stay layer
+    arrays; anything else is a list's."""
+
+    def __getitem__(self, i):
+        out = super().__getitem__(i)
+        return LayerArray(out) if isinstance(i, slice) else out
+
+    def __add__(self, other):
+        return LayerArray(list(self) + list(other))
+
+    def __radd__(self, other):
+        return LayerArray(list(other) + list(self))
+
+    def __repr__(self):
+        if not self:
+            return "  0x0 Layer array with properties:"
+        rows = [(str(i), f"'{l.Name}'", TYPE_NAMES.get(l.kind, l.kind), describe(l)) for i, l in
+                enumerate(self, 1)]
+        w = [max(len(r[c]) for r in rows) for c in range(3)]
+        body = "\n".join(f"    {r[0]:>{w[0]}}   {r[1]:<{w[1]}}   {r[2]:<{w[2]}}   {r[3]}" for r in rows)
+        return f"  {len(self)}x1 Layer array with layers:\n\n{body}"
+
+    __str__ = __repr__
+
+
+__all__ = ["Layer", "LayerArray", "ImageInputLayer", "Convolution2DLayer", "GroupedConvolution2DLayer", "ReLULayer",
+           "CrossChannelNormalizationLayer", "MaxPooling2DLayer", "FullyConnectedLayer", "DropoutLayer",
+           "SoftmaxLayer", "ClassificationOutputLayer", "BatchNormalizationLayer", "AveragePooling2DLayer",
+           "GlobalAveragePooling2DLayer", "GlobalMaxPooling2DLayer", "LeakyReLULayer", "ClippedReLULayer",
+           "ELULayer", "TanhLayer", "SigmoidLayer", "AdditionLayer", "ConcatenationLayer", "DepthConcatenationLayer",
+           "imageInputLayer", "convolution2dLayer", "groupedConvolution2dLayer", "reluLayer",
            "crossChannelNormalizationLayer", "maxPooling2dLayer", "fullyConnectedLayer", "dropoutLayer",
            "softmaxLayer", "classificationLayer", "batchNormalizationLayer", "averagePooling2dLayer",
            "globalAveragePooling2dLayer", "globalMaxPooling2dLayer", "leakyReluLayer", "clippedReluLayer",

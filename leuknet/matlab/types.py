@@ -1,0 +1,76 @@
+"""MATLAB's ``isa(obj, className)`` for the objects a ported script holds, with MATLAB's class names.
+
+https://www.mathworks.com/help/matlab/ref/isa.html: true when ``obj`` is of class ``className`` or of a subclass
+of it; ``className`` may also be one of the categories ``'numeric'`` (any integer or floating-point type),
+``'float'`` (``single``, ``double``) and ``'integer'``. A class name MATLAB does not know is false, not an error.
+MathWorks' transfer-learning helper ``findLayersToReplace`` ports as written::
+
+    if isa(le, 'nnet.cnn.layer.FullyConnectedLayer') or isa(le, 'nnet.cnn.layer.Convolution2DLayer'):
+
+Python values map to MATLAB's classes the way MATLAB's Engine API for Python maps them: ``float`` and ``int`` are
+``double``, ``bool`` is ``logical``, ``str`` is ``char`` (and ``string``); NumPy arrays by their dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from leuknet.spec.graph import LayerGraph
+from leuknet.spec.layers import Layer
+
+__all__ = ["isa"]
+
+_NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
+          "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
+          "int64": "int64"}
+_FLOAT = {"double", "single"}
+_INTEGER = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"}
+
+
+def _classes(obj) -> set:
+    """MATLAB's class of ``obj`` and its MATLAB superclasses (the names ``isa`` accepts)."""
+    from leuknet.matlab.augmentation import AugmentedImageDatastore, ImageDataAugmenter
+    from leuknet.matlab.datastore import Categorical, ImageDatastore, Table
+    from leuknet.matlab.network import DAGNetwork, SeriesNetwork
+
+    if isinstance(obj, Layer):
+        return {f"nnet.cnn.layer.{type(obj).__name__}", "nnet.cnn.layer.Layer"}
+    named = ((LayerGraph, "nnet.cnn.LayerGraph"), (SeriesNetwork, "SeriesNetwork"), (DAGNetwork, "DAGNetwork"),
+             (ImageDatastore, "matlab.io.datastore.ImageDatastore"),
+             (AugmentedImageDatastore, "augmentedImageDatastore"), (ImageDataAugmenter, "imageDataAugmenter"),
+             (Categorical, "categorical"), (Table, "table"))
+    for cls, name in named:
+        if isinstance(obj, cls):
+            return {name}
+    if isinstance(obj, (bool, np.bool_)):
+        return {"logical"}
+    if isinstance(obj, str):
+        return {"char", "string"}
+    if isinstance(obj, (int, float)):
+        return {"double"}
+    if isinstance(obj, (np.ndarray, np.generic)):
+        name = _NUMPY.get(np.asarray(obj).dtype.name)
+        return {name} if name else set()
+    if isinstance(obj, dict):
+        return {"struct"}
+    if isinstance(obj, (list, tuple)):
+        return {"cell"}
+    return set()
+
+
+def isa(obj, className) -> bool:  # noqa: N803 (MATLAB's argument name)
+    """``tf = isa(obj, className)``: see the module's docstring."""
+    from leuknet.errors import ConfigError
+
+    if not isinstance(className, str):
+        raise ConfigError(f"isa: the class name must be a string, received {type(className).__name__}")
+    classes = _classes(obj)
+    if className in classes:
+        return True
+    if className == "float":
+        return bool(classes & _FLOAT)
+    if className == "integer":
+        return bool(classes & _INTEGER)
+    if className == "numeric":
+        return bool(classes & (_FLOAT | _INTEGER))
+    return False

@@ -1,0 +1,205 @@
+"""Lines of MathWorks' documentation examples that a port meets ("Train Deep Learning Network to Classify New
+Images", "Create Simple Deep Learning Network for Classification", the alexnet page), checked against what MATLAB
+prints and returns: layer-array displays copied from MATLAB sessions, the alexnet page's syntaxes, isa with
+MATLAB's class names, augmentedImageDatastore.Files and table indexing."""
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from leuknet.errors import ConfigError, ModelFileError
+from leuknet.matlab import (ClassificationOutputLayer, FullyConnectedLayer, LayerArray, alexnet,
+                            augmentedImageDatastore, batchNormalizationLayer, classificationLayer,
+                            convolution2dLayer, countEachLabel, dropoutLayer, fullyConnectedLayer, imageDatastore,
+                            imageInputLayer, isa, layerGraph, leakyReluLayer, maxPooling2dLayer, reluLayer,
+                            replaceLayer, softmaxLayer, splitEachLabel)
+from leuknet.spec.layers import describe
+
+# MATLAB's display of layers = alexnet('Weights','none') (R2019a and later: grouped convolutions; a MATLAB
+# session's output in a public repository, with the times signs of newer releases written as R2021a's 'x')
+ALEXNET_NONE = """\
+  25x1 Layer array with layers:
+
+     1   'data'     Image Input                   227x227x3 images with 'zerocenter' normalization
+     2   'conv1'    Convolution                   96 11x11 convolutions with stride [4  4] and padding [0  0  0  0]
+     3   'relu1'    ReLU                          ReLU
+     4   'norm1'    Cross Channel Normalization   cross channel normalization with 5 channels per element
+     5   'pool1'    Max Pooling                   3x3 max pooling with stride [2  2] and padding [0  0  0  0]
+     6   'conv2'    Grouped Convolution           2 groups of 128 5x5 convolutions with stride [1  1] and padding [2  2  2  2]
+     7   'relu2'    ReLU                          ReLU
+     8   'norm2'    Cross Channel Normalization   cross channel normalization with 5 channels per element
+     9   'pool2'    Max Pooling                   3x3 max pooling with stride [2  2] and padding [0  0  0  0]
+    10   'conv3'    Convolution                   384 3x3 convolutions with stride [1  1] and padding [1  1  1  1]
+    11   'relu3'    ReLU                          ReLU
+    12   'conv4'    Grouped Convolution           2 groups of 192 3x3 convolutions with stride [1  1] and padding [1  1  1  1]
+    13   'relu4'    ReLU                          ReLU
+    14   'conv5'    Grouped Convolution           2 groups of 128 3x3 convolutions with stride [1  1] and padding [1  1  1  1]
+    15   'relu5'    ReLU                          ReLU
+    16   'pool5'    Max Pooling                   3x3 max pooling with stride [2  2] and padding [0  0  0  0]
+    17   'fc6'      Fully Connected               4096 fully connected layer
+    18   'relu6'    ReLU                          ReLU
+    19   'drop6'    Dropout                       50% dropout
+    20   'fc7'      Fully Connected               4096 fully connected layer
+    21   'relu7'    ReLU                          ReLU
+    22   'drop7'    Dropout                       50% dropout
+    23   'fc8'      Fully Connected               1000 fully connected layer
+    24   'prob'     Softmax                       softmax
+    25   'output'   Classification Output         crossentropyex"""  # noqa: E501
+
+
+def test_alexnet_weights_none_is_the_untrained_layer_array_as_matlab_prints_it():
+    # https://www.mathworks.com/help/deeplearning/ref/alexnet.html: layers = alexnet('Weights','none')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'randomly initialised' warning: the caller asked for no weights
+        layers = alexnet("Weights", "none")
+    assert isinstance(layers, LayerArray) and len(layers) == 25
+    assert repr(layers) == ALEXNET_NONE
+    assert alexnet(Weights="None") == layers  # keyword form, the choice case-insensitive
+    tail = layers[-3:]
+    assert isinstance(tail, LayerArray) and repr(tail).startswith("  3x1 Layer array with layers:")
+    assert isinstance(layers[:-3] + [fullyConnectedLayer(2)], LayerArray)
+    with pytest.raises(ModelFileError, match="does not download the ImageNet weights.*'none' for the untrained"):
+        alexnet("Weights", "imagenet")
+    with pytest.raises(ModelFileError, match="weights file nothere.onnx does not exist"):
+        alexnet("Weights", "nothere.onnx")
+    with pytest.raises(ConfigError, match="alexnet: unknown name-value option or flag 'Weight'; valid options: InputOrder, Weights"):
+        alexnet("Weight", "none")
+    with pytest.raises(ConfigError, match="weights given twice"):
+        alexnet("a.onnx", "Weights", "none")
+
+
+def test_layers_with_weights_print_their_channels_and_classes_as_matlab():
+    # MATLAB sessions' displays of trained networks: pretrained AlexNet's "96 11x11x3 convolutions ...",
+    # "crossentropyex with 'tench' and 999 other classes", a two-class network's "crossentropyex with classes
+    # 'BAC' and 'NON_BAC'", a trained batch normalisation's "Batch normalization with 64 channels"
+    conv = convolution2dLayer(11, 96, "Stride", 4)
+    conv.Weights = np.zeros((11, 11, 3, 96), np.float32)
+    assert describe(conv) == "96 11x11x3 convolutions with stride [4  4] and padding [0  0  0  0]"
+    same = convolution2dLayer(3, 64, "Padding", "same")
+    same.Weights = np.zeros((3, 3, 64, 64), np.float32)
+    assert describe(same) == "64 3x3x64 convolutions with stride [1  1] and padding 'same'"
+    assert describe(convolution2dLayer(3, 128, "Padding", "same")) == \
+        "128 3x3 convolutions with stride [1  1] and padding 'same'"
+    out = classificationLayer("Classes", ["tench", "goldfish", *[f"c{i}" for i in range(998)]])
+    assert describe(out) == "crossentropyex with 'tench' and 999 other classes"
+    assert describe(classificationLayer("Classes", ["BAC", "NON_BAC"])) == "crossentropyex with classes 'BAC' " \
+        "and 'NON_BAC'"
+    bn = batchNormalizationLayer()
+    assert describe(bn) == "Batch normalization"
+    bn.TrainedMean = np.zeros((1, 1, 64), np.float32)
+    assert describe(bn) == "Batch normalization with 64 channels"
+    assert describe(leakyReluLayer(0.1)) == "Leaky ReLU with scale 0.1"
+    assert describe(dropoutLayer(0.2)) == "20% dropout"
+    assert describe(imageInputLayer([256, 256, 3], "Normalization", "none")) == "256x256x3 images"
+    assert describe(maxPooling2dLayer(2, "Stride", 2)) == \
+        "2x2 max pooling with stride [2  2] and padding [0  0  0  0]"
+    # a layer's one-line display shortens a long class list (MATLAB's display of 1000 names is one line too)
+    assert "... (1000)" in repr(out) and len(repr(out)) < 200
+
+
+def test_net_layers_of_a_trained_network_is_a_layer_array_with_channels():
+    net = _tiny_net()
+    text = repr(net.Layers)
+    assert text.startswith("  4x1 Layer array with layers:")
+    assert "'conv'   Convolution             4 3x3x3 convolutions with stride [1  1] and padding 'same'" in text
+    assert "crossentropyex with classes 'all' and 'hem'" in text
+    assert repr(layerGraph(net).Layers) == text
+
+
+def _tiny_net():
+    from leuknet.matlab import SeriesNetwork
+    from leuknet.matlab.layers import assemble
+
+    layers = [imageInputLayer([8, 8, 3], "Name", "in"), convolution2dLayer(3, 4, "Padding", "same", "Name", "conv"),
+              fullyConnectedLayer(2, "Name", "fc"), classificationLayer("Name", "out", "Classes", ["all", "hem"])]
+    model, _ = assemble(layers)
+    return SeriesNetwork(model)
+
+
+def find_layers_to_replace(lgraph):
+    """MathWorks' helper findLayersToReplace (Train Deep Learning Network to Classify New Images), line by line:
+
+        if ~isa(lgraph,'nnet.cnn.LayerGraph')
+            error('Argument must be a LayerGraph object.')
+        end
+        src = string(lgraph.Connections.Source);
+        dst = string(lgraph.Connections.Destination);
+        layerNames = string({lgraph.Layers.Name}');
+        isClassificationLayer = arrayfun(@(l) ...
+            (isa(l,'nnet.cnn.layer.ClassificationOutputLayer')|isa(l,'nnet.layer.ClassificationLayer')), ...
+            lgraph.Layers);
+        ...
+    """
+    if not isa(lgraph, "nnet.cnn.LayerGraph"):
+        raise TypeError("Argument must be a LayerGraph object.")
+    src = list(lgraph.Connections.Source)
+    dst = list(lgraph.Connections.Destination)
+    layer_names = [l.Name for l in lgraph.Layers]
+    is_classification = [isa(l, "nnet.cnn.layer.ClassificationOutputLayer")
+                         or isa(l, "nnet.layer.ClassificationLayer") for l in lgraph.Layers]
+    assert sum(is_classification) == 1
+    class_layer = lgraph.Layers[is_classification.index(True)]
+    current = class_layer
+    while not (isa(current, "nnet.cnn.layer.FullyConnectedLayer")
+               or isa(current, "nnet.cnn.layer.Convolution2DLayer")):
+        current_idx = dst.index(current.Name)
+        current = lgraph.Layers[layer_names.index(src[current_idx])]
+    return current, class_layer
+
+
+def test_find_layers_to_replace_ports_with_isa_and_matlab_class_names():
+    lgraph = layerGraph(_tiny_net())
+    learnable, cls = find_layers_to_replace(lgraph)
+    assert learnable.Name == "fc" and cls.Name == "out"
+    assert isinstance(learnable, FullyConnectedLayer) and isinstance(cls, ClassificationOutputLayer)
+    lgraph = replaceLayer(lgraph, "fc", fullyConnectedLayer(5, "Name", "new_fc"))
+    assert [l.Name for l in lgraph.Layers][2] == "new_fc"
+    with pytest.raises(TypeError, match="Argument must be a LayerGraph"):
+        find_layers_to_replace(_tiny_net().Layers)
+
+
+def test_isa_knows_matlabs_classes_and_categories():
+    # https://www.mathworks.com/help/matlab/ref/isa.html: a class, a superclass, or 'numeric'/'float'/'integer'
+    grouped = alexnet("Weights", "none")[5]
+    assert isa(grouped, "nnet.cnn.layer.GroupedConvolution2DLayer") and isa(grouped, "nnet.cnn.layer.Layer")
+    assert not isa(grouped, "nnet.cnn.layer.Convolution2DLayer")  # a class of its own in MATLAB
+    assert not isa(reluLayer(), "ReLULayer")  # MATLAB wants the package-qualified name
+    assert isa(np.zeros(3, np.uint8), "uint8") and isa(np.zeros(3, np.uint8), "integer")
+    assert isa(np.zeros(3, np.uint8), "numeric") and not isa(np.zeros(3, np.uint8), "float")
+    assert isa(np.zeros(3, np.float32), "single") and isa(np.zeros(3, np.float32), "float")
+    assert isa(2.5, "double") and isa(3, "double") and isa(True, "logical") and not isa(True, "numeric")
+    assert isa("abc", "char") and not isa("abc", "numeric")
+    assert not isa(softmaxLayer(), "no.such.Class")
+    with pytest.raises(ConfigError, match="isa: the class name must be a string"):
+        isa(1, 2)
+
+
+def _cells(root, per_label=6):
+    for label, v in (("all", 200), ("hem", 40)):
+        (root / label).mkdir(parents=True)
+        for i in range(per_label):
+            cv2.imwrite(str(root / label / f"{label}{i}.png"), np.full((10, 12, 3), v + i, np.uint8))
+    return imageDatastore(root, "IncludeSubfolders", True, "LabelSource", "foldernames")
+
+
+def test_augmented_datastore_files_and_count_table_indexing(tmp_path):
+    imds = _cells(tmp_path)
+    train, _ = splitEachLabel(imds, 0.5)
+    augimds = augmentedImageDatastore([8, 8], train)
+    # valFrequency = floor(numel(augimdsTrain.Files)/miniBatchSize);
+    assert augimds.Files == train.Files and len(augimds.Files) == augimds.NumObservations == 6
+    x = np.zeros((4, 8, 8, 3), np.uint8)
+    with pytest.raises(AttributeError, match="built from an array has no Files"):
+        augmentedImageDatastore([8, 8], x, ["all", "hem", "all", "hem"]).Files
+    # labelCount = countEachLabel(imds); min(labelCount{:,2}); labelCount(1,:)
+    tbl = countEachLabel(imds)
+    assert tbl[:, 1].tolist() == [6, 6] and min(tbl[:, "Count"]) == 6
+    row = tbl[0]
+    assert len(row) == 1 and row.Label.tolist() == ["all"] and repr(row).startswith("  1x2 table")
+    assert tbl[[1]].Label.tolist() == ["hem"]
+    with pytest.raises(KeyError, match="table has no variable 'Counts'; variables: Label, Count"):
+        tbl["Counts"]
+    with pytest.raises(IndexError, match="table has 2 variables, received index 2"):
+        tbl[:, 2]
