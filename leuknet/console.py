@@ -9,9 +9,14 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-COLUMNS = ("Epoch", "Iteration", "Time Elapsed (hh:mm:ss)", "Mini-batch Accuracy", "Validation Accuracy",
-           "Mini-batch Loss", "Validation Loss", "Base Learning Rate")
-WIDTHS = (7, 11, 13, 14, 14, 12, 12, 13)
+# MATLAB's verbose table (trainNetwork, R2021a), as MATLAB prints it: one continuous rule, the Validation columns
+# only where there is validation data, the learning rate as 0.0100 (1.0000e-04 below 0.001)
+WIDTHS = (9, 13, 16, 14, 14, 14, 14, 17)  # each cell: its value right-aligned, then a space
+_HEAD = ("  Epoch  ", "  Iteration  ", "  Time Elapsed  ", "  Mini-batch  ", "  Validation  ", "  Mini-batch  ",
+         "  Validation  ", "  Base Learning  ")
+_HEAD2 = ("         ", "             ", "   (hh:mm:ss)   ", "   Accuracy   ", "   Accuracy   ", "     Loss     ",
+          "     Loss     ", "      Rate       ")
+_WITHOUT_VALIDATION = (0, 1, 2, 3, 5, 7)
 
 
 def hhmmss(seconds: float) -> str:
@@ -27,20 +32,29 @@ def _num(v):
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
 
-def format_row(row: dict) -> str:
+def _rate(v):
+    return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.4e}"
+
+
+def _columns(validation: bool):
+    return range(8) if validation else _WITHOUT_VALIDATION
+
+
+def rule(validation: bool = True) -> str:
+    return "|" + "=" * (sum(WIDTHS[i] for i in _columns(validation)) + len(_columns(validation)) - 1) + "|"
+
+
+def format_row(row: dict, validation: bool = True) -> str:
     cells = (str(row["Epoch"]), str(row["Iteration"]), hhmmss(row["TimeElapsed"]), _pct(row["TrainingAccuracy"]),
              _pct(row["ValidationAccuracy"]), _num(row["TrainingLoss"]), _num(row["ValidationLoss"]),
-             f"{row['BaseLearnRate']:.4g}")
-    return "|" + "|".join(c.rjust(w) + " " for c, w in zip(cells, WIDTHS)) + "|"
+             _rate(row["BaseLearnRate"]))
+    return "|" + "|".join(cells[i].rjust(WIDTHS[i] - 1) + " " for i in _columns(validation)) + "|"
 
 
-def header() -> list[str]:
-    rule = "|" + "|".join("=" * (w + 1) for w in WIDTHS) + "|"
-    names = ("Epoch", "Iteration", "Time Elapsed", "Mini-batch", "Validation", "Mini-batch", "Validation",
-             "Base Learning")
-    names2 = ("", "", " (hh:mm:ss)", "Accuracy", "Accuracy", "Loss", "Loss", "Rate")
-    return [rule, "|" + "|".join(n.center(w + 1) for n, w in zip(names, WIDTHS)) + "|",
-            "|" + "|".join(n.center(w + 1) for n, w in zip(names2, WIDTHS)) + "|", rule]
+def header(validation: bool = True) -> list[str]:
+    cols = _columns(validation)
+    return [rule(validation), "|" + "|".join(_HEAD[i] for i in cols) + "|",
+            "|" + "|".join(_HEAD2[i] for i in cols) + "|", rule(validation)]
 
 
 def plural(n, word):
@@ -58,6 +72,7 @@ class TrainingProgress:
         self.title = title
         self.progress = None
         self.task = None
+        self.validation = True
 
     def __call__(self, event, payload):
         if event == "statistics":
@@ -68,7 +83,8 @@ class TrainingProgress:
                 self.console.print(f"Training on {payload['n_train']} images, {payload['iterations_per_epoch']} "
                                    f"iterations per epoch, {plural(payload['epochs'], 'epoch')} "
                                    f"({payload['total_iterations']} iterations).", highlight=False)
-                for line in header():
+                self.validation = bool(payload.get("n_validation"))
+                for line in header(self.validation):
                     self.console.print(line, highlight=False, markup=False, soft_wrap=True)
             self.progress = Progress(TextColumn(f"[bold]{self.title}"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("iterations"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -83,11 +99,12 @@ class TrainingProgress:
             if self.progress is not None:
                 self.progress.update(self.task, advance=1)
             if self.verbose and payload.get("verbose"):
-                self.console.print(format_row(payload), highlight=False, markup=False, soft_wrap=True)
+                self.console.print(format_row(payload, self.validation), highlight=False, markup=False,
+                                   soft_wrap=True)
         elif event == "end":
             if self.progress is not None:
                 self.progress.stop()
             if self.verbose:
-                self.console.print("|" + "|".join("=" * (w + 1) for w in WIDTHS) + "|", highlight=False, soft_wrap=True)
+                self.console.print(rule(self.validation), highlight=False, markup=False, soft_wrap=True)
                 self.console.print(f"Training finished: {payload['iterations']} iterations in "
                                    f"{hhmmss(payload['time'])}.", highlight=False)

@@ -203,3 +203,36 @@ def test_augmented_datastore_files_and_count_table_indexing(tmp_path):
         tbl["Counts"]
     with pytest.raises(IndexError, match="table has 2 variables, received index 2"):
         tbl[:, 2]
+
+
+def test_verbose_table_is_matlabs_to_the_character():
+    # trainNetwork's verbose output copied from MATLAB sessions (with and without validation data; a learning rate
+    # below 0.001 in exponent form)
+    from leuknet.console import format_row, header, rule
+
+    assert header(True) == [
+        "|" + "=" * 118 + "|",
+        "|  Epoch  |  Iteration  |  Time Elapsed  |  Mini-batch  |  Validation  |  Mini-batch  |  Validation  |"
+        "  Base Learning  |",
+        "|         |             |   (hh:mm:ss)   |   Accuracy   |   Accuracy   |     Loss     |     Loss     |"
+        "      Rate       |",
+        "|" + "=" * 118 + "|"]
+    assert header(False) == [
+        "|" + "=" * 88 + "|",
+        "|  Epoch  |  Iteration  |  Time Elapsed  |  Mini-batch  |  Mini-batch  |  Base Learning  |",
+        "|         |             |   (hh:mm:ss)   |   Accuracy   |     Loss     |      Rate       |",
+        "|" + "=" * 88 + "|"]
+    assert rule(False) == "|" + "=" * 88 + "|"
+
+    def row(e, i, t, acc, vacc, loss, vloss, lr):
+        return {"Epoch": e, "Iteration": i, "TimeElapsed": t, "TrainingAccuracy": acc, "ValidationAccuracy": vacc,
+                "TrainingLoss": loss, "ValidationLoss": vloss, "BaseLearnRate": lr}
+
+    assert format_row(row(1, 1, 11, 14.0625, None, 1.9668, None, 0.01), False) == \
+        "|       1 |           1 |       00:00:11 |       14.06% |       1.9668 |          0.0100 |"
+    assert format_row(row(1, 1, 213, 23.81, 54.82, 1.3868, 1.6246, 0.01)) == \
+        "|       1 |           1 |       00:03:33 |       23.81% |       54.82% |       1.3868 |       1.6246 |" \
+        "          0.0100 |"
+    assert format_row(row(2, 15, 10, 50.0, 33.33, 1.3097, 2.0775, 1e-4)) == \
+        "|       2 |          15 |       00:00:10 |       50.00% |       33.33% |       1.3097 |       2.0775 |" \
+        "      1.0000e-04 |"
