@@ -236,3 +236,76 @@ def test_verbose_table_is_matlabs_to_the_character():
     assert format_row(row(2, 15, 10, 50.0, 33.33, 1.3097, 2.0775, 1e-4)) == \
         "|       2 |          15 |       00:00:10 |       50.00% |       33.33% |       1.3097 |       2.0775 |" \
         "      1.0000e-04 |"
+
+
+def _digits(root, per_class=10, size=28):
+    """A small stand-in for MATLAB's DigitDataset: one folder per digit, grey 28 x 28 PNGs."""
+    rng = np.random.default_rng(0)
+    for d in range(10):
+        (root / str(d)).mkdir(parents=True)
+        for i in range(per_class):
+            img = np.zeros((size, size), np.uint8)
+            org = (6 + int(rng.integers(-2, 3)), 22 + int(rng.integers(-2, 3)))
+            cv2.putText(img, str(d), org, cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
+            cv2.imwrite(str(root / str(d) / f"image{i}.png"), img)
+    return root
+
+
+@pytest.mark.slow
+def test_create_simple_deep_learning_network_for_classification_ports_line_by_line(tmp_path):
+    """MathWorks' "Create Simple Deep Learning Network for Classification", each MATLAB line above its port
+    (MATLAB's randperm is NumPy's; 750 training files per digit become 6; MaxEpochs 4 becomes 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.pyplot import close, figure, subplot
+
+    from leuknet.matlab import imshow, readimage, trainingOptions, trainNetwork, classify
+
+    # digitDatasetPath = fullfile(matlabroot,'toolbox','nnet','nndemos','nndatasets','DigitDataset');
+    digitDatasetPath = _digits(tmp_path / "DigitDataset")
+    # imds = imageDatastore(digitDatasetPath, 'IncludeSubfolders',true,'LabelSource','foldernames');
+    imds = imageDatastore(digitDatasetPath, "IncludeSubfolders", True, "LabelSource", "foldernames")
+    # figure; perm = randperm(10000,20);
+    fig = figure()
+    perm = np.random.default_rng(0).permutation(len(imds.Files))[:20]
+    # for i = 1:20; subplot(4,5,i); imshow(imds.Files{perm(i)}); end
+    for i in range(20):
+        subplot(4, 5, i + 1)
+        imshow(imds.Files[perm[i]])
+    assert len(fig.axes) == 20 and all(ax.images[0].get_cmap().name == "gray" for ax in fig.axes)
+    close(fig)
+    # labelCount = countEachLabel(imds)
+    labelCount = countEachLabel(imds)
+    assert labelCount.Count.tolist() == [10] * 10
+    # img = readimage(imds,1); size(img)
+    img = readimage(imds, 0)
+    assert img.shape == (28, 28)
+    # numTrainFiles = 750; [imdsTrain,imdsValidation] = splitEachLabel(imds,numTrainFiles,'randomize');
+    numTrainFiles = 6
+    imdsTrain, imdsValidation = splitEachLabel(imds, numTrainFiles, "randomize")
+    # layers = [imageInputLayer([28 28 1]) convolution2dLayer(3,8,'Padding','same') batchNormalizationLayer ...]
+    layers = [
+        imageInputLayer([28, 28, 1]),
+        convolution2dLayer(3, 8, "Padding", "same"), batchNormalizationLayer, reluLayer,
+        maxPooling2dLayer(2, "Stride", 2),
+        convolution2dLayer(3, 16, "Padding", "same"), batchNormalizationLayer, reluLayer,
+        maxPooling2dLayer(2, "Stride", 2),
+        convolution2dLayer(3, 32, "Padding", "same"), batchNormalizationLayer, reluLayer,
+        fullyConnectedLayer(10), softmaxLayer, classificationLayer]
+    # options = trainingOptions('sgdm','InitialLearnRate',0.01,'MaxEpochs',4,'Shuffle','every-epoch', ...
+    #     'ValidationData',imdsValidation,'ValidationFrequency',30,'Verbose',false,'Plots','training-progress');
+    options = trainingOptions("sgdm", "InitialLearnRate", 0.01, "MaxEpochs", 3, "MiniBatchSize", 20,
+                              "Shuffle", "every-epoch", "ValidationData", imdsValidation,
+                              "ValidationFrequency", 3, "Verbose", False)
+    # net = trainNetwork(imdsTrain,layers,options);
+    net = trainNetwork(imdsTrain, layers, options)
+    assert repr(net.Layers).startswith("  15x1 Layer array with layers:")
+    assert "8 3x3x1 convolutions with stride [1  1] and padding 'same'" in repr(net.Layers)
+    assert "Batch normalization with 8 channels" in repr(net.Layers)
+    # YPred = classify(net,imdsValidation); YValidation = imdsValidation.Labels;
+    YPred = classify(net, imdsValidation)
+    YValidation = imdsValidation.Labels
+    # accuracy = sum(YPred == YValidation)/numel(YValidation)
+    accuracy = sum(YPred == YValidation) / len(YValidation)
+    assert 0.0 <= accuracy <= 1.0 and len(YValidation) == 40
