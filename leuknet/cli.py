@@ -359,9 +359,8 @@ def evaluate(
     res = evaluate_run(model_file, data, dataset_format, out, batch_size, callback=display, overwrite=overwrite)
     display._stop_scan()
     m = res["metrics"]
-    if m["skipped_files"]:
-        console.print(f"[yellow]Skipped {plural(len(m['skipped_files']), 'unreadable file')}[/yellow] (listed with "
-                      "the reasons in skipped.csv)", highlight=False)
+    if res["skipped"]:
+        _print_skipped(res["skipped"], "skipped.csv")
     _show_metrics(m, "Evaluation" + (" (synthetic data)" if res["synthetic"] else "")
                   + (f" ({m['seen_in_training']} images seen in training)" if m["seen_in_training"] else ""))
     console.print(f"Written: {escape(res['out'])}/metrics.json, predictions.csv"

@@ -622,11 +622,13 @@ def _evaluate_claimed(model_file, data, dataset_format, out: Path, batch_size, c
     out.mkdir(parents=True, exist_ok=True)
     artefacts.write_predictions(out / "predictions.csv", good, probs, meta["classes"], labels)
     artefacts.write_metrics(out / "metrics.json", metrics)
-    if bad:
-        artefacts.write_skipped(out / "skipped.csv", [(p, unreadable_reason(p, meta.get("crop", 0))) for p in bad])
+    skipped = [(p, unreadable_reason(p, meta.get("crop", 0))) for p in bad]
+    if skipped:
+        artefacts.write_skipped(out / "skipped.csv", skipped)
     else:
         (out / "skipped.csv").unlink(missing_ok=True)  # an earlier evaluation's, with --overwrite
-    return {"out": str(out), "metrics": metrics, "synthetic": dataset.synthetic, "overlap": overlap}
+    return {"out": str(out), "metrics": metrics, "synthetic": dataset.synthetic, "overlap": overlap,
+            "skipped": skipped}
 
 
 def collect_images(inputs) -> list[str]:

@@ -204,6 +204,7 @@ def test_train_evaluate_predict_on_folders_with_a_corrupt_file(tmp_path, folders
     # every image but the test split's 4 was seen in training or validation: said, in the output and the metrics
     assert ev["seen_in_training"] == 16 and "16 of 21 images were in this model's training" in r.stdout, r.stdout
     assert "truncated" in (tmp_path / "ev" / "skipped.csv").read_text()
+    assert "Skipped 1 unreadable file (listed with the reasons in skipped.csv): broken.png: " in r.stdout, r.stdout
     r = leuknet("predict", "--model-file", out / "model.keras", folders / "blast", folders / "normal" / "03.png",
                 "--out", tmp_path / "p.csv", "--device", "cpu")
     assert r.returncode == 0, r.stderr

@@ -120,7 +120,7 @@ class Categorical:
         return self._names()
 
     def __str__(self):
-        if self.codes.ndim == 0:
+        if self.codes.ndim == 0 or self.codes.size == 1:  # MATLAB's string(label): the name alone
             return self._names()[0]
         return "\n".join(f"     {n}" for n in self._names())
 
@@ -259,7 +259,7 @@ class Table:
         widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
         lines = [f"  {len(rows)}x{len(names)} table", "",
                  "    " + "    ".join(n.center(w) for n, w in zip(names, widths)),
-                 "    " + "    ".join("_" * w for w in widths)]
+                 "    " + "    ".join("_" * w for w in widths), ""]
         lines += ["    " + "    ".join(v.center(w) for v, w in zip(r, widths)) for r in rows]
         return "\n".join(lines)
 
