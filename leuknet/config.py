@@ -403,6 +403,10 @@ def validate(cfg: RunConfig, given: dict | None = None) -> RunConfig:
     parse_cv_fold(cfg.cv_fold)
     if cfg.balance_to:
         parse_balance_to(cfg.balance_to)
+    if cfg.augment not in ("none", "rotate-mirror"):
+        from leuknet.spec.augmenter import augmenter_from_spec
+
+        augmenter_from_spec(cfg.augment)  # an imageDataAugmenter spec: each option and value checked
     _check_applicability(cfg, given if given is not None else {})
     _check_options(cfg)
     _check_paths(cfg)

@@ -191,11 +191,7 @@ def check_run(cfg: RunConfig) -> RunDirectory:
     from leuknet import models
     from leuknet.config import validate
 
-    validate(cfg)
-    if cfg.augment not in ("none", "rotate-mirror"):
-        from leuknet.matlab.augmentation import augmenter_from_spec
-
-        augmenter_from_spec(cfg.augment)
+    validate(cfg)  # the augmentation spec too
     models.check_input_size(cfg.model, cfg.image_size, cfg.pool_stride)
     check_device(cfg)
     return check_run_directory(cfg)
@@ -310,7 +306,7 @@ def split_data(cfg: RunConfig, cb) -> RunData:
     if cfg.augment == "rotate-mirror":
         train = train.augmented((1, 2, 3, 4))
     elif cfg.augment != "none":  # on the fly: a fresh random transform at every read
-        from leuknet.matlab.augmentation import augmenter_from_spec
+        from leuknet.spec.augmenter import augmenter_from_spec
 
         train.augmenter = augmenter_from_spec(cfg.augment)
         train.augment_seed = cfg.seed

@@ -186,3 +186,25 @@ def test_run_is_a_sequence_of_short_stages():
     tree = ast.parse(Path(leuknet.run.__file__).read_text())
     longest = max((n.end_lineno - n.lineno + 1, n.name) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
     assert longest[0] < 60, longest
+
+
+def test_a_bad_augmentation_spec_is_refused_before_any_deep_learning_library_starts():
+    """`leuknet train --augment 'RandRotation=abc'` answers in the configuration check, before TensorFlow, Keras or
+    JAX is imported (they take seconds to start)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\nfrom leuknet.config import resolve\nfrom leuknet.errors import ConfigError\n"
+            "for spec in ('RandRotation=abc', 'Rand=1', 'RandRotation=-10,10;RandXReflection=maybe'):\n"
+            "    try:\n        resolve({'augment': spec})\n    except ConfigError as e:\n        print(e)\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules))\n"
+            "resolve({'augment': 'RandRotation=-10,10;RandXReflection=true'})\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "--augment: RandRotation='abc' is not true/false or numbers"
+    assert lines[1].startswith("--augment: imageDataAugmenter: unknown name-value option 'Rand'")
+    assert lines[2] == "--augment: RandXReflection='maybe' is not true/false or numbers"
+    assert lines[3] == "[]"

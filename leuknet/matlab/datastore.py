@@ -33,7 +33,7 @@ import numpy as np
 
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, note, outputs, parse
-from leuknet.matlab.randstream import stream_for
+from leuknet.spec.randstream import stream_for
 
 __all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
            "countEachLabel",

@@ -36,7 +36,7 @@ from leuknet.matlab.conventions import choice, flatten_layers, note, options_onl
 from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
 from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
-from leuknet.matlab.randstream import draw_seed
+from leuknet.spec.randstream import draw_seed
 
 __all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "SeriesNetwork",
            "DAGNetwork", "loadNetwork", "TrainingInfo"]
