@@ -5,21 +5,12 @@
                                       "ColorPreprocessing", "gray2rgb")
     net = trainNetwork(augimds, layers, options)
 
-Sources (MathWorks):
-- imageDataAugmenter: https://www.mathworks.com/help//releases/R2021a/deeplearning/ref/imagedataaugmenter.html
-  (properties and defaults; FillValue scalar or one per channel; reflections with probability 0.5; ranges or
-  function handles). The page does not give the order in which the transforms compose nor their centre: leuknet
-  follows MathWorks' own ``imageDataAugmenter.m`` (R2018b, ``makeAffineTransform``, as shipped in public copies):
-  rotation, then shear, scale and reflection, each about the centre ((W-1)/2, (H-1)/2) of the image in 0-based
-  pixel coordinates, then the translation; values drawn in the order reflections, rotation, shears, translations,
-  scale (RandScale, one factor for both axes, when given; giving it with RandXScale or RandYScale is an error).
-  Positive angles turn the image anticlockwise on screen; RandXShear shifts x by tan(angle) * y.
+Sources (MathWorks): ``imageDataAugmenter`` and ``augment`` are the core's, :mod:`leuknet.spec.augmenter` (its
+docstring cites their pages), re-exported here;
 - augmentedImageDatastore: https://www.mathworks.com/help//releases/R2021a/deeplearning/ref/augmentedimagedatastore.html
   (augments afresh each epoch; the input layer's statistics come from the augmented images). The order colour
   preprocessing -> augmentation -> resize or crop, the crop windows (centercrop at floor((H-h)/2), randcrop at
   floor((H-h) * rand)) and the antialiased bilinear resize follow MathWorks' ``augmentedImageDatastore.m``.
-- augment: https://uk.mathworks.com/help/deeplearning/ref/imagedataaugmenter.augment.html (one image, or a cell
-  array of images that all get the same transformation).
 
 Where leuknet differs: its random stream is NumPy's, not MATLAB's (same distributions, other numbers); the warp is
 OpenCV's ``warpAffine`` (bilinear; 8-bit images interpolated with 1/32-pixel fixed-point weights). Images read
