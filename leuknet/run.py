@@ -486,7 +486,7 @@ def train_run(cfg: RunConfig, callback=None) -> dict:
 
 
 def _train_claimed(cfg: RunConfig, where: RunDirectory, cb) -> dict:
-    cb("run_directory", {"out": str(where.final), "resume": cfg.resume})
+    announced = {"out": str(where.final), "resume": cfg.resume}
     dev = set_up_devices(cfg, cb)
     if not dev.profile.is_chief:  # only the chief writes the run directory; the others write to a scratch folder
         import tempfile
@@ -494,6 +494,7 @@ def _train_claimed(cfg: RunConfig, where: RunDirectory, cb) -> dict:
         scratch = Path(tempfile.mkdtemp(prefix=f"leuknet-worker{dev.profile.task_index}-"))
         where = RunDirectory(scratch / "run", partial_dir(scratch / "run"), scratch, lock=where.lock)
     data = split_data(cfg, cb)
+    cb("run_directory", announced)  # once the data is read: a data error names no folder that will not exist
     model, trainer, class_weights = build_model(cfg, data, dev, cb)
     info, t_train = fit(cfg, where, trainer, data, cb, dev.profile.skip_checkpoints_while_writing)
     evaluation = evaluate_split(cfg, trainer, data, dev.options.MiniBatchSize)

@@ -156,6 +156,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, folders, capsys, mo
         assert code == 2, (args, stdout, stderr)
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in stderr, (args, stderr)
         assert not out.exists() and not Path(str(out) + ".partial").exists()
+        assert "Run directory" not in stdout, (args, stdout)  # announced only once the data is read
     assert not (tmp_path / "r.pdf").exists()
     for args, message in [(["train", "--no-such-flag"], "No such option: --no-such-flag"),
                           (["train", "--colorspace", "lab", "--out", tmp_path / "run"], "is not one of")]:
@@ -291,7 +292,9 @@ def test_ctrl_c_prints_the_resume_command_and_the_resume_finishes(tmp_path):
     code, stdout, stderr = _train_until(tmp_path, out, lambda o: (Path(str(o) + ".partial") / "checkpoint.npz").exists(),
                                         extra=("--epochs", "3"))
     assert code == 130, (stdout, stderr)
-    assert f"Run directory: {out}" in stdout.splitlines()[1]  # printed when the run starts
+    head = stdout.splitlines()
+    at = next(i for i, line in enumerate(head) if line.startswith(f"Run directory: {out}"))
+    assert head[at - 1].startswith("Split by cell") and head[at + 1].startswith("Model: ")  # once the data is read
     lines = error_lines(stderr)
     assert lines == [f"interrupted; continue from the last checkpoint with: leuknet train --resume --out {out}"]
     r = leuknet("train", "--resume", "--out", out, "--quiet", cwd=tmp_path)
