@@ -30,6 +30,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LEUKNET_CACHE", str(tmp_path_factory.getbasetemp() / "leuknet-cache"))
 
 
+@pytest.fixture(autouse=True)
+def _matlab_stream_at_its_start():
+    """Every test starts MATLAB's global random stream where a session does (rng default): a test's draws do not
+    depend on which tests ran before it in the same worker."""
+    from leuknet.spec.randstream import rng
+
+    rng("default")
+    yield
+
+
 def write_image(path, rgb, ext=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

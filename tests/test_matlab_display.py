@@ -78,6 +78,13 @@ def test_frames_are_fitted_into_the_first_frames_size_and_centred():
     red = imtile([square, wide], GridSize=[1, 2], BackgroundColor=[1, 0, 0])
     assert red.dtype == np.uint8 and red.shape == (4, 8, 3)
     assert red[0, 4].tolist() == [255, 0, 0] and red[1, 4].tolist() == [100, 100, 100]
+    # a coloured background makes even same-size grey frames colour (the empty cell red); a grey one keeps grey
+    same = imtile([square, square, square], BackgroundColor=[1, 0, 0])
+    assert same.shape == (8, 8, 3) and same[6, 6].tolist() == [255, 0, 0] and same[0, 0].tolist() == [50] * 3
+    grey = imtile([square, square, square], BackgroundColor=[0.2, 0.2, 0.2])
+    assert grey.shape == (8, 8) and grey[6, 6] == 51
+    with pytest.raises(ConfigError, match="GridSize must be positive"):
+        imtile([square, square], GridSize=[0, math.nan])
 
 
 def test_imtile_reads_files_and_datastores(tmp_path):
@@ -120,6 +127,7 @@ def test_imshow_display_ranges_as_documented():
         cmap = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 1]], float)
         np.testing.assert_array_equal(imshow(np.array([[1, 2]], np.uint8), cmap).get_array()[0, 1], [0, 0, 1])
         np.testing.assert_array_equal(imshow(np.array([[1.0, 2.0]]), cmap).get_array()[0, 1], [1, 0, 0])
+        np.testing.assert_array_equal(imshow(np.array([[True, False]]), cmap).get_array()[0], [[1, 0, 0], [0, 0, 0]])
         with pytest.raises(ConfigError, match="imshow: DisplayRange must be \\[low high\\] with low < high"):
             imshow(np.zeros((2, 2)), [5, 1])
         with pytest.raises(ConfigError, match="imshow: expected an M x N or M x N x 3 image"):

@@ -29,6 +29,7 @@ from leuknet.matlab.conventions import boolean, choice, parse
 from leuknet.matlab.datastore import is_grey_file
 from leuknet.spec.augmenter import (RANDOM_DEFAULT, ImageDataAugmenter, augment, augmenter_from_spec,  # noqa: F401
                                     imageDataAugmenter)
+from leuknet.spec.randstream import draw_seed
 
 __all__ = ["imageDataAugmenter", "ImageDataAugmenter", "augment", "augmentedImageDatastore",
            "AugmentedImageDatastore"]
@@ -127,7 +128,7 @@ class AugmentedImageDatastore:
         self._labels = labels
         self._position = 0
         self._preview_data = None
-        self.augment_seed = None  # None: drawn from NumPy's global generator when the data is first built
+        self.augment_seed = None  # None: drawn when the data is first built (from trainNetwork's seed, or rng's)
 
     # -- properties ------------------------------------------------------------------------------------------
     @property
@@ -209,8 +210,12 @@ class AugmentedImageDatastore:
             labels, cats = np.zeros(self.NumObservations, np.int32), classes
         data = self._build(labels, (h, w), c, colorspace, fn)
         data.augmenter = self._augmenter
-        seed = self.augment_seed if self.augment_seed is not None else int(np.random.randint(0, 2**31 - 1))
-        data.augment_seed = seed
+        if self.augment_seed is not None:
+            data.augment_seed = self.augment_seed
+        elif fn == "trainNetwork":  # from trainNetwork's seed (it seeded NumPy): the same seed, the same run
+            data.augment_seed = int(np.random.randint(0, 2**31 - 1))
+        else:  # read / preview / classify: from MATLAB's global stream (every run of a script the same)
+            data.augment_seed = draw_seed()
         return data, (list(cats) if cats is not None else None)
 
     def _build(self, labels, hw, c, colorspace, fn):
@@ -315,6 +320,9 @@ def augmentedImageDatastore(outputSize, X, *args, **kwargs):
               "OutputSizeMode": choice(fn, "OutputSizeMode", o["OutputSizeMode"], ("resize", "centercrop", "randcrop")),
               "DispatchInBackground": boolean(fn, "DispatchInBackground", o["DispatchInBackground"])
               or boolean(fn, "BackgroundExecution", o["BackgroundExecution"])}
+    if isinstance(X, AugmentedImageDatastore):
+        raise ConfigError(f"{fn}: the source is already an augmentedImageDatastore; build it from the "
+                          "imageDatastore (or the arrays) with all the options at once")
     if hasattr(X, "Files"):  # an image datastore
         if Y is not None:
             raise ConfigError(f"{fn}: labels come from the image datastore's Labels; Y is not accepted with one")

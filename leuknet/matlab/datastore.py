@@ -223,21 +223,30 @@ class Table:
 
     def __getitem__(self, key):
         """``t['Count']`` a variable; ``t[:, 1]`` (MATLAB's ``t{:, 2}``) a variable's values by position, 0-based,
-        for the rows given (``t[0:2, 'Count']``); ``t[0:2]`` or ``t[[0, 2]]`` (MATLAB's ``t(1:2, :)``) a table of
-        those rows."""
+        for the rows given (``t[0:2, 'Count']``; one row and one variable, ``t[0, 'Count']``, the value alone);
+        ``t[0:2]``, ``t[[0, 2]]`` or ``t[0:2, :]`` (MATLAB's ``t(1:2, :)``) a table of those rows; several variables
+        (``t[:, [0, 1]]``, ``t[:, ['Label']]``) a table of those."""
         cols = self._columns
         if isinstance(key, str):
-            if key not in cols:
-                raise KeyError(f"table has no variable {key!r}; variables: {', '.join(cols)}")
-            return cols[key]
+            return cols[self._name(key)]
         if isinstance(key, tuple) and len(key) == 2:
             rows, var = key
-            if isinstance(var, (int, np.integer)):
-                if not -len(cols) <= var < len(cols):
-                    raise IndexError(f"table has {len(cols)} variables, received index {var}")
-                var = list(cols)[var]
-            return self._take(self[var], rows)
+            if isinstance(var, (slice, list, tuple, np.ndarray)):
+                names = list(cols)[var] if isinstance(var, slice) else [self._name(v) for v in var]
+                return Table(**{n: self._take(cols[n], rows) for n in names})
+            values = self._take(cols[self._name(var)], rows)
+            return values[0] if isinstance(rows, (int, np.integer)) else values
         return Table(**{k: self._take(v, key) for k, v in cols.items()})
+
+    def _name(self, var):
+        names = list(self._columns)
+        if isinstance(var, (int, np.integer)):
+            if not -len(names) <= var < len(names):
+                raise IndexError(f"table has {len(names)} variables, received index {var}")
+            return names[var]
+        if var not in self._columns:
+            raise KeyError(f"table has no variable {var!r}; variables: {', '.join(names)}")
+        return var
 
     @staticmethod
     def _take(values, rows):

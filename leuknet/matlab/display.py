@@ -60,7 +60,7 @@ def _indexed_to_rgb(fn, x, cmap):
     if cmap.ndim != 2 or cmap.shape[1] != 3:
         raise ConfigError(f"{fn}: a colormap is a c x 3 array of RGB values in [0, 1], received shape {cmap.shape}")
     x = np.asarray(x)
-    idx = x.astype(np.int64) if x.dtype.kind in "ui" else np.floor(x).astype(np.int64) - 1  # double: 1-based
+    idx = x.astype(np.int64) if x.dtype.kind in "uib" else np.floor(x).astype(np.int64) - 1  # double: 1-based
     return cmap[np.clip(idx, 0, len(cmap) - 1)]
 
 
@@ -196,11 +196,9 @@ def _fit(fn, a, thumb, border, background):
     bottom, right = max(pad_h - pad_h // 2, 0) + border[0], max(pad_w - pad_w // 2, 0) + border[1]
     if not (top or bottom or left or right):
         return a
-    if background is not None and a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
     out = np.zeros((a.shape[0] + top + bottom, a.shape[1] + left + right, *a.shape[2:]), dtype=a.dtype)
     if background is not None:
-        out[...] = _in_class(background, a.dtype)
+        out[...] = _in_class(background if a.ndim == 3 else background[:1], a.dtype)
     out[top:top + a.shape[0], left:left + a.shape[1]] = a
     return out
 
@@ -235,6 +233,8 @@ def _grid(fn, n, h, w, grid):
         cols = math.ceil(math.sqrt(h * n / w))
         return math.ceil(n / cols), cols
     rows, cols = grid
+    if (not math.isnan(rows) and rows < 1) or (not math.isnan(cols) and cols < 1):
+        raise ConfigError(f"{fn}: GridSize must be positive (or NaN), received {list(grid)}")
     if math.isnan(rows):
         rows = math.ceil(n / cols)
     elif math.isnan(cols):
@@ -268,11 +268,14 @@ def _tile(fn, images, frames=None, grid=None, thumbnail=None, border=(0, 0), bac
             thumb = (int(t[0]), int(t[1]))
         if min(thumb) < 1:
             raise ConfigError(f"{fn}: ThumbnailSize must be positive, received {thumbnail!r}")
+    colour_background = background is not None and not np.all(background == background[0])
     frames_out = []
     for k, src in enumerate(sources):
         a = first if k == 0 else _frame(fn, src)
         if a.dtype == bool:
             a = a.astype(np.uint8) * 255  # logical frames are shown as uint8
+        if colour_background and a.ndim == 2:  # a coloured background makes the tiling colour
+            a = np.repeat(a[:, :, None], 3, axis=2)
         frames_out.append(_fit(fn, a, thumb, border, background))
     if len({f.dtype for f in frames_out}) > 1:
         frames_out = [_to_double(f) for f in frames_out]
@@ -282,8 +285,7 @@ def _tile(fn, images, frames=None, grid=None, thumbnail=None, border=(0, 0), bac
     rows, cols = _grid(fn, len(frames_out), h, w, None if grid is None else _pair(fn, "GridSize", grid, True))
     big = np.zeros((rows * h, cols * w, *frames_out[0].shape[2:]), dtype=frames_out[0].dtype)
     if background is not None:
-        big[...] = _in_class(background, big.dtype) if big.ndim == 3 else \
-            _in_class(background, big.dtype).mean().astype(big.dtype)
+        big[...] = _in_class(background if big.ndim == 3 else background[:1], big.dtype)
     for k, f in enumerate(frames_out):  # row by row
         i, j = divmod(k, cols)
         big[i * h:(i + 1) * h, j * w:(j + 1) * w] = f

@@ -1,4 +1,5 @@
-"""MATLAB's ``isa(obj, className)`` for the objects a ported script holds, with MATLAB's class names.
+"""MATLAB's ``isa(obj, className)`` and ``properties(obj)`` for the objects a ported script holds, with MATLAB's
+class and property names.
 
 https://www.mathworks.com/help/matlab/ref/isa.html: true when ``obj`` is of class ``className`` or of a subclass
 of it; ``className`` may also be one of the categories ``'numeric'`` (any integer or floating-point type),
@@ -16,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from leuknet.spec.graph import LayerGraph
-from leuknet.spec.layers import Layer
+from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa"]
+__all__ = ["isa", "properties"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
           "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -35,6 +36,8 @@ def _classes(obj) -> set:
 
     if isinstance(obj, Layer):
         return {f"nnet.cnn.layer.{type(obj).__name__}", "nnet.cnn.layer.Layer"}
+    if isinstance(obj, LayerArray):  # MATLAB: a layer array is of the layers' common class
+        return {"nnet.cnn.layer.Layer"}
     named = ((LayerGraph, "nnet.cnn.LayerGraph"), (SeriesNetwork, "SeriesNetwork"), (DAGNetwork, "DAGNetwork"),
              (ImageDatastore, "matlab.io.datastore.ImageDatastore"),
              (AugmentedImageDatastore, "augmentedImageDatastore"), (ImageDataAugmenter, "imageDataAugmenter"),
@@ -74,3 +77,24 @@ def isa(obj, className) -> bool:  # noqa: N803 (MATLAB's argument name)
     if className == "numeric":
         return bool(classes & (_FLOAT | _INTEGER))
     return False
+
+
+def properties(obj) -> list:
+    """``props = properties(obj)``: the names of an object's public properties (MATLAB's, first letter upper case),
+    so MathWorks' ``freezeWeights`` helper ports as written::
+
+        for p in properties(layer):
+            if p.endswith("LearnRateFactor"):
+                setattr(layer, p, 0)          # MATLAB: layers(ii).(propName) = 0;
+
+    https://www.mathworks.com/help/matlab/ref/properties.html"""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return [f.name for f in dataclasses.fields(obj) if f.name[:1].isupper()]
+    props = getattr(obj, "_props", None)  # imageDataAugmenter
+    if isinstance(props, dict):
+        return list(props)
+    names = [n for n in dir(type(obj)) if n[:1].isupper() and isinstance(getattr(type(obj), n, None), property)]
+    names += [n for n in vars(obj) if n[:1].isupper()] if hasattr(obj, "__dict__") else []
+    return list(dict.fromkeys(names))

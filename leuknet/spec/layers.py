@@ -1326,26 +1326,31 @@ def describe(layer) -> str:
 class LayerArray(list):
     """A layer array (a list of layers) that displays as MATLAB's ``Nx1 Layer array with layers:`` table: what
     ``net.Layers``, ``lgraph.Layers`` and ``alexnet('Weights', 'none')`` return. Slices and sums stay layer
-    arrays; anything else is a list's."""
+    arrays (a sum flattens nested lists and calls bare constructors, as a layer array does everywhere); anything
+    else is a list's."""
 
     def __getitem__(self, i):
         out = super().__getitem__(i)
         return LayerArray(out) if isinstance(i, slice) else out
 
     def __add__(self, other):
-        return LayerArray(list(self) + list(other))
+        return LayerArray(flatten_layers("layer array", [list(self), list(other)]))
 
     def __radd__(self, other):
-        return LayerArray(list(other) + list(self))
+        return LayerArray(flatten_layers("layer array", [list(other), list(self)]))
 
     def __repr__(self):
-        if not self:
+        try:
+            layers = flatten_layers("layer array", list(self))  # an element set to a nested list or constructor
+        except ConfigError:
+            return list.__repr__(self)
+        if not layers:
             return "  0x0 Layer array with properties:"
         rows = [(str(i), f"'{l.Name}'", TYPE_NAMES.get(l.kind, l.kind), describe(l)) for i, l in
-                enumerate(self, 1)]
+                enumerate(layers, 1)]
         w = [max(len(r[c]) for r in rows) for c in range(3)]
         body = "\n".join(f"    {r[0]:>{w[0]}}   {r[1]:<{w[1]}}   {r[2]:<{w[2]}}   {r[3]}" for r in rows)
-        return f"  {len(self)}x1 Layer array with layers:\n\n{body}"
+        return f"  {len(layers)}x1 Layer array with layers:\n\n{body}"
 
     __str__ = __repr__
 
