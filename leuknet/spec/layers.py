@@ -1271,7 +1271,10 @@ def _class_names(classes):
 
 def describe(layer) -> str:
     """The description column of MATLAB's layer-array display ("96 11x11x3 convolutions with stride [4  4] and
-    padding [0  0  0  0]"); the channels of a filter appear once the layer has weights, as in MATLAB."""
+    padding [0  0  0  0]"); the channels of a filter appear once the layer has weights, as in MATLAB. Checked
+    against MATLAB sessions' displays for the layers of AlexNet, ResNet, YOLO-style networks and MathWorks'
+    examples; a dilation factor is not shown and an untrained channel-wise convolution reads "channel-wise groups
+    of ...": MATLAB's wording for those two is *unverified*."""
     k = layer.kind
     if k == "ImageInputLayer":
         norm = str(layer.Normalization)
