@@ -64,25 +64,43 @@ def plural(n, word):
 
 class TrainingProgress:
     """Callback drawing MATLAB's table (a row every VerboseFrequency iterations, at validations and at the end)
-    above a progress bar for the whole run."""
+    above a progress bar for the whole run. ``matlab_device`` ('single CPU', 'single GPU'): the lines around the
+    table are MATLAB's too ("Training on single CPU.", "Initializing input data normalization.", nothing after
+    the closing rule, as trainNetwork prints them in R2021a), for ``leuknet.matlab.trainNetwork``; else the CLI's
+    (the images, iterations and time)."""
 
-    def __init__(self, console: Console | None = None, verbose: bool = True, title: str = "Training"):
+    def __init__(self, console: Console | None = None, verbose: bool = True, title: str = "Training",
+                 matlab_device: str | None = None):
         self.console = console or Console(stderr=False)
         self.verbose = verbose
         self.title = title
+        self.matlab_device = matlab_device
+        self.said_device = False
         self.progress = None
         self.task = None
         self.validation = True
 
+    def _say_device(self):
+        if self.matlab_device and self.verbose and not self.said_device:
+            self.console.print(f"Training on {self.matlab_device}.", highlight=False)
+            self.said_device = True
+
     def __call__(self, event, payload):
         if event == "statistics":
-            self.console.print(f"[dim]Computing input normalisation statistics from {payload['n']} training "
-                               "images...[/dim]")
+            if self.matlab_device:
+                self._say_device()
+                if self.verbose:
+                    self.console.print("Initializing input data normalization.", highlight=False)
+            else:
+                self.console.print(f"[dim]Computing input normalisation statistics from {payload['n']} training "
+                                   "images...[/dim]")
         elif event == "start":
-            if self.verbose:
+            self._say_device()
+            if self.verbose and not self.matlab_device:
                 self.console.print(f"Training on {payload['n_train']} images, {payload['iterations_per_epoch']} "
                                    f"iterations per epoch, {plural(payload['epochs'], 'epoch')} "
                                    f"({payload['total_iterations']} iterations).", highlight=False)
+            if self.verbose:
                 self.validation = bool(payload.get("n_validation"))
                 for line in header(self.validation):
                     self.console.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -106,5 +124,6 @@ class TrainingProgress:
                 self.progress.stop()
             if self.verbose:
                 self.console.print(rule(self.validation), highlight=False, markup=False, soft_wrap=True)
-                self.console.print(f"Training finished: {payload['iterations']} iterations in "
-                                   f"{hhmmss(payload['time'])}.", highlight=False)
+                if not self.matlab_device:
+                    self.console.print(f"Training finished: {payload['iterations']} iterations in "
+                                       f"{hhmmss(payload['time'])}.", highlight=False)

@@ -376,3 +376,93 @@ def test_an_augmented_datastores_reads_follow_rng(tmp_path):
     rng(5)
     np.testing.assert_array_equal(first(), a)
     assert not np.array_equal(a, b)
+
+
+def test_size_randperm_and_displays_of_a_ported_transfer_script():
+    # createLgraphUsingConnections / freezeWeights loop over size(x, 1); randperm draws from rng's stream;
+    # the network, its Connections and s = rng print as MATLAB prints them
+    from leuknet.matlab import additionLayer, connectLayers, randperm, rng, size
+    from leuknet.matlab.layers import assemble
+    from leuknet.matlab.network import DAGNetwork
+
+    layers = alexnet("Weights", "none")
+    assert size(layers) == (25, 1) and size(layers, 1) == 25 and size(layers, 2) == 1
+    assert size(np.zeros((28, 28))) == (28, 28) and size(np.zeros((28, 28, 3)), 3) == 3
+    assert size(np.zeros((2, 3)), 4) == 1 and size(np.zeros(5)) == (1, 5) and size(2.0) == (1, 1)
+    assert size(countEachLabel_table()) == (2, 2)
+    with pytest.raises(ConfigError, match="size: the dimension must be a positive integer"):
+        size(layers, 0)
+    rng(3)
+    p = randperm(10, 4)
+    assert sorted(set(p)) == sorted(p) and len(p) == 4 and 0 <= p.min() and p.max() <= 9
+    rng(3)
+    np.testing.assert_array_equal(randperm(10, 4), p)
+    assert sorted(randperm(5)) == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="randperm: k \\(6\\) must not exceed n \\(5\\)"):
+        randperm(5, 6)
+    assert repr(rng()).splitlines()[2:4] == ["     Type: 'pcg64'", "     Seed: 3"] and rng().Seed == 3
+    assert isa([reluLayer(), softmaxLayer], "nnet.cnn.layer.Layer")  # a layer array typed as a list
+    g = layerGraph([imageInputLayer([8, 8, 3], "Name", "in"),
+                    convolution2dLayer(3, 4, "Name", "c1", "Padding", "same"), reluLayer("Name", "r1"),
+                    additionLayer(2, "Name", "add"), fullyConnectedLayer(2, "Name", "fc"),
+                    softmaxLayer("Name", "sm"), classificationLayer("Name", "out")])
+    g = connectLayers(g, "c1", "add/in2")
+    assert size(g.Connections) == (7, 2)
+    assert repr(g.Connections).splitlines()[:5] == [
+        "  7x2 table", "", "     Source    Destination", "    _______    ___________", ""]
+    assert "    {'c1'}     {'add/in2'}" in repr(g.Connections).splitlines()
+    model, _ = assemble(g)
+    assert repr(DAGNetwork(model)).splitlines()[:6] == [
+        "  DAGNetwork with properties:", "", "         Layers: [7x1 nnet.cnn.layer.Layer]",
+        "    Connections: [7x2 table]", "     InputNames: {'in'}", "    OutputNames: {'out'}"]
+
+
+def countEachLabel_table():
+    from leuknet.matlab import Table
+
+    return Table(Label=["a", "b"], Count=np.array([1, 2]))
+
+
+def test_plot_of_a_layer_graph_draws_it_top_to_bottom():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from leuknet.matlab import additionLayer, connectLayers, plot
+
+    g = layerGraph([imageInputLayer([8, 8, 3], "Name", "in"),
+                    convolution2dLayer(3, 4, "Name", "c1", "Padding", "same"), reluLayer("Name", "r1"),
+                    additionLayer(2, "Name", "add"), fullyConnectedLayer(2, "Name", "fc"),
+                    softmaxLayer("Name", "sm"), classificationLayer("Name", "out")])
+    g = connectLayers(g, "c1", "add/in2")
+    fig = plt.figure()
+    try:
+        ax = plot(g)
+        labels = {t.get_text(): t.get_position() for t in ax.texts if t.get_text()}
+        assert list(labels) == ["in", "c1", "r1", "add", "fc", "sm", "out"]
+        ys = [labels[n][1] for n in labels]
+        assert ys == sorted(ys, reverse=True) and ys[0] - ys[-1] == 6  # one level per layer of the longest chain
+        arrows = [t for t in ax.texts if not t.get_text()]
+        assert len(arrows) == 7  # one per connection, the skip c1 -> add/in2 among them
+        lines = plot([1, 2, 3])  # anything else is pyplot's plot
+        assert type(lines).__name__ == "list" and lines[0].get_ydata().tolist() == [1, 2, 3]
+    finally:
+        plt.close(fig)
+
+
+def test_train_network_verbose_output_is_matlabs_transcript(capsys):
+    # R2021a: "Training on single CPU.", "Initializing input data normalization.", the table, the closing rule
+    from leuknet.console import header, rule
+    from leuknet.matlab import trainingOptions, trainNetwork
+
+    x = np.random.default_rng(0).integers(0, 255, (16, 8, 8, 3)).astype(np.uint8)
+    y = np.array(["a", "b"] * 8)
+    layers = [imageInputLayer([8, 8, 3]), convolution2dLayer(3, 4), reluLayer, fullyConnectedLayer(2), softmaxLayer,
+              classificationLayer]
+    capsys.readouterr()
+    trainNetwork(x, y, layers, trainingOptions("adam", "MaxEpochs", 2, "MiniBatchSize", 8, "VerboseFrequency", 1))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:6] == ["Training on single CPU.", "Initializing input data normalization.", *header(False)]
+    assert len(lines) == 11 and lines[-1] == rule(False)
+    assert lines[6].startswith("|       1 |           1 |       00:00:0") and lines[6].endswith("|          0.0010 |")

@@ -19,6 +19,11 @@
   ``ceil(sqrt(h * P / w))`` columns (roughly square) and enough rows, one NaN in ``GridSize`` is worked out, and
   frames fill it row by row.
 
+- ``plot(lgraph)``, ``plot(net)``, ``plot(layers)``: the layer graph drawn top to bottom, a dot and the name for
+  each layer, a line for each connection, as MATLAB's ``plot`` of a LayerGraph
+  (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layergraph.plot.html); anything else goes to
+  ``matplotlib.pyplot.plot`` unchanged, so the name serves both.
+
 Where leuknet differs: figures are matplotlib's (``figure``, ``subplot``, ``title`` from ``matplotlib.pyplot``), so
 ``InitialMagnification`` has no effect (the image fits its axes; said once) and montage draws no wait bar.
 """
@@ -34,7 +39,7 @@ from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import choice, note, options_only, parse
 from leuknet.matlab.datastore import ImageDatastore
 
-__all__ = ["imshow", "imtile", "montage"]
+__all__ = ["imshow", "imtile", "montage", "plot"]
 
 _IMAGE_CLASSES = ("uint8", "uint16", "int16", "float64", "float32", "bool")
 
@@ -309,3 +314,78 @@ def montage(images, *args, **kwargs):
                                         "BackgroundColor": None, "DisplayRange": None, "Parent": None})
     big = _tile(fn, images, o["Indices"], o["Size"], o["ThumbnailSize"], o["BorderSize"], o["BackgroundColor"])
     return imshow(big, DisplayRange=o["DisplayRange"], Parent=o["Parent"])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# plot(lgraph)
+
+def _graph_of(x):
+    from leuknet.spec.conventions import flatten_layers
+    from leuknet.spec.graph import LayerGraph, layerGraph
+
+    if isinstance(x, LayerGraph):
+        return x
+    if hasattr(x, "model") and hasattr(x, "Layers"):  # a trained network
+        return layerGraph(x)
+    if isinstance(x, (list, tuple)) and x:
+        try:
+            flatten_layers("plot", x)
+        except ConfigError:
+            return None
+        return layerGraph(x)
+    return None
+
+
+def _depths(names, edges):
+    """Each layer's depth: the longest chain of connections from a layer with no inputs (a cycle or an
+    unconnected layer, as a graph being edited may have, still gets a place)."""
+    incoming = {n: [s for s, d, _ in edges if d == n] for n in names}
+    depth = {}
+
+    def visit(n, seen):
+        if n in depth:
+            return depth[n]
+        if n in seen:
+            return 0
+        seen = seen | {n}
+        depth[n] = 1 + max((visit(s, seen) for s in incoming[n] if s in incoming), default=-1)
+        return depth[n]
+
+    for n in names:
+        visit(n, frozenset())
+    return depth
+
+
+def plot(*args, **kwargs):
+    """``plot(lgraph)`` (or a network, or a layer array): see the module's docstring; returns the axes it drew
+    in. Any other arguments: ``matplotlib.pyplot.plot(*args, **kwargs)``."""
+    import matplotlib.pyplot as plt
+
+    graph = _graph_of(args[0]) if len(args) == 1 else None
+    if graph is None:
+        return plt.plot(*args, **kwargs)
+    layers, edges = graph._layers, graph._edges
+    names = [l.Name for l in layers]
+    depth = _depths(names, edges)
+    by_level = {}
+    for n in names:
+        by_level.setdefault(depth[n], []).append(n)
+    pos = {}
+    for level, members in by_level.items():
+        for k, n in enumerate(members):
+            pos[n] = (k - (len(members) - 1) / 2, -level)
+    ax = kwargs.pop("Parent", None) or plt.gca()
+    for s, d, _ in edges:
+        (x0, y0), (x1, y1) = pos[s], pos[d]
+        skip = abs(y1 - y0) > 1  # a connection past a level is drawn as an arc, clear of the chain
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "-|>", "color": "0.45", "shrinkA": 4, "shrinkB": 4, "lw": 0.8,
+                                "connectionstyle": f"arc3,rad={0.4 if skip else 0.0}"})
+    xs, ys = zip(*(pos[n] for n in names))
+    ax.plot(xs, ys, "o", color="#0072BD", markersize=4)
+    for n in names:
+        ax.text(pos[n][0] + 0.08, pos[n][1], n, va="center", fontsize=8)
+    ax.set_axis_off()
+    ax.set_xlim(min(xs) - 1.0, max(xs) + 1.5)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+    return ax

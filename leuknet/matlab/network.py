@@ -113,11 +113,21 @@ class Network:
             self.model.save(tmp)
         return path
 
+    @property
+    def Connections(self):
+        """The connections between the layers (``lgraph.Connections``'s table): what a DAGNetwork shows."""
+        from leuknet.spec.graph import layerGraph
+
+        return layerGraph(self.model).Connections
+
     def __repr__(self):
+        """MATLAB's display (``Connections`` for a DAGNetwork), then leuknet's Keras model."""
         n = len(self.model.layers)
-        return (f"{self.kind} with properties:\n\n         Layers: [{len(self.Layers)}x1 Layer]\n"
-                f"     InputNames: {self.InputNames}\n    OutputNames: {self.OutputNames}\n"
-                f"        Classes: {_classes(self.model)}\n          model: keras.Model ({n} Keras layers)")
+        names = lambda v: "{" + " ".join(f"'{x}'" for x in v) + "}"  # noqa: E731
+        conn = f"    Connections: [{len(self.Connections)}x2 table]\n" if self.kind == "DAGNetwork" else ""
+        return (f"  {self.kind} with properties:\n\n         Layers: [{len(self.Layers)}x1 nnet.cnn.layer.Layer]\n"
+                f"{conn}     InputNames: {names(self.InputNames)}\n    OutputNames: {names(self.OutputNames)}\n\n"
+                f"  (leuknet: net.model is the Keras model, {n} Keras layers)")
 
 
 class SeriesNetwork(Network):
@@ -323,6 +333,26 @@ def _execution(fn, options):
     if keras.backend.backend() == "jax":
         return None, _jax_execution(fn, options)
     return _tf_execution(fn, options), contextlib.nullcontext()
+
+
+def _device_words(strategy):
+    """What MATLAB's verbose output says it trains on: 'single CPU', 'single GPU', or 'N devices' (leuknet's
+    words for a mirrored or multi-worker strategy, whose MATLAB wording is not reproduced)."""
+    import keras
+
+    n = int(getattr(strategy, "num_replicas_in_sync", 1) or 1)
+    if n > 1:
+        return f"{n} devices"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return "single GPU" if jax.devices()[0].platform == "gpu" else "single CPU"
+    import tensorflow as tf
+
+    device = getattr(strategy, "extended", None)
+    names = str(getattr(device, "worker_devices", "")) if device is not None else ""
+    on_cpu = "CPU" in names.upper() or not tf.config.list_logical_devices("GPU")
+    return "single CPU" if on_cpu else "single GPU"
 
 
 def _tf_execution(fn, options):
@@ -556,7 +586,7 @@ def _train(fn, layers, classes, options, strategy, train, validation, seed, call
     if options.Verbose:
         from leuknet.console import TrainingProgress
 
-        cbs.append(TrainingProgress(verbose=True))
+        cbs.append(TrainingProgress(verbose=True, matlab_device=_device_words(strategy)))
     if options.Plots == "training-progress":
         cbs.append(_ProgressPlot(options))
     if options.CheckpointPath:

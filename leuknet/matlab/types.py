@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from leuknet.spec.graph import LayerGraph
+from leuknet.errors import ConfigError
+from leuknet.spec.conventions import flatten_layers
+from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa", "properties"]
+__all__ = ["isa", "properties", "size"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
           "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -36,7 +38,7 @@ def _classes(obj) -> set:
 
     if isinstance(obj, Layer):
         return {f"nnet.cnn.layer.{type(obj).__name__}", "nnet.cnn.layer.Layer"}
-    if isinstance(obj, LayerArray):  # MATLAB: a layer array is of the layers' common class
+    if _is_layer_list(obj):  # MATLAB: a layer array ([a; b], a list here) is of the layers' common class
         return {"nnet.cnn.layer.Layer"}
     named = ((LayerGraph, "nnet.cnn.LayerGraph"), (SeriesNetwork, "SeriesNetwork"), (DAGNetwork, "DAGNetwork"),
              (ImageDatastore, "matlab.io.datastore.ImageDatastore"),
@@ -61,10 +63,20 @@ def _classes(obj) -> set:
     return set()
 
 
+def _is_layer_list(obj):
+    if isinstance(obj, LayerArray):
+        return True
+    if not isinstance(obj, (list, tuple)) or not obj:
+        return False
+    try:
+        flatten_layers("isa", obj)
+    except ConfigError:
+        return False
+    return True
+
+
 def isa(obj, className) -> bool:  # noqa: N803 (MATLAB's argument name)
     """``tf = isa(obj, className)``: see the module's docstring."""
-    from leuknet.errors import ConfigError
-
     if not isinstance(className, str):
         raise ConfigError(f"isa: the class name must be a string, received {type(className).__name__}")
     classes = _classes(obj)
@@ -98,3 +110,31 @@ def properties(obj) -> list:
     names = [n for n in dir(type(obj)) if n[:1].isupper() and isinstance(getattr(type(obj), n, None), property)]
     names += [n for n in vars(obj) if n[:1].isupper()] if hasattr(obj, "__dict__") else []
     return list(dict.fromkeys(names))
+
+
+def size(x, dim=None):
+    """MATLAB's ``sz = size(A)`` and ``size(A, dim)``: an array's shape (a 1-D array is a 1 x n row, as MATLAB's
+    vectors such as ``info.TrainingLoss``; a scalar 1 x 1), a layer array's or a list's n x 1, a table's rows x
+    variables, a categorical's n x 1. ``dim`` is MATLAB's dimension number (1 rows, 2 columns, ...; beyond the last,
+    1), so MathWorks' ``for ii = 1:size(layers,1)`` ports as ``range(size(layers, 1))``.
+    https://www.mathworks.com/help/matlab/ref/size.html"""
+    from leuknet.matlab.datastore import Categorical, Table
+
+    if isinstance(x, Table):
+        shape = (len(x), len(x.VariableNames))
+    elif isinstance(x, Connections):
+        shape = (len(x), 2)
+    elif isinstance(x, Categorical):
+        shape = tuple(x.shape) if x.codes.ndim > 1 else (len(x), 1)
+    elif isinstance(x, (list, tuple)):
+        shape = (len(x), 1)
+    elif isinstance(x, (np.ndarray, np.generic, int, float, bool)):
+        a = np.asarray(x)
+        shape = (1, 1) if a.ndim == 0 else (1, a.shape[0]) if a.ndim == 1 else tuple(a.shape)
+    else:
+        shape = (1, 1)  # an object (a datastore, a network): MATLAB's 1 x 1
+    if dim is None:
+        return tuple(int(v) for v in shape)
+    if isinstance(dim, (bool, np.bool_)) or not float(dim).is_integer() or dim < 1:
+        raise ConfigError(f"size: the dimension must be a positive integer (MATLAB's 1 = rows), received {dim!r}")
+    return int(shape[int(dim) - 1]) if int(dim) <= len(shape) else 1

@@ -52,10 +52,13 @@ class Connections:
         return iter(self.rows)
 
     def __repr__(self):
-        w = max([len("Source")] + [len(s) for s in self.Source])
-        lines = [f"    {'Source':<{w}}    Destination", f"    {'-' * w}    -----------"]
-        lines += [f"    {r['Source']:<{w}}    {r['Destination']}" for r in self.rows]
-        return f"{len(self.rows)}x2 table\n\n" + "\n".join(lines)
+        """As MATLAB prints the table: a header, a rule of underscores, each name a {'cell'}."""
+        src = [f"{{'{s}'}}" for s in self.Source]
+        dst = [f"{{'{d}'}}" for d in self.Destination]
+        ws, wd = max([len("Source")] + [len(s) for s in src]), max([len("Destination")] + [len(d) for d in dst])
+        lines = [f"    {'Source'.center(ws)}    {'Destination'.center(wd)}", f"    {'_' * ws}    {'_' * wd}", ""]
+        lines += [f"    {s:<{ws}}    {d:<{wd}}".rstrip() for s, d in zip(src, dst)]
+        return f"  {len(self.rows)}x2 table\n\n" + "\n".join(lines)
 
 
 class LayerGraph:

@@ -18,9 +18,26 @@ import numpy as np
 
 from leuknet.errors import ConfigError
 
-__all__ = ["rng"]
+__all__ = ["rng", "randperm"]
 
 _state = {"seed": 0, "generator": np.random.default_rng(0)}
+
+
+class RngSettings(dict):
+    """What ``s = rng()`` returns: ``Type``, ``Seed`` and ``State`` as keys and attributes, printed as MATLAB
+    prints its struct (the state summarised)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"rng settings have no field {name!r}; fields: Type, Seed, State") from None
+
+    def __repr__(self):
+        return (f"  struct with fields:\n\n     Type: '{self['Type']}'\n     Seed: {self['Seed']}\n"
+                "    State: [NumPy PCG64 state]")
+
+    __str__ = __repr__
 
 
 def _seed(fn, s):
@@ -36,7 +53,7 @@ def rng(*args):
     ``Seed`` and ``State``) and ``rng(s)`` (restores them). The generator name is accepted and NumPy's PCG64 used.
     Returns the settings before the call, as MATLAB's ``s = rng(...)`` does."""
     fn = "rng"
-    before = {"Type": "pcg64", "Seed": _state["seed"], "State": _state["generator"].bit_generator.state}
+    before = RngSettings(Type="pcg64", Seed=_state["seed"], State=_state["generator"].bit_generator.state)
     if not args:
         return before
     if len(args) > 2:
@@ -76,3 +93,17 @@ def draw_seed() -> int:
 def stream_for(seed) -> np.random.Generator:
     """``seed`` given (leuknet's ``Seed=``): a stream of its own; None: the global stream."""
     return _state["generator"] if seed is None else np.random.default_rng(seed)
+
+
+def randperm(n, k=None):
+    """MATLAB's ``p = randperm(n)`` and ``randperm(n, k)``, drawn from the global stream: a random permutation of
+    the integers below ``n`` (k of them, without repetition), **0-based** as every index of a port is (MATLAB's are
+    1 to n), so ``imds.Files[p[i]]`` ports ``imds.Files{p(i)}``. https://www.mathworks.com/help/matlab/ref/randperm.html"""
+    for name, v in (("n", n), ("k", k)):
+        if v is not None and (isinstance(v, (bool, np.bool_)) or not float(v).is_integer() or v < 0):
+            raise ConfigError(f"randperm: {name} must be a non-negative integer, received {v!r}")
+    n = int(n)
+    k = n if k is None else int(k)
+    if k > n:
+        raise ConfigError(f"randperm: k ({k}) must not exceed n ({n})")
+    return _state["generator"].permutation(n)[:k]
