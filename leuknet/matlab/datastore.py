@@ -369,9 +369,12 @@ class ImageDatastore:
         files = self._files
         shown = "".join(f"\n             '{f}';" for f in files[:3]) + (f"\n              ... and {len(files) - 3} more"
                                                                         if len(files) > 3 else "")
-        labels = f"{len(self)} labels in {len(self.Labels.categories)} categories {self.Labels.categories}" \
-            if self.has_labels else "none"
-        return f"ImageDatastore with properties:\n\n      Files: {{{shown}\n             }}\n     Labels: {labels}"
+        names = self.Labels.tolist() if self.has_labels else []
+        labels = ("[" + "; ".join(names[:3]) + (f" ... and {len(names) - 3} more" if len(names) > 3 else "")
+                  + " categorical]") if names else "[0x0 categorical]"  # MATLAB's form
+        read = "@readDatastoreImage" if self.ReadFcn is None else f"@{getattr(self.ReadFcn, '__name__', 'ReadFcn')}"
+        return (f"  ImageDatastore with properties:\n\n      Files: {{{shown}\n             }}\n     Labels: {labels}\n"
+                f"    ReadFcn: {read}")
 
     # -- reading ---------------------------------------------------------------------------------------------
     def readimage(self, i, nargout=None):
