@@ -276,7 +276,7 @@ def machine_info() -> dict:
 
     return {"cpu": model_name or platform.processor(), "physical_cores": physical_cores(),
             "logical_cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "isa": sorted(f for f in flags if f.startswith(("avx512_bf16", "amx", "avx512_fp16", "avx512f"))),
+            "isa": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
             "platform": platform.platform(), "python": platform.python_version()}
 
 
@@ -508,9 +508,24 @@ def write_reports(report, out):
         chart(report["results"], tmp)
 
 
+def instruction_sets(isa) -> str:
+    """The vector instruction sets a CPU's flags name, in words: 'AVX2, FMA; no AVX-512, no AMX' (what decides
+    fp32 and bf16 speed on a CPU)."""
+    s = set(isa or ())
+    vector = "AVX-512" if "avx512f" in s else "AVX2" if "avx2" in s else "AVX" if "avx" in s else "SSE only"
+    have = [vector] + [w for f, w in (("fma", "FMA"), ("avx512_bf16", "AVX-512 BF16"), ("avx512_fp16", "AVX-512 FP16"),
+                                      ("avx_vnni", "AVX-VNNI")) if f in s]
+    amx = [f[4:].upper() for f in sorted(s) if f.startswith("amx_")]
+    if amx:
+        have.append("AMX (" + ", ".join(amx) + ")")
+    missing = [w for ok, w in (("avx512f" in s, "AVX-512"), (bool(amx), "AMX")) if not ok]
+    return ", ".join(have) + ("; no " + ", no ".join(missing) if missing else "")
+
+
 def markdown(report) -> str:
     m = report["machine"]
-    lines = ["# leuknet bench", "", f"Machine: {m['cpu']}, {m['physical_cores']} physical cores, "
+    isa = f" ({instruction_sets(m['isa'])})" if m.get("isa") is not None else ""
+    lines = ["# leuknet bench", "", f"Machine: {m['cpu']}{isa}, {m['physical_cores']} physical cores, "
              f"{m['memory_gb']} GB; {m['platform']}", "",
              "Medians of repeated timings after warm-up (spread in bench.json).", "",
              "| model | device | precision | batch | train img/s | inference img/s | pipeline img/s | GFLOP/img | "

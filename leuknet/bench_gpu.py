@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from leuknet.bench import (_stats, _time, check_names_and_sizes, machine_info, model_gflop_per_image,
-                           workload_accuracy, write_bmp_cells)
+from leuknet.bench import (_stats, _time, check_names_and_sizes, instruction_sets, machine_info,
+                           model_gflop_per_image, workload_accuracy, write_bmp_cells)
 from leuknet.errors import ConfigError, DeviceError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
@@ -575,7 +575,8 @@ def _machine_line(report):
                                                                                      else "")) if gpus else kind
     v = report.get("versions") or {}
     soft = ", ".join(f"{k} {v[k]}" for k in ("jax", "keras", "numpy", "python") if k in v)
-    return (f"Machine: {gpu if report['platform'] == 'gpu' else 'CPU only (JAX CPU backend)'}; CPU {m['cpu']}, "
+    isa = f" ({instruction_sets(m['isa'])})" if m.get("isa") is not None else ""
+    return (f"Machine: {gpu if report['platform'] == 'gpu' else 'CPU only (JAX CPU backend)'}; CPU {m['cpu']}{isa}, "
             f"{m['physical_cores']} physical cores, {m['memory_gb']} GB; {m['platform']}."
             + (f" {soft}." if soft else "") + f" Measured {report.get('date', '')}.")
 

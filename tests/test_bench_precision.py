@@ -130,6 +130,21 @@ def test_bench_workload_on_given_data_and_its_mistakes_before_any_measurement(tm
         assert not out.exists()
 
 
+def test_the_machine_line_names_the_cpus_instruction_sets():
+    """/proc/cpuinfo flags of the two kinds of CPU sessions get: AMD Zen 3 (AVX2 + FMA only) and Intel Sapphire
+    Rapids (AVX-512 with BF16 and FP16, AMX)."""
+    from leuknet.bench import instruction_sets, markdown
+
+    zen3 = "fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2 bmi2 sha_ni vaes".split()
+    spr = zen3 + "avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512_fp16 avx_vnni amx_bf16 amx_tile amx_int8".split()
+    isa = lambda flags: sorted(f for f in flags if f.startswith(("avx", "fma", "amx")))  # noqa: E731 (machine_info's)
+    assert instruction_sets(isa(zen3)) == "AVX2, FMA; no AVX-512, no AMX"
+    assert instruction_sets(isa(spr)) == "AVX-512, FMA, AVX-512 BF16, AVX-512 FP16, AVX-VNNI, AMX (BF16, INT8, TILE)"
+    machine = {"cpu": "AMD EPYC", "physical_cores": 2, "memory_gb": 23.5, "platform": "Linux", "isa": isa(zen3)}
+    assert markdown({"machine": machine, "results": []}).splitlines()[2] == \
+        "Machine: AMD EPYC (AVX2, FMA; no AVX-512, no AMX), 2 physical cores, 23.5 GB; Linux"
+
+
 def test_wilson_interval_matches_published_values():
     """Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 -> 0.2553 to 0.3662 (Wilson, method 3)."""
     from leuknet.bench import wilson_interval
