@@ -65,6 +65,9 @@ def draw_training_progress(axes, history, title="Training progress"):
         else:
             _clip_early_loss(ax, it, tr, [v for _, v in vi])
     axes[1].set_xlabel("Iteration (shaded bands: alternate epochs)")
+    from matplotlib.ticker import MaxNLocator
+
+    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole (no 1.5 on a short run)
     axes[0].set_title(title)
 
 

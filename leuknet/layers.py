@@ -394,6 +394,14 @@ def _input_normalizer(mode, scale, dtype):
     return tf.function(normalize, jit_compile=True, autograph=False) if _TF else normalize
 
 
+def _host_array(variable):
+    """A variable's value as a NumPy array, without NumPy 2's DeprecationWarning: ``np.array`` on a TensorFlow
+    tensor or variable warns (their ``__array__`` takes no ``copy``), so TensorFlow's values go through their own
+    ``.numpy()``; JAX arrays convert directly."""
+    value = variable.value
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
 @keras.saving.register_keras_serializable(package="leuknet")
 class ImageInputNormalization(keras.layers.Layer):
     """MATLAB ``imageInputLayer`` normalisation, with its statistics stored in the model.
@@ -454,7 +462,7 @@ class ImageInputNormalization(keras.layers.Layer):
         self.statistics_set.assign(1.0)
 
     def get_statistics(self) -> dict:
-        return {n: np.asarray(ops.convert_to_numpy(getattr(self, n))) for n in ("mean", "std", "min", "max")}
+        return {n: _host_array(getattr(self, n)) for n in ("mean", "std", "min", "max")}
 
     def call(self, inputs):
         return self._normalize(inputs, *(v.value for v in (self.mean, self.std, self.min, self.max)))
