@@ -97,9 +97,14 @@ class TrainingProgress:
         elif event == "start":
             self._say_device()
             if self.verbose and not self.matlab_device:
-                self.console.print(f"Training on {payload['n_train']} images, {payload['iterations_per_epoch']} "
-                                   f"iterations per epoch, {plural(payload['epochs'], 'epoch')} "
+                self.console.print(f"Training on {payload['n_train']} images, "
+                                   f"{plural(payload['iterations_per_epoch'], 'iteration')} per epoch, "
+                                   f"{plural(payload['epochs'], 'epoch')} "
                                    f"({payload['total_iterations']} iterations).", highlight=False)
+                asked, batch = payload.get("requested_mini_batch_size"), payload.get("mini_batch_size")
+                if asked and batch and batch < asked:
+                    self.console.print(f"[dim]Batch size {asked} is more than the {payload['n_train']} training "
+                                       f"images: each mini-batch holds {batch} of them, as MATLAB trains it.[/dim]")
             if self.verbose:
                 self.validation = bool(payload.get("n_validation"))
                 for line in header(self.validation):

@@ -322,9 +322,7 @@ def split_data(cfg: RunConfig, cb) -> RunData:
                   "counts": {k: np.bincount(v.labels, minlength=len(dataset.classes)).tolist()
                              for k, v in parts.items()},
                   "augmented": cfg.augment != "none" or cfg.equalize or bool(cfg.balance_to)})
-    if len(train) < cfg.batch_size:
-        raise ConfigError(f"the training split has {len(train)} images, fewer than one mini-batch of "
-                          f"{cfg.batch_size}; lower --batch-size")
+    # a training split smaller than --batch-size trains as one mini-batch of all of it, as MATLAB (train.py)
     return RunData(dataset, splits, train, val, test, skipped, t_scan)
 
 
@@ -438,7 +436,8 @@ def run_record(cfg: RunConfig, dev: Devices, data: RunData, model, info, timing,
                   "pretrained_weights": cfg.weights, "from_scratch": not cfg.weights,
                   "layers": [layer.name for layer in model.layers]},
         "timing": timing,
-        "training": {"iterations_per_epoch": info.iterations_per_epoch, "stopped_early": info.stopped_early,
+        "training": {"iterations_per_epoch": info.iterations_per_epoch, "mini_batch_size": info.mini_batch_size,
+                     "stopped_early": info.stopped_early,
                      "output_network_iteration": info.output_network_iteration,
                      "final_validation_accuracy": info.final_validation_accuracy},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -503,7 +502,7 @@ def _train_claimed(cfg: RunConfig, where: RunDirectory, cb) -> dict:
               "statistics_seconds": info.statistics_seconds, "final_checkpoint_seconds": info.final_checkpoint_seconds,
               "checkpoints_skipped": info.checkpoints_skipped,
               "train_images_per_second_incl_validation":
-                  len(info.rows) * dev.options.MiniBatchSize / t_train if t_train else None,
+                  len(info.rows) * (info.mini_batch_size or dev.options.MiniBatchSize) / t_train if t_train else None,
               "test_seconds": evaluation["seconds"],
               "inference_images_per_second": n / evaluation["seconds"] if evaluation["seconds"] and n else None}
     write_run(where, run_record(cfg, dev, data, model, info, timing, class_weights), model, data, info, evaluation)

@@ -1,6 +1,8 @@
 """The training loop with MATLAB ``trainNetwork`` semantics.
 
 - An epoch has ``floor(N / MiniBatchSize)`` iterations: the last incomplete mini-batch is dropped every epoch.
+  Where MiniBatchSize exceeds the N training images, every mini-batch holds all N (one iteration an epoch), as
+  MATLAB's data dispatchers take ``min(MiniBatchSize, NumObservations)``.
 - Shuffle 'once' (one seeded permutation before training, the same order every epoch), 'every-epoch', 'never'.
 - Validation at iteration 1 (as MATLAB's printed tables show; ``ValidateAtFirstIteration``), every
   ``ValidationFrequency`` iterations and at the final iteration, on the network after that iteration's update.
@@ -74,6 +76,7 @@ class TrainingInfo:
     statistics_seconds: float = 0.0  # the input statistics' pass over the training data, before the first iteration
     final_checkpoint_seconds: float = 0.0  # waiting for the last checkpoint after the last iteration
     checkpoints_skipped: int = 0  # fell due while the one before was still being written (skip_while_writing)
+    mini_batch_size: int = 0  # the mini-batch trained on: MiniBatchSize, or all N images where N is smaller
 
     def as_dict(self) -> dict:
         d = {k: np.array([r[k] for r in self.rows], dtype=np.float64) for k in HISTORY_FIELDS}
@@ -192,6 +195,33 @@ class Trainer:
         for v, a in zip(variables, state["variables"]):
             v.assign(a)
 
+    def replicas(self) -> int:
+        """The devices each mini-batch is split over (a tf.distribute strategy's replicas, or the devices of a
+        ``keras.distribution`` under JAX; 1 otherwise)."""
+        if self.strategy is not None:
+            return int(self.strategy.num_replicas_in_sync)
+        if keras.backend.backend() == "jax":
+            distribution = keras.distribution.distribution()
+            if distribution is not None:
+                return int(np.prod(distribution.device_mesh.shape))
+        return 1
+
+    def mini_batch_size(self, n: int) -> int:
+        """The mini-batch trained on with ``n`` training images: MiniBatchSize, or all ``n`` where MiniBatchSize
+        is larger. MATLAB's data dispatchers (``nnet.internal.cnn.ImageDatastoreDispatcher``,
+        ``MiniBatchDatastoreDispatcher``, ``FourDArrayDispatcher``: ``set.MiniBatchSize`` takes
+        ``min(value, NumObservations)``) train such a set as one mini-batch an epoch; on several devices the
+        mini-batch is rounded down to a multiple of their number, as every device takes an equal share."""
+        batch = min(int(self.options.MiniBatchSize), n)
+        replicas = self.replicas()
+        batch -= batch % replicas
+        if batch < 1:
+            from leuknet.errors import ConfigError
+
+            raise ConfigError(f"{n} training images cannot be shared by {replicas} devices: at least one image "
+                              "each is needed" if n else "no training images")
+        return batch
+
     def fit(self, train, validation=None, seed=0, callback=None, checkpoint=None, checkpoint_every=None,
             resume=None, checkpoint_last=True, skip_while_writing=False) -> TrainingInfo:
         """Train. ``checkpoint(state)`` is called at every epoch end and every ``checkpoint_every`` iterations,
@@ -227,14 +257,10 @@ class Trainer:
         o = self.options
         cb = callback or (lambda event, payload: None)
         n = len(train)
-        per_epoch = n // o.MiniBatchSize
-        if per_epoch == 0:
-            from leuknet.errors import ConfigError
-
-            raise ConfigError(f"MiniBatchSize {o.MiniBatchSize} is larger than the {n} training images: "
-                              "no complete mini-batch (MATLAB drops the incomplete one)")
+        batch = self.mini_batch_size(n)
+        per_epoch = n // batch
         total = per_epoch * o.MaxEpochs
-        info = TrainingInfo(iterations_per_epoch=per_epoch)
+        info = TrainingInfo(iterations_per_epoch=per_epoch, mini_batch_size=batch)
         best_loss, best_weights, bad_validations = math.inf, None, 0
         iteration, elapsed0 = 0, 0.0
         if resume is not None:
@@ -249,9 +275,10 @@ class Trainer:
         elif o.ResetInputNormalization or not float(getattr(input_layer(self.model), "statistics_set", 0.0) or 0):
             cb("statistics", {"n": n})
             t = time.perf_counter()
-            set_input_statistics(self.model, train, o.MiniBatchSize, force=o.ResetInputNormalization)
+            set_input_statistics(self.model, train, batch, force=o.ResetInputNormalization)
             info.statistics_seconds = time.perf_counter() - t
         cb("start", {"total_iterations": total, "iterations_per_epoch": per_epoch, "epochs": o.MaxEpochs,
+                     "mini_batch_size": batch, "requested_mini_batch_size": int(o.MiniBatchSize),
                      "n_train": n, "n_validation": len(validation) if validation is not None else 0,
                      "start_iteration": iteration})
 
@@ -279,10 +306,10 @@ class Trainer:
             if epoch * per_epoch <= start_iteration:
                 continue  # finished before the checkpoint
             skip = max(0, start_iteration - (epoch - 1) * per_epoch)
-            remaining.append(order[: per_epoch * o.MiniBatchSize][skip * o.MiniBatchSize :])
+            remaining.append(order[: per_epoch * batch][skip * batch :])
             plan.append((epoch, per_epoch - skip))
         stream = self.engine.stream(train, np.concatenate(remaining) if remaining else np.zeros(0, np.int64),
-                                    o.MiniBatchSize)
+                                    batch)
         for epoch, count in plan:
             lr = o.learn_rate(epoch)
             for _ in range(count):

@@ -40,6 +40,15 @@ def _matlab_stream_at_its_start():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_figures_left_open():
+    """pyplot figures a test made (MATLAB-style code draws into pyplot's current figure) are closed after it."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
 def write_image(path, rgb, ext=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -183,3 +183,23 @@ def test_glorot_uniform_bounds_use_matlab_fans():
     limit = math.sqrt(6 / (5 * 5 * 6 + 5 * 5 * 40))
     assert np.abs(k).max() <= limit and np.abs(k).max() > 0.95 * limit
     assert np.all(model.get_layer("conv").bias.numpy() == 0)
+
+
+def test_mini_batch_size_above_the_training_set_trains_one_batch_of_all_of_it():
+    """MATLAB's data dispatchers take min(MiniBatchSize, NumObservations) (``set.MiniBatchSize`` of
+    nnet.internal.cnn.ImageDatastoreDispatcher / MiniBatchDatastoreDispatcher / FourDArrayDispatcher: ``value =
+    min(value, this.NumObservations)``): with the default 128 and 6 images, every epoch is one iteration on all 6.
+    So it must give exactly the weights of MiniBatchSize 6 (Shuffle 'never': the same mini-batch)."""
+    x, y = toy_data(6)
+    weights = []
+    for batch in (128, 6):
+        opts = trainingOptions("sgdm", MaxEpochs=3, MiniBatchSize=batch, Shuffle="never", Verbose=False,
+                               InitialLearnRate=0.01)
+        net, info = trainNetwork(x, y, tiny_layers(), opts, nargout=2, seed=3)
+        assert info["Epoch"].tolist() == [1, 2, 3]  # one iteration an epoch
+        weights.append([w.numpy() if hasattr(w, "numpy") else np.asarray(w) for w in net.model.weights])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    model, _ = assemble(tiny_layers(), classes=["blast", "normal"])
+    assert Trainer(model, trainingOptions("adam")).mini_batch_size(6) == 6
+    assert Trainer(model, trainingOptions("adam", MiniBatchSize=4)).mini_batch_size(6) == 4

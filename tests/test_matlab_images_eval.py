@@ -403,3 +403,41 @@ def test_confusionchart_matrix_form_normalization_and_sort():
         confusionchart(m, "RowSummary", "column-normalized")
     with pytest.raises(DataError, match="^confusionchart: a confusion matrix must hold non-negative integer"):
         confusionchart(np.array([[0.5, 0.5], [0.1, 0.9]]))
+
+
+def test_confusionchart_goes_into_the_current_figure_and_subplot_as_matlabs(tmp_path):
+    """MATLAB draws a chart made without a parent into the current figure (MathWorks' confusionchart page:
+    ``confusionchart(parent, ___)`` names another one), in the place of the current axes where a subplot made one,
+    and xlabel / ylabel / title then act on the chart (ConfusionMatrixChart Properties: XLabel, YLabel, Title).
+    A port of ``figure(2); subplot(2,2,1); cm = confusionchart(...); xlabel('Predicted'); print -depsc f.eps``
+    drew the chart in a figure of its own and left figure 2 with one empty axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    true, pred = ["a", "b", "b", "a"], ["a", "b", "a", "a"]
+    fig = plt.figure(2)
+    placeholder = plt.subplot(2, 2, 1)
+    cell = placeholder.get_position()
+    cm = confusionchart(true, pred)
+    assert cm.figure is fig and placeholder not in fig.axes
+    chart_axes = plt.gca()
+    box = chart_axes.get_position()
+    assert cell.x0 - 1e-9 <= box.x0 and box.x1 <= cell.x1 + 1e-9 and cell.y0 - 1e-9 <= box.y0 <= box.y1 <= cell.y1 + 1e-9
+    plt.xlabel("Predicted")
+    plt.ylabel("True")
+    assert chart_axes.get_xlabel() == "Predicted" and chart_axes.get_ylabel() == "True"
+    other = plt.subplot(2, 2, 2)
+    other.plot([0, 1], [1, 0])
+    cm2 = confusionchart(true, pred, RowSummary="row-normalized")  # replaces the second subplot, keeps the first
+    assert cm2.figure is fig and other not in fig.axes and chart_axes in fig.axes
+    cm2.Title = "second"  # a redraw replaces only this chart's axes
+    assert chart_axes in fig.axes and sum(a.get_title() == "second" for a in fig.axes) == 1
+    fig.savefig(tmp_path / "f.png")
+    # a figure without axes: the chart takes all of it; no figure open: a new pyplot figure, the current one
+    empty = plt.figure(3)
+    assert confusionchart(true, pred).figure is empty
+    plt.close("all")
+    cm3 = confusionchart(true, pred)
+    assert plt.get_fignums() and cm3.figure is plt.gcf()

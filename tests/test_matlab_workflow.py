@@ -143,6 +143,76 @@ def test_image_datastore_labels_symlinks_by_the_folder_they_are_found_in(tmp_pat
     assert [Path(f).name for f in imds.Files] == ["x0.png", "x0_again.png", "x1.png", "x2.png", "x3.png"]
 
 
+def test_a_file_list_keeps_its_order_and_repeats_so_given_labels_follow_it(tmp_path):
+    """MATLAB's pathLookup (matlab.io.datastore.internal.pathLookup, which imageDatastore resolves its locations
+    with) looks each path up in turn and concatenates the results: no sorting and no removal of repeats across a
+    list. So labels read from a CSV in the list's own order (1.bmp, 2.bmp, ..., 10.bmp) stay with their files;
+    sorting the names would put 10.bmp second and silently give it 2.bmp's label."""
+    files = [_png(tmp_path / f"{i}.png", 10 * i) for i in (1, 2, 3, 10)]
+    imds = imageDatastore([str(f) for f in files], "Labels", ["a", "b", "a", "c"])
+    assert [Path(f).name for f in imds.Files] == ["1.png", "2.png", "3.png", "10.png"]
+    assert int(np.asarray(readimage(imds, 3)).max()) == 100 and str(imds.Labels[3]) == "c"
+    again = imageDatastore([files[1], files[0], files[1]])
+    assert [Path(f).name for f in again.Files] == ["2.png", "1.png", "2.png"]
+    # folders: each one's files sorted, the folders in the order given
+    for name in ("b", "a"):
+        for i in range(2):
+            _png(tmp_path / name / f"{i}.png")
+    two = imageDatastore([tmp_path / "b", tmp_path / "a"], "LabelSource", "foldernames")
+    assert [Path(f).parent.name + "/" + Path(f).name for f in two.Files] == ["b/0.png", "b/1.png", "a/0.png",
+                                                                             "a/1.png"]
+    assert two.Labels.tolist() == ["b", "b", "a", "a"] and categories(two.Labels) == ["a", "b"]
+
+
+def test_files_is_settable_and_empties_labels_as_matlabs_set_files(demos_imagesci, tmp_path):
+    """Oversampling scripts write ``imds.Files = files(ind); imds.Labels = labels(ind);`` (MATLAB's Files is a
+    settable property). MATLAB's ImageDatastore.set.Files -> resolveLabelsIndexes empties Labels when the whole
+    property is assigned (FilesAssigned), so the labels are set again after it; repeats are kept."""
+    imds = demos_imagesci
+    files, labels = imds.Files, imds.Labels
+    ind = [6, 7, 6, 7, 0, 1]  # imagesci twice over, two demos
+    imds.Files = [files[i] for i in ind]
+    assert imds.Files == [files[i] for i in ind] and not imds.has_labels and len(imds.Labels) == 0
+    with pytest.raises(DataError, match="countEachLabel: the datastore has no labels .*imds.Files empties them"):
+        countEachLabel(imds)
+    imds.Labels = labels[ind]
+    assert countEachLabel(imds).Count.tolist() == [2, 4]
+    x = np.stack([np.asarray(readimage(imds, i)) for i in range(len(imds))])
+    net = trainNetwork(imds, [imageInputLayer([6, 6, 3]), fullyConnectedLayer(2), softmaxLayer(),
+                              classificationLayer()], trainingOptions("sgdm", MaxEpochs=1, Verbose=False))
+    assert x.shape[0] == 6 and net is not None
+    imds.Files = files[:2]
+    with pytest.raises(DataError, match="^trainNetwork: the training images have no labels"):
+        trainNetwork(imds, [imageInputLayer([6, 6, 3]), fullyConnectedLayer(2), softmaxLayer(),
+                            classificationLayer()], trainingOptions("sgdm", Verbose=False))
+    with pytest.raises(DataError, match="^imds.Files: cannot find the file"):
+        imds.Files = [str(tmp_path / "missing.png")]
+    with pytest.raises(ConfigError, match="^imds.Files: file names must be text"):
+        imds.Files = [3]
+
+
+def test_categorical_assignment_adds_new_categories_after_the_others():
+    """MathWorks' categorical page ("Add New Categories"): assigning a value that is not a category of an
+    unprotected categorical adds it, after the existing ones; so getLabelsFromCsv-style code ports as written:
+    ``labels = categorical(zeros(n,1)); labels(y == 1) = 'all'; labels(y == 0) = 'hem';``."""
+    y = np.array([1, 0, 1, 1])
+    labels = categorical(np.zeros(4))
+    labels[y == 1] = "all"
+    labels[y == 0] = "hem"
+    assert labels.tolist() == ["all", "hem", "all", "all"] and categories(labels) == ["0", "all", "hem"]
+    c = categorical(["a", "b", "c"])
+    part = c[0:2]
+    part[0] = "c"  # a value, as MATLAB's: the array it came from is unchanged
+    assert c.tolist() == ["a", "b", "c"] and part.tolist() == ["c", "b"] and categories(c) == ["a", "b", "c"]
+    c[[0, 2]] = ["b", "z"]
+    c[1] = ""
+    assert c.tolist() == ["b", "<undefined>", "z"] and categories(c) == ["a", "b", "c", "z"]
+    c[:] = categorical(["a", "a", "a"])
+    assert c.tolist() == ["a", "a", "a"]
+    with pytest.raises(DataError, match="3 elements and 2 values"):
+        c[:] = ["a", "b"]
+
+
 def test_removecats_drops_unused_categories(demos_imagesci):
     from leuknet.matlab import removecats
 
@@ -260,10 +330,16 @@ def test_activations_rows_flatten_column_major_like_matlab():
     x, y = toy_hwcn(8)
     net = trainNetwork(x, y, tiny_layers(), trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=8, Verbose=False))
     chans = activations(net, x, "relu")
-    assert chans.shape == (8, 8, 8, 4)
+    # https://www.mathworks.com/help/deeplearning/ref/seriesnetwork.activations.html: 'channels' (the default) is
+    # h x w x c x N, so a script's Act(:,:,1,i) is Act[:, :, 0, i - 1]
+    assert chans.shape == (8, 8, 4, 8)
+    np.testing.assert_allclose(chans[..., 2], activations(net, x[..., 2:3], "relu")[..., 0], rtol=1e-6)
     rows = activations(net, x, "relu", "OutputAs", "rows")
     # MATLAB reshapes each H x W x C activation to a row in column-major order (H fastest)
-    np.testing.assert_allclose(rows, np.stack([a.reshape(-1, order="F") for a in chans]))
+    np.testing.assert_allclose(rows, np.stack([chans[..., i].reshape(-1, order="F") for i in range(8)]))
+    fc = activations(net, x, "fc")  # a fully connected layer: 1 x 1 x C x N
+    assert fc.shape == (1, 1, 2, 8)
+    np.testing.assert_allclose(fc[0, 0].T, activations(net, x, "fc", OutputAs="rows"))
     np.testing.assert_allclose(activations(net, x, 2, OutputAs="columns"), rows.T)
     with pytest.raises(ConfigError, match="no layer named 'nope'"):
         activations(net, x, "nope")

@@ -404,6 +404,15 @@ def test_one_epoch_is_singular_in_the_training_header():
     tp("start", {"n_train": 14, "iterations_per_epoch": 3, "epochs": 1, "total_iterations": 3})
     tp.progress.stop()
     assert "3 iterations per epoch, 1 epoch (3 iterations)." in buf.getvalue()
+    # a MiniBatchSize above the training set: MATLAB trains one mini-batch of all of it; the CLI says so
+    buf = io.StringIO()
+    tp = TrainingProgress(Console(file=buf, width=200), verbose=True)
+    tp("start", {"n_train": 6, "iterations_per_epoch": 1, "epochs": 2, "total_iterations": 2,
+                 "mini_batch_size": 6, "requested_mini_batch_size": 128})
+    tp.progress.stop()
+    text = buf.getvalue()
+    assert "1 iteration per epoch, 2 epochs (2 iterations)." in text
+    assert "Batch size 128 is more than the 6 training images: each mini-batch holds 6 of them" in text
 
 
 def test_a_border_crop_larger_than_the_images_says_so_before_training(tmp_path):

@@ -76,7 +76,7 @@ class Categorical:
 
     def __init__(self, values=(), categories=None, codes=None):
         if codes is not None:
-            self.codes = np.asarray(codes, np.int32)
+            self.codes = np.array(codes, np.int32)  # a copy: MATLAB's arrays are values (b = a(1:3); b(1) = ...)
             self.categories = [str(c) for c in categories]
             return
         if isinstance(values, Categorical):
@@ -107,6 +107,31 @@ class Categorical:
         if isinstance(i, (int, np.integer)):
             return Categorical(categories=self.categories, codes=np.asarray(self.codes[i]))
         return Categorical(categories=self.categories, codes=self.codes[np.asarray(i) if isinstance(i, list) else i])
+
+    def __setitem__(self, i, value):
+        """``C(idx) = value``: a name, a list of names or a categorical, at an index, a slice, a list of indices or
+        a logical mask. A name that is not a category yet is added to the categories, after the others (MATLAB
+        adds it to a categorical that is not protected: "Add New Categories", MathWorks' categorical page), so
+        ``labels = categorical(zeros(n, 1)); labels(y == 1) = 'all'`` ports as written; ``''`` is undefined."""
+        if self.codes.ndim == 0:
+            raise DataError("categorical: a scalar categorical is replaced, not assigned into")
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(value, Categorical):
+            names = value._names()
+        elif isinstance(value, str):
+            names = [value]
+        else:
+            names = [_name(v) for v in np.ravel(np.asarray(value, dtype=object))]
+        undefined = ("", "<undefined>")
+        new = [n for n in dict.fromkeys(names) if n not in undefined and n not in self.categories]
+        index = {c: k for k, c in enumerate(self.categories + new)}
+        codes = np.array([-1 if n in undefined else index[n] for n in names], np.int32)
+        target = np.size(self.codes[i])
+        if codes.size not in (1, target):
+            raise DataError(f"categorical assignment: {target} elements and {codes.size} values")
+        self.codes[i] = codes[0] if codes.size == 1 else codes.reshape(np.shape(self.codes[i]))
+        self.categories = self.categories + new  # a new list: other arrays may share the old one
 
     def __iter__(self):
         for c in np.ravel(self.codes):
@@ -306,7 +331,9 @@ def _expand_location(fn, location, include_subfolders, extensions):
             files.append(os.path.abspath(p))
         else:
             files.extend(_walk(p, include_subfolders, exts))
-    return sorted(dict.fromkeys(files))
+    # as MATLAB's pathLookup: each location's files in the order the locations were given (a folder's or a
+    # wildcard's files sorted), repeats kept: labels given with 'Labels' follow a file list's own order
+    return files
 
 
 def _walk(root, include_subfolders, exts):
@@ -316,6 +343,7 @@ def _walk(root, include_subfolders, exts):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             out.extend(os.path.abspath(Path(dirpath) / f) for f in filenames
                        if Path(f).suffix.lower() in exts and not f.startswith("."))
+        out.sort()  # one folder's files in path order (sub-folders' among them)
     else:
         out.extend(os.path.abspath(p) for p in sorted(root.iterdir())
                    if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
@@ -340,6 +368,27 @@ class ImageDatastore:
     @property
     def Files(self):
         return list(self._files)
+
+    @Files.setter
+    def Files(self, files):
+        """``imds.Files = files`` (MATLAB's settable property: oversampling scripts write ``imds.Files =
+        files(ind); imds.Labels = labels(ind);``): any list of existing image files, in that order, repeats kept.
+        Assigning the whole property empties ``Labels``, as MATLAB's ``ImageDatastore.set.Files`` does
+        (``resolveLabelsIndexes``: ``FilesAssigned`` -> ``Labels = {}``), so labels are set again after it;
+        the datastore is reset."""
+        items = [files] if isinstance(files, (str, os.PathLike)) else list(
+            files.tolist() if hasattr(files, "tolist") else files)
+        resolved = []
+        for f in items:
+            if not isinstance(f, (str, os.PathLike)):
+                raise ConfigError(f"imds.Files: file names must be text, received {type(f).__name__}")
+            p = Path(os.fspath(f)).expanduser()
+            if not p.is_file():
+                raise DataError(f"imds.Files: cannot find the file {os.fspath(f)!r}")
+            resolved.append(os.path.abspath(p))
+        self._files = resolved
+        self._labels = None
+        self._position = 0
 
     @property
     def Labels(self):
@@ -466,7 +515,7 @@ class ImageDatastore:
         sizes = getattr(data, "source_sizes", None)
         if sizes is None or np.any(np.asarray(sizes) != (h, w)):
             note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
-                 "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
+                 f"antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
         if c == 3 and color_preprocessing == "none" and is_grey_file(self._files[0]):
             note("leuknet replicates grey images to the three channels of the input layer; MATLAB needs "
                  "augmentedImageDatastore(..., 'ColorPreprocessing', 'gray2rgb')")
@@ -524,7 +573,7 @@ def _fit_image(fn, img, size, what):
         from leuknet.data.pipeline import resize_uint8
 
         note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
-             "antialiased); MATLAB's trainNetwork requires them at that size or an augmentedImageDatastore")
+             "antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
         a = np.asarray(resize_uint8(a, (h, w))).reshape(h, w, c)
     return a
 
@@ -577,7 +626,8 @@ def _datastore(fn, imds):
 def _labelled(fn, imds):
     imds = _datastore(fn, imds)
     if not imds.has_labels:
-        raise DataError(f"{fn}: the datastore has no labels (create it with 'LabelSource', 'foldernames')")
+        raise DataError(f"{fn}: the datastore has no labels (create it with 'LabelSource', 'foldernames', or set "
+                        "imds.Labels; assigning imds.Files empties them, as in MATLAB)")
     return imds
 
 

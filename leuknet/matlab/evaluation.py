@@ -232,10 +232,14 @@ class ConfusionMatrixChart:
 
     _PROPS = tuple(_DEFAULTS)
 
-    def __init__(self, counts, labels, props=None, figure=None):
+    def __init__(self, counts, labels, props=None, figure=None, spec=None):
+        """``figure``: the Figure to draw in (whole, or where ``spec``, a matplotlib SubplotSpec, says: the place
+        of the axes the chart replaced); None: a new figure."""
         object.__setattr__(self, "_counts", np.asarray(counts, np.float64))
         object.__setattr__(self, "_labels", list(labels))
         object.__setattr__(self, "_props", dict(_DEFAULTS))
+        object.__setattr__(self, "_spec", spec)
+        object.__setattr__(self, "_axes", [])
         for k, v in (props or {}).items():
             self._props[k] = _check_prop(k, v)
         k = len(self._labels)
@@ -315,13 +319,19 @@ class ConfusionMatrixChart:
 
     def _draw(self):
         fig, p = self.figure, self._props
-        fig.clear()
         k = len(self._labels)
         rows_on, cols_on = p["RowSummary"] != "off", p["ColumnSummary"] != "off"
-        gs = fig.add_gridspec(2 if cols_on else 1, 2 if rows_on else 1,
-                              width_ratios=[k, 2] if rows_on else [1], height_ratios=[k, 2] if cols_on else [1],
-                              wspace=0.04, hspace=0.35, left=0.2, right=0.97, bottom=0.16, top=0.9)
+        shape = dict(nrows=2 if cols_on else 1, ncols=2 if rows_on else 1, width_ratios=[k, 2] if rows_on else [1],
+                     height_ratios=[k, 2] if cols_on else [1], wspace=0.04, hspace=0.35)
+        if self._spec is None:  # the whole figure
+            fig.clear()
+            gs = fig.add_gridspec(**shape, left=0.2, right=0.97, bottom=0.16, top=0.9)
+        else:  # the place of the axes it replaced (a subplot); the figure's other axes stay
+            for a in self._axes:
+                a.remove()
+            gs = self._spec.subgridspec(**shape)
         ax = fig.add_subplot(gs[0, 0])
+        self._axes[:] = [ax]
         nv = np.asarray(self.NormalizedValues, np.float64)
         normalized = p["Normalization"] != "absolute"
         vmax = nv.max() if nv.size and nv.max() > 0 else 1.0
@@ -341,9 +351,12 @@ class ConfusionMatrixChart:
         c = self._counts
         diag = np.diag(c)
         if rows_on:
-            self._summary(fig.add_subplot(gs[0, 1]), diag, c.sum(axis=1), p["RowSummary"], vertical=True)
+            self._axes.append(fig.add_subplot(gs[0, 1]))
+            self._summary(self._axes[-1], diag, c.sum(axis=1), p["RowSummary"], vertical=True)
         if cols_on:
-            self._summary(fig.add_subplot(gs[1, 0]), diag, c.sum(axis=0), p["ColumnSummary"], vertical=False)
+            self._axes.append(fig.add_subplot(gs[1, 0]))
+            self._summary(self._axes[-1], diag, c.sum(axis=0), p["ColumnSummary"], vertical=False)
+        fig.sca(ax)  # xlabel / ylabel / title after confusionchart act on the chart, as in MATLAB
 
     @staticmethod
     def _frame(ax, nx, ny):
@@ -429,7 +442,32 @@ def confusionchart(*args, **kwargs):
         labels = [v.item() if hasattr(v, "item") else v for v in order]
     props = options_only(fn, args, kwargs, dict(_DEFAULTS))
     given = {k: props[k] for k in props.given}
-    return ConfusionMatrixChart(m, labels, given, figure=parent)
+    spec = None
+    if parent is None:
+        parent, spec = _current_place()
+    return ConfusionMatrixChart(m, labels, given, figure=parent, spec=spec)
+
+
+def _current_place():
+    """Where MATLAB puts a chart made without a parent: the current figure (pyplot's, where the script uses
+    pyplot), in the place of its current axes (``subplot(2, 2, 1); confusionchart(...)``, which the chart
+    replaces) or over the whole figure where it has none (``figure(2); confusionchart(...)``); a new pyplot figure
+    where none is open; (None, None) where pyplot is not in use (the chart makes a figure of its own)."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return None, None
+    if not plt.get_fignums():
+        return plt.figure(), None
+    fig = plt.gcf()
+    if not fig.axes:
+        return fig, None
+    ax = fig.gca()
+    spec = ax.get_subplotspec()
+    if spec is None:  # axes placed by position (axes('Position', ...)): a grid cell over that rectangle
+        box = ax.get_position()
+        spec = fig.add_gridspec(1, 1, left=box.x0, right=box.x1, bottom=box.y0, top=box.y1)[0, 0]
+    ax.remove()
+    return fig, spec
 
 
 def sortClasses(cm, order):

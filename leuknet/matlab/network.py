@@ -553,6 +553,9 @@ def trainNetwork(*args, nargout=None, seed=None, callback=None):
         seed = draw_seed()
     seed_everything(seed)  # before the data: augmentation seeds are drawn from it
     train, classes = image_data(fn, X, Y, input_size, fixed, inp.ColorSpace)
+    if not classes:
+        raise DataError(f"{fn}: the training images have no labels (an imageDatastore needs 'LabelSource', "
+                        "'foldernames' or imds.Labels; assigning imds.Files empties them, as in MATLAB)")
     validation = None
     if options.ValidationData is not None:
         vd = options.ValidationData
@@ -565,9 +568,6 @@ def trainNetwork(*args, nargout=None, seed=None, callback=None):
                               f"{type(vd).__name__}")
         validation, _ = image_data(fn, vx, vy, input_size, classes, inp.ColorSpace)
     strategy, scope = _execution(fn, options)
-    if len(train) < options.MiniBatchSize:
-        raise ConfigError(f"{fn}: MiniBatchSize {options.MiniBatchSize} is larger than the {len(train)} training "
-                          "images: no complete mini-batch (MATLAB drops the incomplete one); set 'MiniBatchSize'")
     with scope:
         return _train(fn, layers, classes, options, strategy, train, validation, seed, callback, is_graph, nargout)
 
@@ -641,9 +641,9 @@ def classify(net, X, *args, nargout=None, **kwargs):
 
 def activations(net, X, layer, *args, **kwargs):
     """``features = activations(net, X, layer, 'OutputAs', 'rows')``: the output of layer ``layer`` (its Name or
-    0-based index into ``net.Layers``) for every image. 'channels' (default): N x H x W x C (leuknet's batch-first
-    order; ``np.moveaxis(a, 0, -1)`` gives MATLAB's H x W x C x N); 'rows': N x features; 'columns':
-    features x N; features flattened in MATLAB's column-major (H, W, C) order."""
+    0-based index into ``net.Layers``) for every image. 'channels' (default): MATLAB's H x W x C x N (1 x 1 x C x N
+    for a fully connected or softmax layer), so ``Act(:,:,1,i)`` ports as ``Act[:, :, 0, i - 1]``; 'rows':
+    N x features; 'columns': features x N; features flattened in MATLAB's column-major (H, W, C) order."""
     import keras
 
     fn = "activations"
@@ -671,7 +671,7 @@ def activations(net, X, layer, *args, **kwargs):
 
     a = predict_probabilities(sub, data, int(o["MiniBatchSize"]))
     if output_as == "channels":
-        return a
+        return np.ascontiguousarray(np.moveaxis(a[:, None, None, :] if a.ndim == 2 else a, 0, -1))
     flat = a.reshape(len(a), -1) if a.ndim == 2 else np.stack([x.transpose(2, 1, 0).ravel() if x.ndim == 3
                                                                 else x.ravel() for x in a])
     return flat if output_as == "rows" else flat.T
