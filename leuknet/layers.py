@@ -548,16 +548,61 @@ class ClassificationOutput(keras.layers.Layer):
         return config
 
 
-def crossentropyex(probabilities, targets_onehot, class_weights=None):
-    """MATLAB classificationLayer loss: ``-(1/N) * sum_n sum_i w_i T_ni ln(Y_ni)`` (divides by N, not by sum w)."""
-    y = ops.cast(probabilities, "float32")
-    t = ops.cast(targets_onehot, "float32")
-    logp = ops.log(ops.maximum(y, 1e-30))
-    terms = t * logp
-    if class_weights is not None:
-        terms = terms * ops.convert_to_tensor(np.asarray(class_weights, np.float32))
+# MATLAB's eps('single'), 2^-23: nnet.internal.cnn.util.boundAwayFromZero raises values below it to it, in the
+# classification layer's loss and its derivative (nnet.internal.cnn.layer.CrossEntropy forwardLoss / backwardLoss)
+# and in the softmax layer's backward pass (SoftmaxHostImageStrategy.backward), MathWorks' sources
+EPS_SINGLE = float(np.finfo(np.float32).eps)
+
+
+def _bounded(x):
+    """MATLAB's ``boundAwayFromZero`` on probabilities: values below eps('single') become eps('single')."""
+    return ops.maximum(x, EPS_SINGLE)
+
+
+@ops.custom_gradient
+def _crossentropy(y, wt):
+    def grad(g):  # MATLAB's backwardLoss: -wT ./ boundAwayFromZero(Y) ./ N (not zero where Y is below the bound)
+        return g * (-wt / yb) / n, ops.zeros_like(wt)
+
+    yb = _bounded(y)
     n = ops.cast(ops.shape(y)[0], "float32")
-    return -ops.sum(terms) / n
+    return -ops.sum(wt * ops.log(yb)) / n, grad
+
+
+def crossentropyex(probabilities, targets_onehot, class_weights=None):
+    """MATLAB classificationLayer loss: ``-(1/N) * sum_n sum_i w_i T_ni ln(Y_ni)`` (divides by N, not by sum w),
+    with MATLAB's bound: Y below eps('single') counts as eps('single') (a saturated network's loss per
+    observation is at most 15.9424), and the derivative is MATLAB's ``-w T / bounded(Y) / N``, so such a network
+    still learns (an autodiff of ``log(max(Y, floor))`` gives it no gradient at all)."""
+    y = ops.cast(probabilities, "float32")
+    wt = ops.cast(targets_onehot, "float32")
+    if class_weights is not None:
+        wt = wt * ops.convert_to_tensor(np.asarray(class_weights, np.float32))
+    return _crossentropy(y, wt)
+
+
+@ops.custom_gradient
+def matlab_softmax(x):
+    """Softmax over the last axis with MATLAB's backward pass: ``(dZ - sum(Zb .* dZ)) .* Zb`` where ``Zb`` is the
+    output bounded away from zero (the plain softmax gradient scales by Z itself, which vanishes where a class
+    probability underflows: MATLAB's keeps at least eps('single'))."""
+    z = ops.softmax(x, axis=-1)
+
+    def grad(dz):
+        zb = _bounded(z)
+        return (dz - ops.sum(zb * dz, axis=-1, keepdims=True)) * zb
+
+    return z, grad
+
+
+@keras.saving.register_keras_serializable(package="leuknet")
+class Softmax(keras.layers.Softmax):
+    """MATLAB ``softmaxLayer``: the softmax over the classes, with MATLAB's gradient (:func:`matlab_softmax`)."""
+
+    def call(self, inputs, mask=None):
+        if mask is not None or self.axis not in (-1, len(inputs.shape) - 1):
+            return super().call(inputs, mask)
+        return matlab_softmax(inputs)
 
 
 @keras.saving.register_keras_serializable(package="leuknet")

@@ -253,3 +253,45 @@ def test_crossentropyex_matches_matlab_formula_with_class_weights():
     ref = -np.sum(w * t * np.log(y)) / 7  # divides by N, not by the sum of weights
     np.testing.assert_allclose(float(crossentropyex(y, t, w)), ref, rtol=1e-5)
     np.testing.assert_allclose(float(crossentropyex(y, t)), -np.sum(t * np.log(y)) / 7, rtol=1e-5)
+
+
+def _matlab_softmax_crossentropy(x, t, w=None):
+    """NumPy, float64, transcribed from MathWorks' sources: nnet.internal.cnn.layer.CrossEntropy (forwardLoss
+    ``-sum(T.*log(boundAwayFromZero(Y)))/N``, backwardLoss ``(-T./boundAwayFromZero(Y))/N``, T weighted by the class
+    weights), SoftmaxHostImageStrategy.backward (``Z = boundAwayFromZero(Z)``, then ``(dZ - sum(Z.*dZ)).*Z``) and
+    nnet.internal.cnn.util.boundAwayFromZero (values below eps(precision), single in training, become it)."""
+    eps = float(np.finfo(np.float32).eps)
+    z = np.exp(x - x.max(-1, keepdims=True))
+    z = (z / z.sum(-1, keepdims=True)).astype(np.float32).astype(np.float64)  # MATLAB computes Z in single
+    zb = np.where(z < eps, eps, z)
+    wt = t * (1.0 if w is None else w)
+    n = x.shape[0]
+    loss = -np.sum(wt * np.log(zb)) / n
+    dz = -wt / zb / n
+    return loss, (dz - np.sum(zb * dz, -1, keepdims=True)) * zb
+
+
+def test_softmax_and_loss_of_a_saturated_network_are_matlabs():
+    """A network so sure of the wrong class that the true class's probability underflows (logit gaps of 30 to 200):
+    MATLAB bounds the probability at eps('single') in the loss (15.9424 at most per observation, not -log(1e-30) =
+    69.08) and in both backward passes, so the gradient stays about softmax - T and the network recovers; the
+    autodiff of log(max(Y, floor)) through Keras' softmax gave it exactly zero gradient (training stuck)."""
+    from leuknet.layers import Softmax
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 2, (6, 3)).astype(np.float32)
+    x[:3, 1] += np.array([30.0, 120.0, 200.0], np.float32)  # rows 0-2: class 1 certain, class 0 true
+    t = np.eye(3)[[0, 0, 0, 2, 1, 0]]
+    w = np.array([0.5, 2.0, 1.0])
+    layer = Softmax(dtype="float32")
+    for weights in (None, w):
+        loss, grad = value_and_grad(lambda v: crossentropyex(layer(v), t, weights), x)
+        ref_loss, ref_grad = _matlab_softmax_crossentropy(x.astype(np.float64), t, weights)
+        np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-9)
+        assert np.all(grad[:3, 0] < -0.05)  # the true class is pushed up: not stuck
+    # certain of the wrong class (a gap of 300): the loss is -log(eps(single)) = 15.9424, the gradient finite
+    sure = np.array([[0.0, 300.0]], np.float32)
+    loss, grad = value_and_grad(lambda v: crossentropyex(layer(v), np.eye(2)[[0]]), sure)
+    np.testing.assert_allclose(loss, -np.log(np.finfo(np.float32).eps), rtol=1e-6)  # 15.9424
+    assert np.isfinite(grad).all() and grad[0, 0] < 0

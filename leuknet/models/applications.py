@@ -35,7 +35,7 @@ def build(name, num_classes=2, image_size=None, classes=None, colorspace="rgb", 
           class_weights=None, weights=None, l1l2=None):
     import keras  # here, not at import: the model registry reads APPS without choosing the Keras backend
 
-    from leuknet.layers import ClassificationOutput, ImageInputNormalization
+    from leuknet.layers import ClassificationOutput, ImageInputNormalization, Softmax
 
     app_name, head, default_l1l2, default_size = APPS[name]
     size = int(image_size or default_size)
@@ -72,6 +72,6 @@ def build(name, num_classes=2, image_size=None, classes=None, colorspace="rgb", 
     else:
         h = keras.layers.Dropout(0.5, name="dropout1")(h)
     h = keras.layers.Dense(num_classes, kernel_regularizer=reg, name="fc_out")(h)
-    h = keras.layers.Softmax(name="softmax", dtype="float32")(h)
+    h = Softmax(name="softmax", dtype="float32")(h)
     out = ClassificationOutput(classes or [str(i) for i in range(num_classes)], class_weights, name="classoutput")(h)
     return keras.Model(inp, out, name=name)

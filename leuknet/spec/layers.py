@@ -920,7 +920,7 @@ def _build(spec, xs, classes, post, fn):
     elif isinstance(spec, DropoutLayer):
         x = keras.layers.Dropout(spec.Probability, name=spec.Name)(x)
     elif isinstance(spec, SoftmaxLayer):
-        x = keras.layers.Softmax(name=spec.Name, dtype="float32")(x)
+        x = L.Softmax(name=spec.Name, dtype="float32")(x)
     elif isinstance(spec, ClassificationOutputLayer):
         n = int(x.shape[-1])
         cls = spec.Classes
