@@ -616,10 +616,10 @@ def _input_of(model):
     return tuple(int(v) for v in model.input.shape[1:]), (layer.colorspace if layer else "rgb")
 
 
-def predict(net, X, *args, **kwargs):
+def predict(net, X, *args, _fn="predict", **kwargs):
     """``scores = predict(net, X, 'MiniBatchSize', 128)``: class scores, N x classes (float32). ``X``: one
     H x W x C image, an array (N x H x W x C or H x W x C x N) or a datastore."""
-    fn = "predict"
+    fn = _fn
     o = options_only(fn, args, kwargs, {"MiniBatchSize": 128, "ExecutionEnvironment": "auto",
                                         "Acceleration": "auto"})
     choice(fn, "ExecutionEnvironment", o["ExecutionEnvironment"], ("auto", "cpu", "gpu"))
@@ -633,7 +633,7 @@ def predict(net, X, *args, **kwargs):
 
 def classify(net, X, *args, nargout=None, **kwargs):
     """``YPred = classify(net, X)`` (categorical labels); ``YPred, scores = classify(net, X, nargout=2)``."""
-    scores = predict(net, X, *args, **kwargs)
+    scores = predict(net, X, *args, _fn="classify", **kwargs)  # its messages name classify
     classes = _classes(_keras_model("classify", net))
     labels = Categorical(categories=classes, codes=scores.argmax(1).astype(np.int32))
     return outputs("classify", (labels, scores), nargout)
