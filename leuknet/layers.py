@@ -599,9 +599,9 @@ def matlab_softmax(x):
 class Softmax(keras.layers.Softmax):
     """MATLAB ``softmaxLayer``: the softmax over the classes, with MATLAB's gradient (:func:`matlab_softmax`)."""
 
-    def call(self, inputs, mask=None):
-        if mask is not None or self.axis not in (-1, len(inputs.shape) - 1):
-            return super().call(inputs, mask)
+    def call(self, inputs, mask=None, training=None):
+        if not training or mask is not None or self.axis not in (-1, len(inputs.shape) - 1):
+            return super().call(inputs, mask)  # the same values; the gradient only matters in training
         return matlab_softmax(inputs)
 
 

@@ -285,13 +285,13 @@ def test_softmax_and_loss_of_a_saturated_network_are_matlabs():
     w = np.array([0.5, 2.0, 1.0])
     layer = Softmax(dtype="float32")
     for weights in (None, w):
-        loss, grad = value_and_grad(lambda v: crossentropyex(layer(v), t, weights), x)
+        loss, grad = value_and_grad(lambda v: crossentropyex(layer(v, training=True), t, weights), x)
         ref_loss, ref_grad = _matlab_softmax_crossentropy(x.astype(np.float64), t, weights)
         np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
         np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-9)
         assert np.all(grad[:3, 0] < -0.05)  # the true class is pushed up: not stuck
     # certain of the wrong class (a gap of 300): the loss is -log(eps(single)) = 15.9424, the gradient finite
     sure = np.array([[0.0, 300.0]], np.float32)
-    loss, grad = value_and_grad(lambda v: crossentropyex(layer(v), np.eye(2)[[0]]), sure)
+    loss, grad = value_and_grad(lambda v: crossentropyex(layer(v, training=True), np.eye(2)[[0]]), sure)
     np.testing.assert_allclose(loss, -np.log(np.finfo(np.float32).eps), rtol=1e-6)  # 15.9424
     assert np.isfinite(grad).all() and grad[0, 0] < 0
