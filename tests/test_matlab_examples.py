@@ -74,6 +74,10 @@ def test_alexnet_weights_none_is_the_untrained_layer_array_as_matlab_prints_it()
         alexnet("Weight", "none")
     with pytest.raises(ConfigError, match="weights given twice"):
         alexnet("a.onnx", "Weights", "none")
+    net = alexnet  # MathWorks' examples write `net = alexnet;`: Python binds the function, and says to call it
+    with pytest.raises(AttributeError, match=r"^alexnet is a function, not a network: MATLAB's `net = alexnet;` is "
+                                             r"`net = alexnet\(\)` in Python \('Layers'"):
+        net.Layers
 
 
 def test_layers_with_weights_print_their_channels_and_classes_as_matlab():

@@ -231,6 +231,33 @@ def alexnet(*args, **kwargs):
 # ------------------------------------------------------------------------------------------------------------
 # data arguments -> ImageData
 
+class _CalledInMatlabWithoutParentheses:
+    """A function MATLAB scripts call without parentheses (``net = alexnet;``): Python binds the function itself,
+    so asking it for a network's property (``net.Layers``) says to call it instead of Python's bare
+    "'function' object has no attribute 'Layers'"."""
+
+    def __init__(self, fn):
+        import functools
+
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        return self.__wrapped__(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        fn = self.__wrapped__.__name__
+        raise AttributeError(f"{fn} is a function, not a network: MATLAB's `net = {fn};` is `net = {fn}()` in "
+                             f"Python ({name!r} was asked of the function itself)")
+
+    def __repr__(self):
+        return f"<leuknet.matlab function {self.__wrapped__.__name__}>"
+
+
+alexnet = _CalledInMatlabWithoutParentheses(alexnet)
+
+
 def _is_layers(x):
     from leuknet.matlab.layers import Layer
 
