@@ -137,6 +137,12 @@ def test_zerocenter_statistics_come_from_training_data_and_live_in_the_model(tmp
     mean = Layers(net)[0].Mean
     np.testing.assert_allclose(mean.ravel(), x.reshape(-1, 3).mean(0), rtol=1e-5)  # per channel ('auto')
     net.save(tmp_path / "n.keras")
+    net.save(str(tmp_path / "myNet"))  # MATLAB's `save myNet` writes myNet.mat; here myNet.keras
+    from leuknet.matlab import loadNetwork
+
+    again = loadNetwork(str(tmp_path / "myNet"))
+    assert (tmp_path / "myNet.keras").is_file()
+    np.testing.assert_array_equal(predict(again, x), predict(net, x))
     loaded = keras.models.load_model(tmp_path / "n.keras", safe_mode=True)
     np.testing.assert_allclose(loaded(x.astype(np.float32)).numpy(), net.model(x.astype(np.float32)).numpy(), rtol=1e-5)
 

@@ -441,3 +441,27 @@ def test_confusionchart_goes_into_the_current_figure_and_subplot_as_matlabs(tmp_
     plt.close("all")
     cm3 = confusionchart(true, pred)
     assert plt.get_fignums() and cm3.figure is plt.gcf()
+
+
+def test_plotconfusion_is_confusionchart_laid_out_as_plotconfusion():
+    """MathWorks' plotconfusion page: rows are the Output (predicted) Class, columns the Target (true) Class, with
+    per-row precision and per-column recall summaries; for categorical labels it recommends confusionchart, which
+    leuknet draws so laid out. Targets and outputs also as K x N one-hot matrices (a column per observation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from leuknet.matlab import categorical, plotconfusion
+
+    t = categorical(["a", "a", "b", "b", "b"])
+    o = categorical(["a", "b", "b", "b", "a"])
+    fig = plotconfusion(t, o.T, "Test")  # YPred' as scripts write it
+    main = fig.axes[0]
+    assert main.get_xlabel() == "Target Class" and main.get_ylabel() == "Output Class"
+    assert main.get_title() == "Test Confusion Matrix" and len(fig.axes) == 3  # matrix, row and column summaries
+    cells = {t_.get_position(): t_.get_text() for t_ in main.texts}
+    # counts transposed: row = output, column = target; output a: 1 target a, 1 target b
+    assert cells[(0, 0)] == "1" and cells[(1, 0)] == "1" and cells[(0, 1)] == "1" and cells[(1, 1)] == "2"
+    one_hot = plotconfusion(np.eye(2)[:, [0, 0, 1, 1, 1]], np.eye(2)[:, [0, 1, 1, 1, 0]])
+    assert {t_.get_text() for t_ in one_hot.axes[0].texts} == set(cells.values())
+    with pytest.raises(DataError, match="^plotconfusion: 5 targets and 4 outputs"):
+        plotconfusion(t, o[0:4])

@@ -213,6 +213,40 @@ def test_categorical_assignment_adds_new_categories_after_the_others():
         c[:] = ["a", "b"]
 
 
+def test_double_of_a_categorical_is_its_category_numbers_and_concatenation_unions_categories():
+    """MathWorks' categorical page: double(C) gives the category numbers (1-based, NaN for undefined), as a script's
+    ``labels = double(imds.Labels)`` and ``perfcurve(double(YTest), ...)`` use them; "Combine Categorical Arrays":
+    joining categoricals gives the union of their categories, the first array's first (``cat(1, a.Labels,
+    b.Labels)`` in a merge_sets helper: the class order decides the network's score columns)."""
+    from leuknet.matlab import cat, double, horzcat, single, vertcat
+
+    c = categorical(["hem", "all", "hem", "all"])
+    c[2] = ""
+    assert double(c).tolist()[:2] == [2.0, 1.0] and np.isnan(double(c)[2]) and single(c).dtype == np.float32
+    np.testing.assert_array_equal(np.double(c), double(c))  # NumPy's own conversion agrees
+    assert np.asarray(c, np.uint8).tolist() == [2, 1, 0, 1] and list(np.asarray(c)) == ["hem", "all",
+                                                                                          "<undefined>", "all"]
+    assert c.T.tolist() == c.tolist() and c.T is not c  # YPred' of a vector
+    t, s_, r = categorical(["t", "t"]), categorical(["s"]), categorical(["r", "s", "t"])
+    for joined in (cat(1, t, s_, r), vertcat(t, s_, r), np.concatenate([t, s_, r])):
+        assert joined.tolist() == ["t", "t", "s", "r", "s", "t"] and categories(joined) == ["t", "s", "r"]
+    assert categories(cat(1, categorical(["b"], ["b", "z"]), ["a"])) == ["b", "z", "a"]
+    assert np.unique(categorical(["b", "a", "b"])).tolist() == ["a", "b"]  # other NumPy functions see the names
+    assert cat(1, np.array([1, 2]), np.array([3])).tolist() == [1, 2, 3]
+    assert horzcat(np.array([1, 2]), np.array([3, 4])).tolist() == [[1, 3], [2, 4]]  # columns side by side
+    assert cat(4, np.zeros((2, 2, 3)), np.zeros((2, 2, 3, 2))).shape == (2, 2, 3, 3)  # H x W x C x N images
+    with pytest.raises(ConfigError, match="^cat: dimensions of the arrays are not consistent"):
+        vertcat(np.ones((1, 2)), np.ones((1, 3)))
+
+
+def test_a_datastore_file_deleted_after_listing_is_named_missing_not_unreadable(demos_imagesci):
+    files = demos_imagesci.Files
+    os.remove(files[1])
+    with pytest.raises(DataError, match=r"^1 image file\(s\) no longer exist, first: .*d1.png"):
+        trainNetwork(demos_imagesci, [imageInputLayer([6, 6, 3]), fullyConnectedLayer(2), softmaxLayer(),
+                                      classificationLayer()], trainingOptions("sgdm", Verbose=False))
+
+
 def test_removecats_drops_unused_categories(demos_imagesci):
     from leuknet.matlab import removecats
 

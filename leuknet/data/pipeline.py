@@ -883,6 +883,9 @@ def load_image_data(paths, labels, size, colorspace="rgb", cache_budget_mb=DEFAU
     bad = np.flatnonzero(status != 0)
     bad_paths = [paths[i] for i in bad]
     if len(bad) and on_bad == "raise":
+        missing = [p for p in bad_paths if not os.path.exists(p)]
+        if missing:  # deleted since the datastore listed them: say so, not "unreadable"
+            raise DataError(f"{len(missing)} image file(s) no longer exist, first: {missing[0]}")
         raise DataError(f"{len(bad)} unreadable image file(s), first: {bad_paths[0]}")
     good = np.setdiff1d(np.arange(len(paths)), bad)
     labels = np.asarray(labels)[good]

@@ -108,6 +108,24 @@ class Categorical:
             return Categorical(categories=self.categories, codes=np.asarray(self.codes[i]))
         return Categorical(categories=self.categories, codes=self.codes[np.asarray(i) if isinstance(i, list) else i])
 
+    def __array_function__(self, func, types, args, kwargs):
+        """``np.concatenate`` / ``np.vstack`` / ``np.hstack`` / ``np.append`` of categoricals give a categorical
+        (:func:`concatenate`: MATLAB's ``[A; B]`` and ``cat(1, A, B)``); any other NumPy function sees the names,
+        as ``np.asarray(C)``."""
+        if func in (np.concatenate, np.vstack, np.hstack, np.append):
+            parts = list(args[0]) if func is not np.append else [args[0], args[1]]
+            if all(isinstance(p, (Categorical, str)) or np.ndim(p) <= 1 for p in parts):
+                return concatenate(parts)
+
+        def names(a):
+            if isinstance(a, Categorical):
+                return np.asarray(a)
+            if isinstance(a, (list, tuple)):
+                return type(a)(names(v) for v in a)
+            return a
+
+        return func(*names(args), **{k: names(v) for k, v in kwargs.items()})
+
     def __setitem__(self, i, value):
         """``C(idx) = value``: a name, a list of names or a categorical, at an index, a slice, a list of indices or
         a logical mask. A name that is not a category yet is added to the categories, after the others (MATLAB
@@ -138,8 +156,24 @@ class Categorical:
             yield Categorical(categories=self.categories, codes=np.asarray(c))
 
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype).kind in "fiu":  # MATLAB's double(C): the category numbers
+            return self.numbers(dtype)
         a = np.array(self._names(), dtype=object if dtype is None else dtype)
         return a.reshape(self.codes.shape) if self.codes.ndim else a.reshape(())
+
+    def numbers(self, dtype=np.float64):
+        """MATLAB's ``double(C)``: each element's category number, 1-based, in the order of ``categories(C)``;
+        undefined elements are NaN (0 for an integer type, as MATLAB's ``uint8(C)``)."""
+        dtype = np.dtype(dtype)
+        numbers = (self.codes + 1).astype(dtype)
+        if dtype.kind == "f":
+            numbers[self.codes < 0] = np.nan
+        return numbers
+
+    @property
+    def T(self):
+        """MATLAB's ``C'``: a copy (leuknet's categoricals are vectors, so a transposed one is the same)."""
+        return Categorical(categories=self.categories, codes=self.codes)
 
     def tolist(self):
         return self._names()
@@ -184,6 +218,21 @@ class Categorical:
     def __ne__(self, other):
         r = self.__eq__(other)
         return (not r) if isinstance(r, bool) else ~r
+
+
+def concatenate(parts):
+    """Categoricals (or label vectors, or names) joined end to end, as MATLAB's ``[A; B]`` / ``cat(1, A, B)``: the
+    categories of the first, then those of the others that are new, in their order (MathWorks' "Combine
+    Categorical Arrays": the result's categories are the union of the inputs'); a plain label vector adds its
+    values' categories sorted, as ``categorical`` would make them."""
+    parts = [p if isinstance(p, Categorical) else Categorical([p] if isinstance(p, str) else p) for p in parts]
+    cats = []
+    for p in parts:
+        cats.extend(c for c in p.categories if c not in cats)
+    index = {c: i for i, c in enumerate(cats)}
+    codes = [np.array([index[p.categories[k]] if k >= 0 else -1 for k in np.ravel(p.codes)], np.int32)
+             for p in parts]
+    return Categorical(categories=cats, codes=np.concatenate(codes) if codes else np.zeros(0, np.int32))
 
 
 def categorical(values, valueset=None):

@@ -25,7 +25,7 @@ import numpy as np
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, number, options_only, outputs
 
-__all__ = ["confusionmat", "confusionchart", "ConfusionMatrixChart", "sortClasses", "saveas"]
+__all__ = ["confusionmat", "confusionchart", "ConfusionMatrixChart", "sortClasses", "saveas", "plotconfusion"]
 
 
 # --------------------------------------------------------------------------------------------- labels
@@ -468,6 +468,40 @@ def _current_place():
         spec = fig.add_gridspec(1, 1, left=box.x0, right=box.x1, bottom=box.y0, top=box.y1)[0, 0]
     ax.remove()
     return fig, spec
+
+
+def plotconfusion(targets, outputs_, name=""):
+    """MATLAB's ``plotconfusion(targets, outputs)`` (also ``plotconfusion(targets, outputs, name)``): true labels
+    ``targets`` and predicted ``outputs`` as categoricals (or label vectors), or as one-hot / score matrices K x N,
+    MATLAB's layout (a column per observation; the predicted class is the largest row). MathWorks' page
+    (https://www.mathworks.com/help/deeplearning/ref/plotconfusion.html) lays the matrix out with the predicted
+    class in rows ("Output Class") and the true class in columns ("Target Class"), precision per row and recall
+    per column in the summaries, and recommends ``confusionchart`` for categorical labels: leuknet draws it as that
+    chart so laid out (the transposed counts, row- and column-normalised summaries, titled "<name> Confusion
+    Matrix"). Returns the figure, as MATLAB's ``h = plotconfusion(...)``."""
+    fn = "plotconfusion"
+
+    def labels(v):
+        a = v if hasattr(v, "codes") else np.asarray(v)
+        if not hasattr(a, "codes") and a.ndim == 2 and a.dtype.kind in "biuf":  # K x N one-hot or scores
+            return a.argmax(axis=0) + 1
+        return a
+
+    t, o = labels(targets), labels(outputs_)
+    if len(t) != len(o):
+        raise DataError(f"{fn}: {len(t)} targets and {len(o)} outputs")
+    if not isinstance(name, str):
+        raise ConfigError(f"{fn}: name must be text, received {name!r}")
+    m, order = confusionmat(t, o, nargout=2)
+    classes = [v.item() if hasattr(v, "item") else v for v in order]
+    title = f"{name} Confusion Matrix".strip()
+    plt = sys.modules.get("matplotlib.pyplot")  # a figure of its own, as MATLAB's plotconfusion opens
+    k = len(classes) + 2
+    fig = plt.figure(figsize=(0.75 * k + 2.6, 0.6 * k + 2.4)) if plt is not None else _new_figure(
+        (0.75 * k + 2.6, 0.6 * k + 2.4))
+    chart = confusionchart(fig, np.asarray(m).T, classes, XLabel="Target Class", YLabel="Output Class",
+                           Title=title, RowSummary="row-normalized", ColumnSummary="column-normalized")
+    return chart.figure
 
 
 def sortClasses(cm, order):

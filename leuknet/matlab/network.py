@@ -103,10 +103,13 @@ class Network:
         return activations(self, X, layer, *args, **kwargs)
 
     def save(self, path):
-        """Save as a ``.keras`` file (atomically); :func:`loadNetwork` reads it back."""
+        """Save as a ``.keras`` file (atomically); :func:`loadNetwork` reads it back. A name without an extension
+        gets ``.keras``, as MATLAB's ``save myNet`` writes ``myNet.mat``."""
         from leuknet.io import atomic_path
 
         path = os.fspath(path)
+        if not os.path.splitext(path)[1]:
+            path += ".keras"
         if not path.endswith(".keras"):
             raise ConfigError(f"save: leuknet saves networks as .keras files, received {path!r}")
         with atomic_path(path) as tmp:
@@ -147,6 +150,9 @@ def loadNetwork(path):
     ``model.keras``)."""
     from leuknet.io import load_model
 
+    path = os.fspath(path)
+    if not os.path.splitext(path)[1] and not os.path.exists(path):
+        path += ".keras"  # what net.save('myNet') wrote, as MATLAB's load myNet reads myNet.mat
     model = load_model(path)
     return _wrap(model, graph=_is_graph(model))
 

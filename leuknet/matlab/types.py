@@ -21,7 +21,7 @@ from leuknet.spec.conventions import flatten_layers
 from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa", "properties", "size"]
+__all__ = ["isa", "properties", "size", "double", "single", "cat", "vertcat", "horzcat"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
           "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -138,3 +138,51 @@ def size(x, dim=None):
     if isinstance(dim, (bool, np.bool_)) or not float(dim).is_integer() or dim < 1:
         raise ConfigError(f"size: the dimension must be a positive integer (MATLAB's 1 = rows), received {dim!r}")
     return int(shape[int(dim) - 1]) if int(dim) <= len(shape) else 1
+
+
+def double(x):
+    """MATLAB's ``double(x)``: a float64 array of ``x``'s values (an 8-bit image keeps 0-255, as MATLAB's does; use
+    ``im2double`` to scale); of a categorical, the category numbers (1-based, NaN where undefined)."""
+    if hasattr(x, "numbers") and hasattr(x, "categories"):
+        return x.numbers(np.float64)
+    return np.asarray(x, np.float64)
+
+
+def single(x):
+    """MATLAB's ``single(x)``: as :func:`double`, in float32."""
+    if hasattr(x, "numbers") and hasattr(x, "categories"):
+        return x.numbers(np.float32)
+    return np.asarray(x, np.float32)
+
+
+def cat(dim, *arrays):
+    """MATLAB's ``cat(dim, A1, A2, ...)`` (``dim`` 1-based: 1 joins rows, 2 columns, 4 the images of H x W x C x N
+    arrays). Categoricals (e.g. datastores' ``Labels``) join into one categorical, the first's categories then the
+    others' new ones (MATLAB's rule); vectors (1-D arrays, MATLAB's columns) join end to end along 1 and side by
+    side along 2; other arrays along axis ``dim - 1``."""
+    from leuknet.matlab.datastore import Categorical, concatenate
+
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ConfigError(f"cat: dim must be a positive integer, received {dim!r}")
+    if not arrays:
+        return np.zeros((0, 0))
+    if any(isinstance(a, Categorical) for a in arrays):
+        return concatenate(arrays)
+    arrs = [np.asarray(a) for a in arrays]
+    if all(a.ndim <= 1 for a in arrs):
+        return np.concatenate([np.atleast_1d(a) for a in arrs]) if dim == 1 else np.column_stack(arrs)
+    arrs = [a.reshape(a.shape + (1,) * (dim - a.ndim)) if a.ndim < dim else a for a in arrs]
+    try:
+        return np.concatenate(arrs, axis=dim - 1)
+    except ValueError as e:
+        raise ConfigError(f"cat: dimensions of the arrays are not consistent ({e})") from None
+
+
+def vertcat(*arrays):
+    """MATLAB's ``vertcat(A, B, ...)``, ``[A; B]``: :func:`cat` along 1."""
+    return cat(1, *arrays)
+
+
+def horzcat(*arrays):
+    """MATLAB's ``horzcat(A, B, ...)``, ``[A, B]``: :func:`cat` along 2."""
+    return cat(2, *arrays)
