@@ -465,3 +465,43 @@ def test_plotconfusion_is_confusionchart_laid_out_as_plotconfusion():
     assert {t_.get_text() for t_ in one_hot.axes[0].texts} == set(cells.values())
     with pytest.raises(DataError, match="^plotconfusion: 5 targets and 4 outputs"):
         plotconfusion(t, o[0:4])
+
+
+def test_perfcurve_roc_thresholds_auc_and_operating_point_as_matlabs():
+    """MATLAB's perfcurve help: M distinct scores give M + 1 rows, T(1) repeating T(2) for 'reject all' (TP = FP =
+    0), TP / FP counting scores >= each threshold in descending order; AUC by trapezoids, which for the ROC equals
+    the Mann-Whitney probability P(score+ > score-) + P(=)/2 (computed here pair by pair, independently);
+    OPTROCPT maximises TPR - (N/P) FPR (default costs)."""
+    from leuknet.matlab import categorical, double, perfcurve
+
+    labels, scores = np.array([1, 1, 0, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.2])
+    X, Y, T, AUC, OPT, SUBY, NAMES = perfcurve(labels, scores, 1, nargout=7)
+    np.testing.assert_allclose(T, [0.9, 0.9, 0.8, 0.7, 0.6, 0.55, 0.2])
+    np.testing.assert_allclose(X, np.array([0, 0, 0, 1, 2, 2, 3]) / 3)  # hand-counted false positives
+    np.testing.assert_allclose(Y, np.array([0, 1, 2, 2, 2, 3, 3]) / 3)
+    assert AUC == pytest.approx(7 / 9) and OPT.tolist() == pytest.approx([0, 2 / 3])
+    np.testing.assert_array_equal(SUBY[:, 0], Y)
+    assert NAMES == ["0"]
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 200)  # class 2 positive; 0 and 1 negative
+    sc = np.round(rng.normal(y == 2, 1.0), 1)  # rounded: ties
+    X, Y, T, AUC = perfcurve(y, sc, 2, nargout=4)
+    p, n = sc[y == 2], sc[y != 2]
+    mw = np.mean([(a > b) + 0.5 * (a == b) for a in p for b in n])
+    assert AUC == pytest.approx(mw, abs=1e-12)
+    for x_, y_, t in zip(X[1:], Y[1:], T[1:]):  # every threshold counted by brute force
+        assert x_ == pytest.approx(np.mean(n >= t)) and y_ == pytest.approx(np.mean(p >= t))
+    # categorical labels, double(YTest) as scripts pass them, NegClass, other criteria
+    c = categorical(["all", "hem", "all", "hem"])
+    assert perfcurve(c, [0.9, 0.2, 0.6, 0.7], "all", nargout=4)[3] == 0.75
+    assert perfcurve(double(c), [0.9, 0.2, 0.6, 0.7], 1, nargout=4)[3] == 0.75
+    X, Y = perfcurve(y, sc, 2, "NegClass", [0], nargout=2)
+    assert X[-1] == 1 and Y[-1] == 1 and len(X) == len(np.unique(sc[y != 1])) + 1
+    Xr, Yp, _, auc_pr = perfcurve(y, sc, 2, "XCrit", "reca", "YCrit", "prec", nargout=4)
+    assert np.isnan(Yp[0]) and np.isfinite(auc_pr)  # precision at 'reject all' is 0/0, left out of the area
+    with pytest.raises(DataError, match="^perfcurve: the positive class 5 is not among the labels"):
+        perfcurve(y, sc, 5)
+    with pytest.raises(ConfigError, match="^perfcurve: XCrit must be one of"):
+        perfcurve(y, sc, 2, XCrit="ecost")
+    with pytest.raises(ConfigError, match="perfcurve: unknown name-value option.*'NBoot'"):
+        perfcurve(y, sc, 2, "NBoot", 100)

@@ -25,7 +25,8 @@ import numpy as np
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, number, options_only, outputs
 
-__all__ = ["confusionmat", "confusionchart", "ConfusionMatrixChart", "sortClasses", "saveas", "plotconfusion"]
+__all__ = ["confusionmat", "confusionchart", "ConfusionMatrixChart", "sortClasses", "saveas", "plotconfusion",
+           "perfcurve"]
 
 
 # --------------------------------------------------------------------------------------------- labels
@@ -139,6 +140,110 @@ def confusionmat(group, grouphat, *args, nargout=None, **kwargs):
         if t is not None and p is not None:
             C[index[conv(t)], index[conv(p)]] += 1
     return outputs(fn, (C, order), nargout)
+
+
+# --------------------------------------------------------------------------------------------- perfcurve
+# MATLAB's perfcurve (Statistics and Machine Learning Toolbox; https://www.mathworks.com/help/stats/perfcurve.html
+# and its help text): for the M distinct scores, sorted descending, X, Y and T have M + 1 rows; T(2:M+1) are the
+# distinct thresholds and T(1) repeats T(2), the 'reject all' threshold where TP = FP = 0; at each threshold TP and
+# FP count the positive and negative observations with a score >= it. AUC by the trapezoidal rule over X and Y
+# (NaN first or last values removed first); OPTROCPT, for the standard ROC only, where a line of slope
+# S = (cost(P|N) - cost(N|N)) / (cost(N|P) - cost(P|P)) * N / P (default costs: S = N / P) moved from (0, 1)
+# down and right first touches the curve; SUBY the Y criterion per negative class, SUBYNAMES their names.
+# Observations with NaN scores are ignored (ProcessNaN 'ignore'), as are labels of neither class.
+
+_CRITERIA = {
+    "tp": lambda tp, fn, fp, tn: tp, "fn": lambda tp, fn, fp, tn: fn, "fp": lambda tp, fn, fp, tn: fp,
+    "tn": lambda tp, fn, fp, tn: tn, "tp+fp": lambda tp, fn, fp, tn: tp + fp,
+    "rpp": lambda tp, fn, fp, tn: (tp + fp) / (tp + fn + fp + tn),
+    "rnp": lambda tp, fn, fp, tn: (tn + fn) / (tp + fn + fp + tn),
+    "accu": lambda tp, fn, fp, tn: (tp + tn) / (tp + fn + fp + tn),
+    "tpr": lambda tp, fn, fp, tn: tp / (tp + fn), "fnr": lambda tp, fn, fp, tn: fn / (tp + fn),
+    "fpr": lambda tp, fn, fp, tn: fp / (tn + fp), "tnr": lambda tp, fn, fp, tn: tn / (tn + fp),
+    "ppv": lambda tp, fn, fp, tn: tp / (tp + fp), "npv": lambda tp, fn, fp, tn: tn / (tn + fn),
+}
+_CRITERION_NAMES = {"sens": "tpr", "reca": "tpr", "miss": "fnr", "fall": "fpr", "spec": "tnr", "prec": "ppv"}
+
+
+def _criterion(fn, name, value):
+    key = str(value).lower() if isinstance(value, str) else None
+    key = _CRITERION_NAMES.get(key, key)
+    if key not in _CRITERIA:
+        raise ConfigError(f"{fn}: {name} must be one of {', '.join(list(_CRITERIA) + list(_CRITERION_NAMES))} "
+                          f"(ecost and functions are not supported), received {value!r}")
+    return key
+
+
+def perfcurve(labels, scores, posclass, *args, nargout=None, **kwargs):
+    """MATLAB ``[X, Y, T, AUC, OPTROCPT, SUBY, SUBYNAMES] = perfcurve(labels, scores, posclass)``
+    (``nargout`` picks how many: ``X, Y, T, AUC = perfcurve(..., nargout=4)``): the ROC curve (X the false positive
+    rate, Y the true positive rate) of ``scores`` for the positive class ``posclass``; ``labels`` numeric, logical,
+    text or categorical (``double(YTest)`` too). Options: ``'NegClass'`` (default: every other class), ``'XCrit'``
+    / ``'YCrit'`` (TP, FN, FP, TN, TP+FP, RPP, RNP, accu, TPR/sens/reca, FNR/miss, FPR/fall, TNR/spec, PPV/prec,
+    NPV). Refused: confidence bounds (NBoot, cross-validation folds), XVals / TVals, weights, priors and costs."""
+    fn = "perfcurve"
+    o = options_only(fn, args, kwargs, {"NegClass": "all", "XCrit": "fpr", "YCrit": "tpr"})
+    xcrit, ycrit = _criterion(fn, "XCrit", o["XCrit"]), _criterion(fn, "YCrit", o["YCrit"])
+    lab = _Labels(fn, labels, "labels")
+    s = np.asarray(scores, np.float64).ravel()
+    if len(s) != len(lab):
+        raise DataError(f"{fn}: {len(lab)} labels and {len(s)} scores")
+
+    def key(v):
+        return None if v is None else (float(v) if lab.kind == "numeric" else str(v))
+
+    values = [key(v) for v in lab.values]
+    pos = key(posclass.tolist()[0] if hasattr(posclass, "codes") else
+              (posclass.item() if hasattr(posclass, "item") else posclass))
+    if pos not in values:
+        raise DataError(f"{fn}: the positive class {posclass!r} is not among the labels")
+    present = [v for v in dict.fromkeys(values) if v is not None and v != pos]
+    if lab.kind == "numeric":
+        present.sort()
+    elif lab.kind == "categorical":
+        present = [c for c in lab.categories if c in present]
+    if isinstance(o["NegClass"], str) and o["NegClass"].lower() == "all":
+        negs = present
+    else:
+        given = o["NegClass"]
+        given = [given] if isinstance(given, (str, int, float)) else list(
+            given.tolist() if hasattr(given, "tolist") else given)
+        negs = [key(v) for v in given]
+        missing = [v for v in negs if v not in present]
+        if missing or pos in negs:
+            raise DataError(f"{fn}: NegClass {missing[0] if missing else pos!r} is not a negative class among "
+                            "the labels")
+    if not negs:
+        raise DataError(f"{fn}: the labels hold no negative class")
+    keep = np.array([v == pos or v in negs for v in values]) & ~np.isnan(s)
+    s = s[keep]
+    kept = [v for v, k in zip(values, keep) if k]
+    is_pos = np.array([v == pos for v in kept])
+    thresholds = np.unique(s)[::-1]  # distinct scores, descending
+    T = np.concatenate([thresholds[:1], thresholds])  # T(1) repeats T(2): 'reject all'
+
+    def counts(mask_neg):
+        tp = np.array([0.0] + [np.sum(is_pos & (s >= t)) for t in thresholds])
+        fp = np.array([0.0] + [np.sum(mask_neg & (s >= t)) for t in thresholds])
+        return tp, float(is_pos.sum()) - tp, fp, float(mask_neg.sum()) - fp
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp, fn_, fp, tn = counts(~is_pos)
+        X, Y = _CRITERIA[xcrit](tp, fn_, fp, tn), _CRITERIA[ycrit](tp, fn_, fp, tn)
+        suby = np.stack([_CRITERIA[ycrit](*counts(np.array([v == c for v in kept]))) for c in negs], axis=1)
+    X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    finite = np.ones(len(X), bool)
+    for end in (0, -1):  # NaN at 'reject all' or 'accept all' (e.g. PPV): left out of the area
+        if len(X) and (np.isnan(X[end]) or np.isnan(Y[end])):
+            finite[end] = False
+    xa, ya = X[finite], Y[finite]
+    auc = float(np.sum(np.diff(xa) * (ya[1:] + ya[:-1]) / 2)) if len(xa) > 1 else math.nan
+    opt = np.array([math.nan, math.nan])
+    if (xcrit, ycrit) == ("fpr", "tpr"):
+        slope = float((~is_pos).sum()) / float(is_pos.sum())
+        opt = np.array([X[int(np.argmax(Y - slope * X))], Y[int(np.argmax(Y - slope * X))]])
+    names = [str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in negs]
+    return outputs(fn, (X, Y, T, auc, opt, suby, names), nargout)
 
 
 # --------------------------------------------------------------------------------------------- the chart
