@@ -470,3 +470,52 @@ def test_train_network_verbose_output_is_matlabs_transcript(capsys):
     assert lines[:6] == ["Training on single CPU.", "Initializing input data normalization.", *header(False)]
     assert len(lines) == 11 and lines[-1] == rule(False)
     assert lines[6].startswith("|       1 |           1 |       00:00:0") and lines[6].endswith("|          0.0010 |")
+
+
+def test_training_options_display_as_a_matlab_session_prints_it():
+    """A MATLAB session's `options` display (a public repository's transcript of a TrainingOptionsADAM; that
+    release also lists CheckpointFrequency and CheckpointFrequencyUnit, R2022a's, which leuknet does not have),
+    for trainingOptions('adam', 'InitialLearnRate', 0.005, 'MaxEpochs', 8000, 'Verbose', 0, 'Plots',
+    'training-progress', 'ExecutionEnvironment', 'cpu') (the transcript also set SequenceLength 'shortest': here
+    MATLAB's default)."""
+    from leuknet.matlab import trainingOptions
+
+    matlab = """  TrainingOptionsADAM with properties:
+
+             GradientDecayFactor: 0.9000
+      SquaredGradientDecayFactor: 0.9990
+                         Epsilon: 1.0000e-08
+                InitialLearnRate: 0.0050
+               LearnRateSchedule: 'none'
+             LearnRateDropFactor: 0.1000
+             LearnRateDropPeriod: 10
+                L2Regularization: 1.0000e-04
+         GradientThresholdMethod: 'l2norm'
+               GradientThreshold: Inf
+                       MaxEpochs: 8000
+                   MiniBatchSize: 128
+                         Verbose: 0
+                VerboseFrequency: 50
+                  ValidationData: []
+             ValidationFrequency: 50
+              ValidationPatience: Inf
+                         Shuffle: 'once'
+                  CheckpointPath: ''
+            ExecutionEnvironment: 'cpu'
+                      WorkerLoad: []
+                       OutputFcn: []
+                           Plots: 'training-progress'
+                  SequenceLength: 'longest'
+            SequencePaddingValue: 0
+        SequencePaddingDirection: 'right'
+            DispatchInBackground: 0
+         ResetInputNormalization: 1
+    BatchNormalizationStatistics: 'population'
+                   OutputNetwork: 'last-iteration'
+"""
+    o = trainingOptions("adam", "InitialLearnRate", 0.005, "MaxEpochs", 8000, "Verbose", 0, "Plots",
+                        "training-progress", "ExecutionEnvironment", "cpu")
+    assert repr(o) == matlab
+    sgdm = repr(trainingOptions("sgdm", ValidationData=(np.zeros((2, 4, 4, 3)), ["a", "b"]), OutputFcn=print))
+    assert sgdm.startswith("  TrainingOptionsSGDM with properties:\n\n                        Momentum: 0.9000\n")
+    assert "  ValidationData: {1\u00d72 cell}\n" in sgdm and "       OutputFcn: @print\n" in sgdm

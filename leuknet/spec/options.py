@@ -142,12 +142,71 @@ class TrainingOptions:
             return self.InitialLearnRate * (final / self.InitialLearnRate) ** ((epoch - 1) / (self.MaxEpochs - 1))
         return self.InitialLearnRate
 
+    def __repr__(self):
+        """MATLAB's display of the options object (``options = trainingOptions(...)`` without a semicolon): the
+        class line, then every property right-aligned on its name, in the order MATLAB sessions print them
+        (transcripts of TrainingOptionsADAM displays), values as MATLAB's short format shows them. The sequence
+        options and WorkerLoad, which leuknet refuses, show MATLAB's defaults."""
+        solver = {"sgdm": "SGDM", "adam": "ADAM", "rmsprop": "RMSProp"}[self.SolverName]
+        first = {"sgdm": ["Momentum"], "adam": ["GradientDecayFactor", "SquaredGradientDecayFactor", "Epsilon"],
+                 "rmsprop": ["SquaredGradientDecayFactor", "Epsilon"]}[self.SolverName]
+        def shown_(keys):
+            return [(k, _matlab_value(getattr(self, k))) for k in keys]
+
+        shown = (shown_(first + _DISPLAYED[:17]) + [("WorkerLoad", "[]")] + shown_(_DISPLAYED[17:19])
+                 + list(_SEQUENCE_DEFAULTS) + shown_(_DISPLAYED[19:]))
+        if not self.ValidateAtFirstIteration:  # leuknet's additions, where set
+            shown.append(("ValidateAtFirstIteration", "0"))
+        if self.FinalLearnRate is not None:
+            shown.append(("FinalLearnRate", _matlab_value(self.FinalLearnRate)))
+        width = max(len(k) for k, _ in shown)
+        lines = [f"  TrainingOptions{solver} with properties:", ""]
+        lines += [f"    {k:>{width}}: {v}" for k, v in shown]
+        return "\n".join(lines) + "\n"
+
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ValidationData"}
         d["ValidationData"] = None if self.ValidationData is None else "given"
         d["OutputFcn"] = None if self.OutputFcn is None else "given"
         d["CheckpointPath"] = str(self.CheckpointPath)
         return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in d.items()}
+
+
+# MATLAB's display order after the solver's own properties (a MATLAB session's TrainingOptionsADAM display)
+_DISPLAYED = ["InitialLearnRate", "LearnRateSchedule", "LearnRateDropFactor", "LearnRateDropPeriod",
+              "L2Regularization", "GradientThresholdMethod", "GradientThreshold", "MaxEpochs", "MiniBatchSize",
+              "Verbose", "VerboseFrequency", "ValidationData", "ValidationFrequency", "ValidationPatience", "Shuffle",
+              "CheckpointPath", "ExecutionEnvironment", "OutputFcn", "Plots", "DispatchInBackground",
+              "ResetInputNormalization", "BatchNormalizationStatistics", "OutputNetwork"]
+_SEQUENCE_DEFAULTS = (("SequenceLength", "'longest'"), ("SequencePaddingValue", "0"),
+                      ("SequencePaddingDirection", "'right'"))
+
+
+def _matlab_value(v) -> str:
+    """A property value as MATLAB's display shows it: text quoted, logicals 1/0, whole numbers bare, other numbers
+    with four decimals (``1.0000e-04`` below 0.001), Inf, [] for nothing, ``@name`` for a function, ``[1x1 Class]``
+    for an object (a datastore), ``{1x2 cell}`` for {X, Y}."""
+    if v is None:
+        return "[]"
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, str):
+        return f"'{v}'"
+    if isinstance(v, os.PathLike):
+        return f"'{os.fspath(v)}'"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        v = float(v)
+        if math.isinf(v):
+            return "Inf" if v > 0 else "-Inf"
+        if v.is_integer() and abs(v) < 1e9:
+            return str(int(v))
+        return f"{v:.4f}" if abs(v) >= 1e-3 else f"{v:.4e}"
+    if callable(v):
+        return f"@{getattr(v, '__name__', 'function')}"
+    if isinstance(v, (tuple, list)):
+        return f"{{1\u00d7{len(v)} cell}}"
+    name = {"ImageDatastore": "matlab.io.datastore.ImageDatastore"}.get(type(v).__name__, type(v).__name__)
+    return f"[1\u00d71 {name}]"
 
 
 __all__ = ["TrainingOptions"]
