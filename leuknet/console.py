@@ -102,7 +102,7 @@ class TrainingProgress:
                                    f"{plural(payload['epochs'], 'epoch')} "
                                    f"({payload['total_iterations']} iterations).", highlight=False)
                 asked, batch = payload.get("requested_mini_batch_size"), payload.get("mini_batch_size")
-                if asked and batch and batch < asked:
+                if asked and batch and batch < asked and payload["n_train"] < asked:
                     self.console.print(f"[dim]Batch size {asked} is more than the {payload['n_train']} training "
                                        f"images: each mini-batch holds {batch} of them, as MATLAB trains it.[/dim]")
             if self.verbose:

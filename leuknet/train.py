@@ -202,8 +202,12 @@ class Trainer:
             return int(self.strategy.num_replicas_in_sync)
         if keras.backend.backend() == "jax":
             distribution = keras.distribution.distribution()
-            if distribution is not None:
-                return int(np.prod(distribution.device_mesh.shape))
+            if distribution is not None:  # the devices along the batch axis
+                mesh = distribution.device_mesh
+                axis = getattr(distribution, "batch_dim_name", None)
+                if axis in tuple(mesh.axis_names):
+                    return int(mesh.shape[tuple(mesh.axis_names).index(axis)])
+                return int(np.prod(mesh.shape))
         return 1
 
     def mini_batch_size(self, n: int) -> int:
@@ -212,9 +216,11 @@ class Trainer:
         ``MiniBatchDatastoreDispatcher``, ``FourDArrayDispatcher``: ``set.MiniBatchSize`` takes
         ``min(value, NumObservations)``) train such a set as one mini-batch an epoch; on several devices the
         mini-batch is rounded down to a multiple of their number, as every device takes an equal share."""
-        batch = min(int(self.options.MiniBatchSize), n)
+        batch = int(self.options.MiniBatchSize)
+        if batch <= n:
+            return batch  # (a multi-device profile checks that its batch divides over the devices)
         replicas = self.replicas()
-        batch -= batch % replicas
+        batch = n - n % replicas
         if batch < 1:
             from leuknet.errors import ConfigError
 

@@ -78,6 +78,9 @@ def test_alexnet_weights_none_is_the_untrained_layer_array_as_matlab_prints_it()
     with pytest.raises(AttributeError, match=r"^alexnet is a function, not a network: MATLAB's `net = alexnet;` is "
                                              r"`net = alexnet\(\)` in Python \('Layers'"):
         net.Layers
+    import pickle
+
+    assert pickle.loads(pickle.dumps(alexnet)) is alexnet  # multiprocessing / joblib pass it by name
 
 
 def test_layers_with_weights_print_their_channels_and_classes_as_matlab():

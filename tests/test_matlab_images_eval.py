@@ -436,8 +436,14 @@ def test_confusionchart_goes_into_the_current_figure_and_subplot_as_matlabs(tmp_
     assert chart_axes in fig.axes and sum(a.get_title() == "second" for a in fig.axes) == 1
     fig.savefig(tmp_path / "f.png")
     # a figure without axes: the chart takes all of it; no figure open: a new pyplot figure, the current one
+    # a chart made where a chart is (a loop saving one a fold) replaces all of it, summaries included
+    again = confusionchart(true, pred, RowSummary="row-normalized", ColumnSummary="column-normalized")
+    assert again.figure is fig and cm2._axes[0] not in fig.axes and all(a in fig.axes for a in again._axes)
+    assert len(fig.axes) == 3 + 1  # the new chart's three axes and the first chart's one
     empty = plt.figure(3)
     assert confusionchart(true, pred).figure is empty
+    progress = plt.figure("Training Progress")  # trainNetwork's window is never drawn over (MATLAB's is not current)
+    assert confusionchart(true, pred).figure is not progress
     plt.close("all")
     cm3 = confusionchart(true, pred)
     assert plt.get_fignums() and cm3.figure is plt.gcf()
@@ -499,6 +505,8 @@ def test_perfcurve_roc_thresholds_auc_and_operating_point_as_matlabs():
     assert X[-1] == 1 and Y[-1] == 1 and len(X) == len(np.unique(sc[y != 1])) + 1
     Xr, Yp, _, auc_pr = perfcurve(y, sc, 2, "XCrit", "reca", "YCrit", "prec", nargout=4)
     assert np.isnan(Yp[0]) and np.isfinite(auc_pr)  # precision at 'reject all' is 0/0, left out of the area
+    with pytest.raises(DataError, match="^perfcurve: no positive observation with a score"):
+        perfcurve(y, np.where(y == 2, np.nan, sc), 2)
     with pytest.raises(DataError, match="^perfcurve: the positive class 5 is not among the labels"):
         perfcurve(y, sc, 5)
     with pytest.raises(ConfigError, match="^perfcurve: XCrit must be one of"):

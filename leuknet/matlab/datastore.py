@@ -622,7 +622,7 @@ def _fit_image(fn, img, size, what):
         from leuknet.data.pipeline import resize_uint8
 
         note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
-             "antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
+             f"antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
         a = np.asarray(resize_uint8(a, (h, w))).reshape(h, w, c)
     return a
 

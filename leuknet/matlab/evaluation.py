@@ -218,13 +218,20 @@ def perfcurve(labels, scores, posclass, *args, nargout=None, **kwargs):
     keep = np.array([v == pos or v in negs for v in values]) & ~np.isnan(s)
     s = s[keep]
     kept = [v for v, k in zip(values, keep) if k]
-    is_pos = np.array([v == pos for v in kept])
+    is_pos = np.array([v == pos for v in kept], bool)
+    if not is_pos.any() or is_pos.all():
+        raise DataError(f"{fn}: no {'positive' if not is_pos.any() else 'negative'} observation with a score "
+                        "(NaN scores are left out)")
     thresholds = np.unique(s)[::-1]  # distinct scores, descending
     T = np.concatenate([thresholds[:1], thresholds])  # T(1) repeats T(2): 'reject all'
 
+    def at_least(x):  # for each threshold, how many of the scores x are >= it (one sort, not a pass each)
+        x = np.sort(x)
+        return np.concatenate([[0.0], (len(x) - np.searchsorted(x, thresholds, side="left")).astype(np.float64)])
+
+
     def counts(mask_neg):
-        tp = np.array([0.0] + [np.sum(is_pos & (s >= t)) for t in thresholds])
-        fp = np.array([0.0] + [np.sum(mask_neg & (s >= t)) for t in thresholds])
+        tp, fp = at_least(s[is_pos]), at_least(s[mask_neg])
         return tp, float(is_pos.sum()) - tp, fp, float(mask_neg.sum()) - fp
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -436,6 +443,7 @@ class ConfusionMatrixChart:
                 a.remove()
             gs = self._spec.subgridspec(**shape)
         ax = fig.add_subplot(gs[0, 0])
+        ax._leuknet_chart = self  # a chart made where this one is replaces all of it (_current_place)
         self._axes[:] = [ax]
         nv = np.asarray(self.NormalizedValues, np.float64)
         normalized = p["Normalization"] != "absolute"
@@ -561,12 +569,19 @@ def _current_place():
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
         return None, None
-    if not plt.get_fignums():
+    if not plt.get_fignums() or plt.gcf().get_label() == "Training Progress":  # never trainNetwork's window
         return plt.figure(), None
     fig = plt.gcf()
     if not fig.axes:
         return fig, None
     ax = fig.gca()
+    chart = getattr(ax, "_leuknet_chart", None)
+    if chart is not None and chart.figure is fig:  # the current axes are a chart's: the new one replaces it all
+        if chart._spec is None:
+            return fig, None
+        for a in chart._axes:
+            a.remove()
+        return fig, chart._spec
     spec = ax.get_subplotspec()
     if spec is None:  # axes placed by position (axes('Position', ...)): a grid cell over that rectangle
         box = ax.get_position()

@@ -260,6 +260,9 @@ class _CalledInMatlabWithoutParentheses:
     def __repr__(self):
         return f"<leuknet.matlab function {self.__wrapped__.__name__}>"
 
+    def __reduce__(self):  # pickles as the module attribute it is (multiprocessing, joblib)
+        return self.__wrapped__.__name__
+
 
 alexnet = _CalledInMatlabWithoutParentheses(alexnet)
 
