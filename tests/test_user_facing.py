@@ -63,10 +63,13 @@ def test_parity_cases_log_no_retracing_warning_and_trace_each_function_once(monk
     eager_traces = {}
     original = pf.Function.__call__
 
+    alive = []  # every traced function is kept until the end: a freed one's id may be reused by the next
+
     def counting_call(self, *args, **kwargs):
         before = self.experimental_get_tracing_count()
         out = original(self, *args, **kwargs)
         if tf.executing_eagerly() and self.experimental_get_tracing_count() > before:
+            alive.append(self)
             eager_traces[id(self)] = eager_traces.get(id(self), 0) + 1
         return out
 
