@@ -101,10 +101,11 @@ class TrainingProgress:
                                    f"{plural(payload['iterations_per_epoch'], 'iteration')} per epoch, "
                                    f"{plural(payload['epochs'], 'epoch')} "
                                    f"({payload['total_iterations']} iterations).", highlight=False)
-                asked, batch = payload.get("requested_mini_batch_size"), payload.get("mini_batch_size")
-                if asked and batch and batch < asked and payload["n_train"] < asked:
+                asked = payload.get("requested_mini_batch_size")
+                if asked and payload["n_train"] < asked:
                     self.console.print(f"[dim]Batch size {asked} is more than the {payload['n_train']} training "
-                                       f"images: each mini-batch holds {batch} of them, as MATLAB trains it.[/dim]")
+                                       f"images: each mini-batch holds {payload['mini_batch_size']} of them, as "
+                                       "MATLAB trains it.[/dim]")
             if self.verbose:
                 self.validation = bool(payload.get("n_validation"))
                 for line in header(self.validation):

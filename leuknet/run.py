@@ -502,7 +502,7 @@ def _train_claimed(cfg: RunConfig, where: RunDirectory, cb) -> dict:
               "statistics_seconds": info.statistics_seconds, "final_checkpoint_seconds": info.final_checkpoint_seconds,
               "checkpoints_skipped": info.checkpoints_skipped,
               "train_images_per_second_incl_validation":
-                  len(info.rows) * (info.mini_batch_size or dev.options.MiniBatchSize) / t_train if t_train else None,
+                  len(info.rows) * info.mini_batch_size / t_train if t_train else None,
               "test_seconds": evaluation["seconds"],
               "inference_images_per_second": n / evaluation["seconds"] if evaluation["seconds"] and n else None}
     write_run(where, run_record(cfg, dev, data, model, info, timing, class_weights), model, data, info, evaluation)

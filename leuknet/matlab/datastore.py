@@ -145,10 +145,10 @@ class Categorical:
         new = [n for n in dict.fromkeys(names) if n not in undefined and n not in self.categories]
         index = {c: k for k, c in enumerate(self.categories + new)}
         codes = np.array([-1 if n in undefined else index[n] for n in names], np.int32)
-        target = np.size(self.codes[i])
-        if codes.size not in (1, target):
-            raise DataError(f"categorical assignment: {target} elements and {codes.size} values")
-        self.codes[i] = codes[0] if codes.size == 1 else codes.reshape(np.shape(self.codes[i]))
+        target = np.shape(self.codes[i])
+        if codes.size not in (1, int(np.prod(target))):
+            raise DataError(f"categorical assignment: {int(np.prod(target))} elements and {codes.size} values")
+        self.codes[i] = codes[0] if codes.size == 1 else codes.reshape(target)
         self.categories = self.categories + new  # a new list: other arrays may share the old one
 
     def __iter__(self):

@@ -229,7 +229,6 @@ def perfcurve(labels, scores, posclass, *args, nargout=None, **kwargs):
         x = np.sort(x)
         return np.concatenate([[0.0], (len(x) - np.searchsorted(x, thresholds, side="left")).astype(np.float64)])
 
-
     def counts(mask_neg):
         tp, fp = at_least(s[is_pos]), at_least(s[mask_neg])
         return tp, float(is_pos.sum()) - tp, fp, float(mask_neg.sum()) - fp
@@ -247,8 +246,8 @@ def perfcurve(labels, scores, posclass, *args, nargout=None, **kwargs):
     auc = float(np.sum(np.diff(xa) * (ya[1:] + ya[:-1]) / 2)) if len(xa) > 1 else math.nan
     opt = np.array([math.nan, math.nan])
     if (xcrit, ycrit) == ("fpr", "tpr"):
-        slope = float((~is_pos).sum()) / float(is_pos.sum())
-        opt = np.array([X[int(np.argmax(Y - slope * X))], Y[int(np.argmax(Y - slope * X))]])
+        best = int(np.argmax(Y - float((~is_pos).sum()) / float(is_pos.sum()) * X))
+        opt = np.array([X[best], Y[best]])
     names = [str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in negs]
     return outputs(fn, (X, Y, T, auc, opt, suby, names), nargout)
 
@@ -316,14 +315,11 @@ def _check_prop(name, value):
 
 
 def _new_figure(figsize):
-    """A Figure for a chart: a pyplot figure where the caller already uses pyplot with an interactive backend
-    (the caller's pyplot displays it), else an off-screen Agg figure outside pyplot's registry (never leaks)."""
+    """A new Figure for a chart: pyplot's (the current figure, as MATLAB's charts make theirs) where the caller
+    uses pyplot, else an off-screen Agg figure outside pyplot's registry (never leaks)."""
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template"):
-            return plt.figure(figsize=figsize)
+        return plt.figure(figsize=figsize)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -439,8 +435,7 @@ class ConfusionMatrixChart:
             fig.clear()
             gs = fig.add_gridspec(**shape, left=0.2, right=0.97, bottom=0.16, top=0.9)
         else:  # the place of the axes it replaced (a subplot); the figure's other axes stay
-            for a in self._axes:
-                a.remove()
+            self._remove_axes()
             gs = self._spec.subgridspec(**shape)
         ax = fig.add_subplot(gs[0, 0])
         ax._leuknet_chart = self  # a chart made where this one is replaces all of it (_current_place)
@@ -470,6 +465,10 @@ class ConfusionMatrixChart:
             self._axes.append(fig.add_subplot(gs[1, 0]))
             self._summary(self._axes[-1], diag, c.sum(axis=0), p["ColumnSummary"], vertical=False)
         fig.sca(ax)  # xlabel / ylabel / title after confusionchart act on the chart, as in MATLAB
+
+    def _remove_axes(self):  # (the list is replaced when the chart draws again)
+        for a in self._axes:
+            a.remove()
 
     @staticmethod
     def _frame(ax, nx, ny):
@@ -564,23 +563,20 @@ def confusionchart(*args, **kwargs):
 def _current_place():
     """Where MATLAB puts a chart made without a parent: the current figure (pyplot's, where the script uses
     pyplot), in the place of its current axes (``subplot(2, 2, 1); confusionchart(...)``, which the chart
-    replaces) or over the whole figure where it has none (``figure(2); confusionchart(...)``); a new pyplot figure
-    where none is open; (None, None) where pyplot is not in use (the chart makes a figure of its own)."""
+    replaces) or over the whole figure where it has none (``figure(2); confusionchart(...)``); (None, None) for a
+    new figure (:func:`_new_figure`): none is open, the current one is trainNetwork's Training Progress window, or
+    pyplot is not in use."""
     plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None:
+    if plt is None or not plt.get_fignums() or plt.gcf().get_label() == "Training Progress":
         return None, None
-    if not plt.get_fignums() or plt.gcf().get_label() == "Training Progress":  # never trainNetwork's window
-        return plt.figure(), None
     fig = plt.gcf()
     if not fig.axes:
         return fig, None
     ax = fig.gca()
     chart = getattr(ax, "_leuknet_chart", None)
     if chart is not None and chart.figure is fig:  # the current axes are a chart's: the new one replaces it all
-        if chart._spec is None:
-            return fig, None
-        for a in chart._axes:
-            a.remove()
+        if chart._spec is not None:
+            chart._remove_axes()
         return fig, chart._spec
     spec = ax.get_subplotspec()
     if spec is None:  # axes placed by position (axes('Position', ...)): a grid cell over that rectangle
@@ -614,14 +610,10 @@ def plotconfusion(targets, outputs_, name=""):
         raise ConfigError(f"{fn}: name must be text, received {name!r}")
     m, order = confusionmat(t, o, nargout=2)
     classes = [v.item() if hasattr(v, "item") else v for v in order]
-    title = f"{name} Confusion Matrix".strip()
-    plt = sys.modules.get("matplotlib.pyplot")  # a figure of its own, as MATLAB's plotconfusion opens
-    k = len(classes) + 2
-    fig = plt.figure(figsize=(0.75 * k + 2.6, 0.6 * k + 2.4)) if plt is not None else _new_figure(
-        (0.75 * k + 2.6, 0.6 * k + 2.4))
-    chart = confusionchart(fig, np.asarray(m).T, classes, XLabel="Target Class", YLabel="Output Class",
-                           Title=title, RowSummary="row-normalized", ColumnSummary="column-normalized")
-    return chart.figure
+    props = {"XLabel": "Target Class", "YLabel": "Output Class", "Title": f"{name} Confusion Matrix".strip(),
+             "RowSummary": "row-normalized", "ColumnSummary": "column-normalized"}
+    # a figure of its own (figure=None: _new_figure), as MATLAB's plotconfusion opens one
+    return ConfusionMatrixChart(np.asarray(m).T, classes, props).figure
 
 
 def sortClasses(cm, order):

@@ -652,10 +652,14 @@ def _input_of(model):
     return tuple(int(v) for v in model.input.shape[1:]), (layer.colorspace if layer else "rgb")
 
 
-def predict(net, X, *args, _fn="predict", **kwargs):
+def predict(net, X, *args, **kwargs):
     """``scores = predict(net, X, 'MiniBatchSize', 128)``: class scores, N x classes (float32). ``X``: one
     H x W x C image, an array (N x H x W x C or H x W x C x N) or a datastore."""
-    fn = _fn
+    return _scores("predict", net, X, args, kwargs)
+
+
+def _scores(fn, net, X, args, kwargs):
+    """predict's work, its messages naming ``fn`` (predict or classify)."""
     o = options_only(fn, args, kwargs, {"MiniBatchSize": 128, "ExecutionEnvironment": "auto",
                                         "Acceleration": "auto"})
     choice(fn, "ExecutionEnvironment", o["ExecutionEnvironment"], ("auto", "cpu", "gpu"))
@@ -669,7 +673,7 @@ def predict(net, X, *args, _fn="predict", **kwargs):
 
 def classify(net, X, *args, nargout=None, **kwargs):
     """``YPred = classify(net, X)`` (categorical labels); ``YPred, scores = classify(net, X, nargout=2)``."""
-    scores = predict(net, X, *args, _fn="classify", **kwargs)  # its messages name classify
+    scores = _scores("classify", net, X, args, kwargs)
     classes = _classes(_keras_model("classify", net))
     labels = Categorical(categories=classes, codes=scores.argmax(1).astype(np.int32))
     return outputs("classify", (labels, scores), nargout)

@@ -142,16 +142,13 @@ def size(x, dim=None):
 
 def double(x):
     """MATLAB's ``double(x)``: a float64 array of ``x``'s values (an 8-bit image keeps 0-255, as MATLAB's does; use
-    ``im2double`` to scale); of a categorical, the category numbers (1-based, NaN where undefined)."""
-    if hasattr(x, "numbers") and hasattr(x, "categories"):
-        return x.numbers(np.float64)
+    ``im2double`` to scale); of a categorical, the category numbers (1-based, NaN where undefined: its
+    ``__array__`` gives them for a numeric dtype)."""
     return np.asarray(x, np.float64)
 
 
 def single(x):
     """MATLAB's ``single(x)``: as :func:`double`, in float32."""
-    if hasattr(x, "numbers") and hasattr(x, "categories"):
-        return x.numbers(np.float32)
     return np.asarray(x, np.float32)
 
 

@@ -150,11 +150,8 @@ class TrainingOptions:
         solver = {"sgdm": "SGDM", "adam": "ADAM", "rmsprop": "RMSProp"}[self.SolverName]
         first = {"sgdm": ["Momentum"], "adam": ["GradientDecayFactor", "SquaredGradientDecayFactor", "Epsilon"],
                  "rmsprop": ["SquaredGradientDecayFactor", "Epsilon"]}[self.SolverName]
-        def shown_(keys):
-            return [(k, _matlab_value(getattr(self, k))) for k in keys]
-
-        shown = (shown_(first + _DISPLAYED[:17]) + [("WorkerLoad", "[]")] + shown_(_DISPLAYED[17:19])
-                 + list(_SEQUENCE_DEFAULTS) + shown_(_DISPLAYED[19:]))
+        shown = [(k, _REFUSED_SHOWN[k] if k in _REFUSED_SHOWN else _matlab_value(getattr(self, k)))
+                 for k in first + _DISPLAYED]
         if not self.ValidateAtFirstIteration:  # leuknet's additions, where set
             shown.append(("ValidateAtFirstIteration", "0"))
         if self.FinalLearnRate is not None:
@@ -176,10 +173,12 @@ class TrainingOptions:
 _DISPLAYED = ["InitialLearnRate", "LearnRateSchedule", "LearnRateDropFactor", "LearnRateDropPeriod",
               "L2Regularization", "GradientThresholdMethod", "GradientThreshold", "MaxEpochs", "MiniBatchSize",
               "Verbose", "VerboseFrequency", "ValidationData", "ValidationFrequency", "ValidationPatience", "Shuffle",
-              "CheckpointPath", "ExecutionEnvironment", "OutputFcn", "Plots", "DispatchInBackground",
-              "ResetInputNormalization", "BatchNormalizationStatistics", "OutputNetwork"]
-_SEQUENCE_DEFAULTS = (("SequenceLength", "'longest'"), ("SequencePaddingValue", "0"),
-                      ("SequencePaddingDirection", "'right'"))
+              "CheckpointPath", "ExecutionEnvironment", "WorkerLoad", "OutputFcn", "Plots", "SequenceLength",
+              "SequencePaddingValue", "SequencePaddingDirection", "DispatchInBackground", "ResetInputNormalization",
+              "BatchNormalizationStatistics", "OutputNetwork"]
+# the options leuknet refuses (leuknet/matlab/options.py), shown with MATLAB's defaults
+_REFUSED_SHOWN = {"WorkerLoad": "[]", "SequenceLength": "'longest'", "SequencePaddingValue": "0",
+                  "SequencePaddingDirection": "'right'"}
 
 
 def _matlab_value(v) -> str:
