@@ -459,7 +459,9 @@ class ImageData:
     reproducibly for a given seed. An augmenter with ``random_matrix(rng, source_hw)`` (an affine one, such as
     ``imageDataAugmenter``) is applied as MATLAB orders it, in the source image's pixels: images cached at ``size``
     get the transform conjugated by the resize (``source_sizes``, each image's size at scan time, gives the
-    factor: exact in continuous coordinates); streamed files are warped at their own size, then resized.
+    factor: exact in continuous coordinates); streamed files are warped at their own size, then resized. An
+    augmenter with ``read_index(i, rng)`` (and ``subset(indices)``) replaces stored image i at every read by what
+    it returns at ``size`` (MATLAB's transformed datastore: the user's function runs on each read).
 
     ``output_mode``: MATLAB's OutputSizeMode: 'resize' (images resized to ``size``), 'centercrop' or 'randcrop'
     (the stored images are the sources, and a window of ``size`` is cut at each read, after the augmentation).
@@ -509,6 +511,8 @@ class ImageData:
         if resized:
             if aug is None:
                 return img
+            if hasattr(aug, "read_index"):  # the observation read afresh (MATLAB's transformed datastore)
+                return aug.read_index(i, rng)
             src = self._source_hw(i, img.shape[:2])
             scale = (img.shape[0] / src[0], img.shape[1] / src[1])
             return aug.apply(img, rng, scale=scale)
@@ -527,7 +531,7 @@ class ImageData:
     def _post(self, img, rng):
         """A non-affine augmenter (applied at the network's size, after any crop or resize)."""
         aug = self.augmenter
-        if aug is None or hasattr(aug, "random_matrix"):
+        if aug is None or hasattr(aug, "random_matrix") or hasattr(aug, "read_index"):
             return img
         return aug.apply(np.ascontiguousarray(img), rng, scale=(1.0, 1.0))
 
@@ -587,7 +591,8 @@ class ImageData:
         return one
 
     def _has_post(self) -> bool:
-        return self.augmenter is not None and not hasattr(self.augmenter, "random_matrix")
+        aug = self.augmenter
+        return aug is not None and not hasattr(aug, "random_matrix") and not hasattr(aug, "read_index")
 
     def _memory_reader(self, order, batch_size, pass_no):
         import tensorflow as tf
@@ -761,7 +766,9 @@ class ImageData:
         return replace(self, labels=self.labels[indices], images=pick(self.images),
                        paths=None if self.paths is None else [self.paths[i] for i in indices],
                        transforms=pick(self.transforms), aug_seeds=pick(self.aug_seeds),
-                       source_sizes=pick(self.source_sizes))
+                       source_sizes=pick(self.source_sizes),
+                       augmenter=self.augmenter.subset(indices) if hasattr(self.augmenter, "read_index")
+                       else self.augmenter)
 
     def balanced_by_augmentation(self, per_class, seed=0) -> "ImageData":
         """Every class brought to ``per_class`` samples: originals, then randomly augmented copies

@@ -37,7 +37,8 @@ from leuknet.spec.randstream import stream_for
 
 __all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
            "countEachLabel",
-           "splitEachLabel", "readimage", "readall", "shuffle", "subset", "numel", "Table"]
+           "splitEachLabel", "readimage", "read", "hasdata", "reset", "preview", "readall", "shuffle", "subset",
+           "numel", "Table"]
 
 # imformats' readable formats (MATLAB R2021a): bmp, cur, fts/fits, gif, hdf, ico, j2c/j2k/jp2, jpf/jpx, jpg/jpeg,
 # pbm, pcx, pgm, png, pnm, ppm, ras, tif/tiff, xwd. Those OpenCV decodes are the default here.
@@ -352,6 +353,20 @@ class Table:
 # ------------------------------------------------------------------------------------------------------------
 # imageDatastore
 
+class ReadInfo(dict):
+    """The info of a read (``Filename``, ``FileSize``, ``Label``): keys, and fields as MATLAB's struct
+    (``info.Label`` ports as written)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the read's info has no field {name!r}; fields: {', '.join(self)}") from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
 def _expand_location(fn, location, include_subfolders, extensions):
     locs = [location] if isinstance(location, (str, os.PathLike)) else list(location)
     if not locs:
@@ -483,7 +498,7 @@ class ImageDatastore:
             raise ConfigError(f"readimage: index must be an integer from 0 to {n - 1}, received {i!r}")
         f = self._files[int(i)]
         img = self.ReadFcn(f) if self.ReadFcn is not None else _imread(f)
-        info = {"Filename": f, "FileSize": os.path.getsize(f)}
+        info = ReadInfo(Filename=f, FileSize=os.path.getsize(f))
         if self.has_labels:
             info["Label"] = self.Labels[int(i)]
         return outputs("readimage", (img, info), nargout)
@@ -602,8 +617,6 @@ def _imread(path):
 
 def _fit_image(fn, img, size, what):
     """One image from a ReadFcn as H x W x C uint8 at ``size`` (resized when it differs, as ``image_data``)."""
-    from leuknet.data.pipeline import to_rgb_uint8  # noqa: F401  (same decoding rules)
-
     a = np.asarray(img)
     if a.ndim == 2:
         a = a[..., None]
@@ -768,21 +781,46 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
     return out
 
 
+def _any_datastore(fn, ds):
+    """An image datastore, or another datastore with the method ``fn`` (transformed, augmented)."""
+    if isinstance(ds, ImageDatastore) or (callable(getattr(ds, fn, None)) and hasattr(ds, "image_data")):
+        return ds
+    return _datastore(fn, ds)
+
+
 def readimage(imds, i, nargout=None):
     """``I = readimage(imds, i)`` with a 0-based ``i``."""
-    return _datastore("readimage", imds).readimage(i, nargout=nargout)
+    return _any_datastore("readimage", imds).readimage(i, nargout=nargout)
+
+
+def read(ds, nargout=None):
+    """``data = read(ds)``: the next observation (``[data, info]`` with ``nargout=2``)."""
+    r = _any_datastore("read", ds).read
+    return r() if nargout is None else r(nargout=nargout)
+
+
+def hasdata(ds):
+    return _any_datastore("hasdata", ds).hasdata()
+
+
+def reset(ds):
+    _any_datastore("reset", ds).reset()
+
+
+def preview(ds):
+    return _any_datastore("preview", ds).preview()
 
 
 def readall(imds):
-    return _datastore("readall", imds).readall()
+    return _any_datastore("readall", imds).readall()
 
 
 def shuffle(imds, Seed=None):
-    return _datastore("shuffle", imds).shuffle(Seed)
+    return _any_datastore("shuffle", imds).shuffle(Seed)
 
 
 def subset(imds, indices):
-    return _datastore("subset", imds).subset(indices)
+    return _any_datastore("subset", imds).subset(indices)
 
 
 def numel(x):

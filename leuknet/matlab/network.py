@@ -295,7 +295,7 @@ def image_data(fn, X, Y, input_size, classes=None, colorspace="rgb"):
     if isinstance(X, ImageDatastore):
         return X.image_data(tuple(input_size), classes=classes, colorspace=colorspace, fn=fn)
     if hasattr(X, "image_data"):
-        return X.image_data(tuple(input_size), classes=classes, colorspace=colorspace)
+        return X.image_data(tuple(input_size), classes=classes, colorspace=colorspace, fn=fn)
     if isinstance(X, Dataset):
         y = as_categorical(fn, [s.label for s in X.samples], classes or X.classes)
         data, _ = load_image_data([s.path for s in X.samples], y.codes, tuple(input_size)[:2], colorspace,

@@ -34,6 +34,8 @@ def _classes(obj) -> set:
     """MATLAB's class of ``obj`` and its MATLAB superclasses (the names ``isa`` accepts)."""
     from leuknet.matlab.augmentation import AugmentedImageDatastore, ImageDataAugmenter
     from leuknet.matlab.datastore import Categorical, ImageDatastore, Table
+    from leuknet.matlab.geometry import AffineTransform2D, ImageReference2D
+    from leuknet.matlab.transformed import TransformedDatastore
     from leuknet.matlab.network import DAGNetwork, SeriesNetwork
 
     if isinstance(obj, Layer):
@@ -42,8 +44,13 @@ def _classes(obj) -> set:
         return {"nnet.cnn.layer.Layer"}
     named = ((LayerGraph, "nnet.cnn.LayerGraph"), (SeriesNetwork, "SeriesNetwork"), (DAGNetwork, "DAGNetwork"),
              (ImageDatastore, "matlab.io.datastore.ImageDatastore"),
+             (TransformedDatastore, "matlab.io.datastore.TransformedDatastore"),
              (AugmentedImageDatastore, "augmentedImageDatastore"), (ImageDataAugmenter, "imageDataAugmenter"),
              (Categorical, "categorical"), (Table, "table"))
+    if isinstance(obj, AffineTransform2D):  # R2021a's randomAffine2d gives an affine2d, R2022b's an affinetform2d
+        return {"affine2d", "affinetform2d"}
+    if isinstance(obj, ImageReference2D):
+        return {"imref2d"}
     for cls, name in named:
         if isinstance(obj, cls):
             return {name}

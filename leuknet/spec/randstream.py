@@ -12,6 +12,7 @@ stream of its own instead and leaves the global one as it was.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -82,6 +83,18 @@ def rng(*args):
 def generator() -> np.random.Generator:
     """The global stream itself (``augment`` draws its transforms from it)."""
     return _state["generator"]
+
+
+@contextlib.contextmanager
+def global_stream(g: np.random.Generator):
+    """The global stream replaced by ``g`` for the duration (one read of a transformed datastore whose function
+    draws from it, made reproducible however reads are scheduled; the caller serialises such reads)."""
+    before = _state["generator"]
+    _state["generator"] = g
+    try:
+        yield g
+    finally:
+        _state["generator"] = before
 
 
 def draw_seed() -> int:

@@ -1,0 +1,248 @@
+"""MATLAB's ``transform`` of a datastore: ``dsnew = transform(ds, @fcn)`` and ``transform(ds, @fcn,
+'IncludeInfo', true)``, as training scripts use it for preprocessing and for augmentation written by hand.
+
+    def augment_and_label(data, info):
+        tform = randomAffine2d("Rotation", [-10, 10])
+        data = imwarp(data, tform, "OutputView", affineOutputView(size(data), tform))
+        return [data, info["Label"]], info
+    dsTrain = transform(imdsTrain, augment_and_label, "IncludeInfo", True)
+    net = trainNetwork(dsTrain, layers, options)
+
+Sources (MathWorks):
+- transform: https://www.mathworks.com/help//releases/R2021a/matlab/ref/matlab.io.datastore.transform.html
+  (``fcn`` before or after the datastore; with ``'IncludeInfo'`` the function takes ``(data, info)`` and returns
+  ``[dataOut, infoOut]``, here a tuple); TransformedDatastore:
+  https://mathworks.com/help/matlab/ref/matlab.io.datastore.transformeddatastore.html (``read`` applies the
+  functions, in order, to each read of the underlying datastore; ``preview``, ``readall``, ``hasdata``,
+  ``reset``, ``shuffle``, ``partition``; transforming it again appends a function).
+- Datastores for deep learning: https://www.mathworks.com/help/deeplearning/ug/datastores-for-deep-learning.html.
+  A datastore other than an image datastore trains only when its read returns a two-column cell, the image and
+  its categorical label: ``transform(imds, @f)`` loses the labels unless ``f`` returns ``{image, label}``
+  (MathWorks' augmentation examples take the label from ``info.Label``). Otherwise trainNetwork stops with
+  "the datastore read function must return a cell array with 2 columns, but it returns a cell array with 1
+  column"; leuknet says the same, with the fix.
+
+As in MATLAB, the function runs at every read: in training each epoch reads every image afresh, so a random
+transform gives new images every epoch. Those reads draw from MATLAB's global stream (``randomAffine2d``,
+``randperm`` ...) replaced, for each read, by a stream seeded from the run's seed and the read's position, so
+a run is reproducible however the pipeline schedules its reads (one read at a time).
+
+A transformed datastore reads its own copy of the datastore, from the start. Where leuknet differs: a read
+returns one observation (MATLAB's ``ReadSize`` 1, the image datastore's default);
+the label of each image is taken from its first read (MATLAB's function could in principle change it between
+epochs); an image of another size than the input layer's is resized (bilinear, antialiased; said once), where
+MATLAB stops. ``transform`` of several datastores at once, and ``combine``, are not provided.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import numpy as np
+
+from leuknet.errors import ConfigError, DataError
+from leuknet.matlab.conventions import boolean, note, outputs, parse
+from leuknet.spec.randstream import draw_seed, global_stream
+
+__all__ = ["transform", "TransformedDatastore"]
+
+_READS = threading.RLock()  # one transformed read at a time: the global stream is swapped for each
+
+
+class TransformedDatastore:
+    """A datastore whose reads go through ``Transforms`` (functions, in order); ``UnderlyingDatastores`` holds the
+    datastore read, ``IncludeInfo`` whether each function takes and returns the read's info."""
+
+    def __init__(self, underlying, transforms, include_info):
+        self.UnderlyingDatastores = [_own_copy(underlying)]
+        self.Transforms = list(transforms)
+        self.IncludeInfo = [bool(v) for v in include_info]
+
+    @property
+    def _ds(self):
+        return self.UnderlyingDatastores[0]
+
+    def __len__(self):
+        return len(self._ds)
+
+    @property
+    def NumObservations(self):
+        return len(self)
+
+    def _apply(self, data, info):
+        for fcn, with_info in zip(self.Transforms, self.IncludeInfo):
+            if with_info:
+                out = fcn(data, info)
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise DataError(f"transform: a function with 'IncludeInfo' true must return (dataOut, infoOut), "
+                                    f"received {type(out).__name__}")
+                data, info = out
+            else:
+                data = fcn(data)
+        return data, info
+
+    def _observation(self, i, nargout=None):
+        data, info = self._ds.readimage(int(i), nargout=2)
+        return outputs("read", self._apply(data, info), nargout)
+
+    # -- MATLAB's methods --------------------------------------------------------------------------------------
+    def hasdata(self):
+        return self._ds.hasdata()
+
+    def read(self, nargout=None):
+        """The next observation through the functions (``[data, info] = read(ds)`` with ``nargout=2``)."""
+        data, info = self._ds.read(nargout=2)
+        return outputs("read", self._apply(data, info), nargout)
+
+    def reset(self):
+        self._ds.reset()
+
+    def preview(self):
+        return self._observation(0)
+
+    def readall(self):
+        """Every observation through the functions, in order (a list; MATLAB's N x 1 or N x 2 cell)."""
+        return [self._observation(i) for i in range(len(self))]
+
+    def readimage(self, i, nargout=None):
+        return self._observation(i, nargout)
+
+    def transform(self, fcn, *args, **kwargs):
+        return transform(self, fcn, *args, **kwargs)
+
+    def shuffle(self, Seed=None):
+        return TransformedDatastore(self._ds.shuffle(Seed=Seed), self.Transforms, self.IncludeInfo)
+
+    def subset(self, indices):
+        return TransformedDatastore(self._ds.subset(indices), self.Transforms, self.IncludeInfo)
+
+    def partition(self, n, index):
+        return TransformedDatastore(self._ds.partition(n, index), self.Transforms, self.IncludeInfo)
+
+    def __repr__(self):
+        names = ", ".join(f"@{getattr(f, '__name__', 'fcn')}" for f in self.Transforms)
+        return (f"  TransformedDatastore with properties:\n\n    UnderlyingDatastores: {{{type(self._ds).__name__}}}\n"
+                f"              Transforms: {{{names}}}\n             IncludeInfo: {{{self.IncludeInfo}}}\n")
+
+    # -- to the training pipeline ------------------------------------------------------------------------------
+    def image_data(self, input_size, classes=None, colorspace="rgb", fn="trainNetwork"):
+        """``(ImageData, classes)``: every observation read once (the images fitted to the input layer and the
+        labels, for training; the image alone or the first column for prediction), then read afresh through the
+        functions at every read of the pipeline."""
+        from leuknet.data.pipeline import ImageData
+        from leuknet.matlab.datastore import as_categorical
+
+        if not len(self):
+            raise DataError(f"{fn}: the datastore has no observations")
+        h, w, c = (tuple(int(v) for v in input_size) + (3,))[:3]
+        training = fn == "trainNetwork"  # training and validation data need labels; prediction does not
+        seed = int(np.random.randint(0, 2**31 - 1)) if fn == "trainNetwork" else draw_seed()
+        images, labels = [], []
+        for i in range(len(self)):
+            with _READS, global_stream(_read_stream(seed, -1, i)):
+                img, label = _split(fn, self._observation(i), need_label=training)
+            images.append(_fit(fn, img, (h, w, c), i))
+            labels.append(label)
+        if training:
+            y = as_categorical(fn, labels, classes)
+            codes, cats = y.codes, y.categories
+        else:
+            codes, cats = np.zeros(len(self), np.int32), classes
+        data = ImageData(codes, (h, w), colorspace, images=np.stack(images), channels=c)
+        data.augmenter = _Reads(self, (h, w, c), fn, np.arange(len(self)), seed)
+        data.augment_seed = seed
+        return data, (list(cats) if cats is not None else None)
+
+
+def _read_stream(seed, pass_no, k):
+    return np.random.default_rng([int(seed) & 0x7FFFFFFF, int(pass_no) + 1, int(k), 7])
+
+
+def _split(fn, out, need_label):
+    """A read as (image, label): a pair [image, label] (MATLAB's 1 x 2 cell), or an image alone (no label)."""
+    if isinstance(out, (list, tuple)) and len(out) == 2 and np.ndim(out[0]) >= 2:
+        return np.asarray(out[0]), out[1]
+    if isinstance(out, (list, tuple)) and len(out) == 1:
+        out = out[0]
+    if need_label:
+        raise DataError(f"{fn}: for a network with 1 input and 1 output, the datastore read function must return "
+                        "a cell array with 2 columns (the image and its label), but it returns 1 column: return "
+                        "[image, info['Label']] from a function transformed with 'IncludeInfo', True")
+    return np.asarray(out), None
+
+
+def _fit(fn, img, size, i):
+    """One transformed image as H x W x C uint8 at the input layer's ``size`` (MATLAB's im2uint8 scaling)."""
+    from leuknet.data.pipeline import resize_uint8_np
+    from leuknet.matlab.images import im2uint8
+
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.dtype.kind not in "biuf":
+        raise DataError(f"{fn}: the transform returned {a.dtype} of shape {a.shape} for observation {i}; expected "
+                        "an image (H x W or H x W x C)")
+    if a.dtype != np.uint8:
+        a = np.asarray(im2uint8(a))
+    h, w, c = size
+    if a.shape[2] == 1 and c == 3:
+        a = np.repeat(a, 3, axis=2)
+    if a.shape[2] != c:
+        raise DataError(f"{fn}: the transform returned {a.shape[2]} channels for observation {i}; the input layer "
+                        f"takes {c}")
+    if a.shape[:2] != (h, w):
+        note(f"leuknet resizes the images of a transformed datastore to the input layer's size (bilinear, "
+             f"antialiased); MATLAB's {fn} requires the transform to return images of that size")
+        a = resize_uint8_np(a, (h, w)).reshape(h, w, c)
+    return np.ascontiguousarray(a)
+
+
+class _Reads:
+    """The pipeline's reader of a transformed datastore: stored image ``i`` replaced at each read by observation
+    ``index[i]`` read afresh through the functions (see :class:`leuknet.data.pipeline.ImageData`)."""
+
+    def __init__(self, ds, size, fn, index, seed):
+        self.ds, self.size, self.fn, self.index, self.seed = ds, size, fn, np.asarray(index, np.int64), seed
+
+    def read_index(self, i, rng):
+        j = int(self.index[int(i)])
+        with _READS, global_stream(np.random.default_rng(rng.integers(0, 2**63 - 1))):
+            img, _ = _split(self.fn, self.ds._observation(j), need_label=False)
+        return _fit(self.fn, img, self.size, j)
+
+    def subset(self, indices):
+        return _Reads(self.ds, self.size, self.fn, self.index[np.asarray(indices, np.int64)], self.seed)
+
+
+def transform(*args, **kwargs):
+    """``transform(ds, fcn)``, ``transform(fcn, ds)``, ``transform(ds, fcn, 'IncludeInfo', True)``: a
+    TransformedDatastore reading ``ds`` through ``fcn`` (see the module's docstring)."""
+    fn = "transform"
+    stores = [a for a in args if _is_datastore(a)]
+    fcns = [a for a in args if callable(a) and not _is_datastore(a)]
+    rest = [a for a in args if not _is_datastore(a) and not callable(a)]
+    if len(stores) != 1 or len(fcns) != 1:
+        raise ConfigError(f"{fn}: expected one datastore and one function (transform(ds, @fcn)), received "
+                          f"{len(stores)} datastore(s) and {len(fcns)} function(s); transform of several "
+                          "datastores is not provided")
+    _, _, o = parse(fn, rest, kwargs, {"IncludeInfo": False}, max_positional=0)
+    include = boolean(fn, "IncludeInfo", o["IncludeInfo"])
+    ds = stores[0]
+    if isinstance(ds, TransformedDatastore):
+        return TransformedDatastore(ds._ds, ds.Transforms + fcns, ds.IncludeInfo + [include])
+    return TransformedDatastore(ds, fcns, [include])
+
+
+def _own_copy(ds):
+    """The datastore read from the start by a new transformed datastore, apart from the one given (whose reads
+    go on where they were)."""
+    ds = copy.copy(ds)
+    ds.reset()
+    return ds
+
+
+def _is_datastore(x):
+    from leuknet.matlab.datastore import ImageDatastore
+
+    return isinstance(x, (ImageDatastore, TransformedDatastore))
