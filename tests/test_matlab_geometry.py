@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from leuknet.errors import ConfigError
 from leuknet.matlab import (affine2d, affineOutputView, affinetform2d, flip, fliplr, flipud, imref2d, imrotate,
-                            imwarp, randomAffine2d, rng, trainNetwork)
+                            imwarp, rand, randomAffine2d, rng, trainNetwork)
 
 
 def image(h=9, w=13, c=3, seed=0, dtype=np.float64):
@@ -73,9 +73,11 @@ def test_row_vector_convention_of_affine2d():
     t = affine2d([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     x, y = t.transformPointsForward(5, 10)
     assert (x, y) == pytest.approx((5 * c + 10 * s, -5 * s + 10 * c))
-    np.testing.assert_allclose(t.transformPointsInverse(t.transformPointsForward(np.array([[5.0, 10.0]]))),
-                               [[5.0, 10.0]])
-    np.testing.assert_allclose(affinetform2d(t).A, t.A)
+    np.testing.assert_allclose(t.transformPointsInverse(np.array([[5 * c + 10 * s, -5 * s + 10 * c]])), [[5, 10]])
+    # affinetform2d (R2022b): column vectors, [x; y; 1] = A * [u; v; 1]
+    a = affinetform2d([[2, 0.5, 3], [0, 1, -1], [0, 0, 1]])
+    assert a.transformPointsForward(1, 2) == pytest.approx((2 + 1 + 3, 2 - 1))
+    np.testing.assert_array_equal(a.T, [[2, 0, 0], [0.5, 1, 0], [3, -1, 1]])
 
 
 def test_imref2d_defaults_and_the_published_pixel_extent():
@@ -159,11 +161,45 @@ def test_random_warp_matches_scipy_bilinear_with_fill_outside(seed):
 
 def test_nearest_and_grey_images():
     img = image(9, 9, c=1)[:, :, 0]
-    t = randomAffine2d(Rotation=[17, 17])
+    t = randomAffine2d(Rotation=[17, 17], Scale=[1.1, 1.1])
     out = imwarp(img, t, "nearest", "OutputView", affineOutputView(img.shape, t))
     assert out.shape == (9, 9)
-    assert set(np.unique(out)) <= set(np.unique(img)) | {0.0}
-    assert out[4, 4] == img[4, 4]  # the centre stays
+    h, w = img.shape
+    c = np.array([(w + 1) / 2, (h + 1) / 2])
+    j, i = np.meshgrid(np.arange(1, w + 1), np.arange(1, h + 1))
+    src = np.linalg.inv(t.A[:2, :2]) @ (np.stack([j.ravel(), i.ravel()]) - c[:, None]) + c[:, None]
+    ref = ndimage.map_coordinates(img, [src[1] - 1, src[0] - 1], order=0, mode="constant", cval=0.0).reshape(h, w)
+    np.testing.assert_array_equal(out, ref)
+
+
+def rotate_reference(img, angle, method, loose):
+    """imrotate by hand: about the centre, counterclockwise on screen, the image padded with zeros (MathWorks'
+    imrotate warps with SmoothEdges on); loose: the output grid of the rotated bounding box, rounded up."""
+    h, w = img.shape
+    a = math.radians(angle)
+    rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])  # column form, y down
+    oh, ow = (math.ceil(w * abs(math.sin(a)) + h * abs(math.cos(a))),
+              math.ceil(w * abs(math.cos(a)) + h * abs(math.sin(a)))) if loose else (h, w)
+    ci, co = np.array([(w + 1) / 2, (h + 1) / 2]), np.array([(ow + 1) / 2, (oh + 1) / 2])
+    j, i = np.meshgrid(np.arange(1, ow + 1), np.arange(1, oh + 1))
+    src = np.linalg.inv(rot) @ (np.stack([j.ravel(), i.ravel()]) - co[:, None]) + ci[:, None]
+    padded = np.pad(img.astype(np.float64), 3)
+    if method == "bilinear":
+        out = ndimage.map_coordinates(padded, [src[1] + 2, src[0] + 2], order=1, mode="constant", cval=0.0)
+    else:  # the nearest pixel centre, a tie rounded up (MATLAB's round of positive coordinates)
+        r, q = np.floor(src[1] + 2 + 0.5).astype(int), np.floor(src[0] + 2 + 0.5).astype(int)
+        ok = (r >= 0) & (r < h + 6) & (q >= 0) & (q < w + 6)
+        out = np.where(ok, padded[r.clip(0, h + 5), q.clip(0, w + 5)], 0.0)
+    return out.reshape(oh, ow)
+
+
+@pytest.mark.parametrize("method", ["nearest", "bilinear"])
+@pytest.mark.parametrize("bbox", ["loose", "crop"])
+def test_imrotate_pixels_match_a_rotation_about_the_centre(method, bbox):
+    img = image(12, 17, c=1, seed=4)[:, :, 0]
+    for angle in (37, -113):  # angles whose sampling points fall on no half-pixel tie
+        out = imrotate(img, angle, method, bbox)
+        np.testing.assert_allclose(out, rotate_reference(img, angle, method, bbox == "loose"), rtol=0, atol=1e-9)
 
 
 def test_default_view_holds_the_whole_image_and_imrotate_loose_size():
@@ -178,6 +214,34 @@ def test_default_view_holds_the_whole_image_and_imrotate_loose_size():
     assert imrotate(img, -30, "crop")[50, 100] == img[50, 100]  # about the centre (pixel centre (100.5, 50.5))
 
 
+def test_spatial_referencing_output_views_and_classes():
+    img = image(9, 13)
+    # an input in world units of 2 per pixel: the identity keeps the image, on the same grid
+    ra = imref2d(img.shape, 2, 2)
+    out, rout = imwarp(img, ra, affine2d(), nargout=2)
+    np.testing.assert_allclose(out, img, atol=1e-12)
+    assert rout.PixelExtentInWorldX == 2 and rout.XWorldLimits.tolist() == [1.0, 27.0]
+    with pytest.raises(ConfigError, match="ImageSize"):
+        imwarp(img, imref2d([8, 10]), affine2d())
+    # an output view smaller than the image: the pixels it covers
+    np.testing.assert_allclose(imwarp(img, affine2d(), "OutputView", imref2d([5, 6])), img[:5, :6], atol=1e-12)
+    # classes kept: uint16 rounded half away from zero, float32, logical
+    t = randomAffine2d(Rotation=[25, 25])
+    for dtype in (np.uint16, np.float32):
+        a = (image(9, 13, c=1)[:, :, 0] * 100).astype(dtype)
+        got = imwarp(a, t, "OutputView", affineOutputView(a.shape, t))
+        ref = reference_warp(a[:, :, None], t.A[:2, :2], t.A[:2, 2], [0.0])[:, :, 0]
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, np.floor(ref + 0.5) if dtype == np.uint16 else ref, rtol=1e-6, atol=1e-3)
+    mask = image(9, 13, c=1)[:, :, 0] > 128
+    assert imwarp(mask, t).dtype == np.bool_
+    # the +-90 degree crop of an image whose sides differ by an odd number (MathWorks' imbegin: floor of halves)
+    odd = image(7, 10, c=1)[:, :, 0]
+    cropped = imrotate(odd, -90, "crop")
+    np.testing.assert_array_equal(cropped[:, 2:9], np.rot90(odd[:, 2:9], -1))
+    assert not cropped[:, :2].any() and not cropped[:, 9:].any()
+
+
 def test_smooth_edges_blends_the_border_with_the_fill_value():
     """imwarp's page: SmoothEdges pads the image with FillValues; without it a point outside the pixel centres
     is the fill value (no blending). A shift of half a pixel puts the first column half outside."""
@@ -190,6 +254,10 @@ def test_smooth_edges_blends_the_border_with_the_fill_value():
     np.testing.assert_allclose(soft[:, 0], 60.0)  # halfway between the pixel and the fill
     np.testing.assert_allclose(hard[:, 1:], 100.0)
     np.testing.assert_allclose(soft[:, 1:], 100.0)
+    # the fill value is cast to the image's class first (MATLAB's cast(fillValues, 'like', A)): 300 is 255 in uint8
+    u8 = np.full((4, 6), 100, np.uint8)
+    blended = imwarp(u8, t, "OutputView", view, "FillValues", 300, "SmoothEdges", True)
+    np.testing.assert_array_equal(blended[:, 0], 178)  # (100 + 255) / 2 = 177.5, rounded half away from zero
 
 
 def test_flip_matches_the_pages_examples():
@@ -200,7 +268,11 @@ def test_flip_matches_the_pages_examples():
     np.testing.assert_array_equal(flip(np.array([[1, 2, 3]])), [[3, 2, 1]])  # first non-singleton dimension
     rgb = image(2, 2)
     np.testing.assert_array_equal(flip(rgb, 3), rgb[:, :, ::-1])
+    # a 1-D array is a row vector (1 x N), as size() reports it; a scalar is itself
     np.testing.assert_array_equal(fliplr([1, 2, 3]), [3, 2, 1])
+    np.testing.assert_array_equal(flip(np.array([1, 2, 3]), 2), [3, 2, 1])
+    np.testing.assert_array_equal(flipud(np.array([1, 2, 3])), [1, 2, 3])
+    assert flip(5) == 5
 
 
 @pytest.mark.slow
@@ -222,7 +294,7 @@ def test_offline_augmentation_loop_into_a_4d_array_trains(tmp_path):
     copies, more = [], []
     for n in range(12):
         img = X[:, :, :, n]
-        if round(float(np.random.rand())):
+        if round(rand()):
             img = flip(img, 2)
         tform = randomAffine2d("Rotation", [-10, 10], "XTranslation", [-2, 2], "YTranslation", [-2, 2])
         outputView = affineOutputView(img.shape, tform)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from leuknet.errors import ConfigError, DataError
-from leuknet.matlab import (affineOutputView, classificationLayer, classify, convolution2dLayer,
+from leuknet.matlab import (affineOutputView, classificationLayer, classify, convolution2dLayer, fliplr,
                             fullyConnectedLayer, hasdata, imageDatastore, imageInputLayer, imresize, imwarp, isa,
-                            preview, randomAffine2d, read, readall, reluLayer, reset, rng, size, softmaxLayer,
+                            preview, rand, randomAffine2d, read, readall, reluLayer, reset, rng, size, softmaxLayer,
                             trainingOptions, trainNetwork, transform)
 
 
@@ -72,9 +72,12 @@ def test_random_transform_runs_at_every_read_new_each_epoch_same_each_run(imds):
 
         def augment(data, info):
             tform = randomAffine2d("Rotation", [-20, 20])
-            seen.append((Path(info.Filename).parent.name + Path(info.Filename).name, round(float(tform.T[0, 1]), 12)))
+            flipped = rand() > 0.5  # MATLAB's rand, from the same stream
+            seen.append((Path(info.Filename).parent.name + Path(info.Filename).name, round(float(tform.T[0, 1]), 12),
+                         flipped))
             out = imwarp(data, tform, "OutputView", affineOutputView(size(data), tform))
-            return [imresize(out, [16, 16]), info.Label], info
+            out = fliplr(out) if flipped else out
+            return [[imresize(out, [16, 16]), info.Label]], info  # MathWorks' N x 2 cell, N = 1
 
         rng("default")
         opts = trainingOptions("sgdm", "MaxEpochs", 3, "MiniBatchSize", 4, "Verbose", False)
@@ -85,10 +88,37 @@ def test_random_transform_runs_at_every_read_new_each_epoch_same_each_run(imds):
     n = len(imds)
     assert len(seen) >= n + 3 * n  # the labels' read, then every image in each of the 3 epochs (12 = 3 x 4)
     per_file = {}
-    for name, angle in seen:
+    for name, angle, _ in seen:
         per_file.setdefault(name, set()).add(angle)
     assert all(len(v) >= 4 for v in per_file.values())  # a new draw at each read
     _, again = run()
     assert sorted(seen) == sorted(again)
     pred = classify(net, transform(imds, lambda x: imresize(x, [16, 16])))
     assert len(pred) == n
+
+
+def test_a_reads_stream_is_its_own_thread_s():
+    """While a transformed read draws from its own stream, another thread's global stream is untouched (its
+    rng(seed) stays in force)."""
+    import threading
+
+    from leuknet.spec.randstream import generator, global_stream
+
+    started, release = threading.Event(), threading.Event()
+
+    def reader():
+        with global_stream(np.random.default_rng(123)):
+            started.set()
+            release.wait(10)
+            generator().random()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    started.wait(10)
+    rng(5)
+    first = rand()
+    release.set()
+    t.join()
+    second = rand()
+    expected = np.random.default_rng(5).random(2)
+    assert (first, second) == tuple(expected)

@@ -188,6 +188,15 @@ _RANDOM_OPTIONS = {"XReflection": False, "YReflection": False, "Rotation": (0.0,
 _LIMITS = {"Scale": (0.0, None, True), "XShear": (-90.0, 90.0, True), "YShear": (-90.0, 90.0, True)}
 
 
+def _logical(name, v):
+    """A logical or real numeric scalar, as MATLAB takes a reflection (nonzero is true)."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v):
+        return v != 0
+    raise ConfigError(f"randomAffine2d: {name} must be true, false or a number, received {v!r}")
+
+
 def _selector(name, value):
     """A function of the stream returning one value of ``name``: a range drawn uniformly, or the user's function
     called (validated each time)."""
@@ -199,14 +208,15 @@ def _selector(name, value):
 
     if name.endswith("Reflection"):
         if callable(value):
-            return lambda rng: bool(boolean(fn, name, value()))
-        return (lambda rng: bool(rng.random() > 0.5)) if boolean(fn, name, value) else (lambda rng: False)
+            return lambda rng: _logical(name, value())
+        return (lambda rng: bool(rng.random() > 0.5)) if _logical(name, value) else (lambda rng: False)
     if callable(value):
         return lambda rng: check(value())
     r = np.asarray(value, np.float64).ravel() if not isinstance(value, (str, bool)) else np.zeros(0)
     if r.size != 2 or not np.all(np.isfinite(r)) or r[1] < r[0]:
+        got = np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
         raise ConfigError(f"{fn}: {name} must be a nondecreasing [min max] range of finite numbers or a function "
-                          f"returning one value, received {value!r}")
+                          f"returning one value, received {got}")
     check(r[0]), check(r[1])
     return lambda rng: float(rng.random() * (r[1] - r[0]) + r[0])
 
@@ -293,15 +303,17 @@ class ImageReference2D:
 def _image_size(fn, value):
     a = np.asarray(value, np.float64).ravel() if not isinstance(value, str) else np.zeros(0)
     if a.size < 2 or not np.all(np.isfinite(a[:2])) or np.any(a[:2] < 1) or np.any(a[:2] != np.round(a[:2])):
+        got = np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
         raise ConfigError(f"{fn}: the image size must be [rows cols] of positive integers (size(I) works), "
-                          f"received {value!r}")
+                          f"received {got}")
     return a[:2].astype(np.int64)
 
 
 def _limits(name, value):
     a = np.asarray(value, np.float64).ravel() if not isinstance(value, str) else np.zeros(0)
     if a.size != 2 or not np.all(np.isfinite(a)) or not a[1] > a[0]:
-        raise ConfigError(f"imref2d: {name} must be [min max], finite and increasing, received {value!r}")
+        got = np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
+        raise ConfigError(f"imref2d: {name} must be [min max], finite and increasing, received {got}")
     return a
 
 
@@ -382,14 +394,16 @@ def _cast_like(values, like):
 
 
 def _fill_values(fn, fill, a):
-    f = np.asarray(fill, np.float64).ravel()
+    """One fill value per plane, cast to the image's class first, as MATLAB's ``cast(fillValues, 'like', A)``."""
+    try:
+        f = np.asarray(fill, np.float64).ravel()
+    except (TypeError, ValueError):
+        f = np.zeros(0)
     planes = int(np.prod(a.shape[2:])) if a.ndim > 2 else 1
-    if f.size == 1:
-        return np.full(planes, f[0])
-    if f.size != planes or not np.all(np.isfinite(f)):
-        raise ConfigError(f"{fn}: FillValues must be a scalar or one value per channel ({planes}), received "
-                          f"{fill!r}")
-    return f
+    if f.size not in (1, planes) or np.isnan(f).any():
+        raise ConfigError(f"{fn}: FillValues must be a number or one number per channel ({planes}), received "
+                          f"{np.ravel(fill).tolist() if np.size(fill) < 20 else np.shape(fill)}")
+    return np.asarray(_cast_like(np.broadcast_to(f, (planes,)), a), np.float64)
 
 
 def _warp(fn, a, R_in, tform, R_out, method, fill, smooth):
@@ -425,11 +439,14 @@ def imwarp(A, *args, nargout=None, **kwargs):
         raise ConfigError(f"{fn}: expected an image (M x N or M x N x C), received shape {a.shape}")
     args = list(args)
     R_in = args.pop(0) if args and isinstance(args[0], ImageReference2D) else imref2d(a.shape[:2])
+    if tuple(R_in.ImageSize) != a.shape[:2]:
+        raise ConfigError(f"{fn}: the spatial referencing object's ImageSize {R_in.ImageSize.tolist()} does not match "
+                          f"the image's size {list(a.shape[:2])}")
     if not args:
         raise ConfigError(f"{fn}: expected a geometric transform (randomAffine2d, affine2d) after the image")
     tform = _tform(fn, args.pop(0))
     method = "linear"
-    if args and isinstance(args[0], str) and args[0].lower() not in {k.lower() for k in _WARP_OPTIONS}:
+    if args and isinstance(args[0], str) and not any(k.lower().startswith(args[0].lower()) for k in _WARP_OPTIONS):
         method = choice(fn, "the interpolation method", args.pop(0), _METHODS)
     method = {"bilinear": "linear", "bicubic": "cubic"}.get(method, method)
     if method == "cubic":
@@ -495,27 +512,34 @@ def _rotate90(a, k, crop):
 
 # --------------------------------------------------------------------------------------------- flips
 
+def _as_matlab_array(A):
+    """A NumPy array as MATLAB sees it: at least 2-D, a 1-D array a row (1 x N), as ``size`` reports it."""
+    a = np.asarray(A)
+    return a.reshape(1, -1) if a.ndim == 1 else a.reshape(1, 1) if a.ndim == 0 else a
+
+
+def _flipped(A, axis):
+    a = np.asarray(A)
+    m = _as_matlab_array(a)
+    out = np.flip(m, axis).copy() if axis < m.ndim else m.copy()
+    return out.reshape(a.shape)
+
+
 def flip(A, dim=None):
     """MATLAB's ``flip(A, dim)``: ``dim`` 1-based (1 reverses the rows, 2 the columns, 3 the channels); by default
-    the first dimension whose size is not 1."""
-    a = np.asarray(A)
+    the first dimension whose size is not 1. A 1-D array is a row vector (1 x N), as ``size`` says."""
+    m = _as_matlab_array(A)
     if dim is None:
-        big = [i for i, n in enumerate(a.shape) if n != 1]
-        axis = big[0] if big else 0
-    else:
-        d = number("flip", "dim", dim, integer=True, low=1)
-        if d > a.ndim:
-            return a.copy()
-        axis = d - 1
-    return np.flip(a, axis).copy()
+        big = [i for i, n in enumerate(m.shape) if n != 1]
+        return _flipped(A, big[0] if big else 0)
+    return _flipped(A, number("flip", "dim", dim, integer=True, low=1) - 1)
 
 
 def fliplr(A):
     """MATLAB's ``fliplr``: columns reversed (``flip(A, 2)``)."""
-    a = np.asarray(A)
-    return np.flip(a, 1 if a.ndim > 1 else 0).copy()  # a 1-D array is a row vector here
+    return _flipped(A, 1)
 
 
 def flipud(A):
-    """MATLAB's ``flipud``: rows reversed (``flip(A, 1)``)."""
-    return np.flip(np.asarray(A), 0).copy()
+    """MATLAB's ``flipud``: rows reversed (``flip(A, 1)``; a row vector stays as it is)."""
+    return _flipped(A, 0)

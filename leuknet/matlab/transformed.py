@@ -23,9 +23,11 @@ Sources (MathWorks):
   column"; leuknet says the same, with the fix.
 
 As in MATLAB, the function runs at every read: in training each epoch reads every image afresh, so a random
-transform gives new images every epoch. Those reads draw from MATLAB's global stream (``randomAffine2d``,
-``randperm`` ...) replaced, for each read, by a stream seeded from the run's seed and the read's position, so
-a run is reproducible however the pipeline schedules its reads (one read at a time).
+transform gives new images every epoch. Draws from MATLAB's global stream in the function (``rand``, ``randi``,
+``randn``, ``randperm``, ``randomAffine2d`` of ``leuknet.matlab``) come, for each read, from a stream of that
+read's own seeded from the run's seed and the read's position, so a rerun gives the same images however the
+pipeline schedules its reads (one read at a time). NumPy's own ``np.random`` is not that stream: draws from it in
+the function differ from run to run.
 
 A transformed datastore reads its own copy of the datastore, from the start. Where leuknet differs: a read
 returns one observation (MATLAB's ``ReadSize`` 1, the image datastore's default);
@@ -149,8 +151,9 @@ class TransformedDatastore:
             codes, cats = y.codes, y.categories
         else:
             codes, cats = np.zeros(len(self), np.int32), classes
-        data = ImageData(codes, (h, w), colorspace, images=np.stack(images), channels=c)
-        data.augmenter = _Reads(self, (h, w, c), fn, np.arange(len(self)), seed)
+        stored = np.stack(images)  # uint8 if every image is, else float32 values
+        data = ImageData(codes, (h, w), colorspace, images=stored, channels=c)
+        data.augmenter = _Reads(self, (h, w, c), fn, np.arange(len(self)), stored.dtype)
         data.augment_seed = seed
         return data, (list(cats) if cats is not None else None)
 
@@ -160,11 +163,12 @@ def _read_stream(seed, pass_no, k):
 
 
 def _split(fn, out, need_label):
-    """A read as (image, label): a pair [image, label] (MATLAB's 1 x 2 cell), or an image alone (no label)."""
-    if isinstance(out, (list, tuple)) and len(out) == 2 and np.ndim(out[0]) >= 2:
-        return np.asarray(out[0]), out[1]
+    """A read as (image, label): a pair [image, label] (MATLAB's 1 x 2 cell, also as a one-row list [[image,
+    label]]), or an image alone (no label)."""
     if isinstance(out, (list, tuple)) and len(out) == 1:
         out = out[0]
+    if isinstance(out, (list, tuple)) and len(out) == 2 and np.ndim(out[0]) >= 2:
+        return np.asarray(out[0]), out[1]
     if need_label:
         raise DataError(f"{fn}: for a network with 1 input and 1 output, the datastore read function must return "
                         "a cell array with 2 columns (the image and its label), but it returns 1 column: return "
@@ -173,9 +177,10 @@ def _split(fn, out, need_label):
 
 
 def _fit(fn, img, size, i):
-    """One transformed image as H x W x C uint8 at the input layer's ``size`` (MATLAB's im2uint8 scaling)."""
+    """One transformed image at the input layer's ``size``: uint8 as it is, any other class as its values in
+    float32 (MATLAB's network takes an image's values as they are: a double image of 0..255 is not rescaled)."""
     from leuknet.data.pipeline import resize_uint8_np
-    from leuknet.matlab.images import im2uint8
+    from leuknet.matlab.images import imresize
 
     a = np.asarray(img)
     if a.ndim == 2:
@@ -184,7 +189,7 @@ def _fit(fn, img, size, i):
         raise DataError(f"{fn}: the transform returned {a.dtype} of shape {a.shape} for observation {i}; expected "
                         "an image (H x W or H x W x C)")
     if a.dtype != np.uint8:
-        a = np.asarray(im2uint8(a))
+        a = a.astype(np.float32)
     h, w, c = size
     if a.shape[2] == 1 and c == 3:
         a = np.repeat(a, 3, axis=2)
@@ -194,7 +199,8 @@ def _fit(fn, img, size, i):
     if a.shape[:2] != (h, w):
         note(f"leuknet resizes the images of a transformed datastore to the input layer's size (bilinear, "
              f"antialiased); MATLAB's {fn} requires the transform to return images of that size")
-        a = resize_uint8_np(a, (h, w)).reshape(h, w, c)
+        resized = resize_uint8_np(a, (h, w)) if a.dtype == np.uint8 else imresize(a, [h, w])
+        a = np.asarray(resized, a.dtype).reshape(h, w, c)
     return np.ascontiguousarray(a)
 
 
@@ -202,17 +208,17 @@ class _Reads:
     """The pipeline's reader of a transformed datastore: stored image ``i`` replaced at each read by observation
     ``index[i]`` read afresh through the functions (see :class:`leuknet.data.pipeline.ImageData`)."""
 
-    def __init__(self, ds, size, fn, index, seed):
-        self.ds, self.size, self.fn, self.index, self.seed = ds, size, fn, np.asarray(index, np.int64), seed
+    def __init__(self, ds, size, fn, index, dtype):
+        self.ds, self.size, self.fn, self.index, self.dtype = ds, size, fn, np.asarray(index, np.int64), dtype
 
     def read_index(self, i, rng):
         j = int(self.index[int(i)])
         with _READS, global_stream(np.random.default_rng(rng.integers(0, 2**63 - 1))):
             img, _ = _split(self.fn, self.ds._observation(j), need_label=False)
-        return _fit(self.fn, img, self.size, j)
+        return _fit(self.fn, img, self.size, j).astype(self.dtype, copy=False)
 
     def subset(self, indices):
-        return _Reads(self.ds, self.size, self.fn, self.index[np.asarray(indices, np.int64)], self.seed)
+        return _Reads(self.ds, self.size, self.fn, self.index[np.asarray(indices, np.int64)], self.dtype)
 
 
 def transform(*args, **kwargs):
@@ -222,6 +228,9 @@ def transform(*args, **kwargs):
     stores = [a for a in args if _is_datastore(a)]
     fcns = [a for a in args if callable(a) and not _is_datastore(a)]
     rest = [a for a in args if not _is_datastore(a) and not callable(a)]
+    if any(hasattr(a, "image_data") and not _is_datastore(a) for a in args):
+        raise ConfigError(f"{fn}: leuknet transforms an imageDatastore (or a transformed one), not an "
+                          "augmentedImageDatastore: transform the imageDatastore and augment in the function")
     if len(stores) != 1 or len(fcns) != 1:
         raise ConfigError(f"{fn}: expected one datastore and one function (transform(ds, @fcn)), received "
                           f"{len(stores)} datastore(s) and {len(fcns)} function(s); transform of several "

@@ -13,15 +13,17 @@ stream of its own instead and leaves the global one as it was.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 
 import numpy as np
 
 from leuknet.errors import ConfigError
 
-__all__ = ["rng", "randperm"]
+__all__ = ["rng", "randperm", "rand", "randn", "randi"]
 
 _state = {"seed": 0, "generator": np.random.default_rng(0)}
+_local = threading.local()  # a thread's own stream while it reads a transformed datastore (global_stream)
 
 
 class RngSettings(dict):
@@ -81,31 +83,32 @@ def rng(*args):
 
 
 def generator() -> np.random.Generator:
-    """The global stream itself (``augment`` draws its transforms from it)."""
-    return _state["generator"]
+    """The global stream itself (``augment`` draws its transforms from it), or this thread's stream inside
+    :func:`global_stream`."""
+    return getattr(_local, "generator", None) or _state["generator"]
 
 
 @contextlib.contextmanager
 def global_stream(g: np.random.Generator):
-    """The global stream replaced by ``g`` for the duration (one read of a transformed datastore whose function
-    draws from it, made reproducible however reads are scheduled; the caller serialises such reads)."""
-    before = _state["generator"]
-    _state["generator"] = g
+    """The global stream replaced by ``g`` in this thread for the duration (one read of a transformed datastore
+    whose function draws from it, reproducible however reads are scheduled; other threads keep the global one)."""
+    before = getattr(_local, "generator", None)
+    _local.generator = g
     try:
         yield g
     finally:
-        _state["generator"] = before
+        _local.generator = before
 
 
 def draw_seed() -> int:
     """A seed drawn from the global stream, for a function that seeds a stream of its own from it (a split, a
     training run, an augmented datastore's reads)."""
-    return int(_state["generator"].integers(0, 2**31 - 1))
+    return int(generator().integers(0, 2**31 - 1))
 
 
 def stream_for(seed) -> np.random.Generator:
     """``seed`` given (leuknet's ``Seed=``): a stream of its own; None: the global stream."""
-    return _state["generator"] if seed is None else np.random.default_rng(seed)
+    return generator() if seed is None else np.random.default_rng(seed)
 
 
 def randperm(n, k=None):
@@ -119,4 +122,43 @@ def randperm(n, k=None):
     k = n if k is None else int(k)
     if k > n:
         raise ConfigError(f"randperm: k ({k}) must not exceed n ({n})")
-    return _state["generator"].permutation(n)[:k]
+    return generator().permutation(n)[:k]
+
+
+def _dims(fn, args):
+    """MATLAB's size arguments: () a scalar, (n) n x n, (m, n, ...) or ([m n ...])."""
+    if not args:
+        return ()
+    dims = list(np.ravel(args[0])) if len(args) == 1 and np.ndim(args[0]) > 0 else list(args)
+    for v in dims:
+        if isinstance(v, (bool, np.bool_, str)) or not float(v).is_integer() or v < 0:
+            raise ConfigError(f"{fn}: sizes must be non-negative integers, received {np.ravel(args).tolist()}")
+    dims = [int(v) for v in dims]
+    return (dims[0], dims[0]) if len(dims) == 1 and not (len(args) == 1 and np.ndim(args[0]) > 0) else tuple(dims)
+
+
+def rand(*args):
+    """MATLAB's ``rand``, ``rand(n)``, ``rand(m, n, ...)``, ``rand([m n])``: uniform numbers in (0, 1) from the
+    global stream (a float for no size). https://www.mathworks.com/help/matlab/ref/rand.html"""
+    dims = _dims("rand", args)
+    return float(generator().random()) if not dims else generator().random(dims)
+
+
+def randn(*args):
+    """MATLAB's ``randn``: standard normal numbers from the global stream (sizes as ``rand``)."""
+    dims = _dims("randn", args)
+    return float(generator().standard_normal()) if not dims else generator().standard_normal(dims)
+
+
+def randi(imax, *args):
+    """MATLAB's ``randi(imax)`` (integers 1..imax), ``randi([imin imax], ...)``, with sizes as ``rand``: from the
+    global stream. https://www.mathworks.com/help/matlab/ref/randi.html"""
+    lim = np.ravel(imax)
+    if lim.size not in (1, 2) or not all(float(v).is_integer() for v in lim):
+        raise ConfigError(f"randi: imax must be an integer or [imin imax], received {lim.tolist()}")
+    lo, hi = (1, int(lim[0])) if lim.size == 1 else (int(lim[0]), int(lim[1]))
+    if hi < lo:
+        raise ConfigError(f"randi: the range [{lo} {hi}] is empty")
+    dims = _dims("randi", args)
+    out = generator().integers(lo, hi + 1, size=dims or None)
+    return int(out) if not dims else out
