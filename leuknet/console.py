@@ -29,7 +29,7 @@ def _pct(v):
 
 
 def _num(v):
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{round(v, 4) + 0.0:.4f}"  # no -0.0000
 
 
 def _rate(v):

@@ -86,6 +86,8 @@ def _clip_early_loss(ax, iterations, training, validation):
     if max(early) <= 1.5 * top:
         return
     bottom = min(0.0, min(tail))
+    if top <= bottom:  # a flat curve at 0: nothing to cut
+        return
     ax.set_ylim(bottom, top)
     above = [(i, v) for i, v in zip(iterations, training) if v is not None and math.isfinite(v) and v > top]
     ax.plot([i for i, _ in above], [top] * len(above), "^", color="#e6550d", ms=6, clip_on=False, zorder=5)

@@ -247,6 +247,7 @@ def test_verbose_table_is_matlabs_to_the_character():
         return {"Epoch": e, "Iteration": i, "TimeElapsed": t, "TrainingAccuracy": acc, "ValidationAccuracy": vacc,
                 "TrainingLoss": loss, "ValidationLoss": vloss, "BaseLearnRate": lr}
 
+    assert "-0.0000" not in format_row(row(3, 9, 1, 100.0, None, -1e-9, None, 0.01), False)  # a loss of 0
     assert format_row(row(1, 1, 11, 14.0625, None, 1.9668, None, 0.01), False) == \
         "|       1 |           1 |       00:00:11 |       14.06% |       1.9668 |          0.0100 |"
     assert format_row(row(1, 1, 213, 23.81, 54.82, 1.3868, 1.6246, 0.01)) == \

@@ -307,3 +307,13 @@ def test_offline_augmentation_loop_into_a_4d_array_trains(tmp_path):
     options = trainingOptions("sgdm", "MaxEpochs", 2, "MiniBatchSize", 8, "Verbose", False)
     net = trainNetwork(X2, Y, layers, options)
     assert net.Layers[-1].Classes.tolist() == ["all", "hem"]
+
+
+def test_integer_conversions_round_and_saturate_as_matlab():
+    """https://www.mathworks.com/help/matlab/ref/uint8.html: values rounded to the nearest integer (halves away from
+    zero), saturated at the class's range, NaN to 0; NumPy's astype truncates and wraps instead."""
+    from leuknet.matlab import int16, transformPointsForward, uint8, uint16
+
+    np.testing.assert_array_equal(uint8([300.0, -2, 2.5, 3.5, np.nan, 1.49]), [255, 0, 3, 4, 0, 1])
+    assert uint16(70000.4) == 65535 and int16(-2.5) == -3 and uint8(np.array([7], np.uint8)).dtype == np.uint8
+    np.testing.assert_allclose(transformPointsForward(affine2d([[1, 0, 0], [0, 1, 0], [2, 3, 1]]), [1, 2]), [[3, 5]])

@@ -10,21 +10,28 @@ import pytest
 
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab import (affineOutputView, classificationLayer, classify, convolution2dLayer, fliplr,
-                            fullyConnectedLayer, hasdata, imageDatastore, imageInputLayer, imresize, imwarp, isa,
+                            fullyConnectedLayer, hasdata, imageDatastore, imageInputLayer, imgaussfilt, imnoise,
+                            imresize, imwarp, isa,
                             preview, rand, randomAffine2d, read, readall, reluLayer, reset, rng, size, softmaxLayer,
                             trainingOptions, trainNetwork, transform)
 
 
+def write_cells(folder, per_class, hw, seed):
+    """Bright squares ('all') and dark ones ('hem') on noise, one folder per class."""
+    g = np.random.default_rng(seed)
+    h, w = hw
+    for label, value in (("all", 220), ("hem", 60)):
+        (folder / label).mkdir()
+        for i in range(per_class):
+            img = g.integers(0, 30, (h, w, 3)).astype(np.uint8)
+            img[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = value
+            cv2.imwrite(str(folder / label / f"{i}.png"), img)
+    return imageDatastore(str(folder), "IncludeSubfolders", True, "LabelSource", "foldernames")
+
+
 @pytest.fixture
 def imds(tmp_path):
-    g = np.random.default_rng(0)
-    for label, value in (("all", 220), ("hem", 60)):
-        (tmp_path / label).mkdir()
-        for i in range(6):
-            img = g.integers(0, 30, (20, 24, 3)).astype(np.uint8)
-            img[5:15, 6:18] = value
-            cv2.imwrite(str(tmp_path / label / f"{i}.png"), img)
-    return imageDatastore(str(tmp_path), "IncludeSubfolders", True, "LabelSource", "foldernames")
+    return write_cells(tmp_path, 6, (20, 24), 0)
 
 
 def test_reads_go_through_the_functions_in_order(imds):
@@ -122,3 +129,40 @@ def test_a_reads_stream_is_its_own_thread_s():
     second = rand()
     expected = np.random.default_rng(5).random(2)
     assert (first, second) == tuple(expected)
+
+
+def classificationAugmentationPipeline(dataIn, info):
+    """MathWorks' helper from "Augment Images for Deep Learning Workflows"
+    (https://www.mathworks.com/help/images/image-augmentation.html), line by line."""
+    dataOut = [[None, None] for _ in range(size(dataIn, 1))]  # dataOut = cell([size(dataIn,1),2]);
+    for idx in range(size(dataIn, 1)):
+        temp = dataIn[idx]
+        # Add randomized Gaussian blur
+        temp = imgaussfilt(temp, 1.5 * rand())
+        # Add salt and pepper noise
+        temp = imnoise(temp, "salt & pepper")
+        # Add randomized rotation and scale
+        tform = randomAffine2d("Scale", [0.95, 1.05], "Rotation", [-30, 30])
+        outputView = affineOutputView(size(temp), tform)
+        temp = imwarp(temp, tform, "OutputView", outputView)
+        # Form second column expected by trainNetwork which is the expected response,
+        # the categorical label in this case
+        dataOut[idx] = [temp, info.Label[idx]]
+    return dataOut, info
+
+
+def test_mathworks_augmentation_pipeline_with_read_size_6_trains(tmp_path):
+    imds = write_cells(tmp_path, 8, (16, 16), 1)
+    imds.ReadSize = 6
+    with pytest.raises(ConfigError, match="Unrecognized property 'readSize'"):
+        imds.readSize = 6  # a misspelt property is an error, as in MATLAB, not ignored
+    dsTrain = transform(imds, classificationAugmentationPipeline, "IncludeInfo", True)
+    dataPreview = preview(dsTrain)  # a read of ReadSize images: 6 rows [image, label]
+    assert len(dataPreview) == 6 and dataPreview[0][0].shape == (16, 16, 3) and dataPreview[0][1] == "all"
+    first, info = read(imds, nargout=2)
+    assert len(first) == 6 and len(info.Filename) == 6 and info.Label[5] == "all" and info.Label[0][0] == "all"
+    assert len(readall(dsTrain)) == 16
+    rng("default")
+    opts = trainingOptions("sgdm", "MaxEpochs", 2, "MiniBatchSize", 4, "InitialLearnRate", 1e-3, "Verbose", False)
+    net = trainNetwork(dsTrain, small_layers(), opts)
+    assert net.Layers[-1].Classes.tolist() == ["all", "hem"]

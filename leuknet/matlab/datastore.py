@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
-from leuknet.matlab.conventions import boolean, choice, note, outputs, parse
+from leuknet.matlab.conventions import boolean, choice, note, number, outputs, parse
 from leuknet.spec.randstream import stream_for
 
 __all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
@@ -105,9 +105,10 @@ class Categorical:
         return self.codes.shape
 
     def __getitem__(self, i):
+        codes = self.codes.reshape(1) if self.codes.ndim == 0 else self.codes  # a scalar is a 1 x 1 (x(1) works)
         if isinstance(i, (int, np.integer)):
-            return Categorical(categories=self.categories, codes=np.asarray(self.codes[i]))
-        return Categorical(categories=self.categories, codes=self.codes[np.asarray(i) if isinstance(i, list) else i])
+            return Categorical(categories=self.categories, codes=np.asarray(codes[i]))
+        return Categorical(categories=self.categories, codes=codes[np.asarray(i) if isinstance(i, list) else i])
 
     def __array_function__(self, func, types, args, kwargs):
         """``np.concatenate`` / ``np.vstack`` / ``np.hstack`` / ``np.append`` of categoricals give a categorical
@@ -420,13 +421,34 @@ class ImageDatastore:
     ``countEachLabel``/``splitEachLabel`` as methods and as functions. Immutable in use: ``shuffle``, ``subset``
     and ``splitEachLabel`` return new datastores (MATLAB's are handle objects, but these functions copy)."""
 
-    def __init__(self, files, labels=None, read_fcn=None):
+    _PROPERTIES = ("Files", "Labels", "ReadFcn", "ReadSize")
+
+    def __init__(self, files, labels=None, read_fcn=None, read_size=1):
         self._files = [str(f) for f in files]
         self._labels = None
         if labels is not None:
             self.Labels = labels
         self.ReadFcn = read_fcn
+        self.ReadSize = read_size
         self._position = 0
+
+    def __setattr__(self, name, value):
+        """MATLAB's properties only: a misspelt one (``imds.readSize = 6``) is an error, as in MATLAB, not a new
+        attribute that nothing reads."""
+        if not name.startswith("_") and name not in self._PROPERTIES:
+            raise ConfigError(f"Unrecognized property {name!r} for class ImageDatastore; its properties: "
+                              f"{', '.join(self._PROPERTIES)}")
+        object.__setattr__(self, name, value)
+
+    @property
+    def ReadSize(self):
+        """How many images one ``read`` returns (MATLAB's default 1: the image itself; more: a list of images,
+        the last read possibly shorter, and the info's fields lists)."""
+        return self._read_size
+
+    @ReadSize.setter
+    def ReadSize(self, value):
+        self._read_size = number("imageDatastore", "ReadSize", value, integer=True, low=1)
 
     # -- properties ------------------------------------------------------------------------------------------
     @property
@@ -487,7 +509,7 @@ class ImageDatastore:
                   + " categorical]") if names else "[0x0 categorical]"  # MATLAB's form
         read = "@readDatastoreImage" if self.ReadFcn is None else f"@{getattr(self.ReadFcn, '__name__', 'ReadFcn')}"
         return (f"  ImageDatastore with properties:\n\n      Files: {{{shown}\n             }}\n     Labels: {labels}\n"
-                f"    ReadFcn: {read}")
+                f"   ReadSize: {self._read_size}\n    ReadFcn: {read}")
 
     # -- reading ---------------------------------------------------------------------------------------------
     def readimage(self, i, nargout=None):
@@ -507,12 +529,26 @@ class ImageDatastore:
         return self._position < len(self)
 
     def read(self, nargout=None):
-        """The next image (MATLAB ``read``); at the end an error, as MATLAB's."""
+        """The next image (MATLAB ``read``), or with ``ReadSize`` n > 1 a list of the next n (``info`` then has
+        lists of ``Filename`` and ``FileSize`` and a categorical ``Label``); at the end an error, as MATLAB's."""
         if not self.hasdata():
             raise DataError("read: no more data in the datastore; call reset(imds)")
-        out = self.readimage(self._position, nargout=2)
-        self._position += 1
+        if self._read_size == 1:
+            out = self.readimage(self._position, nargout=2)
+            self._position += 1
+            return outputs("read", out, nargout)
+        stop = min(self._position + self._read_size, len(self))
+        out = self._read_rows(range(self._position, stop))
+        self._position = stop
         return outputs("read", out, nargout)
+
+    def _read_rows(self, rows):
+        """Images ``rows`` as a ReadSize > 1 read gives them: a list, and the info of lists."""
+        reads = [self.readimage(i, nargout=2) for i in rows]
+        info = ReadInfo(Filename=[r[1]["Filename"] for r in reads], FileSize=[r[1]["FileSize"] for r in reads])
+        if self.has_labels:
+            info["Label"] = self.Labels[list(rows)]
+        return [r[0] for r in reads], info
 
     def reset(self):
         self._position = 0
@@ -535,7 +571,7 @@ class ImageDatastore:
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise ConfigError(f"subset: indices must lie in 0..{len(self) - 1}")
         labels = self._labels[idx] if self._labels is not None else None
-        return ImageDatastore([self._files[i] for i in idx], labels, self.ReadFcn)
+        return ImageDatastore([self._files[i] for i in idx], labels, self.ReadFcn, self._read_size)
 
     def shuffle(self, Seed=None):
         """A new datastore with the files in random order, drawn from MATLAB's global stream (``Seed``, leuknet's
@@ -657,8 +693,7 @@ def imageDatastore(location, *args, **kwargs):
     exts = [exts] if isinstance(exts, str) else list(exts)
     if o["ReadFcn"] is not None and not callable(o["ReadFcn"]):
         raise ConfigError(f"{fn}: ReadFcn must be a function of a file name, received {o['ReadFcn']!r}")
-    if o["ReadSize"] != 1:
-        raise ConfigError(f"{fn}: ReadSize other than 1 is not supported (read returns one image)")
+    read_size = number(fn, "ReadSize", o["ReadSize"], integer=True, low=1)
     files = _expand_location(fn, location, include, exts)
     if not files:
         hint = "" if include else " (files in sub-folders need 'IncludeSubfolders', true)"
@@ -670,7 +705,7 @@ def imageDatastore(location, *args, **kwargs):
         labels = o["Labels"]
     elif source == "foldernames":
         labels = [Path(f).parent.name for f in files]
-    return ImageDatastore(files, labels, o["ReadFcn"])
+    return ImageDatastore(files, labels, o["ReadFcn"], read_size)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -50,11 +50,12 @@ import numpy as np
 
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import boolean, choice, number, outputs, parse
-from leuknet.matlab.images import _array, _to_integer_class
+from leuknet.matlab.images import _array, _cast_like
 from leuknet.spec.randstream import generator
 
 __all__ = ["randomAffine2d", "affine2d", "affinetform2d", "AffineTransform2D", "imref2d", "ImageReference2D",
-           "affineOutputView", "imwarp", "imrotate", "flip", "fliplr", "flipud"]
+           "affineOutputView", "imwarp", "imrotate", "flip", "flipdim", "fliplr", "flipud", "transformPointsForward",
+           "transformPointsInverse", "outputLimits", "invert"]
 
 _EDGE = 1e-9  # pixels: a sample this close outside the border is on it
 
@@ -118,6 +119,7 @@ class AffineTransform2D:
         fn = "transformPointsForward" if T is self._T else "transformPointsInverse"
         if len(args) == 1:
             p = np.asarray(args[0], np.float64)
+            p = p.reshape(1, 2) if p.shape == (2,) else p  # [x y]: one point, as MATLAB's 1 x 2
             if p.ndim != 2 or p.shape[1] != 2:
                 raise ConfigError(f"{fn}: expected an N x 2 array of points [x y], received shape {p.shape}")
             return np.column_stack([p, np.ones(len(p))]) @ T[:, :2]
@@ -238,6 +240,23 @@ def randomAffine2d(*args, **kwargs):
     T = np.eye(3)
     T[:2, :2], T[2, :2] = linear, (tx, ty)
     return AffineTransform2D(T)
+
+
+def transformPointsForward(tform, *args, nargout=None):
+    """MATLAB's function form ``[x, y] = transformPointsForward(tform, u, v)`` / ``X = ...(tform, U)``."""
+    return _tform("transformPointsForward", tform).transformPointsForward(*args, nargout=nargout)
+
+
+def transformPointsInverse(tform, *args, nargout=None):
+    return _tform("transformPointsInverse", tform).transformPointsInverse(*args, nargout=nargout)
+
+
+def outputLimits(tform, xLimitsIn, yLimitsIn, nargout=None):
+    return _tform("outputLimits", tform).outputLimits(xLimitsIn, yLimitsIn, nargout=nargout)
+
+
+def invert(tform):
+    return _tform("invert", tform).invert()
 
 
 # --------------------------------------------------------------------------------------------- spatial referencing
@@ -385,14 +404,6 @@ def _interp_plane(plane, X, Y, method, fill):
     return np.where(inside, v, fill)
 
 
-def _cast_like(values, like):
-    if like.dtype.kind in "ui":
-        return _to_integer_class(values, like.dtype)
-    if like.dtype == np.bool_:
-        return values != 0
-    return values.astype(like.dtype)
-
-
 def _fill_values(fn, fill, a):
     """One fill value per plane, cast to the image's class first, as MATLAB's ``cast(fillValues, 'like', A)``."""
     try:
@@ -533,6 +544,9 @@ def flip(A, dim=None):
         big = [i for i, n in enumerate(m.shape) if n != 1]
         return _flipped(A, big[0] if big else 0)
     return _flipped(A, number("flip", "dim", dim, integer=True, low=1) - 1)
+
+
+flipdim = flip  # MATLAB's older name (flipdim(A, dim)), which scripts still call
 
 
 def fliplr(A):

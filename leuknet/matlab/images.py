@@ -163,12 +163,24 @@ def im2uint16(I):
 
 
 def _back_to_class(x01, like):
-    """Doubles in [0, 1] back to the class of ``like`` (uint8 / uint16 scaled and rounded; floats kept)."""
+    """Doubles in [0, 1] back to the class of ``like`` (uint8 / uint16 / int16 scaled and rounded; floats kept)."""
     if like.dtype == np.uint8:
         return _to_integer_class(x01 * 255.0, np.uint8)
     if like.dtype == np.uint16:
         return _to_integer_class(x01 * 65535.0, np.uint16)
+    if like.dtype == np.int16:
+        return _to_integer_class(x01 * 65535.0 - 32768.0, np.int16)
     return x01.astype(np.float32 if like.dtype == np.float32 else np.float64)
+
+
+def _cast_like(values, like):
+    """Doubles to the class of ``like`` without scaling, as MATLAB's ``cast(x, 'like', A)``: integers rounded half
+    away from zero and saturated, logical true where nonzero, floats kept."""
+    if like.dtype.kind in "ui":
+        return _to_integer_class(values, like.dtype)
+    if like.dtype == np.bool_:
+        return values != 0
+    return values.astype(like.dtype)
 
 
 # --------------------------------------------------------------------------------------------- colour

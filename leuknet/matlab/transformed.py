@@ -29,9 +29,10 @@ read's own seeded from the run's seed and the read's position, so a rerun gives 
 pipeline schedules its reads (one read at a time). NumPy's own ``np.random`` is not that stream: draws from it in
 the function differ from run to run.
 
-A transformed datastore reads its own copy of the datastore, from the start. Where leuknet differs: a read
-returns one observation (MATLAB's ``ReadSize`` 1, the image datastore's default);
-the label of each image is taken from its first read (MATLAB's function could in principle change it between
+A transformed datastore reads its own copy of the datastore, from the start; ``read`` passes the function what
+the datastore's ``read`` returns (with ``ReadSize`` n > 1, a list of n images and the info's lists). Where
+leuknet differs: training reads one observation at a time (with ``ReadSize`` n > 1 the function receives lists of
+one image, as in MATLAB's last short read, where MATLAB's training passes n); the label of each image is taken from its first read (MATLAB's function could in principle change it between
 epochs); an image of another size than the input layer's is resized (bilinear, antialiased; said once), where
 MATLAB stops. ``transform`` of several datastores at once, and ``combine``, are not provided.
 """
@@ -85,7 +86,12 @@ class TransformedDatastore:
         return data, info
 
     def _observation(self, i, nargout=None):
-        data, info = self._ds.readimage(int(i), nargout=2)
+        """Observation i through the functions, given to them as a read gives it: with ``ReadSize`` > 1 a list of
+        one image and the info's lists (MATLAB's last, short read)."""
+        if getattr(self._ds, "ReadSize", 1) > 1:
+            data, info = self._ds._read_rows([int(i)])
+        else:
+            data, info = self._ds.readimage(int(i), nargout=2)
         return outputs("read", self._apply(data, info), nargout)
 
     # -- MATLAB's methods --------------------------------------------------------------------------------------
@@ -101,11 +107,21 @@ class TransformedDatastore:
         self._ds.reset()
 
     def preview(self):
-        return self._observation(0)
+        """The first read of a reset copy, through the functions (MATLAB's Datastore.preview: with ``ReadSize``
+        n > 1 the rows of that read, at most 8), leaving this datastore's position as it is."""
+        out = TransformedDatastore(self._ds, self.Transforms, self.IncludeInfo).read()
+        return out[:8] if getattr(self._ds, "ReadSize", 1) > 1 and isinstance(out, list) else out
 
     def readall(self):
-        """Every observation through the functions, in order (a list; MATLAB's N x 1 or N x 2 cell)."""
-        return [self._observation(i) for i in range(len(self))]
+        """Every observation through the functions, in order (a list; MATLAB's N x 1 or N x 2 cell: with
+        ``ReadSize`` > 1 the rows each read returns, joined)."""
+        if getattr(self._ds, "ReadSize", 1) == 1:
+            return [self._observation(i) for i in range(len(self))]
+        rows = []
+        for i in range(len(self)):
+            out = self._observation(i)
+            rows.extend(out) if isinstance(out, list) else rows.append(out)
+        return rows
 
     def readimage(self, i, nargout=None):
         return self._observation(i, nargout)

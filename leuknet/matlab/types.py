@@ -21,7 +21,8 @@ from leuknet.spec.conventions import flatten_layers
 from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa", "properties", "size", "double", "single", "cat", "vertcat", "horzcat"]
+__all__ = ["isa", "properties", "size", "double", "single", "uint8", "uint16", "int16", "int32", "cat", "vertcat",
+           "horzcat"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
           "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -157,6 +158,21 @@ def double(x):
 def single(x):
     """MATLAB's ``single(x)``: as :func:`double`, in float32."""
     return np.asarray(x, np.float32)
+
+
+def _integer(dtype):
+    def convert(x):
+        """MATLAB's conversion to an integer class: rounded half away from zero and saturated (NaN is 0), where
+        NumPy's ``astype`` truncates and wraps (``np.uint8(300.0)``); of a categorical, the category numbers."""
+        from leuknet.matlab.images import _to_integer_class
+
+        return _to_integer_class(np.asarray(x, np.float64), dtype)
+
+    convert.__name__ = convert.__qualname__ = np.dtype(dtype).name
+    return convert
+
+
+uint8, uint16, int16, int32 = (_integer(t) for t in (np.uint8, np.uint16, np.int16, np.int32))
 
 
 def cat(dim, *arrays):

@@ -1,0 +1,197 @@
+"""MATLAB's image filters, noise and crops that augmentation scripts call: ``imgaussfilt``, ``imnoise``,
+``imcrop``, ``centerCropWindow2d``, ``randomCropWindow2d``.
+
+Sources (MathWorks):
+- imgaussfilt: https://mathworks.com/help//releases/R2021a/images/ref/imgaussfilt.html. Standard deviation 0.5 by
+  default (a scalar, or [sigma_rows sigma_cols]); 'FilterSize' 2*ceil(2*sigma)+1 by default (odd); 'Padding'
+  'replicate' by default, 'symmetric', 'circular' or a number; each plane of an array filtered alone; the class
+  kept (integers rounded half away from zero and saturated).
+- imnoise: https://mathworks.com/help//releases/R2021a/images/ref/imnoise.html. On the image's values in [0, 1]
+  (im2double; floats clipped to [0, 1] first) and back to its class: 'gaussian' (mean 0, variance 0.01 by
+  default), 'salt & pepper' (density 0.05: about d * numel(I) pixels set to 0 or 1, half each), 'speckle'
+  (J = I + n * I, n uniform with mean 0 and variance 0.05), 'poisson' (uint8 and uint16 values as photon counts;
+  floats scaled by 1e12). Draws from MATLAB's global stream (``rng``).
+- imcrop: https://www.mathworks.com/help/images/ref/imcrop.html with MathWorks' imcrop.m: ``rect`` = [xmin ymin
+  width height] in pixel coordinates; the rows round(ymin) : round(ymin + height) and the columns likewise (so an
+  integer width w gives w + 1 columns), clipped to the image; an images.spatialref.Rectangle (a crop window) gives
+  its limits' rows and columns.
+- centerCropWindow2d / randomCropWindow2d: https://www.mathworks.com/help/images/ref/centercropwindow2d.html,
+  https://www.mathworks.com/help/images/ref/randomcropwindow2d.html, with MathWorks' sources: the window starts at
+  1 + ceil((inputSize - targetSize) / 2), or at randi(inputSize - targetSize + 1) per dimension (from the global
+  stream); ``XLimits``/``YLimits`` are 1-based and inclusive, as MATLAB's.
+
+Not provided: 'localvar' noise, the 'FilterDomain' choice (leuknet always filters in the spatial domain, which
+MATLAB's 'auto' may not), interactive imcrop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from leuknet.errors import ConfigError
+from leuknet.matlab.conventions import choice, number, parse
+from leuknet.matlab.images import _array, _back_to_class, _cast_like, im2double
+from leuknet.spec.randstream import generator
+
+__all__ = ["imgaussfilt", "imnoise", "imcrop", "centerCropWindow2d", "randomCropWindow2d", "Rectangle"]
+
+
+def _pair(fn, name, value, odd=False):
+    v = np.ravel(np.asarray(value, np.float64)) if not isinstance(value, str) else np.zeros(0)
+    if v.size not in (1, 2) or not np.all(np.isfinite(v)) or np.any(v <= 0) or (
+            odd and np.any((v % 2 != 1))):
+        what = "positive odd integers" if odd else "positive numbers"
+        raise ConfigError(f"{fn}: {name} must be one or two {what}, received {np.ravel(value).tolist()}")
+    return (float(v[0]), float(v[-1]))
+
+
+def _correlate(a, kernel, axis, pad_mode, pad_value):
+    """``a`` correlated with a 1-D ``kernel`` along ``axis``, padded by MATLAB's rule so the size stays."""
+    r = len(kernel) // 2
+    width = [(0, 0)] * a.ndim
+    width[axis] = (r, r)
+    padded = (np.pad(a, width, mode="constant", constant_values=pad_value) if pad_mode == "constant"
+              else np.pad(a, width, mode=pad_mode))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, len(kernel), axis=axis)
+    return windows @ kernel
+
+
+def imgaussfilt(A, sigma=0.5, *args, **kwargs):
+    """``B = imgaussfilt(A[, sigma], 'FilterSize', n, 'Padding', 'replicate' | 'symmetric' | 'circular' | v)``:
+    a 2-D Gaussian smoothing of every plane (see the module's docstring)."""
+    fn = "imgaussfilt"
+    a = _array(fn, A)
+    sy, sx = _pair(fn, "sigma", sigma)
+    _, _, o = parse(fn, args, kwargs, {"FilterSize": None, "Padding": "replicate", "FilterDomain": "auto"},
+                    max_positional=0)
+    size = o["FilterSize"]
+    hy, hx = (2 * math.ceil(2 * sy) + 1, 2 * math.ceil(2 * sx) + 1) if size is None else (
+        int(v) for v in _pair(fn, "FilterSize", size, odd=True))
+    pad = o["Padding"]
+    if isinstance(pad, str):
+        mode = {"replicate": "edge", "symmetric": "symmetric", "circular": "wrap"}[
+            choice(fn, "Padding", pad, ("replicate", "symmetric", "circular"))]
+        value = 0.0
+    else:
+        mode, value = "constant", number(fn, "Padding", pad)
+    choice(fn, "FilterDomain", o["FilterDomain"], ("auto", "spatial", "frequency"))
+
+    def kernel(n, s):
+        x = np.arange(n, dtype=np.float64) - (n - 1) / 2
+        k = np.exp(-(x ** 2) / (2 * s * s))
+        return k / k.sum()
+
+    out = _correlate(a.astype(np.float64), kernel(hy, sy), 0, mode, value)
+    out = _correlate(out, kernel(hx, sx), 1, mode, value)
+    return _cast_like(out, a)
+
+
+def imnoise(I, noise_type, *params):
+    """``J = imnoise(I, 'gaussian'[, m[, var]])``, ``imnoise(I, 'salt & pepper'[, d])``, ``imnoise(I,
+    'speckle'[, var])``, ``imnoise(I, 'poisson')`` (see the module's docstring)."""
+    fn = "imnoise"
+    a = _array(fn, I)
+    kind = choice(fn, "the noise type", noise_type, ("gaussian", "salt & pepper", "speckle", "poisson", "localvar"))
+    if kind == "localvar":
+        raise ConfigError(f"{fn}: 'localvar' noise is not provided by leuknet; use 'gaussian', 'salt & pepper', "
+                          "'speckle' or 'poisson'")
+    defaults = {"gaussian": (0.0, 0.01), "salt & pepper": (0.05,), "speckle": (0.05,), "poisson": ()}[kind]
+    if len(params) > len(defaults):
+        raise ConfigError(f"{fn}: '{kind}' takes at most {len(defaults)} parameter(s), received {len(params)}")
+    p = [number(fn, f"the '{kind}' parameter", v) for v in params] + list(defaults[len(params):])
+    rng = generator()
+    if kind == "poisson":
+        if a.dtype in (np.uint8, np.uint16):  # the values are photon counts
+            return _cast_like(rng.poisson(a.astype(np.float64)).astype(np.float64), a)
+        if a.dtype.kind == "f":  # means scaled up by 1e12
+            return _cast_like(rng.poisson(np.clip(a.astype(np.float64), 0, 1) * 1e12) / 1e12, a)
+        raise ConfigError(f"{fn}: 'poisson' noise needs a uint8, uint16, single or double image, received {a.dtype}")
+    x = np.clip(np.asarray(im2double(a), np.float64), 0.0, 1.0)
+    if kind == "gaussian":
+        if p[1] < 0:
+            raise ConfigError(f"{fn}: the variance must be non-negative, received {p[1]}")
+        y = x + math.sqrt(p[1]) * rng.standard_normal(x.shape) + p[0]
+    elif kind == "salt & pepper":
+        if not 0 <= p[0] <= 1:
+            raise ConfigError(f"{fn}: the noise density must be in [0, 1], received {p[0]}")
+        u = rng.random(x.shape)
+        y = x.copy()
+        y[u < p[0] / 2] = 0.0
+        y[(u >= p[0] / 2) & (u < p[0])] = 1.0
+    else:
+        if p[0] < 0:
+            raise ConfigError(f"{fn}: the variance must be non-negative, received {p[0]}")
+        y = x + math.sqrt(12 * p[0]) * x * (rng.random(x.shape) - 0.5)
+    return _back_to_class(np.clip(y, 0.0, 1.0), a)
+
+
+# --------------------------------------------------------------------------------------------- crops
+
+class Rectangle:
+    """MATLAB's ``images.spatialref.Rectangle``: a crop window with 1-based, inclusive ``XLimits`` (columns) and
+    ``YLimits`` (rows)."""
+
+    def __init__(self, x_limits, y_limits):
+        self.XLimits = np.asarray(x_limits, np.float64)
+        self.YLimits = np.asarray(y_limits, np.float64)
+
+    def __repr__(self):
+        return (f"  Rectangle with properties:\n\n    XLimits: [{self.XLimits[0]:g} {self.XLimits[1]:g}]\n"
+                f"    YLimits: [{self.YLimits[0]:g} {self.YLimits[1]:g}]\n")
+
+
+def _sizes(fn, inputSize, targetSize):
+    def two(name, v):
+        s = np.ravel(np.asarray(v, np.float64)) if not isinstance(v, str) else np.zeros(0)
+        s = s[:2] if s.size == 3 else s
+        if s.size != 2 or not np.all(s == np.round(s)) or np.any(s < 1):
+            raise ConfigError(f"{fn}: {name} must be [rows cols] (or [rows cols channels]) of positive integers, "
+                              f"received {np.ravel(v).tolist()}")
+        return s.astype(np.int64)
+
+    inp, tgt = two("inputSize", inputSize), two("targetSize", targetSize)
+    if np.any(tgt > inp):
+        raise ConfigError(f"{fn}: the target size {tgt.tolist()} is larger than the input size {inp.tolist()}")
+    return inp, tgt
+
+
+def centerCropWindow2d(inputSize, targetSize):
+    """The centred window of ``targetSize`` in an image of ``inputSize`` (an odd difference rounded up)."""
+    inp, tgt = _sizes("centerCropWindow2d", inputSize, targetSize)
+    start = 1 + np.ceil((inp - tgt) / 2).astype(np.int64)
+    return Rectangle([start[1], start[1] + tgt[1] - 1], [start[0], start[0] + tgt[0] - 1])
+
+
+def randomCropWindow2d(inputSize, targetSize):
+    """A window of ``targetSize`` at a random position (MATLAB's randi per dimension, from the global stream)."""
+    inp, tgt = _sizes("randomCropWindow2d", inputSize, targetSize)
+    rng = generator()
+    start = [int(rng.integers(1, m + 1)) for m in (inp - tgt + 1)]
+    return Rectangle([start[1], start[1] + tgt[1] - 1], [start[0], start[0] + tgt[0] - 1])
+
+
+def _round(v):
+    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+
+
+def imcrop(I, rect):
+    """``J = imcrop(I, [xmin ymin width height])`` or ``imcrop(I, win)`` with a crop window (see the module's
+    docstring); an empty array where the rectangle misses the image."""
+    fn = "imcrop"
+    a = _array(fn, I)
+    m, n = a.shape[:2]
+    if isinstance(rect, Rectangle):
+        x0, x1 = rect.XLimits
+        y0, y1 = rect.YLimits
+        rect = [x0, y0, x1 - x0, y1 - y0]
+    r = np.ravel(np.asarray(rect, np.float64)) if not isinstance(rect, str) else np.zeros(0)
+    if r.size != 4 or not np.all(np.isfinite(r)):
+        raise ConfigError(f"{fn}: rect must be [xmin ymin width height], received {np.ravel(rect).tolist()}")
+    r1, c1 = _round(r[1]), _round(r[0])
+    r2, c2 = _round(r[1] + r[3]), _round(r[0] + r[2])
+    if r1 > m or r2 < 1 or c1 > n or c2 < 1:
+        return a[:0, :0]
+    r1, r2, c1, c2 = max(r1, 1), min(r2, m), max(c1, 1), min(c2, n)
+    return a[r1 - 1:r2, c1 - 1:c2].copy()

@@ -1,0 +1,80 @@
+"""MATLAB's imgaussfilt, imnoise, imcrop and crop windows against references leuknet does not compute: SciPy's
+gaussian_filter (the same kernel, truncated at MATLAB's default size), the noise models' documented statistics,
+and MathWorks' imcrop / centerCropWindow2d arithmetic."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from leuknet.errors import ConfigError
+from leuknet.matlab import (centerCropWindow2d, imcrop, imgaussfilt, imnoise, randomCropWindow2d, rng)
+
+
+def test_imgaussfilt_matches_scipy_with_matlabs_size_and_padding():
+    img = np.random.default_rng(0).random((23, 31, 3)) * 255
+    for sigma in (0.5, 1.3, 2.0):
+        r = math.ceil(2 * sigma)  # FilterSize 2*ceil(2*sigma)+1
+        np.testing.assert_allclose(imgaussfilt(img, sigma),
+                                   ndimage.gaussian_filter(img, (sigma, sigma, 0), mode="nearest", radius=(r, r, 0)),
+                                   atol=1e-9)
+    for padding, mode in (("symmetric", "reflect"), ("circular", "wrap")):
+        np.testing.assert_allclose(imgaussfilt(img, 1.5, "Padding", padding),
+                                   ndimage.gaussian_filter(img, (1.5, 1.5, 0), mode=mode, radius=(3, 3, 0)), atol=1e-9)
+    np.testing.assert_allclose(imgaussfilt(img, [1.0, 2.5], "FilterSize", [5, 9], "Padding", 7),
+                               ndimage.gaussian_filter(img, (1.0, 2.5, 0), mode="constant", cval=7, radius=(2, 4, 0)),
+                               atol=1e-9)
+    u8 = img.astype(np.uint8)
+    out = imgaussfilt(u8, 1.0)
+    ref = ndimage.gaussian_filter(u8.astype(np.float64), (1, 1, 0), mode="nearest", radius=(2, 2, 0))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, np.floor(ref + 0.5).astype(np.uint8))
+    with pytest.raises(ConfigError, match="odd"):
+        imgaussfilt(img, 1, "FilterSize", 4)
+
+
+def test_imnoise_statistics_class_and_stream():
+    grey = np.full((300, 400), 0.5)
+    rng(3)
+    sp = imnoise(grey, "salt & pepper", 0.1)
+    n = grey.size
+    for frac in ((sp == 0).mean(), (sp == 1).mean()):  # half of d each, binomial
+        assert abs(frac - 0.05) < 5 * math.sqrt(0.05 * 0.95 / n)
+    assert ((sp == 0.5) | (sp == 0) | (sp == 1)).all()
+    g = imnoise(grey, "gaussian", 0.1, 0.004) - grey
+    assert abs(g.mean() - 0.1) < 5 * math.sqrt(0.004 / n) and abs(g.var() / 0.004 - 1) < 0.03
+    sk = (imnoise(grey, "speckle") - grey) / grey  # J = I + n I, n uniform, mean 0, variance 0.05
+    assert abs(sk.mean()) < 0.005 and abs(sk.var() / 0.05 - 1) < 0.03 and np.abs(sk).max() <= math.sqrt(0.15)
+    u8 = np.full((300, 400), 128, np.uint8)
+    noisy = imnoise(u8, "gaussian")
+    assert noisy.dtype == np.uint8 and abs(noisy.astype(float).std() / 255 - 0.1) < 0.005
+    p = imnoise(u8, "poisson")  # the values are photon counts: mean and variance 128
+    assert abs(p.mean() - 128) < 0.2 and abs(p.astype(float).var() / 128 - 1) < 0.03
+    rng(9)
+    a = imnoise(u8, "salt & pepper")
+    rng(9)
+    np.testing.assert_array_equal(a, imnoise(u8, "salt & pepper"))  # MATLAB's global stream
+    with pytest.raises(ConfigError, match="localvar"):
+        imnoise(grey, "localvar", grey)
+
+
+def test_imcrop_and_crop_windows_follow_mathworks_arithmetic():
+    a = np.arange(10 * 12).reshape(10, 12)
+    # imcrop.m: rows round(ymin):round(ymin+height), columns likewise (1-based, inclusive)
+    np.testing.assert_array_equal(imcrop(a, [2, 3, 4, 2]), a[2:5, 1:6])
+    np.testing.assert_array_equal(imcrop(a, [10.6, 8.4, 5, 5]), a[7:10, 10:12])  # clipped to the image
+    assert imcrop(a, [20, 20, 2, 2]).size == 0
+    w = centerCropWindow2d([10, 12, 3], [4, 5])  # start 1 + ceil((input - target) / 2)
+    assert w.XLimits.tolist() == [5, 9] and w.YLimits.tolist() == [4, 7]
+    np.testing.assert_array_equal(imcrop(a, w), a[3:7, 4:9])
+    rng(1)
+    starts = set()
+    for _ in range(400):
+        win = randomCropWindow2d([6, 7], [4, 4])
+        crop = imcrop(a[:6, :7], win)
+        assert crop.shape == (4, 4)
+        starts.add((int(win.YLimits[0]), int(win.XLimits[0])))
+    assert starts == {(r, c) for r in (1, 2, 3) for c in (1, 2, 3, 4)}  # every position, none outside
+    with pytest.raises(ConfigError, match="larger"):
+        centerCropWindow2d([4, 4], [5, 4])
