@@ -11,9 +11,8 @@ import pytest
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab import (affineOutputView, classificationLayer, classify, convolution2dLayer, fliplr,
                             fullyConnectedLayer, hasdata, imageDatastore, imageInputLayer, imgaussfilt, imnoise,
-                            imresize, imwarp, isa,
-                            preview, rand, randomAffine2d, read, readall, reluLayer, reset, rng, size, softmaxLayer,
-                            trainingOptions, trainNetwork, transform)
+                            imresize, imwarp, isa, predict, preview, rand, randomAffine2d, read, readall, reluLayer,
+                            reset, rng, size, softmaxLayer, trainingOptions, trainNetwork, transform)
 
 
 def write_cells(folder, per_class, hw, seed):
@@ -100,8 +99,10 @@ def test_random_transform_runs_at_every_read_new_each_epoch_same_each_run(imds):
     assert all(len(v) >= 4 for v in per_file.values())  # a new draw at each read
     _, again = run()
     assert sorted(seen) == sorted(again)
-    pred = classify(net, transform(imds, lambda x: imresize(x, [16, 16])))
+    resized = transform(imds, lambda x: imresize(x, [16, 16]))
+    pred = classify(net, resized)
     assert len(pred) == n
+    np.testing.assert_array_equal(np.asarray(predict(net, resized, "ReturnCategorical", True)), np.asarray(pred))
 
 
 def test_a_reads_stream_is_its_own_thread_s():

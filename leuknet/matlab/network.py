@@ -32,7 +32,7 @@ import numpy as np
 from leuknet.data.pipeline import ImageData
 from leuknet.data.sources import Dataset
 from leuknet.errors import ConfigError, DataError, DeviceError
-from leuknet.matlab.conventions import choice, flatten_layers, note, options_only, outputs
+from leuknet.matlab.conventions import boolean, choice, flatten_layers, note, options_only, outputs
 from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
 from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
@@ -654,29 +654,34 @@ def _input_of(model):
 
 def predict(net, X, *args, **kwargs):
     """``scores = predict(net, X, 'MiniBatchSize', 128)``: class scores, N x classes (float32). ``X``: one
-    H x W x C image, an array (N x H x W x C or H x W x C x N) or a datastore."""
-    return _scores("predict", net, X, args, kwargs)
+    H x W x C image, an array (N x H x W x C or H x W x C x N) or a datastore. ``'ReturnCategorical', true``: the
+    labels instead, as ``classify`` (https://www.mathworks.com/help/deeplearning/ref/seriesnetwork.predict.html)."""
+    scores, o = _scores("predict", net, X, args, kwargs, {"ReturnCategorical": False})
+    return _labels("predict", net, scores) if boolean("predict", "ReturnCategorical", o["ReturnCategorical"]) \
+        else scores
 
 
-def _scores(fn, net, X, args, kwargs):
-    """predict's work, its messages naming ``fn`` (predict or classify)."""
+def _scores(fn, net, X, args, kwargs, extra=None):
+    """predict's work, its messages naming ``fn`` (predict or classify): the scores and the options."""
     o = options_only(fn, args, kwargs, {"MiniBatchSize": 128, "ExecutionEnvironment": "auto",
-                                        "Acceleration": "auto"})
+                                        "Acceleration": "auto", **(extra or {})})
     choice(fn, "ExecutionEnvironment", o["ExecutionEnvironment"], ("auto", "cpu", "gpu"))
     model = _keras_model(fn, net)
     size, space = _input_of(model)
     data, _ = image_data(fn, X, None, size, None, space)
     from leuknet.train import predict_probabilities
 
-    return predict_probabilities(model, data, int(o["MiniBatchSize"]))
+    return predict_probabilities(model, data, int(o["MiniBatchSize"])), o
+
+
+def _labels(fn, net, scores):
+    return Categorical(categories=_classes(_keras_model(fn, net)), codes=scores.argmax(1).astype(np.int32))
 
 
 def classify(net, X, *args, nargout=None, **kwargs):
     """``YPred = classify(net, X)`` (categorical labels); ``YPred, scores = classify(net, X, nargout=2)``."""
-    scores = _scores("classify", net, X, args, kwargs)
-    classes = _classes(_keras_model("classify", net))
-    labels = Categorical(categories=classes, codes=scores.argmax(1).astype(np.int32))
-    return outputs("classify", (labels, scores), nargout)
+    scores, _ = _scores("classify", net, X, args, kwargs)
+    return outputs("classify", (_labels("classify", net, scores), scores), nargout)
 
 
 def activations(net, X, layer, *args, **kwargs):
