@@ -78,3 +78,28 @@ def test_imcrop_and_crop_windows_follow_mathworks_arithmetic():
     assert starts == {(r, c) for r in (1, 2, 3) for c in (1, 2, 3, 4)}  # every position, none outside
     with pytest.raises(ConfigError, match="larger"):
         centerCropWindow2d([4, 4], [5, 4])
+
+
+def test_jitter_color_hsv_is_mathworks_adjustments_in_opencv_hsv():
+    """jitterColorHSV.m: one draw per option given (Hue, Saturation, Brightness, Contrast in that order); hue offset
+    wrapping, saturation and brightness offsets clipped, contrast about the mean brightness. The HSV conversions of
+    the reference are OpenCV's (float32)."""
+    import cv2
+
+    from leuknet.matlab import jitterColorHSV
+
+    img = np.random.default_rng(5).random((12, 14, 3))
+    rng(4)
+    out = jitterColorHSV(img, "Contrast", 0.4, "Hue", 0.1, "Saturation", 0.2, "Brightness", [-0.3, 0.1])
+    u = np.random.default_rng(4).random(4)  # the global stream after rng(4)
+    hue, sat, bri, con = -0.1 + 0.2 * u[0], -0.2 + 0.4 * u[1], -0.3 + 0.4 * u[2], 0.6 + 0.8 * u[3]
+    hsv = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2HSV_FULL).astype(np.float64)
+    h, s, v = hsv[..., 0] / 360.0, hsv[..., 1], hsv[..., 2]
+    h, s, v = np.mod(h + hue, 1.0), np.clip(s + sat, 0, 1), np.clip(v + bri, 0, 1)
+    v = np.clip((v - v.mean()) * con + v.mean(), 0, 1)
+    ref = cv2.cvtColor(np.stack([h * 360.0, s, v], -1).astype(np.float32), cv2.COLOR_HSV2RGB_FULL)
+    np.testing.assert_allclose(out, ref, atol=2e-5)
+    u8 = (img * 255).astype(np.uint8)
+    assert jitterColorHSV(u8, "Hue", 0.05).dtype == np.uint8
+    with pytest.raises(ConfigError, match="Hue"):
+        jitterColorHSV(img, "Hue", 1.5)

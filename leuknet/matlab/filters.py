@@ -1,5 +1,5 @@
-"""MATLAB's image filters, noise and crops that augmentation scripts call: ``imgaussfilt``, ``imnoise``,
-``imcrop``, ``centerCropWindow2d``, ``randomCropWindow2d``.
+"""MATLAB's image filters, noise, colour jitter and crops that augmentation scripts call: ``imgaussfilt``,
+``imnoise``, ``jitterColorHSV``, ``imcrop``, ``centerCropWindow2d``, ``randomCropWindow2d``.
 
 Sources (MathWorks):
 - imgaussfilt: https://mathworks.com/help//releases/R2021a/images/ref/imgaussfilt.html. Standard deviation 0.5 by
@@ -35,7 +35,8 @@ from leuknet.matlab.conventions import choice, number, parse
 from leuknet.matlab.images import _array, _back_to_class, _cast_like, im2double
 from leuknet.spec.randstream import generator
 
-__all__ = ["imgaussfilt", "imnoise", "imcrop", "centerCropWindow2d", "randomCropWindow2d", "Rectangle"]
+__all__ = ["imgaussfilt", "imnoise", "jitterColorHSV", "imcrop", "centerCropWindow2d", "randomCropWindow2d",
+           "Rectangle"]
 
 
 def _pair(fn, name, value, odd=False):
@@ -125,6 +126,54 @@ def imnoise(I, noise_type, *params):
             raise ConfigError(f"{fn}: the variance must be non-negative, received {p[0]}")
         y = x + math.sqrt(12 * p[0]) * x * (rng.random(x.shape) - 0.5)
     return _back_to_class(np.clip(y, 0.0, 1.0), a)
+
+
+# --------------------------------------------------------------------------------------------- colour jitter
+
+def _jitter_range(fn, name, value, contrast=False):
+    """A scalar as MATLAB's range ([-v v], or [max(0, 1-v) 1+v] for Contrast) or a [min max] range."""
+    v = np.ravel(np.asarray(value, np.float64)) if not isinstance(value, (str, bool)) else np.zeros(0)
+    lo, hi = (0.0, None) if contrast else (0.0, 1.0)
+    if v.size == 1 and np.isfinite(v[0]) and v[0] >= lo and (hi is None or v[0] <= hi):
+        return (max(0.0, 1 - v[0]), 1 + v[0]) if contrast else (-v[0], v[0])
+    if v.size == 2 and np.all(np.isfinite(v)) and v[1] >= v[0] and (
+            (contrast and v[0] > 0) or (not contrast and v[0] >= -1 and v[1] <= 1)):
+        return float(v[0]), float(v[1])
+    what = "a non-negative number or a positive [min max] range" if contrast else \
+        "a number in [0, 1] or a [min max] range in [-1, 1]"
+    raise ConfigError(f"{fn}: {name} must be {what}, received {np.ravel(value).tolist()}")
+
+
+def jitterColorHSV(A, *args, **kwargs):
+    """``B = jitterColorHSV(A, 'Contrast', c, 'Hue', h, 'Saturation', s, 'Brightness', b)`` (MathWorks'
+    jitterColorHSV.m, https://www.mathworks.com/help/images/ref/jittercolorhsv.html): in HSV, a random offset added
+    to the hue (wrapping), the saturation and the brightness (clipped to [0, 1]), the brightness then scaled about
+    its mean by a random contrast factor; each option given draws once from the global stream, in that order (Hue,
+    Saturation, Brightness, Contrast); the class kept."""
+    from leuknet.matlab.images import hsv2rgb, rgb2hsv
+
+    fn = "jitterColorHSV"
+    a = _array(fn, A)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ConfigError(f"{fn}: expected an M x N x 3 RGB image of class uint8, uint16, single or double, "
+                          f"received {a.dtype} of shape {a.shape}")
+    _, _, o = parse(fn, args, kwargs, {"Hue": None, "Saturation": None, "Brightness": None, "Contrast": None},
+                    max_positional=0)
+    ranges = {k: _jitter_range(fn, k, v, contrast=k == "Contrast") for k, v in o.items() if v is not None}
+    rng = generator()
+    hsv = np.asarray(rgb2hsv(a), np.float64).copy()
+    for k, (lo, hi) in ranges.items():
+        x = float(rng.random()) * (hi - lo) + lo
+        if k == "Hue":
+            hsv[:, :, 0] = np.mod(hsv[:, :, 0] + x, 1.0)
+        elif k == "Saturation":
+            hsv[:, :, 1] = np.clip(hsv[:, :, 1] + x, 0.0, 1.0)
+        elif k == "Brightness":
+            hsv[:, :, 2] = np.clip(hsv[:, :, 2] + x, 0.0, 1.0)
+        else:
+            m = hsv[:, :, 2].mean()
+            hsv[:, :, 2] = np.clip((hsv[:, :, 2] - m) * x + m, 0.0, 1.0)
+    return _back_to_class(np.asarray(hsv2rgb(hsv), np.float64), a)
 
 
 # --------------------------------------------------------------------------------------------- crops
