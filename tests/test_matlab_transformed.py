@@ -167,3 +167,25 @@ def test_mathworks_augmentation_pipeline_with_read_size_6_trains(tmp_path):
     opts = trainingOptions("sgdm", "MaxEpochs", 2, "MiniBatchSize", 4, "InitialLearnRate", 1e-3, "Verbose", False)
     net = trainNetwork(dsTrain, small_layers(), opts)
     assert net.Layers[-1].Classes.tolist() == ["all", "hem"]
+
+
+def test_combine_with_an_array_datastore_of_labels_trains_and_keeps_pairs(imds):
+    """The other documented way to give a transformed datastore its labels: combine(transform(imds, @f),
+    arrayDatastore(imds.Labels)) reads [image, label] (combine's page: the reads side by side)."""
+    from leuknet.matlab import arrayDatastore, combine
+
+    labels = arrayDatastore(imds.Labels)
+    assert len(labels) == len(imds) and read(labels) == ["all"]  # a one-element cell, OutputType 'cell'
+    cds = combine(transform(imds, lambda x: imresize(x, [16, 16])), arrayDatastore(imds.Labels))
+    assert isa(cds, "matlab.io.datastore.CombinedDatastore")
+    img, label = preview(cds)
+    assert img.shape == (16, 16, 3) and label == "all"
+    for img, label in readall(cds.shuffle()):  # shuffled together: the bright squares stay 'all'
+        assert (img[8, 8].mean() > 150) == (label == "all")
+    opts = trainingOptions("sgdm", "MaxEpochs", 2, "MiniBatchSize", 4, "Verbose", False)
+    net = trainNetwork(cds, small_layers(), opts)
+    assert len(classify(net, cds)) == len(imds)
+    X = np.stack([imresize(imds.readimage(i), [16, 16]) for i in range(len(imds))], axis=3)  # H x W x C x N
+    assert predict(net, arrayDatastore(X, "IterationDimension", 4)).shape == (len(imds), 2)
+    with pytest.raises(DataError, match="3 and 12"):
+        combine(imds, arrayDatastore(np.arange(3)))

@@ -34,7 +34,14 @@ the datastore's ``read`` returns (with ``ReadSize`` n > 1, a list of n images an
 leuknet differs: training reads one observation at a time (with ``ReadSize`` n > 1 the function receives lists of
 one image, as in MATLAB's last short read, where MATLAB's training passes n); the label of each image is taken from its first read (MATLAB's function could in principle change it between
 epochs); an image of another size than the input layer's is resized (bilinear, antialiased; said once), where
-MATLAB stops. ``transform`` of several datastores at once, and ``combine``, are not provided.
+MATLAB stops. ``transform`` of several datastores at once is not provided.
+
+``combine(ds1, ds2, ...)`` (https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.combine.html) reads the
+datastores side by side, a read that is not a cell (a list) becoming one element, so
+``combine(transform(imds, @preprocess), arrayDatastore(imds.Labels))`` reads ``[image, label]`` as trainNetwork
+wants; ``arrayDatastore(A)`` (https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.arraydatastore.html)
+reads the slices of ``A`` along ``IterationDimension`` (default 1), each in a one-element list ('OutputType'
+'cell', the default) or as it is ('same'). Only the 'associated' read order and ``ReadSize`` 1 are provided.
 """
 
 from __future__ import annotations
@@ -45,103 +52,29 @@ import threading
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
-from leuknet.matlab.conventions import boolean, note, outputs, parse
-from leuknet.spec.randstream import draw_seed, global_stream
+from leuknet.matlab.conventions import boolean, choice, note, number, outputs, parse
+from leuknet.matlab.datastore import ReadInfo
+from leuknet.spec.randstream import draw_seed, global_stream, stream_for
 
-__all__ = ["transform", "TransformedDatastore"]
+__all__ = ["transform", "TransformedDatastore", "combine", "CombinedDatastore", "arrayDatastore",
+           "ArrayDatastore"]
 
 _READS = threading.RLock()  # one transformed read at a time: the global stream is swapped for each
 
 
-class TransformedDatastore:
-    """A datastore whose reads go through ``Transforms`` (functions, in order); ``UnderlyingDatastores`` holds the
-    datastore read, ``IncludeInfo`` whether each function takes and returns the read's info."""
-
-    def __init__(self, underlying, transforms, include_info):
-        self.UnderlyingDatastores = [_own_copy(underlying)]
-        self.Transforms = list(transforms)
-        self.IncludeInfo = [bool(v) for v in include_info]
-
-    @property
-    def _ds(self):
-        return self.UnderlyingDatastores[0]
-
-    def __len__(self):
-        return len(self._ds)
+class _ObservationStore:
+    """A datastore leuknet can read observation by observation (``_observation(i)``, ``len``): what trainNetwork,
+    classify and predict take from a transformed, combined or array datastore."""
 
     @property
     def NumObservations(self):
         return len(self)
-
-    def _apply(self, data, info):
-        for fcn, with_info in zip(self.Transforms, self.IncludeInfo):
-            if with_info:
-                out = fcn(data, info)
-                if not (isinstance(out, tuple) and len(out) == 2):
-                    raise DataError(f"transform: a function with 'IncludeInfo' true must return (dataOut, infoOut), "
-                                    f"received {type(out).__name__}")
-                data, info = out
-            else:
-                data = fcn(data)
-        return data, info
-
-    def _observation(self, i, nargout=None):
-        """Observation i through the functions, given to them as a read gives it: with ``ReadSize`` > 1 a list of
-        one image and the info's lists (MATLAB's last, short read)."""
-        if getattr(self._ds, "ReadSize", 1) > 1:
-            data, info = self._ds._read_rows([int(i)])
-        else:
-            data, info = self._ds.readimage(int(i), nargout=2)
-        return outputs("read", self._apply(data, info), nargout)
-
-    # -- MATLAB's methods --------------------------------------------------------------------------------------
-    def hasdata(self):
-        return self._ds.hasdata()
-
-    def read(self, nargout=None):
-        """The next observation through the functions (``[data, info] = read(ds)`` with ``nargout=2``)."""
-        data, info = self._ds.read(nargout=2)
-        return outputs("read", self._apply(data, info), nargout)
-
-    def reset(self):
-        self._ds.reset()
-
-    def preview(self):
-        """The first read of a reset copy, through the functions (MATLAB's Datastore.preview: with ``ReadSize``
-        n > 1 the rows of that read, at most 8), leaving this datastore's position as it is."""
-        out = TransformedDatastore(self._ds, self.Transforms, self.IncludeInfo).read()
-        return out[:8] if getattr(self._ds, "ReadSize", 1) > 1 and isinstance(out, list) else out
-
-    def readall(self):
-        """Every observation through the functions, in order (a list; MATLAB's N x 1 or N x 2 cell: with
-        ``ReadSize`` > 1 the rows each read returns, joined)."""
-        if getattr(self._ds, "ReadSize", 1) == 1:
-            return [self._observation(i) for i in range(len(self))]
-        rows = []
-        for i in range(len(self)):
-            out = self._observation(i)
-            rows.extend(out) if isinstance(out, list) else rows.append(out)
-        return rows
 
     def readimage(self, i, nargout=None):
         return self._observation(i, nargout)
 
     def transform(self, fcn, *args, **kwargs):
         return transform(self, fcn, *args, **kwargs)
-
-    def shuffle(self, Seed=None):
-        return TransformedDatastore(self._ds.shuffle(Seed=Seed), self.Transforms, self.IncludeInfo)
-
-    def subset(self, indices):
-        return TransformedDatastore(self._ds.subset(indices), self.Transforms, self.IncludeInfo)
-
-    def partition(self, n, index):
-        return TransformedDatastore(self._ds.partition(n, index), self.Transforms, self.IncludeInfo)
-
-    def __repr__(self):
-        names = ", ".join(f"@{getattr(f, '__name__', 'fcn')}" for f in self.Transforms)
-        return (f"  TransformedDatastore with properties:\n\n    UnderlyingDatastores: {{{type(self._ds).__name__}}}\n"
-                f"              Transforms: {{{names}}}\n             IncludeInfo: {{{self.IncludeInfo}}}\n")
 
     # -- to the training pipeline ------------------------------------------------------------------------------
     def image_data(self, input_size, classes=None, colorspace="rgb", fn="trainNetwork"):
@@ -173,6 +106,90 @@ class TransformedDatastore:
         data.augment_seed = seed
         return data, (list(cats) if cats is not None else None)
 
+
+
+class TransformedDatastore(_ObservationStore):
+    """A datastore whose reads go through ``Transforms`` (functions, in order); ``UnderlyingDatastores`` holds the
+    datastore read, ``IncludeInfo`` whether each function takes and returns the read's info."""
+
+    def __init__(self, underlying, transforms, include_info):
+        self.UnderlyingDatastores = [_own_copy(underlying)]
+        self.Transforms = list(transforms)
+        self.IncludeInfo = [bool(v) for v in include_info]
+
+    @property
+    def _ds(self):
+        return self.UnderlyingDatastores[0]
+
+    def __len__(self):
+        return len(self._ds)
+
+    def _apply(self, data, info):
+        for fcn, with_info in zip(self.Transforms, self.IncludeInfo):
+            if with_info:
+                out = fcn(data, info)
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise DataError(f"transform: a function with 'IncludeInfo' true must return (dataOut, infoOut), "
+                                    f"received {type(out).__name__}")
+                data, info = out
+            else:
+                data = fcn(data)
+        return data, info
+
+    def _observation(self, i, nargout=None):
+        """Observation i through the functions, given to them as a read gives it: with ``ReadSize`` > 1 a list of
+        one image and the info's lists (MATLAB's last, short read)."""
+        if isinstance(self._ds, _ObservationStore):  # a combined or array datastore: its observation, no info
+            data, info = self._ds._observation(int(i)), ReadInfo()
+        elif getattr(self._ds, "ReadSize", 1) > 1:
+            data, info = self._ds._read_rows([int(i)])
+        else:
+            data, info = self._ds.readimage(int(i), nargout=2)
+        return outputs("read", self._apply(data, info), nargout)
+
+    # -- MATLAB's methods --------------------------------------------------------------------------------------
+    def hasdata(self):
+        return self._ds.hasdata()
+
+    def read(self, nargout=None):
+        """The next observation through the functions (``[data, info] = read(ds)`` with ``nargout=2``)."""
+        data, info = self._ds.read(nargout=2) if not isinstance(self._ds, _ObservationStore) else (
+            self._ds.read(), ReadInfo())
+        return outputs("read", self._apply(data, info), nargout)
+
+    def reset(self):
+        self._ds.reset()
+
+    def preview(self):
+        """The first read of a reset copy, through the functions (MATLAB's Datastore.preview: with ``ReadSize``
+        n > 1 the rows of that read, at most 8), leaving this datastore's position as it is."""
+        out = TransformedDatastore(self._ds, self.Transforms, self.IncludeInfo).read()
+        return out[:8] if getattr(self._ds, "ReadSize", 1) > 1 and isinstance(out, list) else out
+
+    def readall(self):
+        """Every observation through the functions, in order (a list; MATLAB's N x 1 or N x 2 cell: with
+        ``ReadSize`` > 1 the rows each read returns, joined)."""
+        if getattr(self._ds, "ReadSize", 1) == 1:
+            return [self._observation(i) for i in range(len(self))]
+        rows = []
+        for i in range(len(self)):
+            out = self._observation(i)
+            rows.extend(out) if isinstance(out, list) else rows.append(out)
+        return rows
+
+    def shuffle(self, Seed=None):
+        return TransformedDatastore(self._ds.shuffle(Seed=Seed), self.Transforms, self.IncludeInfo)
+
+    def subset(self, indices):
+        return TransformedDatastore(self._ds.subset(indices), self.Transforms, self.IncludeInfo)
+
+    def partition(self, n, index):
+        return TransformedDatastore(self._ds.partition(n, index), self.Transforms, self.IncludeInfo)
+
+    def __repr__(self):
+        names = ", ".join(f"@{getattr(f, '__name__', 'fcn')}" for f in self.Transforms)
+        return (f"  TransformedDatastore with properties:\n\n    UnderlyingDatastores: {{{type(self._ds).__name__}}}\n"
+                f"              Transforms: {{{names}}}\n             IncludeInfo: {{{self.IncludeInfo}}}\n")
 
 def _read_stream(seed, pass_no, k):
     return np.random.default_rng([int(seed) & 0x7FFFFFFF, int(pass_no) + 1, int(k), 7])
@@ -259,6 +276,153 @@ def transform(*args, **kwargs):
     return TransformedDatastore(ds, fcns, [include])
 
 
+class CombinedDatastore(_ObservationStore):
+    """MATLAB's ``combine(ds1, ds2, ...)``: each read is the reads of the datastores side by side (a read that is
+    not a list becomes one element), so ``combine(imds, arrayDatastore(labels))`` reads ``[image, label]``."""
+
+    def __init__(self, stores):
+        self.UnderlyingDatastores = [_own_copy(ds) for ds in stores]
+
+    def __len__(self):
+        return min(len(ds) for ds in self.UnderlyingDatastores)
+
+    @staticmethod
+    def _side_by_side(parts):
+        row = []
+        for p in parts:
+            row.extend(p) if isinstance(p, list) else row.append(p)
+        return row
+
+    def _observation(self, i, nargout=None):
+        return outputs("read", (self._side_by_side(_one(ds, int(i)) for ds in self.UnderlyingDatastores),
+                                ReadInfo()), nargout)
+
+    def hasdata(self):
+        return all(ds.hasdata() for ds in self.UnderlyingDatastores)
+
+    def read(self, nargout=None):
+        parts = [ds.read() for ds in self.UnderlyingDatastores]
+        return outputs("read", (self._side_by_side(parts), ReadInfo()), nargout)
+
+    def reset(self):
+        for ds in self.UnderlyingDatastores:
+            ds.reset()
+
+    def preview(self):
+        return CombinedDatastore(self.UnderlyingDatastores).read()
+
+    def readall(self):
+        return [self._observation(i) for i in range(len(self))]
+
+    def shuffle(self, Seed=None):
+        """The same random order for every datastore, so the pairs stay together."""
+        return self.subset(stream_for(Seed).permutation(len(self)))
+
+    def subset(self, indices):
+        return CombinedDatastore([ds.subset(indices) for ds in self.UnderlyingDatastores])
+
+    def __repr__(self):
+        kinds = ", ".join(type(ds).__name__ for ds in self.UnderlyingDatastores)
+        return f"  CombinedDatastore with properties:\n\n    UnderlyingDatastores: {{{kinds}}}\n"
+
+
+class ArrayDatastore(_ObservationStore):
+    """MATLAB's ``arrayDatastore(A)``: the slices of ``A`` along ``IterationDimension`` (1-based, default 1), each
+    read one slice, in a one-element list (``OutputType`` 'cell', the default) or as it is ('same')."""
+
+    def __init__(self, data, dim, output_type):
+        self._data, self.IterationDimension, self.OutputType = data, dim, output_type
+        self._position = 0
+
+    def __len__(self):
+        return len(self._data) if self.IterationDimension == 1 and not isinstance(self._data, np.ndarray) else \
+            np.shape(self._data)[self.IterationDimension - 1]
+
+    def _slice(self, i):
+        if isinstance(self._data, np.ndarray):
+            return np.take(self._data, i, axis=self.IterationDimension - 1)
+        return self._data[i]
+
+    def _observation(self, i, nargout=None):
+        v = self._slice(int(i))
+        return outputs("read", ([v] if self.OutputType == "cell" else v, ReadInfo()), nargout)
+
+    def hasdata(self):
+        return self._position < len(self)
+
+    def read(self, nargout=None):
+        if not self.hasdata():
+            raise DataError("read: no more data in the datastore; call reset(ds)")
+        self._position += 1
+        return self._observation(self._position - 1, nargout)
+
+    def reset(self):
+        self._position = 0
+
+    def preview(self):
+        return self._observation(0)
+
+    def readall(self):
+        return [self._observation(i) for i in range(len(self))]
+
+    def subset(self, indices):
+        idx = np.asarray(indices, np.int64)
+        if isinstance(self._data, np.ndarray):
+            data = np.take(self._data, idx, axis=self.IterationDimension - 1)
+        else:
+            data = self._data[idx]
+        return ArrayDatastore(data, self.IterationDimension, self.OutputType)
+
+    def shuffle(self, Seed=None):
+        return self.subset(stream_for(Seed).permutation(len(self)))
+
+    def __repr__(self):
+        return (f"  ArrayDatastore with properties:\n\n              ReadSize: 1\n    IterationDimension: "
+                f"{self.IterationDimension}\n            OutputType: \"{self.OutputType}\"\n")
+
+
+def arrayDatastore(A, *args, **kwargs):
+    """``arrayDatastore(A, 'IterationDimension', d, 'OutputType', 'cell' | 'same')``: a datastore of the slices of
+    ``A`` (an array, a categorical or a list); ``ReadSize`` 1 only."""
+    fn = "arrayDatastore"
+    _, _, o = parse(fn, args, kwargs, {"IterationDimension": 1, "OutputType": "cell", "ReadSize": 1},
+                    max_positional=0)
+    from leuknet.matlab.datastore import Categorical
+
+    output = choice(fn, "OutputType", o["OutputType"], ("cell", "same"))
+    if number(fn, "ReadSize", o["ReadSize"], integer=True, low=1) != 1:
+        raise ConfigError(f"{fn}: leuknet reads one slice at a time (ReadSize 1)")
+    data = A if isinstance(A, Categorical) else np.asarray(A)
+    dims = 1 if isinstance(data, Categorical) else max(data.ndim, 1)
+    dim = number(fn, "IterationDimension", o["IterationDimension"], integer=True, low=1, high=dims)
+    if not isinstance(data, Categorical) and data.ndim == 0:
+        raise ConfigError(f"{fn}: expected an array of observations, received a scalar")
+    return ArrayDatastore(data, dim, output)
+
+
+def combine(*stores, **kwargs):
+    """``combine(ds1, ds2, ...)``: a datastore reading them side by side (see :class:`CombinedDatastore`)."""
+    fn = "combine"
+    _, _, o = parse(fn, (), kwargs, {"ReadOrder": "associated"}, max_positional=0)
+    if choice(fn, "ReadOrder", o["ReadOrder"], ("associated", "sequential")) != "associated":
+        raise ConfigError(f"{fn}: 'ReadOrder', 'sequential' is not provided by leuknet")
+    if len(stores) < 2 or not all(_is_datastore(ds) for ds in stores):
+        raise ConfigError(f"{fn}: expected two or more datastores (imageDatastore, transform, arrayDatastore), "
+                          f"received {', '.join(type(ds).__name__ for ds in stores) or 'none'}")
+    lengths = {len(ds) for ds in stores}
+    if len(lengths) > 1:
+        raise DataError(f"{fn}: the datastores hold {' and '.join(map(str, sorted(lengths)))} observations; "
+                        "combined reads pair them one to one")
+    return CombinedDatastore(stores)
+
+
+def _one(ds, i):
+    """Observation ``i`` of a datastore as its read gives it (an image datastore's image alone)."""
+    if isinstance(ds, _ObservationStore):
+        return ds._observation(i)
+    return ds.readimage(i)
+
+
 def _own_copy(ds):
     """The datastore read from the start by a new transformed datastore, apart from the one given (whose reads
     go on where they were)."""
@@ -270,4 +434,4 @@ def _own_copy(ds):
 def _is_datastore(x):
     from leuknet.matlab.datastore import ImageDatastore
 
-    return isinstance(x, (ImageDatastore, TransformedDatastore))
+    return isinstance(x, (ImageDatastore, _ObservationStore))

@@ -36,7 +36,7 @@ def _classes(obj) -> set:
     from leuknet.matlab.augmentation import AugmentedImageDatastore, ImageDataAugmenter
     from leuknet.matlab.datastore import Categorical, ImageDatastore, Table
     from leuknet.matlab.geometry import AffineTransform2D, ImageReference2D
-    from leuknet.matlab.transformed import TransformedDatastore
+    from leuknet.matlab.transformed import ArrayDatastore, CombinedDatastore, TransformedDatastore
     from leuknet.matlab.network import DAGNetwork, SeriesNetwork
 
     if isinstance(obj, Layer):
@@ -46,6 +46,8 @@ def _classes(obj) -> set:
     named = ((LayerGraph, "nnet.cnn.LayerGraph"), (SeriesNetwork, "SeriesNetwork"), (DAGNetwork, "DAGNetwork"),
              (ImageDatastore, "matlab.io.datastore.ImageDatastore"),
              (TransformedDatastore, "matlab.io.datastore.TransformedDatastore"),
+             (CombinedDatastore, "matlab.io.datastore.CombinedDatastore"),
+             (ArrayDatastore, "matlab.io.datastore.ArrayDatastore"),
              (AugmentedImageDatastore, "augmentedImageDatastore"), (ImageDataAugmenter, "imageDataAugmenter"),
              (Categorical, "categorical"), (Table, "table"))
     if isinstance(obj, AffineTransform2D):  # R2021a's randomAffine2d gives an affine2d, R2022b's an affinetform2d
