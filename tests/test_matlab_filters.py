@@ -32,6 +32,10 @@ def test_imgaussfilt_matches_scipy_with_matlabs_size_and_padding():
     np.testing.assert_array_equal(out, np.floor(ref + 0.5).astype(np.uint8))
     with pytest.raises(ConfigError, match="odd"):
         imgaussfilt(img, 1, "FilterSize", 4)
+    with pytest.raises(ConfigError, match="^imgaussfilt: .*logical"):
+        imgaussfilt(img > 100, 1)
+    row = np.arange(9.0) ** 2  # a 1-D array is a row vector (1 x N)
+    np.testing.assert_allclose(imgaussfilt(row, 1), ndimage.gaussian_filter1d(row, 1, mode="nearest", radius=2))
 
 
 def test_imnoise_statistics_class_and_stream():
@@ -55,8 +59,13 @@ def test_imnoise_statistics_class_and_stream():
     a = imnoise(u8, "salt & pepper")
     rng(9)
     np.testing.assert_array_equal(a, imnoise(u8, "salt & pepper"))  # MATLAB's global stream
+    # single: the Poisson means scaled by 1e6 (double: 1e12): a standard deviation of sqrt(x / 1e6)
+    ps = imnoise(np.full((200, 200), 0.5, np.float32), "poisson")
+    assert ps.dtype == np.float32 and abs(ps.std() / math.sqrt(0.5 / 1e6) - 1) < 0.05
     with pytest.raises(ConfigError, match="localvar"):
         imnoise(grey, "localvar", grey)
+    with pytest.raises(ConfigError, match="^imnoise: .*int32"):
+        imnoise(np.zeros((4, 4), np.int32), "gaussian")
 
 
 def test_imcrop_and_crop_windows_follow_mathworks_arithmetic():
@@ -65,8 +74,11 @@ def test_imcrop_and_crop_windows_follow_mathworks_arithmetic():
     np.testing.assert_array_equal(imcrop(a, [2, 3, 4, 2]), a[2:5, 1:6])
     np.testing.assert_array_equal(imcrop(a, [10.6, 8.4, 5, 5]), a[7:10, 10:12])  # clipped to the image
     assert imcrop(a, [20, 20, 2, 2]).size == 0
-    w = centerCropWindow2d([10, 12, 3], [4, 5])  # start 1 + ceil((input - target) / 2)
+    w = centerCropWindow2d([10, 12, 3], [4, 5])  # centerCropWindow2d.m: start 1 + ceil((input - target) / 2)
     assert w.XLimits.tolist() == [5, 9] and w.YLimits.tolist() == [4, 7]
+    odd = centerCropWindow2d([7, 9], [4, 4])  # odd differences: ceil, so 3..6 and 4..7 (1-based)
+    assert odd.YLimits.tolist() == [3, 6] and odd.XLimits.tolist() == [4, 7]
+    np.testing.assert_array_equal(imcrop(np.arange(10), [2, 1, 3, 0]), [[1, 2, 3, 4]])  # a 1-D array is a row
     np.testing.assert_array_equal(imcrop(a, w), a[3:7, 4:9])
     rng(1)
     starts = set()

@@ -102,7 +102,10 @@ def test_random_transform_runs_at_every_read_new_each_epoch_same_each_run(imds):
     resized = transform(imds, lambda x: imresize(x, [16, 16]))
     pred = classify(net, resized)
     assert len(pred) == n
-    np.testing.assert_array_equal(np.asarray(predict(net, resized, "ReturnCategorical", True)), np.asarray(pred))
+    scores = predict(net, resized)
+    expected = np.asarray(net.Layers[-1].Classes)[np.argmax(scores, axis=1)]
+    np.testing.assert_array_equal(np.asarray(predict(net, resized, "ReturnCategorical", True)), expected)
+    np.testing.assert_array_equal(np.asarray(pred), expected)
 
 
 def test_a_reads_stream_is_its_own_thread_s():
@@ -163,6 +166,11 @@ def test_mathworks_augmentation_pipeline_with_read_size_6_trains(tmp_path):
     first, info = read(imds, nargout=2)
     assert len(first) == 6 and len(info.Filename) == 6 and info.Label[5] == "all" and info.Label[0][0] == "all"
     assert len(readall(dsTrain)) == 16
+
+    def stack(dataIn, info):  # one array per read: readall joins what each read returns
+        return np.stack(dataIn, axis=3), info
+
+    assert [a.shape[3] for a in readall(transform(imds, stack, "IncludeInfo", True))] == [6, 6, 4]
     rng("default")
     opts = trainingOptions("sgdm", "MaxEpochs", 2, "MiniBatchSize", 4, "InitialLearnRate", 1e-3, "Verbose", False)
     net = trainNetwork(dsTrain, small_layers(), opts)
@@ -189,3 +197,11 @@ def test_combine_with_an_array_datastore_of_labels_trains_and_keeps_pairs(imds):
     assert predict(net, arrayDatastore(X, "IterationDimension", 4)).shape == (len(imds), 2)
     with pytest.raises(DataError, match="3 and 12"):
         combine(imds, arrayDatastore(np.arange(3)))
+
+
+def test_a_transformed_datastore_reads_its_own_copy(imds):
+    tds = transform(imds, lambda x: x)
+    imds.Labels[0] = "hem"  # the original changes; the copy transform made does not
+    with pytest.raises(ConfigError, match="'Folders' is not provided"):
+        imds.Folders = ["x"]
+    assert tds.UnderlyingDatastores[0].Labels[0] == "all" and imds.Labels[0] == "hem"

@@ -432,13 +432,27 @@ class ImageDatastore:
         self.ReadSize = read_size
         self._position = 0
 
+    _NOT_PROVIDED = ("Folders", "AlternateFileSystemRoots", "SupportedOutputFormats", "DefaultOutputFormat")
+
     def __setattr__(self, name, value):
         """MATLAB's properties only: a misspelt one (``imds.readSize = 6``) is an error, as in MATLAB, not a new
         attribute that nothing reads."""
         if not name.startswith("_") and name not in self._PROPERTIES:
+            if name in self._NOT_PROVIDED:
+                raise ConfigError(f"imageDatastore: the property {name!r} is not provided by leuknet; its "
+                                  f"properties: {', '.join(self._PROPERTIES)}")
             raise ConfigError(f"Unrecognized property {name!r} for class ImageDatastore; its properties: "
                               f"{', '.join(self._PROPERTIES)}")
         object.__setattr__(self, name, value)
+
+    def __copy__(self):
+        """A copy of its own: files and labels not shared (a transformed datastore's copy stays as it was when the
+        original's labels change)."""
+        labels = None if self._labels is None else Categorical(categories=self._labels.categories,
+                                                                codes=self._labels.codes.copy())
+        out = ImageDatastore(list(self._files), labels, self.ReadFcn, self._read_size)
+        out._position = self._position
+        return out
 
     @property
     def ReadSize(self):

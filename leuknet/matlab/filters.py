@@ -10,7 +10,7 @@ Sources (MathWorks):
   (im2double; floats clipped to [0, 1] first) and back to its class: 'gaussian' (mean 0, variance 0.01 by
   default), 'salt & pepper' (density 0.05: about d * numel(I) pixels set to 0 or 1, half each), 'speckle'
   (J = I + n * I, n uniform with mean 0 and variance 0.05), 'poisson' (uint8 and uint16 values as photon counts;
-  floats scaled by 1e12). Draws from MATLAB's global stream (``rng``).
+  double values scaled by 1e12, single by 1e6). Draws from MATLAB's global stream (``rng``).
 - imcrop: https://www.mathworks.com/help/images/ref/imcrop.html with MathWorks' imcrop.m: ``rect`` = [xmin ymin
   width height] in pixel coordinates; the rows round(ymin) : round(ymin + height) and the columns likewise (so an
   integer width w gives w + 1 columns), clipped to the image; an images.spatialref.Rectangle (a crop window) gives
@@ -32,7 +32,7 @@ import numpy as np
 
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import choice, number, parse
-from leuknet.matlab.images import _array, _back_to_class, _cast_like, im2double
+from leuknet.matlab.images import _array, _back_to_class, _cast_like, _check_class, im2double
 from leuknet.spec.randstream import generator
 
 __all__ = ["imgaussfilt", "imnoise", "jitterColorHSV", "imcrop", "centerCropWindow2d", "randomCropWindow2d",
@@ -64,6 +64,9 @@ def imgaussfilt(A, sigma=0.5, *args, **kwargs):
     a 2-D Gaussian smoothing of every plane (see the module's docstring)."""
     fn = "imgaussfilt"
     a = _array(fn, A)
+    _check_class(fn, a, ("single", "double", "int8", "int16", "int32", "uint8", "uint16", "uint32"))
+    shape = a.shape
+    a = a.reshape(1, -1) if a.ndim == 1 else a  # a 1-D array is a row vector
     sy, sx = _pair(fn, "sigma", sigma)
     _, _, o = parse(fn, args, kwargs, {"FilterSize": None, "Padding": "replicate", "FilterDomain": "auto"},
                     max_positional=0)
@@ -86,7 +89,7 @@ def imgaussfilt(A, sigma=0.5, *args, **kwargs):
 
     out = _correlate(a.astype(np.float64), kernel(hy, sy), 0, mode, value)
     out = _correlate(out, kernel(hx, sx), 1, mode, value)
-    return _cast_like(out, a)
+    return _cast_like(out, a).reshape(shape)
 
 
 def imnoise(I, noise_type, *params):
@@ -94,6 +97,7 @@ def imnoise(I, noise_type, *params):
     'speckle'[, var])``, ``imnoise(I, 'poisson')`` (see the module's docstring)."""
     fn = "imnoise"
     a = _array(fn, I)
+    _check_class(fn, a, ("single", "double", "int16", "uint8", "uint16"))
     kind = choice(fn, "the noise type", noise_type, ("gaussian", "salt & pepper", "speckle", "poisson", "localvar"))
     if kind == "localvar":
         raise ConfigError(f"{fn}: 'localvar' noise is not provided by leuknet; use 'gaussian', 'salt & pepper', "
@@ -106,8 +110,9 @@ def imnoise(I, noise_type, *params):
     if kind == "poisson":
         if a.dtype in (np.uint8, np.uint16):  # the values are photon counts
             return _cast_like(rng.poisson(a.astype(np.float64)).astype(np.float64), a)
-        if a.dtype.kind == "f":  # means scaled up by 1e12
-            return _cast_like(rng.poisson(np.clip(a.astype(np.float64), 0, 1) * 1e12) / 1e12, a)
+        if a.dtype.kind == "f":  # means scaled up by 1e12 (double) or 1e6 (single)
+            scale = 1e6 if a.dtype == np.float32 else 1e12
+            return _cast_like(rng.poisson(np.clip(a.astype(np.float64), 0, 1) * scale) / scale, a)
         raise ConfigError(f"{fn}: 'poisson' noise needs a uint8, uint16, single or double image, received {a.dtype}")
     x = np.clip(np.asarray(im2double(a), np.float64), 0.0, 1.0)
     if kind == "gaussian":
@@ -230,6 +235,7 @@ def imcrop(I, rect):
     docstring); an empty array where the rectangle misses the image."""
     fn = "imcrop"
     a = _array(fn, I)
+    a = a.reshape(1, -1) if a.ndim == 1 else a  # a 1-D array is a row vector
     m, n = a.shape[:2]
     if isinstance(rect, Rectangle):
         x0, x1 = rect.XLimits

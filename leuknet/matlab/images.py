@@ -65,8 +65,8 @@ def _to_integer_class(x, dtype):
 
 
 def _check_class(fn, a, allowed):
-    kinds = {"uint8": np.uint8, "uint16": np.uint16, "int16": np.int16, "single": np.float32,
-             "double": np.float64, "logical": np.bool_}
+    kinds = {"uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32, "int8": np.int8, "int16": np.int16,
+             "int32": np.int32, "single": np.float32, "double": np.float64, "logical": np.bool_}
     if not any(a.dtype == kinds[k] for k in allowed):
         names = {np.dtype(v).name: k for k, v in kinds.items()}
         got = names.get(a.dtype.name, a.dtype.name)

@@ -656,15 +656,17 @@ def predict(net, X, *args, **kwargs):
     """``scores = predict(net, X, 'MiniBatchSize', 128)``: class scores, N x classes (float32). ``X``: one
     H x W x C image, an array (N x H x W x C or H x W x C x N) or a datastore. ``'ReturnCategorical', true``: the
     labels instead, as ``classify`` (https://www.mathworks.com/help/deeplearning/ref/seriesnetwork.predict.html)."""
-    scores, o = _scores("predict", net, X, args, kwargs, {"ReturnCategorical": False})
-    return _labels("predict", net, scores) if boolean("predict", "ReturnCategorical", o["ReturnCategorical"]) \
-        else scores
+    o = options_only("predict", args, kwargs, {"MiniBatchSize": 128, "ExecutionEnvironment": "auto",
+                                                "Acceleration": "auto", "ReturnCategorical": False})
+    as_labels = boolean("predict", "ReturnCategorical", o.pop("ReturnCategorical"))  # checked before the work
+    scores, _ = _scores("predict", net, X, (), dict(o))
+    return _labels("predict", net, scores) if as_labels else scores
 
 
-def _scores(fn, net, X, args, kwargs, extra=None):
+def _scores(fn, net, X, args, kwargs):
     """predict's work, its messages naming ``fn`` (predict or classify): the scores and the options."""
     o = options_only(fn, args, kwargs, {"MiniBatchSize": 128, "ExecutionEnvironment": "auto",
-                                        "Acceleration": "auto", **(extra or {})})
+                                        "Acceleration": "auto"})
     choice(fn, "ExecutionEnvironment", o["ExecutionEnvironment"], ("auto", "cpu", "gpu"))
     model = _keras_model(fn, net)
     size, space = _input_of(model)

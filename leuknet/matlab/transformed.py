@@ -171,9 +171,9 @@ class TransformedDatastore(_ObservationStore):
         ``ReadSize`` > 1 the rows each read returns, joined)."""
         if getattr(self._ds, "ReadSize", 1) == 1:
             return [self._observation(i) for i in range(len(self))]
-        rows = []
-        for i in range(len(self)):
-            out = self._observation(i)
+        reads, rows = TransformedDatastore(self._ds, self.Transforms, self.IncludeInfo), []
+        while reads.hasdata():
+            out = reads.read()
             rows.extend(out) if isinstance(out, list) else rows.append(out)
         return rows
 

@@ -168,6 +168,8 @@ def _integer(dtype):
         NumPy's ``astype`` truncates and wraps (``np.uint8(300.0)``); of a categorical, the category numbers."""
         from leuknet.matlab.images import _to_integer_class
 
+        if isinstance(x, str):  # text: its character codes, as MATLAB's uint8('abc')
+            x = [ord(ch) for ch in x]
         return _to_integer_class(np.asarray(x, np.float64), dtype)
 
     convert.__name__ = convert.__qualname__ = np.dtype(dtype).name
