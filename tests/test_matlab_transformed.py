@@ -205,3 +205,12 @@ def test_a_transformed_datastore_reads_its_own_copy(imds):
     with pytest.raises(ConfigError, match="'Folders' is not provided"):
         imds.Folders = ["x"]
     assert tds.UnderlyingDatastores[0].Labels[0] == "all" and imds.Labels[0] == "hem"
+
+
+def test_read_function_form_on_an_augmented_datastore(imds):
+    from leuknet.matlab import augmentedImageDatastore
+
+    aug = augmentedImageDatastore([8, 8], imds)
+    assert len(read(aug)) == len(imds)  # one mini-batch of 128 holds them all: a table of 12 rows
+    with pytest.raises(ConfigError, match="returns its data alone"):
+        read(aug, nargout=2)

@@ -26,6 +26,7 @@ every run the same numbers, every call new ones, ``rng(seed)``); ``Seed=`` (leuk
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 from pathlib import Path
 
@@ -845,7 +846,11 @@ def readimage(imds, i, nargout=None):
 def read(ds, nargout=None):
     """``data = read(ds)``: the next observation (``[data, info]`` with ``nargout=2``)."""
     r = _any_datastore("read", ds).read
-    return r() if nargout is None else r(nargout=nargout)
+    if nargout is None or nargout == 1:
+        return r()
+    if "nargout" not in inspect.signature(r).parameters:
+        raise ConfigError(f"read: leuknet's {type(ds).__name__} read returns its data alone (no info)")
+    return r(nargout=nargout)
 
 
 def hasdata(ds):
