@@ -169,3 +169,11 @@ def test_montage_and_subplots_draw_where_matlab_would():
         assert montage(frames, DisplayRange=[0, 100], Parent=h1.axes).get_clim() == (0.0, 100.0)
     finally:
         plt.close(fig)
+
+
+def test_layers_of_a_plain_list_is_the_layer_array_table():
+    """A port's `layers = [...]` list through Layers(): MATLAB's 'Nx1 Layer array with layers:' display."""
+    from leuknet.matlab import Layers, fullyConnectedLayer, imageInputLayer, reluLayer
+
+    shown = repr(Layers([imageInputLayer([8, 8, 3]), reluLayer, fullyConnectedLayer(2)]))
+    assert shown.lstrip().startswith("3x1 Layer array with layers:") and "Fully Connected" in shown

@@ -187,9 +187,14 @@ def _classes(model):
 
 
 def Layers(net):
-    """MATLAB's ``net.Layers``: the layer array with ``Weights``/``Bias`` in MATLAB layouts."""
+    """MATLAB's ``net.Layers``: the layer array with ``Weights``/``Bias`` in MATLAB layouts; of a list of layers
+    (a port's ``layers = [...]``), that list as a layer array."""
     if isinstance(net, Network):
         return net.Layers
+    if isinstance(net, (list, tuple)):
+        from leuknet.spec.layers import LayerArray
+
+        return LayerArray(flatten_layers("Layers", list(net)))
     return network_layers(net)
 
 
