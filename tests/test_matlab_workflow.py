@@ -513,3 +513,21 @@ def test_train_network_on_an_image_datastore(cnmc_like):
     with pytest.raises(ConfigError, match="no training options"):
         trainNetwork(train, tiny_layers())
     assert os.path.isfile(imds.Files[0])
+
+
+def test_unique_with_its_index_vectors_as_the_page_shows():
+    """https://www.mathworks.com/help/matlab/ref/double.unique.html: A = [9 2 9 5] gives C = [2 5 9],
+    ia = [2 4 1], ic = [3 1 3 2] (1-based; 0-based in a port); C = A(ia) and A = C(ic) in every mode."""
+    from leuknet.matlab import categorical, categories, unique
+
+    C, ia, ic = unique([9, 2, 9, 5], nargout=3)
+    assert C.tolist() == [2, 5, 9] and ia.tolist() == [1, 3, 0] and ic.tolist() == [2, 0, 2, 1]
+    A = np.array([4, 1, 4, 4, 3, 1])
+    for flag, c, first in (("stable", [4, 1, 3], [0, 1, 4]), ("last", [1, 3, 4], [5, 4, 3])):
+        C, ia, ic = unique(A, flag, nargout=3)
+        assert C.tolist() == c and ia.tolist() == first
+        np.testing.assert_array_equal(A[ia], C)
+        np.testing.assert_array_equal(C[ic], A)
+    labels = categorical(["b", "a", "b", "c"], ["c", "b", "a"])  # a categorical: in its categories' order
+    G, _, idx = unique(labels, nargout=3)
+    assert G.tolist() == ["c", "b", "a"] and categories(G) == ["c", "b", "a"] and idx.tolist() == [1, 2, 1, 0]

@@ -21,8 +21,8 @@ from leuknet.spec.conventions import flatten_layers
 from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa", "properties", "size", "double", "single", "uint8", "uint16", "int16", "int32", "cat", "vertcat",
-           "horzcat"]
+__all__ = ["isa", "properties", "size", "double", "single", "uint8", "uint16", "int16", "int32", "unique", "cat",
+           "vertcat", "horzcat"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
           "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -177,6 +177,37 @@ def _integer(dtype):
 
 
 uint8, uint16, int16, int32 = (_integer(t) for t in (np.uint8, np.uint16, np.int16, np.int32))
+
+
+def unique(A, *flags, nargout=None):
+    """MATLAB's ``[C, ia, ic] = unique(A[, 'sorted' | 'stable'][, 'first' | 'last'])``: the distinct values, sorted
+    (a categorical by its categories' order, keeping them all) or in order of appearance ('stable'), with
+    ``C = A[ia]`` and ``A = C[ic]``; ``ia``/``ic`` 0-based, as every index of a port
+    (https://www.mathworks.com/help/matlab/ref/double.unique.html; its example: ``unique([9 2 9 5])`` is
+    ``[2 5 9]`` with ia = [2 4 1], ic = [3 1 3 2] in MATLAB's 1-based indices)."""
+    from leuknet.matlab.datastore import Categorical
+    from leuknet.spec.conventions import choice, outputs
+
+    order, occurrence = "sorted", "first"
+    chosen = [choice("unique", "the option", f, ("sorted", "stable", "first", "last")) for f in flags]
+    if len(chosen) > 1:  # R2021a takes one of them (both together only from R2025a)
+        raise ConfigError(f"unique: give the order ('sorted', 'stable') or the occurrence ('first', 'last'), not "
+                          f"both: received {chosen}")
+    for v in chosen:
+        order, occurrence = (v, occurrence) if v in ("sorted", "stable") else (order, v)
+    categorical = isinstance(A, Categorical)
+    keys = np.asarray(A.codes if categorical else (list(A) if isinstance(A, (list, tuple)) else A)).ravel()
+    if occurrence == "last":
+        values, ia_rev, ic = np.unique(keys[::-1], return_index=True, return_inverse=True)
+        ia, ic = len(keys) - 1 - ia_rev, ic[::-1]
+    else:
+        values, ia, ic = np.unique(keys, return_index=True, return_inverse=True)
+    if order == "stable":
+        rank = np.argsort(ia, kind="stable")
+        values, ia = values[rank], ia[rank]
+        ic = np.argsort(rank)[ic]
+    C = Categorical(categories=A.categories, codes=values.astype(np.int32)) if categorical else values
+    return outputs("unique", (C, ia.astype(np.int64), ic.astype(np.int64)), nargout)
 
 
 def cat(dim, *arrays):
