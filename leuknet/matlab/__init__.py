@@ -19,7 +19,7 @@ from leuknet.profiles import quiet_library_start
 quiet_library_start()  # no TensorFlow start-up log lines in a ported script (the CLI hides them too)
 
 from leuknet.matlab import (augmentation, datastore, display, evaluation, filters, geometry, graph, images,  # noqa: E402
-                            layers, network, options, randstream, transformed, types)
+                            layers, matfiles, network, options, randstream, transformed, types)
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
 from leuknet.matlab.datastore import *  # noqa: F401,F403
 from leuknet.matlab.display import *  # noqa: F401,F403
@@ -29,6 +29,7 @@ from leuknet.matlab.geometry import *  # noqa: F401,F403
 from leuknet.matlab.graph import *  # noqa: F401,F403
 from leuknet.matlab.images import *  # noqa: F401,F403
 from leuknet.matlab.layers import *  # noqa: F401,F403
+from leuknet.matlab.matfiles import *  # noqa: F401,F403
 from leuknet.matlab.network import *  # noqa: F401,F403
 from leuknet.matlab.options import *  # noqa: F401,F403
 from leuknet.matlab.randstream import *  # noqa: F401,F403
@@ -37,4 +38,4 @@ from leuknet.matlab.types import *  # noqa: F401,F403
 
 __all__ = [*layers.__all__, *graph.__all__, *options.__all__, *datastore.__all__, *augmentation.__all__,
            *network.__all__, *evaluation.__all__, *images.__all__, *geometry.__all__, *filters.__all__,
-           *display.__all__, *randstream.__all__, *transformed.__all__, *types.__all__]
+           *display.__all__, *matfiles.__all__, *randstream.__all__, *transformed.__all__, *types.__all__]
