@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
-from leuknet.matlab.conventions import boolean, choice, note, number, outputs, parse
+from leuknet.matlab.conventions import Struct, boolean, choice, note, number, outputs, parse
 from leuknet.spec.randstream import stream_for
 
 __all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
@@ -355,18 +355,8 @@ class Table:
 # ------------------------------------------------------------------------------------------------------------
 # imageDatastore
 
-class ReadInfo(dict):
-    """The info of a read (``Filename``, ``FileSize``, ``Label``): keys, and fields as MATLAB's struct
-    (``info.Label`` ports as written)."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"the read's info has no field {name!r}; fields: {', '.join(self)}") from None
-
-    def __setattr__(self, name, value):
-        self[name] = value
+# The info of a read (``Filename``, ``FileSize``, ``Label``): a MATLAB struct (``info.Label`` ports as written).
+ReadInfo = Struct
 
 
 def _expand_location(fn, location, include_subfolders, extensions):

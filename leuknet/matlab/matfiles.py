@@ -30,29 +30,9 @@ import tempfile
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
+from leuknet.matlab.conventions import Struct
 
-__all__ = ["save", "load", "Struct"]
-
-
-class Struct(dict):
-    """A MATLAB struct: its fields as keys and as attributes (``S.net``)."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"the struct has no field {name!r}; fields: {', '.join(self)}") from None
-
-    def __repr__(self):
-        width = max((len(k) for k in self), default=0)
-        rows = "\n".join(f"    {k.rjust(width)}: {_summary(v)}" for k, v in self.items())
-        return f"  struct with fields:\n\n{rows}\n"
-
-
-def _summary(v):
-    if isinstance(v, np.ndarray):
-        return f"[{'x'.join(map(str, v.shape))} {v.dtype}]" if v.size > 1 else repr(v.item() if v.size else v)
-    return type(v).__name__ if hasattr(v, "Layers") else repr(v)
+__all__ = ["save", "load"]
 
 
 def _mat_path(fn, filename):

@@ -32,7 +32,7 @@ import numpy as np
 from leuknet.data.pipeline import ImageData
 from leuknet.data.sources import Dataset
 from leuknet.errors import ConfigError, DataError, DeviceError
-from leuknet.matlab.conventions import boolean, choice, flatten_layers, note, options_only, outputs
+from leuknet.matlab.conventions import Struct, boolean, choice, flatten_layers, note, options_only, outputs
 from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
 from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
@@ -45,14 +45,8 @@ __all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alex
 # ------------------------------------------------------------------------------------------------------------
 # the trained network
 
-class TrainingInfo(dict):
+class TrainingInfo(Struct):
     """MATLAB's ``info`` struct: fields as attributes (``info.TrainingLoss``) and as keys (``info['TrainingLoss']``)."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"info has no field {name!r}; fields: {', '.join(self)}") from None
 
 
 class Network:

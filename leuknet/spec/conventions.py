@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from leuknet.errors import ConfigError
 
 
@@ -203,6 +205,33 @@ def flatten_layers(fn, layers):
 
     walk(layers)
     return out
+
+
+class Struct(dict):
+    """A MATLAB struct: fields as keys and as attributes (``S.net``, ``info.Label``; ``info.Label = x`` sets one)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the struct has no field {name!r}; fields: {', '.join(self)}") from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __repr__(self):
+        width = max((len(k) for k in self), default=0)
+        rows = "\n".join(f"    {k.rjust(width)}: {_summary(v)}" for k, v in self.items())
+        return f"  struct with fields:\n\n{rows}\n"
+
+
+def _summary(v):
+    """A field's value as MATLAB shows a struct's: small values themselves, larger arrays as their size."""
+    if isinstance(v, (list, tuple)) and len(v) > 5:
+        v = np.asarray(v, dtype=object if any(isinstance(x, str) for x in v) else None)
+    if isinstance(v, np.ndarray):
+        return f"[{'x'.join(map(str, v.shape))} {v.dtype}]" if v.size > 1 else repr(v.item() if v.size else v)
+    return type(v).__name__ if hasattr(v, "Layers") else repr(v)
 
 
 class MatlabDifference(UserWarning):
