@@ -115,3 +115,35 @@ def test_jitter_color_hsv_is_mathworks_adjustments_in_opencv_hsv():
     assert jitterColorHSV(u8, "Hue", 0.05).dtype == np.uint8
     with pytest.raises(ConfigError, match="Hue"):
         jitterColorHSV(img, "Hue", 1.5)
+
+
+def test_fspecial_values_and_imfilter_against_scipy():
+    """fspecial('gaussian', 5, 1.5) and fspecial('gaussian', 5) as MATLAB prints them (4 decimals); imfilter's
+    correlation, zero boundary and 'same' size against SciPy's correlate; the kernel's centre at
+    floor((size+1)/2), worked by hand for a 2 x 2 kernel."""
+    from leuknet.matlab import fspecial, imfilter
+
+    np.testing.assert_allclose(fspecial("gaussian", 5, 1.5)[0], [0.0144, 0.0281, 0.0351, 0.0281, 0.0144], atol=5e-5)
+    np.testing.assert_allclose(fspecial("gaussian", 5, 1.5)[2, 2], 0.0853, atol=5e-5)
+    np.testing.assert_allclose(fspecial("gaussian", 5)[2], [0.0002, 0.0837, 0.6187, 0.0837, 0.0002], atol=5e-5)
+    np.testing.assert_allclose(fspecial("average"), np.full((3, 3), 1 / 9))
+    a = 0.2  # the page's Laplacian and unsharp formulas at the default alpha
+    np.testing.assert_allclose(fspecial("laplacian"), 4 / (a + 1) * np.array(
+        [[a / 4, (1 - a) / 4, a / 4], [(1 - a) / 4, -1, (1 - a) / 4], [a / 4, (1 - a) / 4, a / 4]]))
+    assert fspecial("unsharp").sum() == pytest.approx(1.0) and fspecial("sobel")[0].tolist() == [1, 2, 1]
+    img = np.random.default_rng(2).random((9, 11, 3)) * 255
+    h = np.random.default_rng(3).random((3, 5))
+    for options, mode, cval in (((), "constant", 0.0), (("replicate",), "nearest", 0.0),
+                                (("symmetric",), "reflect", 0.0), (("circular",), "wrap", 0.0), ((7,), "constant", 7)):
+        ref = np.stack([ndimage.correlate(img[:, :, c], h, mode=mode, cval=cval) for c in range(3)], -1)
+        np.testing.assert_allclose(imfilter(img, h, *options), ref, atol=1e-9)
+    conv = np.stack([ndimage.convolve(img[:, :, c], h, mode="constant") for c in range(3)], -1)
+    np.testing.assert_allclose(imfilter(img, h, "conv"), conv, atol=1e-9)
+    A = np.arange(20.0).reshape(4, 5)
+    out = imfilter(A, [[1, 2], [3, 4]])  # centre (1, 1): A(i,j) + 2 A(i,j+1) + 3 A(i+1,j) + 4 A(i+1,j+1)
+    assert out[0, 0] == 0 + 2 * 1 + 3 * 5 + 4 * 6 and out[3, 4] == 19
+    assert imfilter(A, np.ones((3, 3)), "full").shape == (6, 7)
+    u8 = imfilter(np.tile(np.arange(5, dtype=np.uint8) * 50, (4, 1)), fspecial("sobel").T)
+    assert u8.dtype == np.uint8 and u8.max() == 255 and u8.min() == 0  # saturated, as MATLAB's class rules
+    with pytest.raises(ConfigError, match="'disk'"):
+        fspecial("disk", 5)

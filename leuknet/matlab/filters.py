@@ -1,5 +1,6 @@
 """MATLAB's image filters, noise, colour jitter and crops that augmentation scripts call: ``imgaussfilt``,
-``imnoise``, ``jitterColorHSV``, ``imcrop``, ``centerCropWindow2d``, ``randomCropWindow2d``.
+``imnoise``, ``jitterColorHSV``, ``fspecial``, ``imfilter``, ``imcrop``, ``centerCropWindow2d``,
+``randomCropWindow2d`` (fspecial and imfilter: the sources in their docstrings).
 
 Sources (MathWorks):
 - imgaussfilt: https://mathworks.com/help//releases/R2021a/images/ref/imgaussfilt.html. Standard deviation 0.5 by
@@ -35,8 +36,8 @@ from leuknet.matlab.conventions import choice, number, parse
 from leuknet.matlab.images import _array, _back_to_class, _cast_like, _check_class, im2double
 from leuknet.spec.randstream import generator
 
-__all__ = ["imgaussfilt", "imnoise", "jitterColorHSV", "imcrop", "centerCropWindow2d", "randomCropWindow2d",
-           "Rectangle"]
+__all__ = ["imgaussfilt", "imnoise", "jitterColorHSV", "fspecial", "imfilter", "imcrop", "centerCropWindow2d",
+           "randomCropWindow2d", "Rectangle"]
 
 
 def _pair(fn, name, value, odd=False):
@@ -131,6 +132,93 @@ def imnoise(I, noise_type, *params):
             raise ConfigError(f"{fn}: the variance must be non-negative, received {p[0]}")
         y = x + math.sqrt(12 * p[0]) * x * (rng.random(x.shape) - 0.5)
     return _back_to_class(np.clip(y, 0.0, 1.0), a)
+
+
+# --------------------------------------------------------------------------------------------- fspecial / imfilter
+
+def _hsize(fn, v):
+    a = np.ravel(np.asarray(v, np.float64)) if not isinstance(v, str) else np.zeros(0)
+    if a.size not in (1, 2) or np.any(a < 1) or np.any(a != np.round(a)):
+        raise ConfigError(f"{fn}: hsize must be one or two positive integers, received {np.ravel(v).tolist()}")
+    return int(a[0]), int(a[-1])
+
+
+def fspecial(filter_type, *params):
+    """MATLAB's ``h = fspecial(type, ...)`` (https://www.mathworks.com/help/images/ref/fspecial.html), a
+    correlation kernel for imfilter: 'average' (hsize, default [3 3]), 'gaussian' (hsize [3 3], sigma 0.5;
+    normalised exp(-(x^2 + y^2) / (2 sigma^2))), 'laplacian' (alpha 0.2: 4/(alpha+1) [alpha/4 (1-alpha)/4 alpha/4;
+    (1-alpha)/4 -1 (1-alpha)/4; alpha/4 (1-alpha)/4 alpha/4]), 'unsharp' (alpha 0.2: 1/(alpha+1) [-alpha alpha-1
+    -alpha; alpha-1 alpha+5 alpha-1; -alpha alpha-1 -alpha]), 'sobel' and 'prewitt' (horizontal edges). 'disk',
+    'log' and 'motion' are refused."""
+    fn = "fspecial"
+    kind = choice(fn, "the filter type", filter_type, ("average", "gaussian", "laplacian", "unsharp", "sobel",
+                                                        "prewitt", "disk", "log", "motion"))
+    if kind in ("disk", "log", "motion"):
+        raise ConfigError(f"{fn}: the '{kind}' filter is not provided by leuknet; 'average', 'gaussian', "
+                          "'laplacian', 'unsharp', 'sobel' and 'prewitt' are")
+    limit = {"average": 1, "gaussian": 2, "laplacian": 1, "unsharp": 1}.get(kind, 0)
+    if len(params) > limit:
+        raise ConfigError(f"{fn}: '{kind}' takes at most {limit} parameter(s), received {len(params)}")
+    if kind == "average":
+        r, c = _hsize(fn, params[0]) if params else (3, 3)
+        return np.full((r, c), 1.0 / (r * c))
+    if kind == "gaussian":
+        r, c = _hsize(fn, params[0]) if params else (3, 3)
+        sigma = number(fn, "sigma", params[1], low=0, low_open=True) if len(params) > 1 else 0.5
+        y, x = np.meshgrid(np.arange(r) - (r - 1) / 2, np.arange(c) - (c - 1) / 2, indexing="ij")
+        h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+        h[h < np.finfo(np.float64).eps * h.max()] = 0
+        return h / h.sum()
+    if kind in ("laplacian", "unsharp"):
+        a = number(fn, "alpha", params[0], low=0, high=1) if params else 0.2
+        if kind == "laplacian":
+            return 4 / (a + 1) * np.array([[a / 4, (1 - a) / 4, a / 4], [(1 - a) / 4, -1, (1 - a) / 4],
+                                           [a / 4, (1 - a) / 4, a / 4]])
+        return 1 / (a + 1) * np.array([[-a, a - 1, -a], [a - 1, a + 5, a - 1], [-a, a - 1, -a]])
+    edge = 2.0 if kind == "sobel" else 1.0
+    return np.array([[1.0, edge, 1.0], [0.0, 0.0, 0.0], [-1.0, -edge, -1.0]])
+
+
+def imfilter(A, h, *options):
+    """MATLAB's ``B = imfilter(A, h[, boundary][, 'same' | 'full'][, 'corr' | 'conv']``
+    (https://www.mathworks.com/help/images/ref/imfilter.html): correlation by default, the kernel's centre at
+    floor((size(h) + 1) / 2), boundary 0 by default (a number X, 'symmetric', 'replicate', 'circular'), the output
+    the size of A ('same') or of the full correlation ('full'); each plane filtered alone; the class kept (integers
+    rounded half away from zero and saturated)."""
+    fn = "imfilter"
+    a = _array(fn, A)
+    _check_class(fn, a, ("single", "double", "int8", "int16", "int32", "uint8", "uint16", "uint32", "logical"))
+    k = np.asarray(h, np.float64)
+    if k.ndim == 1:
+        k = k.reshape(1, -1)
+    if k.ndim != 2 or k.size == 0 or not np.all(np.isfinite(k)):
+        raise ConfigError(f"{fn}: h must be a finite 2-D filter (fspecial gives one), received shape {np.shape(h)}")
+    mode, value, size, op = "constant", 0.0, "same", "corr"
+    for o in options:
+        if isinstance(o, str):
+            v = choice(fn, "the option", o, ("symmetric", "replicate", "circular", "same", "full", "corr", "conv"))
+            if v in ("same", "full"):
+                size = v
+            elif v in ("corr", "conv"):
+                op = v
+            else:
+                mode = {"replicate": "edge", "symmetric": "symmetric", "circular": "wrap"}[v]
+        else:
+            mode, value = "constant", number(fn, "the boundary value", o)
+    if op == "conv":
+        k = k[::-1, ::-1]
+    shape = a.shape
+    x = (a.reshape(1, -1) if a.ndim == 1 else a).astype(np.float64)
+    (m, n), (cr, cc) = k.shape, ((k.shape[0] + 1) // 2 - 1, (k.shape[1] + 1) // 2 - 1)
+    pads = [(m - 1, m - 1), (n - 1, n - 1)] if size == "full" else [(cr, m - 1 - cr), (cc, n - 1 - cc)]
+    pads += [(0, 0)] * (x.ndim - 2)
+    padded = np.pad(x, pads, mode="constant", constant_values=value) if mode == "constant" else np.pad(x, pads, mode)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k.shape, axis=(0, 1))
+    out = np.einsum("ij...kl,kl->ij...", windows, k)
+    if a.dtype == np.bool_:
+        return out != 0
+    out = _cast_like(out, a)
+    return out.reshape(shape) if size == "same" and a.ndim == 1 else out
 
 
 # --------------------------------------------------------------------------------------------- colour jitter
