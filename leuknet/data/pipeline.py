@@ -460,8 +460,9 @@ class ImageData:
     ``imageDataAugmenter``) is applied as MATLAB orders it, in the source image's pixels: images cached at ``size``
     get the transform conjugated by the resize (``source_sizes``, each image's size at scan time, gives the
     factor: exact in continuous coordinates); streamed files are warped at their own size, then resized. An
-    augmenter with ``read_index(i, rng)`` (and ``subset(indices)``) replaces stored image i at every read by what
-    it returns at ``size`` (MATLAB's transformed datastore: the user's function runs on each read).
+    augmenter with ``read_index(i, rng)`` replaces stored image i at every read by what it returns at ``size``
+    (MATLAB's transformed datastore: the user's function runs on each read); an augmenter indexed by sample has
+    ``subset(indices)``, which :meth:`subset` follows.
 
     ``output_mode``: MATLAB's OutputSizeMode: 'resize' (images resized to ``size``), 'centercrop' or 'randcrop'
     (the stored images are the sources, and a window of ``size`` is cut at each read, after the augmentation).
@@ -530,10 +531,9 @@ class ImageData:
 
     def _post(self, img, rng):
         """A non-affine augmenter (applied at the network's size, after any crop or resize)."""
-        aug = self.augmenter
-        if aug is None or hasattr(aug, "random_matrix") or hasattr(aug, "read_index"):
+        if not self._has_post():
             return img
-        return aug.apply(np.ascontiguousarray(img), rng, scale=(1.0, 1.0))
+        return self.augmenter.apply(np.ascontiguousarray(img), rng, scale=(1.0, 1.0))
 
     def _memory_image_fn(self, pass_no):
         """one(i, k): stored image i, read as the k-th image of pass ``pass_no`` through the transforms, seeds,
@@ -591,6 +591,8 @@ class ImageData:
         return one
 
     def _has_post(self) -> bool:
+        """Whether the augmenter works on images at the network's size: neither affine (warped in the source's
+        pixels by :meth:`_geometry`) nor a reader of observations (replacing the stored image there)."""
         aug = self.augmenter
         return aug is not None and not hasattr(aug, "random_matrix") and not hasattr(aug, "read_index")
 
@@ -767,8 +769,8 @@ class ImageData:
                        paths=None if self.paths is None else [self.paths[i] for i in indices],
                        transforms=pick(self.transforms), aug_seeds=pick(self.aug_seeds),
                        source_sizes=pick(self.source_sizes),
-                       augmenter=self.augmenter.subset(indices) if hasattr(self.augmenter, "read_index")
-                       else self.augmenter)
+                       augmenter=self.augmenter.subset(indices) if hasattr(self.augmenter, "subset")
+                       else self.augmenter)  # an augmenter indexed by sample follows the subset
 
     def balanced_by_augmentation(self, per_class, seed=0) -> "ImageData":
         """Every class brought to ``per_class`` samples: originals, then randomly augmented copies

@@ -278,8 +278,10 @@ class AugmentedImageDatastore:
     def hasdata(self):
         return self._position < self.NumObservations
 
-    def read(self):
+    def read(self, nargout=None):
         """The next ``MiniBatchSize`` observations, augmented (MATLAB's ``read``); an error at the end."""
+        if nargout not in (None, 1):
+            raise ConfigError("read: leuknet's AugmentedImageDatastore read returns its data alone (no info)")
         if not self.hasdata():
             raise DataError("read: no more data in the augmentedImageDatastore; call reset(auimds)")
         stop = min(self.NumObservations, self._position + int(self.MiniBatchSize))

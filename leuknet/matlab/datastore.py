@@ -26,7 +26,6 @@ every run the same numbers, every call new ones, ``rng(seed)``); ``Seed=`` (leuk
 from __future__ import annotations
 
 import glob
-import inspect
 import os
 from pathlib import Path
 
@@ -613,14 +612,13 @@ class ImageDatastore:
         if self.ReadFcn is not None:
             from leuknet.data.pipeline import ImageData
 
-            images = np.stack([_fit_image(fn, self.ReadFcn(f), (h, w, c), f) for f in self._files])
+            images = np.stack([_read_fcn_image(fn, self.ReadFcn(f), (h, w, c), f) for f in self._files])
             return ImageData(labels, (h, w), colorspace, images=images, **_channel_kwargs(c)), cats
         data, bad = load_image_data(self._files, labels, (h, w), colorspace, on_bad="raise",
                                     **_channel_kwargs(c, color_preprocessing))
         sizes = getattr(data, "source_sizes", None)
         if sizes is None or np.any(np.asarray(sizes) != (h, w)):
-            note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
-                 f"antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
+            note(_PLAIN_RESIZE.format(fn=fn))
         if c == 3 and color_preprocessing == "none" and is_grey_file(self._files[0]):
             note("leuknet replicates grey images to the three channels of the input layer; MATLAB needs "
                  "augmentedImageDatastore(..., 'ColorPreprocessing', 'gray2rgb')")
@@ -656,29 +654,43 @@ def _imread(path):
     return imread(path)
 
 
-def _fit_image(fn, img, size, what):
-    """One image from a ReadFcn as H x W x C uint8 at ``size`` (resized when it differs, as ``image_data``)."""
+_PLAIN_RESIZE = ("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
+                 "antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
+
+
+def _fit_image(fn, img, size, source, what, resize_note):
+    """An image a user's function returned (a ReadFcn's, a transform's), H x W or H x W x C of any class the
+    caller has settled, at the input layer's ``size`` = (h, w, c): grey replicated to 3 channels, resized with
+    MATLAB's antialiased bilinear ``imresize`` (``resize_note`` said once) where its size differs."""
+    from leuknet.data.pipeline import resize_uint8_np
+    from leuknet.matlab.images import imresize
+
     a = np.asarray(img)
     if a.ndim == 2:
         a = a[..., None]
-    if a.ndim != 3:
-        raise DataError(f"{fn}: ReadFcn returned an array of shape {a.shape} for {what}")
-    if a.dtype != np.uint8:  # MATLAB's im2uint8 scaling (uint16 / 257, logical true -> 255, floats x 255)
-        from leuknet.matlab.images import im2uint8
-
-        a = np.asarray(im2uint8(a))
+    if a.ndim != 3 or a.dtype.kind not in "biuf":
+        raise DataError(f"{fn}: {source} returned {a.dtype} of shape {a.shape} for {what}; expected an image "
+                        "(H x W or H x W x C)")
     h, w, c = size
     if a.shape[2] == 1 and c == 3:
         a = np.repeat(a, 3, axis=2)
     if a.shape[2] != c:
-        raise DataError(f"{fn}: {what} has {a.shape[2]} channels, the input layer takes {c}")
+        raise DataError(f"{fn}: {source} returned {a.shape[2]} channels for {what}; the input layer takes {c}")
     if a.shape[:2] != (h, w):
-        from leuknet.data.pipeline import resize_uint8
+        note(resize_note.format(fn=fn))
+        resized = resize_uint8_np(a, (h, w)) if a.dtype == np.uint8 else imresize(a, [h, w])
+        a = np.asarray(resized, a.dtype).reshape(h, w, c)
+    return np.ascontiguousarray(a)
 
-        note("leuknet resizes the images of a plain imageDatastore to the input layer's size (bilinear, "
-             f"antialiased); MATLAB's {fn} requires them at that size or an augmentedImageDatastore")
-        a = np.asarray(resize_uint8(a, (h, w))).reshape(h, w, c)
-    return a
+
+def _read_fcn_image(fn, img, size, path):
+    """A ReadFcn's image as uint8 (MATLAB's im2uint8 scaling: uint16 / 257, logical true -> 255, floats x 255)."""
+    a = np.asarray(img)
+    if a.dtype != np.uint8 and a.dtype.kind in "biuf":
+        from leuknet.matlab.images import im2uint8
+
+        a = np.asarray(im2uint8(a))
+    return _fit_image(fn, a, size, "ReadFcn", path, _PLAIN_RESIZE)
 
 
 def imageDatastore(location, *args, **kwargs):
@@ -835,12 +847,7 @@ def readimage(imds, i, nargout=None):
 
 def read(ds, nargout=None):
     """``data = read(ds)``: the next observation (``[data, info]`` with ``nargout=2``)."""
-    r = _any_datastore("read", ds).read
-    if nargout is None or nargout == 1:
-        return r()
-    if "nargout" not in inspect.signature(r).parameters:
-        raise ConfigError(f"read: leuknet's {type(ds).__name__} read returns its data alone (no info)")
-    return r(nargout=nargout)
+    return _any_datastore("read", ds).read(nargout=nargout)
 
 
 def hasdata(ds):

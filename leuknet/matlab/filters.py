@@ -32,8 +32,8 @@ import math
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab.conventions import choice, number, parse
-from leuknet.matlab.images import _array, _back_to_class, _cast_like, _check_class, im2double
+from leuknet.matlab.conventions import choice, number, parse, shown
+from leuknet.matlab.images import _array, _back_to_class, _cast_like, _check_class, _round_half_away, im2double
 from leuknet.spec.randstream import generator
 
 __all__ = ["imgaussfilt", "imnoise", "jitterColorHSV", "fspecial", "imfilter", "imcrop", "centerCropWindow2d",
@@ -45,19 +45,28 @@ def _pair(fn, name, value, odd=False):
     if v.size not in (1, 2) or not np.all(np.isfinite(v)) or np.any(v <= 0) or (
             odd and np.any((v % 2 != 1))):
         what = "positive odd integers" if odd else "positive numbers"
-        raise ConfigError(f"{fn}: {name} must be one or two {what}, received {np.ravel(value).tolist()}")
+        raise ConfigError(f"{fn}: {name} must be one or two {what}, received {shown(value)}")
     return (float(v[0]), float(v[-1]))
 
 
-def _correlate(a, kernel, axis, pad_mode, pad_value):
-    """``a`` correlated with a 1-D ``kernel`` along ``axis``, padded by MATLAB's rule so the size stays."""
-    r = len(kernel) // 2
-    width = [(0, 0)] * a.ndim
-    width[axis] = (r, r)
-    padded = (np.pad(a, width, mode="constant", constant_values=pad_value) if pad_mode == "constant"
-              else np.pad(a, width, mode=pad_mode))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, len(kernel), axis=axis)
-    return windows @ kernel
+_BOUNDARY = {"replicate": "edge", "symmetric": "symmetric", "circular": "wrap"}  # MATLAB's name: np.pad's
+
+
+def _boundary(fn, name, value):
+    """MATLAB's boundary option ('replicate', 'symmetric', 'circular' or a number X) as (np.pad mode, X)."""
+    if isinstance(value, str):
+        return _BOUNDARY[choice(fn, name, value, tuple(_BOUNDARY))], 0.0
+    return "constant", number(fn, name, value)
+
+
+def _correlate(x, k, full, mode, value):
+    """Every plane of ``x`` (H x W x ...) correlated with the 2-D kernel ``k``, padded by ``mode`` / ``value``:
+    'same' size with the kernel's centre at floor((size + 1) / 2) (MATLAB's), or the full correlation."""
+    (m, n), (cr, cc) = k.shape, ((k.shape[0] + 1) // 2 - 1, (k.shape[1] + 1) // 2 - 1)
+    pads = [(m - 1, m - 1), (n - 1, n - 1)] if full else [(cr, m - 1 - cr), (cc, n - 1 - cc)]
+    pads += [(0, 0)] * (x.ndim - 2)
+    padded = np.pad(x, pads, mode="constant", constant_values=value) if mode == "constant" else np.pad(x, pads, mode)
+    return np.einsum("ij...kl,kl->ij...", np.lib.stride_tricks.sliding_window_view(padded, k.shape, axis=(0, 1)), k)
 
 
 def imgaussfilt(A, sigma=0.5, *args, **kwargs):
@@ -74,13 +83,7 @@ def imgaussfilt(A, sigma=0.5, *args, **kwargs):
     size = o["FilterSize"]
     hy, hx = (2 * math.ceil(2 * sy) + 1, 2 * math.ceil(2 * sx) + 1) if size is None else (
         int(v) for v in _pair(fn, "FilterSize", size, odd=True))
-    pad = o["Padding"]
-    if isinstance(pad, str):
-        mode = {"replicate": "edge", "symmetric": "symmetric", "circular": "wrap"}[
-            choice(fn, "Padding", pad, ("replicate", "symmetric", "circular"))]
-        value = 0.0
-    else:
-        mode, value = "constant", number(fn, "Padding", pad)
+    mode, value = _boundary(fn, "Padding", o["Padding"])
     choice(fn, "FilterDomain", o["FilterDomain"], ("auto", "spatial", "frequency"))
 
     def kernel(n, s):
@@ -88,8 +91,8 @@ def imgaussfilt(A, sigma=0.5, *args, **kwargs):
         k = np.exp(-(x ** 2) / (2 * s * s))
         return k / k.sum()
 
-    out = _correlate(a.astype(np.float64), kernel(hy, sy), 0, mode, value)
-    out = _correlate(out, kernel(hx, sx), 1, mode, value)
+    out = _correlate(a.astype(np.float64), kernel(hy, sy)[:, None], False, mode, value)  # separable: rows, then
+    out = _correlate(out, kernel(hx, sx)[None, :], False, mode, value)  # columns
     return _cast_like(out, a).reshape(shape)
 
 
@@ -139,7 +142,7 @@ def imnoise(I, noise_type, *params):
 def _hsize(fn, v):
     a = np.ravel(np.asarray(v, np.float64)) if not isinstance(v, str) else np.zeros(0)
     if a.size not in (1, 2) or np.any(a < 1) or np.any(a != np.round(a)):
-        raise ConfigError(f"{fn}: hsize must be one or two positive integers, received {np.ravel(v).tolist()}")
+        raise ConfigError(f"{fn}: hsize must be one or two positive integers, received {shown(v)}")
     return int(a[0]), int(a[-1])
 
 
@@ -195,30 +198,18 @@ def imfilter(A, h, *options):
         raise ConfigError(f"{fn}: h must be a finite 2-D filter (fspecial gives one), received shape {np.shape(h)}")
     mode, value, size, op = "constant", 0.0, "same", "corr"
     for o in options:
-        if isinstance(o, str):
-            v = choice(fn, "the option", o, ("symmetric", "replicate", "circular", "same", "full", "corr", "conv"))
-            if v in ("same", "full"):
-                size = v
-            elif v in ("corr", "conv"):
-                op = v
-            else:
-                mode = {"replicate": "edge", "symmetric": "symmetric", "circular": "wrap"}[v]
+        v = choice(fn, "the option", o, (*_BOUNDARY, "same", "full", "corr", "conv")) if isinstance(o, str) else o
+        if v in ("same", "full"):
+            size = v
+        elif v in ("corr", "conv"):
+            op = v
         else:
-            mode, value = "constant", number(fn, "the boundary value", o)
+            mode, value = _boundary(fn, "the boundary", v)
     if op == "conv":
         k = k[::-1, ::-1]
-    shape = a.shape
     x = (a.reshape(1, -1) if a.ndim == 1 else a).astype(np.float64)
-    (m, n), (cr, cc) = k.shape, ((k.shape[0] + 1) // 2 - 1, (k.shape[1] + 1) // 2 - 1)
-    pads = [(m - 1, m - 1), (n - 1, n - 1)] if size == "full" else [(cr, m - 1 - cr), (cc, n - 1 - cc)]
-    pads += [(0, 0)] * (x.ndim - 2)
-    padded = np.pad(x, pads, mode="constant", constant_values=value) if mode == "constant" else np.pad(x, pads, mode)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, k.shape, axis=(0, 1))
-    out = np.einsum("ij...kl,kl->ij...", windows, k)
-    if a.dtype == np.bool_:
-        return out != 0
-    out = _cast_like(out, a)
-    return out.reshape(shape) if size == "same" and a.ndim == 1 else out
+    out = _cast_like(_correlate(x, k, size == "full", mode, value), a)  # logical: true where nonzero
+    return out.reshape(a.shape) if size == "same" and a.ndim == 1 else out
 
 
 # --------------------------------------------------------------------------------------------- colour jitter
@@ -234,7 +225,7 @@ def _jitter_range(fn, name, value, contrast=False):
         return float(v[0]), float(v[1])
     what = "a non-negative number or a positive [min max] range" if contrast else \
         "a number in [0, 1] or a [min max] range in [-1, 1]"
-    raise ConfigError(f"{fn}: {name} must be {what}, received {np.ravel(value).tolist()}")
+    raise ConfigError(f"{fn}: {name} must be {what}, received {shown(value)}")
 
 
 def jitterColorHSV(A, *args, **kwargs):
@@ -290,7 +281,7 @@ def _sizes(fn, inputSize, targetSize):
         s = s[:2] if s.size == 3 else s
         if s.size != 2 or not np.all(s == np.round(s)) or np.any(s < 1):
             raise ConfigError(f"{fn}: {name} must be [rows cols] (or [rows cols channels]) of positive integers, "
-                              f"received {np.ravel(v).tolist()}")
+                              f"received {shown(v)}")
         return s.astype(np.int64)
 
     inp, tgt = two("inputSize", inputSize), two("targetSize", targetSize)
@@ -314,10 +305,6 @@ def randomCropWindow2d(inputSize, targetSize):
     return Rectangle([start[1], start[1] + tgt[1] - 1], [start[0], start[0] + tgt[0] - 1])
 
 
-def _round(v):
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
-
-
 def imcrop(I, rect):
     """``J = imcrop(I, [xmin ymin width height])`` or ``imcrop(I, win)`` with a crop window (see the module's
     docstring); an empty array where the rectangle misses the image."""
@@ -331,9 +318,8 @@ def imcrop(I, rect):
         rect = [x0, y0, x1 - x0, y1 - y0]
     r = np.ravel(np.asarray(rect, np.float64)) if not isinstance(rect, str) else np.zeros(0)
     if r.size != 4 or not np.all(np.isfinite(r)):
-        raise ConfigError(f"{fn}: rect must be [xmin ymin width height], received {np.ravel(rect).tolist()}")
-    r1, c1 = _round(r[1]), _round(r[0])
-    r2, c2 = _round(r[1] + r[3]), _round(r[0] + r[2])
+        raise ConfigError(f"{fn}: rect must be [xmin ymin width height], received {shown(rect)}")
+    r1, c1, r2, c2 = (int(v) for v in _round_half_away(np.array([r[1], r[0], r[1] + r[3], r[0] + r[2]])))
     if r1 > m or r2 < 1 or c1 > n or c2 < 1:
         return a[:0, :0]
     r1, r2, c1, c2 = max(r1, 1), min(r2, m), max(c1, 1), min(c2, n)

@@ -49,7 +49,7 @@ import math
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab.conventions import boolean, choice, number, outputs, parse
+from leuknet.matlab.conventions import boolean, choice, number, outputs, parse, shown
 from leuknet.matlab.images import _array, _cast_like
 from leuknet.spec.randstream import generator
 
@@ -74,6 +74,11 @@ def _cosd(a):
 
 def _tand(a):
     return _sind(a) / _cosd(a)
+
+
+def _rotation(a):
+    """The 2 x 2 rotation by ``a`` degrees in MATLAB's row-vector form: counterclockwise on screen (y down)."""
+    return np.array([[_cosd(a), -_sind(a)], [_sind(a), _cosd(a)]])
 
 
 # --------------------------------------------------------------------------------------------- transforms
@@ -115,8 +120,7 @@ class AffineTransform2D:
         m = self._T[:2, :2]
         return bool(np.allclose(m @ m.T, np.eye(2), atol=1e-12) and np.linalg.det(m) > 0)
 
-    def _points(self, T, args, nargout):
-        fn = "transformPointsForward" if T is self._T else "transformPointsInverse"
+    def _points(self, fn, T, args, nargout):
         if len(args) == 1:
             p = np.asarray(args[0], np.float64)
             p = p.reshape(1, 2) if p.shape == (2,) else p  # [x y]: one point, as MATLAB's 1 x 2
@@ -132,17 +136,17 @@ class AffineTransform2D:
 
     def transformPointsForward(self, *args, nargout=None):
         """``[x, y] = transformPointsForward(tform, u, v)`` or ``X = transformPointsForward(tform, U)`` (N x 2)."""
-        return self._points(self._T, args, nargout)
+        return self._points("transformPointsForward", self._T, args, nargout)
 
     def transformPointsInverse(self, *args, nargout=None):
-        return self._points(np.linalg.inv(self._T), args, nargout)
+        return self._points("transformPointsInverse", np.linalg.inv(self._T), args, nargout)
 
     def outputLimits(self, xLimitsIn, yLimitsIn, nargout=None):
         """``[xLimitsOut, yLimitsOut]``: the 3 x 3 grid of the input limits and their midpoints, transformed, and
         the extremes (MathWorks' affine2d.outputLimits)."""
         xl, yl = (np.asarray(v, np.float64).ravel() for v in (xLimitsIn, yLimitsIn))
         U, V = np.meshgrid([xl[0], xl.mean(), xl[1]], [yl[0], yl.mean(), yl[1]])
-        X, Y = self._points(self._T, (U, V), 2)
+        X, Y = self._points("outputLimits", self._T, (U, V), 2)
         return outputs("outputLimits", (np.array([X.min(), X.max()]), np.array([Y.min(), Y.max()])),
                        2 if nargout is None else nargout)
 
@@ -216,9 +220,8 @@ def _selector(name, value):
         return lambda rng: check(value())
     r = np.asarray(value, np.float64).ravel() if not isinstance(value, (str, bool)) else np.zeros(0)
     if r.size != 2 or not np.all(np.isfinite(r)) or r[1] < r[0]:
-        got = np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
         raise ConfigError(f"{fn}: {name} must be a nondecreasing [min max] range of finite numbers or a function "
-                          f"returning one value, received {got}")
+                          f"returning one value, received {shown(value)}")
     check(r[0]), check(r[1])
     return lambda rng: float(rng.random() * (r[1] - r[0]) + r[0])
 
@@ -235,8 +238,7 @@ def randomAffine2d(*args, **kwargs):
     fx, fy = sel["XReflection"](rng), sel["YReflection"](rng)
     s, tx, ty = sel["Scale"](rng), sel["XTranslation"](rng), sel["YTranslation"](rng)
     shear = np.array([[1.0, _tand(ys)], [_tand(xs), 1.0]])
-    rotation = np.array([[_cosd(rot), -_sind(rot)], [_sind(rot), _cosd(rot)]])
-    linear = shear @ rotation @ np.diag([-1.0 if fx else 1.0, -1.0 if fy else 1.0]) @ np.diag([s, s])
+    linear = shear @ _rotation(rot) @ np.diag([-1.0 if fx else 1.0, -1.0 if fy else 1.0]) @ np.diag([s, s])
     T = np.eye(3)
     T[:2, :2], T[2, :2] = linear, (tx, ty)
     return AffineTransform2D(T)
@@ -261,6 +263,11 @@ def invert(tform):
 
 # --------------------------------------------------------------------------------------------- spatial referencing
 
+def _checked(attr, check):
+    """A property stored in ``attr``, validated by ``check`` when assigned, read as a copy."""
+    return property(lambda self: getattr(self, attr).copy(), lambda self, v: setattr(self, attr, check(v)))
+
+
 class ImageReference2D:
     """MATLAB's ``imref2d``: an image's size and its world limits (pixel edges, not centres)."""
 
@@ -268,30 +275,10 @@ class ImageReference2D:
         self.ImageSize = image_size
         self.XWorldLimits, self.YWorldLimits = x_limits, y_limits
 
-    @property
-    def ImageSize(self):
-        return self._size.copy()
-
-    @ImageSize.setter
-    def ImageSize(self, value):  # MATLAB keeps the world limits (the pixels change size)
-        self._size = _image_size("imref2d", value)
-
-    @property
-    def XWorldLimits(self):
-        return self._x.copy()
-
-    @XWorldLimits.setter
-    def XWorldLimits(self, value):
-        self._x = _limits("XWorldLimits", value)
-
-    @property
-    def YWorldLimits(self):
-        return self._y.copy()
-
-    @YWorldLimits.setter
-    def YWorldLimits(self, value):
-        self._y = _limits("YWorldLimits", value)
-
+    # MATLAB checks each on assignment; ImageSize keeps the world limits (the pixels change size)
+    ImageSize = _checked("_size", lambda v: _image_size("imref2d", v))
+    XWorldLimits = _checked("_x", lambda v: _limits("XWorldLimits", v))
+    YWorldLimits = _checked("_y", lambda v: _limits("YWorldLimits", v))
     PixelExtentInWorldX = property(lambda self: float(np.diff(self._x)[0] / self._size[1]))
     PixelExtentInWorldY = property(lambda self: float(np.diff(self._y)[0] / self._size[0]))
     ImageExtentInWorldX = property(lambda self: float(np.diff(self._x)[0]))
@@ -322,17 +309,15 @@ class ImageReference2D:
 def _image_size(fn, value):
     a = np.asarray(value, np.float64).ravel() if not isinstance(value, str) else np.zeros(0)
     if a.size < 2 or not np.all(np.isfinite(a[:2])) or np.any(a[:2] < 1) or np.any(a[:2] != np.round(a[:2])):
-        got = np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
         raise ConfigError(f"{fn}: the image size must be [rows cols] of positive integers (size(I) works), "
-                          f"received {got}")
+                          f"received {shown(value)}")
     return a[:2].astype(np.int64)
 
 
 def _limits(name, value):
     a = np.asarray(value, np.float64).ravel() if not isinstance(value, str) else np.zeros(0)
     if a.size != 2 or not np.all(np.isfinite(a)) or not a[1] > a[0]:
-        got = np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
-        raise ConfigError(f"imref2d: {name} must be [min max], finite and increasing, received {got}")
+        raise ConfigError(f"imref2d: {name} must be [min max], finite and increasing, received {shown(value)}")
     return a
 
 
@@ -413,7 +398,7 @@ def _fill_values(fn, fill, a):
     planes = int(np.prod(a.shape[2:])) if a.ndim > 2 else 1
     if f.size not in (1, planes) or np.isnan(f).any():
         raise ConfigError(f"{fn}: FillValues must be a number or one number per channel ({planes}), received "
-                          f"{np.ravel(fill).tolist() if np.size(fill) < 20 else np.shape(fill)}")
+                          f"{shown(fill)}")
     return np.asarray(_cast_like(np.broadcast_to(f, (planes,)), a), np.float64)
 
 
@@ -495,7 +480,9 @@ def imrotate(A, angle, *args):
                           "default) or 'bilinear'")
     if ang % 90 == 0:
         return _rotate90(a, int(math.floor(ang / 90)) % 4, bbox == "crop")
-    tform = affine2d([[_cosd(ang), -_sind(ang), 0], [_sind(ang), _cosd(ang), 0], [0, 0, 1]])
+    T = np.eye(3)
+    T[:2, :2] = _rotation(ang)
+    tform = affine2d(T)
     RA = imref2d(a.shape[:2])
     R_out = _follow_output(RA, tform)
     if bbox == "crop":  # keep the centre and the input's size

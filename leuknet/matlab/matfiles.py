@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
+from leuknet.io import atomic_path
 from leuknet.matlab.conventions import Struct
 
 __all__ = ["save", "load"]
@@ -132,13 +133,8 @@ def save(filename, *names, **variables):
     if append and os.path.exists(path):
         old = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
         content = {**old, **content}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
+    with atomic_path(path) as tmp:  # a reader never sees half a file
         savemat(tmp, content, do_compression=True, oned_as="row")
-        os.replace(tmp, path)  # a reader never sees half a file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -52,14 +52,14 @@ import threading
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
-from leuknet.matlab.conventions import boolean, choice, note, number, outputs, parse
-from leuknet.matlab.datastore import ReadInfo
+from leuknet.matlab.conventions import boolean, choice, number, outputs, parse
+from leuknet.matlab.datastore import ReadInfo, _fit_image
 from leuknet.spec.randstream import draw_seed, global_stream, stream_for
 
 __all__ = ["transform", "TransformedDatastore", "combine", "CombinedDatastore", "arrayDatastore",
            "ArrayDatastore"]
 
-_READS = threading.RLock()  # one transformed read at a time: the global stream is swapped for each
+_READS = threading.RLock()  # one transformed read at a time: a user's function need not be thread-safe
 
 
 class _ObservationStore:
@@ -212,29 +212,14 @@ def _split(fn, out, need_label):
 def _fit(fn, img, size, i):
     """One transformed image at the input layer's ``size``: uint8 as it is, any other class as its values in
     float32 (MATLAB's network takes an image's values as they are: a double image of 0..255 is not rescaled)."""
-    from leuknet.data.pipeline import resize_uint8_np
-    from leuknet.matlab.images import imresize
-
     a = np.asarray(img)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.dtype.kind not in "biuf":
-        raise DataError(f"{fn}: the transform returned {a.dtype} of shape {a.shape} for observation {i}; expected "
-                        "an image (H x W or H x W x C)")
-    if a.dtype != np.uint8:
+    if a.dtype != np.uint8 and a.dtype.kind in "biuf":
         a = a.astype(np.float32)
-    h, w, c = size
-    if a.shape[2] == 1 and c == 3:
-        a = np.repeat(a, 3, axis=2)
-    if a.shape[2] != c:
-        raise DataError(f"{fn}: the transform returned {a.shape[2]} channels for observation {i}; the input layer "
-                        f"takes {c}")
-    if a.shape[:2] != (h, w):
-        note(f"leuknet resizes the images of a transformed datastore to the input layer's size (bilinear, "
-             f"antialiased); MATLAB's {fn} requires the transform to return images of that size")
-        resized = resize_uint8_np(a, (h, w)) if a.dtype == np.uint8 else imresize(a, [h, w])
-        a = np.asarray(resized, a.dtype).reshape(h, w, c)
-    return np.ascontiguousarray(a)
+    return _fit_image(fn, a, size, "the transform", f"observation {i}", _TRANSFORM_RESIZE)
+
+
+_TRANSFORM_RESIZE = ("leuknet resizes the images of a transformed datastore to the input layer's size (bilinear, "
+                     "antialiased); MATLAB's {fn} requires the transform to return images of that size")
 
 
 class _Reads:
@@ -246,7 +231,7 @@ class _Reads:
 
     def read_index(self, i, rng):
         j = int(self.index[int(i)])
-        with _READS, global_stream(np.random.default_rng(rng.integers(0, 2**63 - 1))):
+        with _READS, global_stream(rng):  # the pipeline's stream of this read (seed, pass, position)
             img, _ = _split(self.fn, self.ds._observation(j), need_label=False)
         return _fit(self.fn, img, self.size, j).astype(self.dtype, copy=False)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.spec.conventions import flatten_layers
+from leuknet.spec.conventions import choice, flatten_layers, outputs
 from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
@@ -186,7 +186,6 @@ def unique(A, *flags, nargout=None):
     (https://www.mathworks.com/help/matlab/ref/double.unique.html; its example: ``unique([9 2 9 5])`` is
     ``[2 5 9]`` with ia = [2 4 1], ic = [3 1 3 2] in MATLAB's 1-based indices)."""
     from leuknet.matlab.datastore import Categorical
-    from leuknet.spec.conventions import choice, outputs
 
     order, occurrence = "sorted", "first"
     chosen = [choice("unique", "the option", f, ("sorted", "stable", "first", "last")) for f in flags]

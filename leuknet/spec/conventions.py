@@ -207,6 +207,11 @@ def flatten_layers(fn, layers):
     return out
 
 
+def shown(value):
+    """A received value for a one-line message: a few numbers as a list, a large array by its shape."""
+    return np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
+
+
 class Struct(dict):
     """A MATLAB struct: fields as keys and as attributes (``S.net``, ``info.Label``; ``info.Label = x`` sets one)."""
 
