@@ -38,7 +38,7 @@ from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
 from leuknet.spec.randstream import draw_seed
 
-__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "SeriesNetwork",
+__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet50", "SeriesNetwork",
            "DAGNetwork", "loadNetwork", "TrainingInfo"]
 
 
@@ -192,38 +192,55 @@ def Layers(net):
     return network_layers(net)
 
 
+def _weights_argument(fn, args, kwargs, extra=None):
+    """MATLAB's ``'Weights'`` of a pretrained-network function, with leuknet's shorthand (a file as the only
+    positional argument): ``'none'``, a local file, or None (not given). ``'imagenet'`` is an error: leuknet never
+    downloads weights. Returns (weights, the parsed options)."""
+    from leuknet.errors import ModelFileError
+
+    args = list(args)
+    path = None
+    if len(args) % 2 == 1:  # name-value pairs come in twos: an odd first argument is the file
+        path = args.pop(0)
+    o = options_only(fn, args, kwargs, {"Weights": None, **(extra or {})})
+    if path is not None and "Weights" in o.given:
+        raise ConfigError(f"{fn}: weights given twice (a file as the first argument and 'Weights')")
+    weights = path if path is not None else o["Weights"]
+    if isinstance(weights, str) and weights.lower() == "imagenet":
+        raise ModelFileError(f"{fn}: leuknet does not download the ImageNet weights: give a local file, "
+                             f"{fn}('Weights', 'file'), or 'none' for the untrained architecture. {_where(fn)}")
+    if isinstance(weights, str) and weights.lower() == "none":
+        return "none", o
+    if weights is None:
+        import warnings
+
+        warnings.warn(f"{fn}(): no Weights given, the network is randomly initialised (leuknet never downloads "
+                      f"weights; pass Weights='file')", stacklevel=3)
+    return weights, o
+
+
+def _where(fn):
+    if fn == "alexnet":
+        from leuknet.weights.where import WHERE
+
+        return WHERE
+    from leuknet.weights.keras_applications import where
+
+    return where(fn)
+
+
 def alexnet(*args, **kwargs):
     """MATLAB's ``net = alexnet('Weights', 'imagenet')`` and ``layers = alexnet('Weights', 'none')`` (the untrained
     25-layer architecture, a :class:`LayerArray`), https://www.mathworks.com/help/deeplearning/ref/alexnet.html.
     leuknet never downloads weights: ``'Weights'`` names a local file (.onnx, .keras, .weights.h5; the first
     argument alone as a shorthand, ``alexnet('bvlcalexnet-12.onnx')``), and ``'imagenet'`` is an error saying so.
     ``alexnet()`` with no weights is the architecture randomly initialised, as a network, with a warning."""
-    import warnings
-
-    from leuknet.errors import ModelFileError
     from leuknet.models.alexnet import alexnet_layers
 
-    fn = "alexnet"
-    args = list(args)
-    path = None
-    if len(args) % 2 == 1:  # name-value pairs come in twos: an odd first argument is the file
-        path = args.pop(0)  # leuknet's shorthand: alexnet('bvlcalexnet-12.onnx')
-    o = options_only(fn, args, kwargs, {"Weights": None, "InputOrder": "auto"})
-    if path is not None and "Weights" in o.given:
-        raise ConfigError(f"{fn}: weights given twice (a file as the first argument and 'Weights')")
-    weights = path if path is not None else o["Weights"]
-    choice_of = str(weights).lower() if isinstance(weights, str) else None
-    if choice_of == "none":
+    weights, o = _weights_argument("alexnet", args, kwargs, {"InputOrder": "auto"})
+    if weights == "none":
         return LayerArray(alexnet_layers())
-    if choice_of == "imagenet":
-        from leuknet.weights.where import WHERE
-
-        raise ModelFileError(f"{fn}: leuknet does not download the ImageNet weights: give a local file, "
-                             f"alexnet('Weights', 'bvlcalexnet-12.onnx'), or 'none' for the untrained architecture. "
-                             f"{WHERE}")
     if weights is None:
-        warnings.warn("alexnet(): no Weights given, the network is randomly initialised (leuknet never downloads "
-                      "weights; pass Weights='alexnet.onnx')", stacklevel=2)
         layers = alexnet_layers()
     else:
         from leuknet.weights import load_alexnet_layers
@@ -231,6 +248,54 @@ def alexnet(*args, **kwargs):
         layers = load_alexnet_layers(weights, input_order=o["InputOrder"])
     model, _ = assemble(layers, name="alexnet")
     return SeriesNetwork(model, weights is not None)
+
+
+def _keras_pretrained(fn, specs, args, kwargs):
+    """The network of ``vgg16``/``vgg19``/``resnet50`` with a Keras Applications file's weights."""
+    weights, _ = _weights_argument(fn, args, kwargs)
+    if weights == "none":
+        return None
+    if weights is not None:
+        from leuknet.weights.keras_applications import load_weights
+
+        load_weights(fn, weights, specs._layers if hasattr(specs, "_layers") else specs)
+    model, _ = assemble(specs, name=fn)
+    return (DAGNetwork if hasattr(specs, "_layers") else SeriesNetwork)(model, weights is not None)
+
+
+def vgg16(*args, **kwargs):
+    """MATLAB's ``net = vgg16`` (a 41-layer :class:`SeriesNetwork`; ``vgg16('Weights','none')`` the untrained layer
+    array), https://www.mathworks.com/help/deeplearning/ref/vgg16.html, with MATLAB's layer names
+    (:mod:`leuknet.spec.pretrained`). The ImageNet weights come from a local Keras Applications file
+    (``vgg16('Weights', 'vgg16_weights_tf_dim_ordering_tf_kernels.h5')``, or the file alone as the argument);
+    ``'imagenet'`` is an error saying where to get it; no weights: random, with a warning."""
+    from leuknet.spec.pretrained import vgg_layers
+
+    layers = vgg_layers(16)
+    net = _keras_pretrained("vgg16", layers, args, kwargs)
+    return LayerArray(layers) if net is None else net
+
+
+def vgg19(*args, **kwargs):
+    """MATLAB's ``net = vgg19`` (47 layers), as :func:`vgg16`; https://www.mathworks.com/help/deeplearning/ref/vgg19.html."""
+    from leuknet.spec.pretrained import vgg_layers
+
+    layers = vgg_layers(19)
+    net = _keras_pretrained("vgg19", layers, args, kwargs)
+    return LayerArray(layers) if net is None else net
+
+
+def resnet50(*args, **kwargs):
+    """MATLAB's ``net = resnet50`` (a 177-layer :class:`DAGNetwork`; ``resnet50('Weights','none')`` the untrained
+    :class:`~leuknet.spec.graph.LayerGraph`), https://www.mathworks.com/help/deeplearning/ref/resnet50.html, with
+    MATLAB's layer names, so MathWorks' transfer recipe ports as written (``replaceLayer(lgraph, 'fc1000', ...)``,
+    ``'ClassificationLayer_fc1000'``). Weights as :func:`vgg16`, from ``resnet50_weights_tf_dim_ordering_tf_kernels.h5``
+    (or its ``_notop`` variant: ``fc1000``, which transfer learning replaces, then stays random)."""
+    from leuknet.spec.pretrained import resnet50_graph
+
+    graph = resnet50_graph()
+    net = _keras_pretrained("resnet50", graph, args, kwargs)
+    return graph if net is None else net
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -264,6 +329,9 @@ class _CalledInMatlabWithoutParentheses:
 
 
 alexnet = _CalledInMatlabWithoutParentheses(alexnet)
+vgg16 = _CalledInMatlabWithoutParentheses(vgg16)
+vgg19 = _CalledInMatlabWithoutParentheses(vgg19)
+resnet50 = _CalledInMatlabWithoutParentheses(resnet50)
 
 
 def _is_layers(x):

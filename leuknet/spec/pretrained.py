@@ -1,0 +1,115 @@
+"""VGG-16, VGG-19 and ResNet-50 in MATLAB's layouts: the layer arrays of ``vgg16``/``vgg19`` and the layer graph
+of ``resnet50`` (Deep Learning Toolbox), with MATLAB's layer names, so that transfer-learning scripts that edit the
+networks by name or position port as written (``net.Layers(1:end-3)``, ``replaceLayer(lgraph, 'fc1000', ...)``,
+``activations(net, X, 'fc7')``, ``'FeatureLayer', 'activation_49_relu'``).
+
+- VGG (Simonyan & Zisserman; MATLAB's from Caffe's VGG_ILSVRC_16/19_layers): ``input`` 224x224x3 'zerocenter' |
+  ``conv<b>_<i>`` 3x3 padding 1 + ``relu<b>_<i>`` (2, 2, 3, 3, 3 per block; 2, 2, 4, 4, 4 for VGG-19) |
+  ``pool<b>`` 2x2 stride 2 | ``fc6`` 4096 ``relu6`` ``drop6`` | ``fc7`` 4096 ``relu7`` ``drop7`` | ``fc8`` 1000 |
+  ``prob`` | ``output``: 41 and 47 layers.
+- ResNet-50 (He et al.; MATLAB's imported from Keras): ``input_1`` | ``conv1`` 7x7/2 padding 3, ``bn_conv1``,
+  ``activation_1_relu``, ``max_pooling2d_1`` 3x3/2 padding 1 | 16 bottleneck blocks ``res<s><b>_branch2a/b/c``
+  (1x1, 3x3 'same', 1x1; the stride of a stage's first block on its 1x1 ``branch2a`` and on the projection
+  ``branch1``), each convolution followed by ``bn<s><b>_branch..`` (Epsilon 0.001), ``add_<k>`` (in1: the main
+  branch, in2: the shortcut) and ``activation_<n>_relu`` numbered in order | ``avg_pool`` (global average),
+  ``fc1000``, ``fc1000_softmax``, ``ClassificationLayer_fc1000``: 177 layers. Convolutions and ``fc1000`` have
+  ``BiasLearnRateFactor`` 0, as MATLAB's. Older MATLAB releases had no padding on ``max_pooling2d_1`` and a 7x7
+  ``avg_pool`` (55 x 55 maps after the pooling); leuknet builds the current layout (56 x 56), Keras's as well.
+
+Both take RGB images in [0, 255] with the ImageNet channel mean subtracted ('zerocenter', Mean 1x1x3
+[123.68 116.779 103.939]). Sources of the layouts: MathWorks' vgg16/vgg19/resnet50 pages (layer counts, input
+size, ``'Weights','none'``), the layer listing of ``resnet50`` as MATLAB prints it, and ``resnet50`` exported as
+code by Deep Network Designer (padding, epsilon, learn-rate factors). Weights come from
+:mod:`leuknet.weights.keras_applications`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import leuknet.spec.layers as ml
+
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+VGG_BLOCKS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+VGG_WIDTHS = (64, 128, 256, 512, 512)
+RESNET50_STAGES = ((2, 3, 64), (3, 4, 128), (4, 6, 256), (5, 3, 512))  # (stage, blocks, bottleneck width)
+
+
+def _input(name, image_size):
+    return ml.imageInputLayer([image_size, image_size, 3], Name=name, Normalization="zerocenter",
+                              Mean=np.asarray(IMAGENET_MEAN_RGB, np.float32).reshape(1, 1, 3))
+
+
+def vgg_layers(depth=16, num_classes=1000, image_size=224):
+    """MATLAB's ``vgg16('Weights','none')`` / ``vgg19('Weights','none')`` layer array (``image_size`` other than 224
+    only for tests: fc6 then sees a smaller map)."""
+    layers = [_input("input", image_size)]
+    for b, (n, width) in enumerate(zip(VGG_BLOCKS[depth], VGG_WIDTHS), start=1):
+        for i in range(1, n + 1):
+            layers += [ml.convolution2dLayer(3, width, Padding=1, Name=f"conv{b}_{i}"),
+                       ml.reluLayer(Name=f"relu{b}_{i}")]
+        layers.append(ml.maxPooling2dLayer(2, Stride=2, Name=f"pool{b}"))
+    for k in (6, 7):
+        layers += [ml.fullyConnectedLayer(4096, Name=f"fc{k}"), ml.reluLayer(Name=f"relu{k}"),
+                   ml.dropoutLayer(0.5, Name=f"drop{k}")]
+    layers += [ml.fullyConnectedLayer(num_classes, Name="fc8"), ml.softmaxLayer(Name="prob"),
+               ml.classificationLayer(Name="output")]
+    return layers
+
+
+def _conv(name, size, filters, stride=1, padding=0):
+    return ml.convolution2dLayer(size, filters, Name=name, Stride=stride, Padding=padding, BiasLearnRateFactor=0)
+
+
+def _bn(name):
+    return ml.batchNormalizationLayer(Name=name, Epsilon=0.001)
+
+
+def resnet50_graph(num_classes=1000, image_size=224):
+    """MATLAB's ``resnet50('Weights','none')`` layer graph (a :class:`~leuknet.spec.graph.LayerGraph`), its layers
+    in MATLAB's order."""
+    from leuknet.spec.graph import LayerGraph
+
+    layers = [_input("input_1", image_size), _conv("conv1", 7, 64, stride=2, padding=3), _bn("bn_conv1"),
+              ml.reluLayer(Name="activation_1_relu"),
+              ml.maxPooling2dLayer(3, Stride=2, Padding=1, Name="max_pooling2d_1")]
+    edges = ml.serial_edges(layers)
+    prev, relu, add = "max_pooling2d_1", 1, 0
+
+    def chain(*names):
+        edges.extend((s, d, "in") for s, d in zip(names, names[1:]))
+
+    for stage, blocks, width in RESNET50_STAGES:
+        for b in range(blocks):
+            tag = f"{stage}{'abcdef'[b]}"
+            stride = 2 if b == 0 and stage > 2 else 1
+            add += 1
+            r1, r2, r3 = (f"activation_{relu + k}_relu" for k in (1, 2, 3))
+            relu += 3
+            a, bb, c = (f"res{tag}_branch2{x}" for x in "abc")
+            main = [_conv(a, 1, width, stride=stride), _bn(f"bn{tag}_branch2a"), ml.reluLayer(Name=r1),
+                    _conv(bb, 3, width, padding="same"), _bn(f"bn{tag}_branch2b"), ml.reluLayer(Name=r2),
+                    _conv(c, 1, 4 * width)]
+            layers += main
+            chain(prev, *[l.Name for l in main], f"bn{tag}_branch2c")
+            if b == 0:  # the projection shortcut, listed as MATLAB lists it: branch2c, branch1, their two bns
+                layers += [_conv(f"res{tag}_branch1", 1, 4 * width, stride=stride), _bn(f"bn{tag}_branch2c"),
+                           _bn(f"bn{tag}_branch1")]
+                chain(prev, f"res{tag}_branch1", f"bn{tag}_branch1")
+                shortcut = f"bn{tag}_branch1"
+            else:
+                layers.append(_bn(f"bn{tag}_branch2c"))
+                shortcut = prev
+            layers += [ml.additionLayer(2, Name=f"add_{add}"), ml.reluLayer(Name=r3)]
+            edges += [(f"bn{tag}_branch2c", f"add_{add}", "in1"), (shortcut, f"add_{add}", "in2"),
+                      (f"add_{add}", r3, "in")]
+            prev = r3
+    head = [ml.globalAveragePooling2dLayer(Name="avg_pool"),
+            ml.fullyConnectedLayer(num_classes, Name="fc1000", BiasLearnRateFactor=0),
+            ml.softmaxLayer(Name="fc1000_softmax"), ml.classificationLayer(Name="ClassificationLayer_fc1000")]
+    layers += head
+    chain(prev, *[l.Name for l in head])
+    return LayerGraph(layers, edges)
+
+
+__all__ = ["IMAGENET_MEAN_RGB", "resnet50_graph", "vgg_layers"]

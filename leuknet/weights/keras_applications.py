@@ -1,0 +1,123 @@
+"""ImageNet weights of VGG-16, VGG-19 and ResNet-50 from the files Keras Applications publishes, loaded into
+MATLAB's layouts (:mod:`leuknet.spec.pretrained`). Never downloaded: the user names a local file.
+
+The files (what ``keras.applications.VGG16(weights='imagenet')`` saves under ``~/.keras/models``):
+``vgg16_weights_tf_dim_ordering_tf_kernels.h5``, ``vgg19_weights_tf_dim_ordering_tf_kernels.h5``,
+``resnet50_weights_tf_dim_ordering_tf_kernels.h5``, their ``_notop`` variants (everything but the fully connected
+layers, which then keep MATLAB's initialisers, with a warning), or a model or weights file saved by Keras 3 from
+those applications (``.keras``, ``.weights.h5``). Keras loads the file into its own application; each layer's
+weights are then copied to the MATLAB layer of the same role, in MATLAB's layouts. These weights come from Caffe
+and expect BGR images with the ImageNet mean subtracted (Keras's ``preprocess_input`` 'caffe' mode); MATLAB's
+networks take RGB, so the first convolution's input channels are reversed, as MATLAB's own are.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from leuknet.errors import ModelFileError
+from leuknet.spec.pretrained import RESNET50_STAGES, VGG_BLOCKS
+
+FILES = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+         "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+         "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels.h5"}
+APPLICATIONS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50"}
+FIRST_CONV = {"vgg16": "conv1_1", "vgg19": "conv1_1", "resnet50": "conv1"}
+
+
+def where(arch):
+    return (f"{arch} weights are not bundled and never downloaded: pass the path of Keras Applications' "
+            f"{FILES[arch]} (keras.applications.{APPLICATIONS[arch]}(weights='imagenet') saves it under "
+            f"~/.keras/models on a machine with a network), its _notop variant, or a .keras/.weights.h5 file saved "
+            f"from that application")
+
+
+def keras_to_matlab_names(arch):
+    """{Keras Applications layer name: MATLAB layer name} of the layers with weights."""
+    if arch.startswith("vgg"):
+        depth = int(arch[3:])
+        names = {f"block{b}_conv{i}": f"conv{b}_{i}" for b, n in enumerate(VGG_BLOCKS[depth], 1)
+                 for i in range(1, n + 1)}
+        return {**names, "fc1": "fc6", "fc2": "fc7", "predictions": "fc8"}
+    names = {"conv1_conv": "conv1", "conv1_bn": "bn_conv1", "predictions": "fc1000"}
+    for stage, blocks, _ in RESNET50_STAGES:
+        for b in range(blocks):
+            tag = f"{stage}{'abcdef'[b]}"
+            for j, branch in enumerate(("branch1", "branch2a", "branch2b", "branch2c")):
+                if j == 0 and b > 0:
+                    continue  # only a stage's first block has a projection shortcut
+                names[f"conv{stage}_block{b + 1}_{j}_conv"] = f"res{tag}_{branch}"
+                names[f"conv{stage}_block{b + 1}_{j}_bn"] = f"bn{tag}_{branch}"
+    return names
+
+
+def _keras_application(arch, path, image_size):
+    """Keras's own application with the file's weights, and whether it has its fully connected top."""
+    import keras
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"weights file {p} does not exist. {where(arch)}")
+    lower = p.name.lower()
+    if lower.endswith(".keras"):
+        try:
+            model = keras.saving.load_model(p, compile=False)
+        except Exception as e:  # noqa: BLE001
+            raise ModelFileError(f"cannot read {p} as a Keras model: {str(e).splitlines()[0][:200]}") from None
+        return model, any(l.name == "predictions" for l in model.layers)
+    if not lower.endswith(".h5"):
+        raise ModelFileError(f"{p}: unsupported weights file for {arch} (use Keras Applications' .h5, a .weights.h5 "
+                             "or a .keras file)")
+    build = getattr(keras.applications, APPLICATIONS[arch])
+    errors = []
+    for top in (True, False):
+        model = build(weights=None, include_top=top, input_shape=(image_size, image_size, 3))
+        try:
+            model.load_weights(p)
+            return model, top
+        except Exception as e:  # noqa: BLE001 (Keras raises ValueError, KeyError or h5py's errors)
+            errors.append(str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__)
+    raise ModelFileError(f"cannot load {p} into keras.applications.{APPLICATIONS[arch]} (with or without its top): "
+                         f"{errors[0]}. {where(arch)}")
+
+
+def load_weights(arch, path, specs, image_size=224):
+    """Set the weights of the MATLAB layer specs ``specs`` (vgg16/vgg19's layer array or resnet50's graph layers,
+    changed in place) from the Keras Applications file ``path``; returns the names of the layers left without
+    weights (a ``_notop`` file's fully connected layers)."""
+    from leuknet.spec.layers import (BatchNormalizationLayer, Convolution2DLayer, FullyConnectedLayer,
+                                     fc_keras_to_matlab)
+
+    model, _ = _keras_application(arch, path, image_size)
+    by_name = {s.Name: s for s in specs}
+    present = {l.name: l for l in model.layers}
+    missing = []
+    for keras_name, name in keras_to_matlab_names(arch).items():
+        spec = by_name[name]
+        if keras_name not in present:
+            missing.append(name)
+            continue
+        w = [np.asarray(v, np.float32) for v in present[keras_name].get_weights()]
+        if isinstance(spec, BatchNormalizationLayer):
+            spec.Scale, spec.Offset, spec.TrainedMean, spec.TrainedVariance = (v.reshape(1, 1, -1) for v in w)
+        elif isinstance(spec, Convolution2DLayer):
+            kernel = w[0][:, :, ::-1, :] if name == FIRST_CONV[arch] else w[0]  # BGR -> RGB inputs
+            spec.Weights, spec.Bias = np.ascontiguousarray(kernel), w[1].reshape(1, 1, -1)
+        elif isinstance(spec, FullyConnectedLayer):
+            in_shape = None
+            if name == "fc6":  # after pool5: Keras flattens H x W x C row-major, MATLAB column-major
+                side = image_size // 32
+                in_shape = (side, side, w[0].shape[0] // (side * side))
+            spec.Weights, spec.Bias = fc_keras_to_matlab(w[0], in_shape), w[1].reshape(-1, 1)
+    if len(missing) == len(keras_to_matlab_names(arch)):
+        raise ModelFileError(f"{path}: none of {arch}'s layers are in the file. {where(arch)}")
+    if missing:
+        warnings.warn(f"{arch}: {Path(path).name} has no weights for {', '.join(missing)}: they keep MATLAB's "
+                      "initialisers (a '_notop' file has no fully connected layers)", stacklevel=3)
+    return missing
+
+
+__all__ = ["FILES", "keras_to_matlab_names", "load_weights", "where"]
