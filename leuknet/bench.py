@@ -84,7 +84,12 @@ def peak_gflops(dtype="float32", sizes=(1024, 2048, 3072), repeats=5):
     return best
 
 
-def write_bmp_cells(folder, n, seed=0):
+def write_bmp_cells(folder, n, seed=0, unique=32):
+    """``n`` 450 x 450 BMP cells in ``folder``: ``unique`` drawn by the demo generator, the rest copies of them under
+    their own names (decoding and resizing an uncompressed BMP cost the same whatever it shows; drawing every cell
+    would cost seconds per hundred)."""
+    import shutil
+
     import cv2
 
     from leuknet.data.synthetic import synth_cell
@@ -93,9 +98,12 @@ def write_bmp_cells(folder, n, seed=0):
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
-        img = synth_cell("all" if i % 2 else "hem", np.random.default_rng([seed, i]))
         p = folder / f"UID_{i}_1_1_{'all' if i % 2 else 'hem'}.bmp"
-        cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if i < unique:
+            img = synth_cell("all" if i % 2 else "hem", np.random.default_rng([seed, i]))
+            cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        else:
+            shutil.copyfile(paths[i % unique], p)
         paths.append(str(p))
     return paths
 

@@ -319,17 +319,6 @@ def _specs(models, precisions, batch_sizes, baseline, common, pipelines=()):
                                                                               for s in block]
 
 
-def _pipeline_files(folder, n, unique=32):
-    """``n`` BMP cells (:func:`leuknet.bench.write_bmp_cells`): ``unique`` drawn, the rest copies under their own
-    names (decoding costs the same; drawing 1,000 cells would cost minutes)."""
-    paths = write_bmp_cells(folder, min(n, unique))
-    for i in range(len(paths), n):
-        p = Path(folder) / f"UID_c{i}_1_1_{'all' if i % 2 else 'hem'}.bmp"
-        shutil.copyfile(paths[i % len(paths)], p)
-        paths.append(str(p))
-    return paths
-
-
 def run_gpu_bench(models=("leuknet", "alexnet"), precisions=("fp32", "bf16", "fp16"), batch_sizes=(128, 256),
                   image_size=224, repeats=5, warmup=2, baseline=True, out=None, progress=None, platform=None, *,
                   peak_size=None, peak_repeats=None, peak_probes=2, pipeline=True, pipeline_files=None,
@@ -399,7 +388,7 @@ def _run_claimed(models, precisions, batch_sizes, image_size, repeats, warmup, b
         pipelines = []
         if pipeline:
             n_files = int(pipeline_files or max(4 * max(batch_sizes), 256))
-            paths = _pipeline_files(Path(d) / "cells", n_files)
+            paths = write_bmp_cells(Path(d) / "cells", n_files)
             pipelines = [dict(common, kind="pipeline", batch_size=b, paths=paths, dtype=pipeline_dtype)
                          for b in batch_sizes]
         specs = _specs(models, precisions, batch_sizes, baseline, common, pipelines)

@@ -274,7 +274,7 @@ def test_measurements_run_in_order_within_the_budget(tmp_path, monkeypatch):
         return rates
 
     monkeypatch.setattr(bench_gpu, "_run_child", child)
-    monkeypatch.setattr(bench_gpu, "_pipeline_files", lambda folder, n, unique=32: ["x.bmp"] * n)
+    monkeypatch.setattr(bench_gpu, "write_bmp_cells", lambda folder, n, unique=32: ["x.bmp"] * n)
     monkeypatch.setattr(bench_gpu.time, "perf_counter", lambda: clock["t"])
     report = bench_gpu.run_gpu_bench(models=("alexnet", "leuknet"), precisions=("bf16", "fp32"),
                                      batch_sizes=(128, 256), platform="cpu", out=tmp_path, budget_s=190,
