@@ -160,3 +160,5 @@ def test_pretrained_weights_errors(tmp_path, resnet_files):
             m.vgg16()
     with pytest.raises(AttributeError, match=r"`net = resnet50;` is `net = resnet50\(\)`"):
         m.resnet50.Layers  # noqa: B018
+    with pytest.raises(ConfigError, match=r"resnet50 is a function, not a network: MATLAB's layerGraph\(resnet50\)"):
+        m.layerGraph(m.resnet50)

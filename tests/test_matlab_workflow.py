@@ -531,3 +531,34 @@ def test_unique_with_its_index_vectors_as_the_page_shows():
     labels = categorical(["b", "a", "b", "c"], ["c", "b", "a"])  # a categorical: in its categories' order
     G, _, idx = unique(labels, nargout=3)
     assert G.tolist() == ["c", "b", "a"] and categories(G) == ["c", "b", "a"] and idx.tolist() == [1, 2, 1, 0]
+
+
+def test_isprop_char_grp2idx_and_fileparts_as_the_pages_show():
+    """isprop (https://www.mathworks.com/help/matlab/ref/isprop.html) in a freezing loop; char of a categorical
+    and of codes (char.html: char(65) is 'A'); grp2idx's example (stats/grp2idx.html: categories '0s', '10s', ...,
+    '90s', the ages 38 43 38 40 49 in groups 4 5 4 5 5, gL(g) and gN(g) giving the input back) and numbers in sorted
+    groups; fileparts (fileparts.html: the extension from the last dot, with it)."""
+    from leuknet.matlab import categorical, char, fileparts, fullyConnectedLayer, grp2idx, isprop, reluLayer
+
+    layers = [convolution2dLayer(3, 4), reluLayer(), fullyConnectedLayer(2)]
+    for layer in layers:
+        if isprop(layer, "WeightLearnRateFactor"):
+            layer.WeightLearnRateFactor = 0
+    assert [getattr(l, "WeightLearnRateFactor", None) for l in layers] == [0, None, 0]
+    assert isprop(layers, "Weights").tolist() == [True, False, True] and not isprop(layers[0], "weights")
+    assert char(65) == "A" and char([72, 105]) == "Hi" and char("x") == "x"
+    labels = categorical(["hem", "all", "hem"])
+    assert "Predicted: " + char(labels[0]) == "Predicted: hem" and char(labels) == ["hem", "all", "hem"]
+    bins = [f"{d}s" for d in range(0, 100, 10)]
+    s = categorical(["30s", "40s", "30s", "40s", "40s"], bins)
+    g, gN, gL = grp2idx(s, nargout=3)
+    assert g.tolist() == [4, 5, 4, 5, 5] and gN == bins
+    assert [gN[int(i) - 1] for i in g] == ["30s", "40s", "30s", "40s", "40s"]
+    assert gL[[int(i) - 1 for i in g]].tolist() == ["30s", "40s", "30s", "40s", "40s"]
+    g, gN = grp2idx([1, 3, 2, 5, 3, np.nan], nargout=2)
+    assert g[:5].tolist() == [1, 3, 2, 4, 3] and np.isnan(g[5]) and gN == ["1", "2", "3", "5"]
+    with pytest.raises(ConfigError, match="make text groups categorical"):
+        grp2idx(["a", "b"])
+    assert fileparts("/data/C-NMC/all/UID_1.bmp", nargout=3) == ("/data/C-NMC/all", "UID_1", ".bmp")
+    assert fileparts("cells.tar.gz", nargout=3) == ("", "cells.tar", ".gz")
+    assert fileparts("/data/", nargout=3) == ("/data", "", "") and fileparts("/data/x.png") == "/data"

@@ -21,8 +21,8 @@ from leuknet.spec.conventions import choice, flatten_layers, outputs
 from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa", "properties", "size", "double", "single", "uint8", "uint16", "int16", "int32", "unique", "cat",
-           "vertcat", "horzcat"]
+__all__ = ["isa", "isprop", "properties", "size", "double", "single", "uint8", "uint16", "int16", "int32", "char",
+           "unique", "grp2idx", "cat", "vertcat", "horzcat", "fileparts"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
           "uint32": "uint32", "uint64": "uint64", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -120,6 +120,87 @@ def properties(obj) -> list:
     names = [n for n in dir(type(obj)) if n[:1].isupper() and isinstance(getattr(type(obj), n, None), property)]
     names += [n for n in vars(obj) if n[:1].isupper()] if hasattr(obj, "__dict__") else []
     return list(dict.fromkeys(names))
+
+
+def isprop(obj, PropertyName):  # noqa: N803 (MATLAB's argument name)
+    """``tf = isprop(obj, PropertyName)``: true when ``PropertyName`` is one of ``obj``'s properties
+    (:func:`properties`, MATLAB's names, matched exactly); of a layer array, one answer per layer. So the freezing
+    loops of transfer-learning scripts port as written::
+
+        if isprop(layers[i], 'WeightLearnRateFactor'):   # MATLAB: if isprop(layers(i), 'WeightLearnRateFactor')
+
+    https://www.mathworks.com/help/matlab/ref/isprop.html"""
+    if not isinstance(PropertyName, str):
+        raise ConfigError(f"isprop: the property name must be text, received {type(PropertyName).__name__}")
+    if isinstance(obj, (list, tuple)):
+        return np.array([PropertyName in properties(o) for o in obj], bool)
+    return PropertyName in properties(obj)
+
+
+def char(x):
+    """MATLAB's ``char(x)``: text as text; a categorical's category name (one element: a str; several: a list of
+    str, the rows of MATLAB's padded character matrix, unpadded); numbers as the characters with those codes
+    (``char(65)`` is ``'A'``), so ``['Predicted: ' char(label)]`` ports as ``'Predicted: ' + char(label)``.
+    https://www.mathworks.com/help/matlab/ref/char.html"""
+    from leuknet.matlab.datastore import Categorical
+
+    if isinstance(x, str):
+        return x
+    if isinstance(x, Categorical):
+        names = x._names()
+        return names[0] if len(names) == 1 else names
+    if isinstance(x, (list, tuple)) and all(isinstance(v, str) for v in x):
+        return list(x)
+    codes = np.ravel(np.asarray(x))
+    if codes.dtype.kind not in "biuf" or np.any(codes < 0) or np.any(codes != np.round(codes)):
+        raise ConfigError(f"char: expected text, a categorical or character codes (non-negative integers), "
+                          f"received {type(x).__name__}")
+    return "".join(chr(int(c)) for c in codes)
+
+
+def grp2idx(s, nargout=None):
+    """``[g, gN, gL] = grp2idx(s)`` (Statistics and Machine Learning Toolbox): ``g`` the group number of each
+    element (1-based, float, NaN for an undefined or NaN element), ``gN`` the group names, ``gL`` the levels in
+    ``s``'s type. A categorical's groups are its categories in their order (unused ones too, as in MathWorks'
+    example, where '30s' is group 4 of '0s', '10s', ...); numbers' groups are their sorted distinct values.
+    https://www.mathworks.com/help/stats/grp2idx.html. Text groups are not taken (make them categorical)."""
+    from leuknet.matlab.datastore import Categorical
+
+    if isinstance(s, Categorical):
+        codes = np.ravel(s.codes)
+        g = np.where(codes >= 0, codes + 1.0, np.nan)
+        names = list(s.categories)
+        levels = Categorical(categories=s.categories, codes=np.arange(len(names), dtype=np.int32))
+        return outputs("grp2idx", (g, names, levels), nargout)
+    a = np.ravel(np.asarray(s))
+    if a.dtype.kind not in "biuf":
+        raise ConfigError("grp2idx: leuknet takes a categorical or numeric grouping variable; make text groups "
+                          "categorical first, grp2idx(categorical(s))")
+    a = a.astype(np.float64)
+    valid = ~np.isnan(a)
+    levels, inverse = np.unique(a[valid], return_inverse=True)
+    g = np.full(a.shape, np.nan)
+    g[valid] = inverse + 1.0
+    names = [f"{v:g}" for v in levels]
+    return outputs("grp2idx", (g, names, levels), nargout)
+
+
+def fileparts(filename, nargout=None):
+    """``[filepath, name, ext] = fileparts(filename)``: the folder (no trailing separator), the name and the
+    extension from the last '.' of the file's name, with the dot (``'.gz'`` of ``'a.tar.gz'``; ``'.bashrc'`` has
+    no name and that extension). https://www.mathworks.com/help/matlab/ref/fileparts.html"""
+    import os
+
+    text = os.fspath(filename)
+    if not isinstance(text, str):
+        raise ConfigError(f"fileparts: expected a file name, received {type(filename).__name__}")
+    cut = max(text.rfind("/"), text.rfind(os.sep))
+    folder, base = (text[:cut], text[cut + 1:]) if cut >= 0 else ("", text)
+    if cut == 0:
+        folder = text[0]  # the root keeps its separator
+    dot = base.rfind(".")
+    name, ext = (base[:dot], base[dot:]) if dot >= 0 else (base, "")
+    return outputs("fileparts", (folder, name, ext), nargout)
 
 
 def size(x, dim=None):

@@ -200,6 +200,10 @@ def flatten_layers(fn, layers):
                 walk(v)
         elif hasattr(x, "Layers") and not isinstance(x, type):
             walk(list(x.Layers))
+        elif callable(x) and hasattr(x, "__wrapped__"):  # a network function passed uncalled: layerGraph(resnet50)
+            name = x.__wrapped__.__name__
+            raise ConfigError(f"{fn}: {name} is a function, not a network: MATLAB's {fn}({name}) calls it; in Python "
+                              f"call it, {fn}({name}('Weights', PATH)) with its weights file")
         else:
             raise ConfigError(f"{fn}: expected a layer array, received {type(x).__name__} {x!r:.60}")
 
