@@ -94,6 +94,7 @@ def write_bmp_cells(folder, n, seed=0, unique=32):
 
     from leuknet.data.synthetic import synth_cell
 
+    unique = max(2, unique - unique % 2)  # even: a copy keeps its class's parity (file names say the class)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -85,7 +85,7 @@ def test_resnet50_untrained_graph_is_matlabs():
 
 def test_vgg_untrained_layers_are_matlabs():
     for fn, n in ((m.vgg16, 41), (m.vgg19, 47)):
-        layers = fn("Weights", "none")
+        layers = fn("Weights", "NONE")  # MATLAB's option values in any case
         names = [l.Name for l in layers]
         assert len(layers) == n and names[0] == "input" and names[-3:] == ["fc8", "prob", "output"]
         assert names[-9:-3] == ["fc6", "relu6", "drop6", "fc7", "relu7", "drop7"]
@@ -104,13 +104,19 @@ def test_resnet50_with_keras_weights_computes_kerass_network(resnet_files):
     np.testing.assert_allclose(m.predict(net, x), probs, atol=1e-5)
 
 
-def test_resnet50_notop_file_and_transfer_recipe(resnet_files):
+def test_resnet50_notop_file_and_transfer_recipe(resnet_files, tmp_path):
     """MathWorks' recipe as scripts write it: replaceLayer on 'fc1000' and 'ClassificationLayer_fc1000' of
     layerGraph(net); a _notop file leaves only fc1000 (which the recipe replaces) without weights, with a warning.
     (Training such a graph is test_matlab_workflow's; here: the pretrained weights travel into it.)"""
-    _, _, notop = resnet_files
-    with pytest.warns(UserWarning, match="no weights for fc1000"):
+    ref, _, notop = resnet_files
+    with pytest.warns(UserWarning, match="no weights for fc1000") as caught:
         net = m.resnet50("Weights", notop)
+    assert caught[0].filename == __file__  # the warning points at the script's line
+    saved = tmp_path / "resnet50_notop.keras"  # a Keras 3 model file of the application, without its top
+    keras.Model(ref.input, ref.get_layer("conv5_block3_out").output).save(saved)
+    with pytest.warns(UserWarning, match="no weights for fc1000"):
+        from_keras = m.resnet50(str(saved))
+    np.testing.assert_array_equal(from_keras.Layers[1].Weights, net.Layers[1].Weights)
     lgraph = m.layerGraph(net)
     lgraph = m.replaceLayer(lgraph, "fc1000", m.fullyConnectedLayer(2, "Name", "new_fc",
                                                                      "WeightLearnRateFactor", 10))
@@ -152,6 +158,11 @@ def test_pretrained_weights_errors(tmp_path, resnet_files):
         m.resnet50(str(bad))
     with pytest.raises(ModelFileError, match="cannot load .* into keras.applications.VGG16"):
         m.vgg16(full)  # ResNet-50's file is not VGG-16's
+    vgg19 = tmp_path / "vgg19_notop.keras"  # VGG-19 has every VGG-16 layer name: refused, not loaded by name
+    keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3)).save(vgg19)
+    with pytest.raises(ModelFileError, match="is not vgg16's weights file: it has layers vgg16 does not "
+                                             r"\(block3_conv4"):
+        m.vgg16(str(vgg19))
     with pytest.raises(ConfigError, match="weights given twice"):
         m.resnet50(full, "Weights", full)
     with warnings.catch_warnings():

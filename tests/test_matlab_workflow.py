@@ -559,6 +559,13 @@ def test_isprop_char_grp2idx_and_fileparts_as_the_pages_show():
     assert g[:5].tolist() == [1, 3, 2, 4, 3] and np.isnan(g[5]) and gN == ["1", "2", "3", "5"]
     with pytest.raises(ConfigError, match="make text groups categorical"):
         grp2idx(["a", "b"])
+    _, gN, gL = grp2idx(np.array([1234568, 1234567, 2], np.int32), nargout=3)  # num2str: whole numbers exactly
+    assert gN == ["2", "1234567", "1234568"] and gL.dtype == np.int32 and grp2idx([np.pi], nargout=2)[1] == ["3.1416"]
+    with pytest.raises(ConfigError, match="from logical is not possible"):
+        char(True)
+    assert char([]) == "" and char(np.array([], np.float64)) == ""
+    with pytest.raises(ConfigError, match="expected a file name, received int"):
+        fileparts(123)
     assert fileparts("/data/C-NMC/all/UID_1.bmp", nargout=3) == ("/data/C-NMC/all", "UID_1", ".bmp")
     assert fileparts("cells.tar.gz", nargout=3) == ("", "cells.tar", ".gz")
     assert fileparts("/data/", nargout=3) == ("/data", "", "") and fileparts("/data/x.png") == "/data"

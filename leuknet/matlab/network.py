@@ -192,7 +192,7 @@ def Layers(net):
     return network_layers(net)
 
 
-def _weights_argument(fn, args, kwargs, extra=None):
+def _weights_argument(fn, args, kwargs, extra=None, example="file", stacklevel=2):
     """MATLAB's ``'Weights'`` of a pretrained-network function, with leuknet's shorthand (a file as the only
     positional argument): ``'none'``, a local file, or None (not given). ``'imagenet'`` is an error: leuknet never
     downloads weights. Returns (weights, the parsed options)."""
@@ -208,14 +208,14 @@ def _weights_argument(fn, args, kwargs, extra=None):
     weights = path if path is not None else o["Weights"]
     if isinstance(weights, str) and weights.lower() == "imagenet":
         raise ModelFileError(f"{fn}: leuknet does not download the ImageNet weights: give a local file, "
-                             f"{fn}('Weights', 'file'), or 'none' for the untrained architecture. {_where(fn)}")
+                             f"{fn}('Weights', '{example}'), or 'none' for the untrained architecture. {_where(fn)}")
     if isinstance(weights, str) and weights.lower() == "none":
         return "none", o
     if weights is None:
         import warnings
 
         warnings.warn(f"{fn}(): no Weights given, the network is randomly initialised (leuknet never downloads "
-                      f"weights; pass Weights='file')", stacklevel=3)
+                      f"weights; pass Weights='{example}')", stacklevel=stacklevel + 1)
     return weights, o
 
 
@@ -237,7 +237,9 @@ def alexnet(*args, **kwargs):
     ``alexnet()`` with no weights is the architecture randomly initialised, as a network, with a warning."""
     from leuknet.models.alexnet import alexnet_layers
 
-    weights, o = _weights_argument("alexnet", args, kwargs, {"InputOrder": "auto"})
+    # the caller is 3 frames up: _CalledInMatlabWithoutParentheses.__call__, then alexnet
+    weights, o = _weights_argument("alexnet", args, kwargs, {"InputOrder": "auto"}, "bvlcalexnet-12.onnx",
+                                   stacklevel=3)
     if weights == "none":
         return LayerArray(alexnet_layers())
     if weights is None:
@@ -252,13 +254,14 @@ def alexnet(*args, **kwargs):
 
 def _keras_pretrained(fn, specs, args, kwargs):
     """The network of ``vgg16``/``vgg19``/``resnet50`` with a Keras Applications file's weights."""
-    weights, _ = _weights_argument(fn, args, kwargs)
+    from leuknet.weights.keras_applications import FILES, load_weights
+
+    # the caller is 4 frames up: _CalledInMatlabWithoutParentheses.__call__, vgg16 (or ...), this function
+    weights, _ = _weights_argument(fn, args, kwargs, example=FILES[fn], stacklevel=4)
     if weights == "none":
         return None
     if weights is not None:
-        from leuknet.weights.keras_applications import load_weights
-
-        load_weights(fn, weights, specs._layers if hasattr(specs, "_layers") else specs)
+        load_weights(fn, weights, specs._layers if hasattr(specs, "_layers") else specs, stacklevel=5)
     model, _ = assemble(specs, name=fn)
     return (DAGNetwork if hasattr(specs, "_layers") else SeriesNetwork)(model, weights is not None)
 

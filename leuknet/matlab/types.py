@@ -146,13 +146,17 @@ def char(x):
 
     if isinstance(x, str):
         return x
+    if isinstance(x, (bool, np.bool_)) or getattr(np.asarray(x), "dtype", None) == bool:
+        raise ConfigError("char: conversion to char from logical is not possible (MATLAB's message)")
     if isinstance(x, Categorical):
         names = x._names()
         return names[0] if len(names) == 1 else names
-    if isinstance(x, (list, tuple)) and all(isinstance(v, str) for v in x):
+    if isinstance(x, (list, tuple)) and len(x) and all(isinstance(v, str) for v in x):
         return list(x)
     codes = np.ravel(np.asarray(x))
-    if codes.dtype.kind not in "biuf" or np.any(codes < 0) or np.any(codes != np.round(codes)):
+    if codes.size == 0:
+        return ""
+    if codes.dtype.kind not in "iuf" or np.any(codes < 0) or np.any(codes != np.round(codes)):
         raise ConfigError(f"char: expected text, a categorical or character codes (non-negative integers), "
                           f"received {type(x).__name__}")
     return "".join(chr(int(c)) for c in codes)
@@ -172,17 +176,26 @@ def grp2idx(s, nargout=None):
         names = list(s.categories)
         levels = Categorical(categories=s.categories, codes=np.arange(len(names), dtype=np.int32))
         return outputs("grp2idx", (g, names, levels), nargout)
-    a = np.ravel(np.asarray(s))
-    if a.dtype.kind not in "biuf":
+    given = np.ravel(np.asarray(s))
+    if given.dtype.kind not in "biuf":
         raise ConfigError("grp2idx: leuknet takes a categorical or numeric grouping variable; make text groups "
                           "categorical first, grp2idx(categorical(s))")
-    a = a.astype(np.float64)
+    a = given.astype(np.float64)
     valid = ~np.isnan(a)
     levels, inverse = np.unique(a[valid], return_inverse=True)
     g = np.full(a.shape, np.nan)
     g[valid] = inverse + 1.0
-    names = [f"{v:g}" for v in levels]
-    return outputs("grp2idx", (g, names, levels), nargout)
+    names = [_num2str(v) for v in levels]
+    return outputs("grp2idx", (g, names, levels.astype(given.dtype)), nargout)
+
+
+def _num2str(v):
+    """MATLAB's num2str of one number: whole numbers exactly, others to max(floor(log10|v|), 0) + 5 significant
+    digits (num2str(pi) is '3.1416')."""
+    if float(v).is_integer():
+        return str(int(v))
+    digits = max(int(np.floor(np.log10(abs(v)))), 0) + 5
+    return f"{v:.{digits}g}"
 
 
 def fileparts(filename, nargout=None):
@@ -191,9 +204,11 @@ def fileparts(filename, nargout=None):
     no name and that extension). https://www.mathworks.com/help/matlab/ref/fileparts.html"""
     import os
 
+    if not isinstance(filename, (str, os.PathLike)):
+        raise ConfigError(f"fileparts: expected a file name, received {type(filename).__name__}")
     text = os.fspath(filename)
     if not isinstance(text, str):
-        raise ConfigError(f"fileparts: expected a file name, received {type(filename).__name__}")
+        raise ConfigError(f"fileparts: expected a file name as text, received {type(text).__name__}")
     cut = max(text.rfind("/"), text.rfind(os.sep))
     folder, base = (text[:cut], text[cut + 1:]) if cut >= 0 else ("", text)
     if cut == 0:

@@ -3,7 +3,9 @@ MATLAB's layouts (:mod:`leuknet.spec.pretrained`). Never downloaded: the user na
 
 The files (what ``keras.applications.VGG16(weights='imagenet')`` saves under ``~/.keras/models``):
 ``vgg16_weights_tf_dim_ordering_tf_kernels.h5``, ``vgg19_weights_tf_dim_ordering_tf_kernels.h5``,
-``resnet50_weights_tf_dim_ordering_tf_kernels.h5``, their ``_notop`` variants (everything but the fully connected
+``resnet50_weights_tf_dim_ordering_tf_kernels.h5`` (the one Keras 2.3+/3 downloads, its layers named
+``conv1_conv``, ``conv2_block1_1_conv``, ...; the 2016 file of that name from fchollet/deep-learning-models, named
+as MATLAB's layers, does not load and is refused with a message), their ``_notop`` variants (everything but the fully connected
 layers, which then keep MATLAB's initialisers, with a warning), or a model or weights file saved by Keras 3 from
 those applications (``.keras``, ``.weights.h5``). Keras loads the file into its own application; each layer's
 weights are then copied to the MATLAB layer of the same role, in MATLAB's layouts. These weights come from Caffe
@@ -54,6 +56,14 @@ def keras_to_matlab_names(arch):
     return names
 
 
+TOP = {"vgg16": {"fc6", "fc7", "fc8"}, "vgg19": {"fc6", "fc7", "fc8"}, "resnet50": {"fc1000"}}
+
+
+def _first_line(e):
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
 def _keras_application(arch, path, image_size):
     """Keras's own application with the file's weights, and whether it has its fully connected top."""
     import keras
@@ -66,7 +76,7 @@ def _keras_application(arch, path, image_size):
         try:
             model = keras.saving.load_model(p, compile=False)
         except Exception as e:  # noqa: BLE001
-            raise ModelFileError(f"cannot read {p} as a Keras model: {str(e).splitlines()[0][:200]}") from None
+            raise ModelFileError(f"cannot read {p} as a Keras model: {_first_line(e)}") from None
         return model, any(l.name == "predictions" for l in model.layers)
     if not lower.endswith(".h5"):
         raise ModelFileError(f"{p}: unsupported weights file for {arch} (use Keras Applications' .h5, a .weights.h5 "
@@ -79,12 +89,12 @@ def _keras_application(arch, path, image_size):
             model.load_weights(p)
             return model, top
         except Exception as e:  # noqa: BLE001 (Keras raises ValueError, KeyError or h5py's errors)
-            errors.append(str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__)
+            errors.append(_first_line(e))
     raise ModelFileError(f"cannot load {p} into keras.applications.{APPLICATIONS[arch]} (with or without its top): "
                          f"{errors[0]}. {where(arch)}")
 
 
-def load_weights(arch, path, specs, image_size=224):
+def load_weights(arch, path, specs, image_size=224, stacklevel=2):
     """Set the weights of the MATLAB layer specs ``specs`` (vgg16/vgg19's layer array or resnet50's graph layers,
     changed in place) from the Keras Applications file ``path``; returns the names of the layers left without
     weights (a ``_notop`` file's fully connected layers)."""
@@ -94,6 +104,13 @@ def load_weights(arch, path, specs, image_size=224):
     model, _ = _keras_application(arch, path, image_size)
     by_name = {s.Name: s for s in specs}
     present = {l.name: l for l in model.layers}
+    names = keras_to_matlab_names(arch)
+    extra = [n for n, l in present.items() if l.weights and n not in names]
+    absent = {m for k, m in names.items() if k not in present}
+    if extra or not absent <= TOP[arch]:  # a .keras file of another network (VGG-19's for vgg16, a ResNet-101)
+        what = f"has layers {arch} does not ({', '.join(extra[:4])}{', ...' if len(extra) > 4 else ''})" if extra \
+            else f"lacks {arch}'s {', '.join(sorted(absent - TOP[arch])[:4])}"
+        raise ModelFileError(f"{path} is not {arch}'s weights file: it {what}. {where(arch)}")
     missing = []
     for keras_name, name in keras_to_matlab_names(arch).items():
         spec = by_name[name]
@@ -112,11 +129,9 @@ def load_weights(arch, path, specs, image_size=224):
                 side = image_size // 32
                 in_shape = (side, side, w[0].shape[0] // (side * side))
             spec.Weights, spec.Bias = fc_keras_to_matlab(w[0], in_shape), w[1].reshape(-1, 1)
-    if len(missing) == len(keras_to_matlab_names(arch)):
-        raise ModelFileError(f"{path}: none of {arch}'s layers are in the file. {where(arch)}")
     if missing:
-        warnings.warn(f"{arch}: {Path(path).name} has no weights for {', '.join(missing)}: they keep MATLAB's "
-                      "initialisers (a '_notop' file has no fully connected layers)", stacklevel=3)
+        warnings.warn(f"{arch}: {Path(path).name} has no weights for {', '.join(missing)} (a '_notop' file): they "
+                      "keep MATLAB's initialisers", stacklevel=stacklevel)
     return missing
 
 
