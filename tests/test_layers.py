@@ -123,6 +123,33 @@ def test_grouped_conv_equals_keras_grouped_conv():
     assert y.shape == (2, 4, 4, 8)
 
 
+@pytest.mark.parametrize("multiplier,strides,padding", [(1, 2, "same"), (2, 1, "valid"), (1, 1, "same")])
+def test_depthwise_grouped_conv_equals_keras_depthwise_conv(multiplier, strides, padding):
+    """One channel per group (MobileNet's depthwise layers, ``groupedConvolution2dLayer(3, 1, C)``): the output
+    and the gradients equal Keras's DepthwiseConv2D with the same kernel (its (FH, FW, C, M) layout is the grouped
+    kernel (FH, FW, 1, C * M) in the same order)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 8, 8, 6)).astype(np.float32)
+    g = GroupedConv2D(multiplier, (3, 3), 6, strides=strides, padding=padding)
+    g.build(x.shape)
+    g.bias.assign(rng.normal(size=6 * multiplier).astype(np.float32))
+    k = keras.layers.DepthwiseConv2D(3, strides=strides, padding=padding, depth_multiplier=multiplier)
+    k.build(x.shape)
+    k.kernel.assign(to_numpy(g.kernel).reshape(3, 3, 6, multiplier))
+    k.bias.assign(to_numpy(g.bias))
+    np.testing.assert_allclose(to_numpy(g(x)), to_numpy(k(x)), rtol=1e-5, atol=1e-5)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.constant(x)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(xt)
+            a, b = tf.reduce_sum(g(xt) ** 2), tf.reduce_sum(k(xt) ** 2)
+        np.testing.assert_allclose(tape.gradient(a, xt), tape.gradient(b, xt), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(to_numpy(tape.gradient(a, g.kernel)).reshape(3, 3, 6, multiplier),
+                                   tape.gradient(b, k.kernel), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("mode", ["zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none"])
 @pytest.mark.parametrize("dim", ["channel", "element"])
 def test_input_normalization_modes(mode, dim):

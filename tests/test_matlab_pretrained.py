@@ -173,3 +173,32 @@ def test_pretrained_weights_errors(tmp_path, resnet_files):
         m.resnet50.Layers  # noqa: B018
     with pytest.raises(ConfigError, match=r"resnet50 is a function, not a network: MATLAB's layerGraph\(resnet50\)"):
         m.layerGraph(m.resnet50)
+
+
+def test_mobilenetv2_is_matlabs_graph_and_computes_kerass_network(tmp_path):
+    """MATLAB's mobilenetv2 (imported from Keras): 154 layers, the Designer export's connections (block_2_add/in1
+    from block_2_project_BN, in2 from block_1_project_BN), the head scripts replace ('Logits',
+    'ClassificationLayer_Logits'); with a Keras Applications file, Keras's MobileNetV2 on its preprocess_input
+    ('tf': x / 127.5 - 1), depthwise layers as groupedConvolution2dLayer(3, 1, C)."""
+    lgraph = m.mobilenetv2("Weights", "none")
+    names = [l.Name for l in lgraph.Layers]
+    assert len(names) == 154 and len(lgraph.Connections) == 163
+    assert names[:5] == ["input_1", "Conv1", "bn_Conv1", "Conv1_relu", "expanded_conv_depthwise"]
+    assert names[-4:] == ["global_average_pooling2d_1", "Logits", "Logits_softmax", "ClassificationLayer_Logits"]
+    conns = list(zip(lgraph.Connections.Source, lgraph.Connections.Destination))
+    assert ("block_2_project_BN", "block_2_add/in1") in conns and ("block_1_project_BN", "block_2_add/in2") in conns
+    dw = lgraph.Layers[names.index("block_1_depthwise")]
+    assert dw.NumGroups == 96 and dw.NumFilters == 1 and tuple(dw.Stride) == (2, 2)
+    keras.utils.set_random_seed(6)
+    ref = keras.applications.MobileNetV2(weights=None, include_top=True)
+    _random_batchnorm(ref)
+    net = m.mobilenetv2(_legacy_h5(ref, tmp_path / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"))
+    assert isinstance(net, m.DAGNetwork) and [l.Name for l in net.Layers] == names
+    x = np.random.default_rng(8).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+    sub = keras.Model(ref.input, [ref.get_layer("out_relu").output, ref.output])
+    feats, probs = sub.predict(keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="tf"), verbose=0)
+    got = np.transpose(m.activations(net, x, "out_relu"), (3, 0, 1, 2))
+    np.testing.assert_allclose(got, feats, rtol=1e-4, atol=1e-4 * np.abs(feats).max())
+    np.testing.assert_allclose(m.predict(net, x), probs, atol=1e-5)
+    lgraph = m.replaceLayer(m.layerGraph(net), "Logits", m.fullyConnectedLayer(2, "Name", "new_fc"))
+    assert [l.Name for l in lgraph.Layers][-3:] == ["new_fc", "Logits_softmax", "ClassificationLayer_Logits"]

@@ -38,8 +38,8 @@ from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
 from leuknet.spec.randstream import draw_seed
 
-__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet50", "SeriesNetwork",
-           "DAGNetwork", "loadNetwork", "TrainingInfo"]
+__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet50",
+           "mobilenetv2", "SeriesNetwork", "DAGNetwork", "loadNetwork", "TrainingInfo"]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -301,6 +301,19 @@ def resnet50(*args, **kwargs):
     return graph if net is None else net
 
 
+def mobilenetv2(*args, **kwargs):
+    """MATLAB's ``net = mobilenetv2`` (a 154-layer :class:`DAGNetwork`; ``mobilenetv2('Weights','none')`` the
+    untrained :class:`~leuknet.spec.graph.LayerGraph`), https://www.mathworks.com/help/deeplearning/ref/mobilenetv2.html,
+    with MATLAB's layer names (``replaceLayer(lgraph, 'Logits', ...)``, ``'ClassificationLayer_Logits'``). Weights
+    as :func:`vgg16`, from Keras Applications' ``mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5`` (or
+    its ``_no_top`` variant: ``Logits`` then stays random)."""
+    from leuknet.spec.pretrained import mobilenetv2_graph
+
+    graph = mobilenetv2_graph()
+    net = _keras_pretrained("mobilenetv2", graph, args, kwargs)
+    return graph if net is None else net
+
+
 # ------------------------------------------------------------------------------------------------------------
 # data arguments -> ImageData
 
@@ -332,6 +345,7 @@ class _CalledInMatlabWithoutParentheses:
 
 
 alexnet = _CalledInMatlabWithoutParentheses(alexnet)
+mobilenetv2 = _CalledInMatlabWithoutParentheses(mobilenetv2)
 vgg16 = _CalledInMatlabWithoutParentheses(vgg16)
 vgg19 = _CalledInMatlabWithoutParentheses(vgg19)
 resnet50 = _CalledInMatlabWithoutParentheses(resnet50)

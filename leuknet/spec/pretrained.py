@@ -1,5 +1,5 @@
-"""VGG-16, VGG-19 and ResNet-50 in MATLAB's layouts: the layer arrays of ``vgg16``/``vgg19`` and the layer graph
-of ``resnet50`` (Deep Learning Toolbox), with MATLAB's layer names, so that transfer-learning scripts that edit the
+"""VGG-16, VGG-19, ResNet-50 and MobileNetV2 in MATLAB's layouts: the layer arrays of ``vgg16``/``vgg19`` and the
+layer graphs of ``resnet50`` and ``mobilenetv2`` (Deep Learning Toolbox; MobileNetV2: :func:`mobilenetv2_graph`), with MATLAB's layer names, so that transfer-learning scripts that edit the
 networks by name or position port as written (``net.Layers(1:end-3)``, ``replaceLayer(lgraph, 'fc1000', ...)``,
 ``activations(net, X, 'fc7')``, ``'FeatureLayer', 'activation_49_relu'``).
 
@@ -112,4 +112,62 @@ def resnet50_graph(num_classes=1000, image_size=224):
     return LayerGraph(layers, edges)
 
 
-__all__ = ["IMAGENET_MEAN_RGB", "resnet50_graph", "vgg_layers"]
+# (expansion, output channels, repeats, first stride) of MobileNetV2's bottleneck groups (Sandler et al., Table 2)
+MOBILENETV2_GROUPS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                      (6, 320, 1, 1))
+
+
+def mobilenetv2_graph(num_classes=1000, image_size=224):
+    """MATLAB's ``mobilenetv2('Weights','none')`` layer graph: 154 layers, ``input_1`` ('zscore'), ``Conv1`` 3x3/2
+    'same', ``bn_Conv1``, ``Conv1_relu`` (clipped ReLU 6) | ``expanded_conv_depthwise``/``_BN``/``_relu``,
+    ``expanded_conv_project``/``_BN`` | ``block_1`` ... ``block_16``: ``_expand`` 1x1, ``_expand_BN``,
+    ``_expand_relu``, ``_depthwise`` (``groupedConvolution2dLayer(3, 1, C)``, 'same', the group's stride on its
+    first block), ``_depthwise_BN``, ``_depthwise_relu``, ``_project`` 1x1, ``_project_BN``, and ``block_<i>_add``
+    (in1 the block, in2 its input) where the block keeps its size | ``Conv_1`` 1x1 1280, ``Conv_1_bn``, ``out_relu``,
+    ``global_average_pooling2d_1``, ``Logits``, ``Logits_softmax``, ``ClassificationLayer_Logits``. Batch
+    normalisation Epsilon 0.001. Names and layer types: public MATLAB scripts and a Deep Network Designer export
+    of mobilenetv2. The input's 'zscore' statistics are the Keras weights' scaling, (x - 127.5) / 127.5 per
+    channel (MATLAB's own values unverified)."""
+    from leuknet.spec.graph import LayerGraph
+
+    half = np.full((1, 1, 3), 127.5, np.float32)
+    layers = [ml.imageInputLayer([image_size, image_size, 3], Name="input_1", Normalization="zscore", Mean=half,
+                                 StandardDeviation=half),
+              ml.convolution2dLayer(3, 32, Name="Conv1", Stride=2, Padding="same"), _bn("bn_Conv1"),
+              ml.clippedReluLayer(6, Name="Conv1_relu")]
+    edges = ml.serial_edges(layers)
+    prev, channels, block = "Conv1_relu", 32, 0
+
+    def add(new, source):
+        layers.extend(new)
+        edges.append((source, new[0].Name, "in"))
+        edges.extend(ml.serial_edges(new))
+        return new[-1].Name
+
+    for expansion, out, repeats, first_stride in MOBILENETV2_GROUPS:
+        for r in range(repeats):
+            tag = "expanded_conv" if block == 0 else f"block_{block}"
+            stride = first_stride if r == 0 else 1
+            seq = []
+            if expansion != 1:
+                seq += [ml.convolution2dLayer(1, channels * expansion, Name=f"{tag}_expand", Padding="same"),
+                        _bn(f"{tag}_expand_BN"), ml.clippedReluLayer(6, Name=f"{tag}_expand_relu")]
+            width = channels * expansion
+            seq += [ml.groupedConvolution2dLayer(3, 1, width, Name=f"{tag}_depthwise", Stride=stride, Padding="same"),
+                    _bn(f"{tag}_depthwise_BN"), ml.clippedReluLayer(6, Name=f"{tag}_depthwise_relu"),
+                    ml.convolution2dLayer(1, out, Name=f"{tag}_project", Padding="same"), _bn(f"{tag}_project_BN")]
+            last = add(seq, prev)
+            if stride == 1 and channels == out:
+                layers.append(ml.additionLayer(2, Name=f"{tag}_add"))
+                edges += [(last, f"{tag}_add", "in1"), (prev, f"{tag}_add", "in2")]
+                last = f"{tag}_add"
+            prev, channels, block = last, out, block + 1
+    head = [ml.convolution2dLayer(1, 1280, Name="Conv_1"), _bn("Conv_1_bn"), ml.clippedReluLayer(6, Name="out_relu"),
+            ml.globalAveragePooling2dLayer(Name="global_average_pooling2d_1"),
+            ml.fullyConnectedLayer(num_classes, Name="Logits"), ml.softmaxLayer(Name="Logits_softmax"),
+            ml.classificationLayer(Name="ClassificationLayer_Logits")]
+    add(head, prev)
+    return LayerGraph(layers, edges)
+
+
+__all__ = ["IMAGENET_MEAN_RGB", "mobilenetv2_graph", "resnet50_graph", "vgg_layers"]

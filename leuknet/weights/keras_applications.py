@@ -1,4 +1,4 @@
-"""ImageNet weights of VGG-16, VGG-19 and ResNet-50 from the files Keras Applications publishes, loaded into
+"""ImageNet weights of VGG-16, VGG-19, ResNet-50 and MobileNetV2 from the files Keras Applications publishes, loaded into
 MATLAB's layouts (:mod:`leuknet.spec.pretrained`). Never downloaded: the user names a local file.
 
 The files (what ``keras.applications.VGG16(weights='imagenet')`` saves under ``~/.keras/models``):
@@ -10,7 +10,9 @@ layers, which then keep MATLAB's initialisers, with a warning), or a model or we
 those applications (``.keras``, ``.weights.h5``). Keras loads the file into its own application; each layer's
 weights are then copied to the MATLAB layer of the same role, in MATLAB's layouts. These weights come from Caffe
 and expect BGR images with the ImageNet mean subtracted (Keras's ``preprocess_input`` 'caffe' mode); MATLAB's
-networks take RGB, so the first convolution's input channels are reversed, as MATLAB's own are.
+networks take RGB, so the first convolution's input channels are reversed, as MATLAB's own are (MobileNetV2's
+weights take RGB scaled to [-1, 1]: nothing reversed). Keras's depthwise kernels (FH, FW, C, 1) become MATLAB's
+grouped ones (FH, FW, 1, 1, C), and convolutions Keras built without a bias get MATLAB's zero bias.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from leuknet.spec.pretrained import RESNET50_STAGES, VGG_BLOCKS
 
 FILES = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
          "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-         "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels.h5"}
-APPLICATIONS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50"}
-FIRST_CONV = {"vgg16": "conv1_1", "vgg19": "conv1_1", "resnet50": "conv1"}
+         "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+         "mobilenetv2": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"}
+APPLICATIONS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
+# the first convolution of the Caffe-trained networks (BGR inputs); MobileNetV2's weights take RGB as they are
+FIRST_CONV = {"vgg16": "conv1_1", "vgg19": "conv1_1", "resnet50": "conv1", "mobilenetv2": None}
 
 
 def where(arch):
@@ -44,6 +48,13 @@ def keras_to_matlab_names(arch):
         names = {f"block{b}_conv{i}": f"conv{b}_{i}" for b, n in enumerate(VGG_BLOCKS[depth], 1)
                  for i in range(1, n + 1)}
         return {**names, "fc1": "fc6", "fc2": "fc7", "predictions": "fc8"}
+    if arch == "mobilenetv2":  # MATLAB's mobilenetv2 was imported from Keras: the same names but the top's
+        from leuknet.spec.pretrained import mobilenetv2_graph
+
+        names = {l.Name: l.Name for l in mobilenetv2_graph()._layers if hasattr(l, "Weights") or
+                 hasattr(l, "TrainedMean")}
+        del names["Logits"]
+        return {**names, "predictions": "Logits"}
     names = {"conv1_conv": "conv1", "conv1_bn": "bn_conv1", "predictions": "fc1000"}
     for stage, blocks, _ in RESNET50_STAGES:
         for b in range(blocks):
@@ -56,7 +67,8 @@ def keras_to_matlab_names(arch):
     return names
 
 
-TOP = {"vgg16": {"fc6", "fc7", "fc8"}, "vgg19": {"fc6", "fc7", "fc8"}, "resnet50": {"fc1000"}}
+TOP = {"vgg16": {"fc6", "fc7", "fc8"}, "vgg19": {"fc6", "fc7", "fc8"}, "resnet50": {"fc1000"},
+       "mobilenetv2": {"Logits"}}
 
 
 def _first_line(e):
@@ -99,7 +111,7 @@ def load_weights(arch, path, specs, image_size=224, stacklevel=2):
     changed in place) from the Keras Applications file ``path``; returns the names of the layers left without
     weights (a ``_notop`` file's fully connected layers)."""
     from leuknet.spec.layers import (BatchNormalizationLayer, Convolution2DLayer, FullyConnectedLayer,
-                                     fc_keras_to_matlab)
+                                     GroupedConvolution2DLayer, fc_keras_to_matlab)
 
     model, _ = _keras_application(arch, path, image_size)
     by_name = {s.Name: s for s in specs}
@@ -120,9 +132,14 @@ def load_weights(arch, path, specs, image_size=224, stacklevel=2):
         w = [np.asarray(v, np.float32) for v in present[keras_name].get_weights()]
         if isinstance(spec, BatchNormalizationLayer):
             spec.Scale, spec.Offset, spec.TrainedMean, spec.TrainedVariance = (v.reshape(1, 1, -1) for v in w)
+        elif isinstance(spec, GroupedConvolution2DLayer):  # Keras's depthwise (FH, FW, C, 1): C groups of one
+            fh, fw, c, mult = w[0].shape
+            spec.Weights = np.ascontiguousarray(np.transpose(w[0], (0, 1, 3, 2)).reshape(fh, fw, 1, mult, c))
+            spec.Bias = (w[1] if len(w) > 1 else np.zeros(c * mult, np.float32)).reshape(c, mult).T[None, None]
         elif isinstance(spec, Convolution2DLayer):
             kernel = w[0][:, :, ::-1, :] if name == FIRST_CONV[arch] else w[0]  # BGR -> RGB inputs
-            spec.Weights, spec.Bias = np.ascontiguousarray(kernel), w[1].reshape(1, 1, -1)
+            bias = w[1] if len(w) > 1 else np.zeros(w[0].shape[-1], np.float32)  # MobileNetV2's have none
+            spec.Weights, spec.Bias = np.ascontiguousarray(kernel), bias.reshape(1, 1, -1)
         elif isinstance(spec, FullyConnectedLayer):
             in_shape = None
             if name == "fc6":  # after pool5: Keras flattens H x W x C row-major, MATLAB column-major
