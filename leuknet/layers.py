@@ -645,7 +645,7 @@ class GroupedConv2D(keras.layers.Layer):
             y = ops.conv(x, kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)
             return y + ops.cast(self.bias, self.compute_dtype)
         cg, fg = self.channels_per_group, self.filters_per_group
-        if cg == 1 and self.groups > 2 and (self.strides == (1, 1) or self.dilation_rate == (1, 1)):
+        if cg == 1 and self.groups > 1 and (self.strides == (1, 1) or self.dilation_rate == (1, 1)):
             # one channel per group (MobileNet's depthwise convolutions): TensorFlow's depthwise kernel, the
             # output channels in the same group-major order (channel c's filters at c * fg ... c * fg + fg - 1)
             y = tf.nn.depthwise_conv2d(x, tf.reshape(kernel, self.kernel_size + (self.groups, fg)),

@@ -253,17 +253,20 @@ def alexnet(*args, **kwargs):
 
 
 def _keras_pretrained(fn, specs, args, kwargs):
-    """The network of ``vgg16``/``vgg19``/``resnet50`` with a Keras Applications file's weights."""
+    """``vgg16``/``vgg19``/``resnet50``/``mobilenetv2`` from their untrained layout ``specs`` (a layer list or a
+    LayerGraph): the layout itself for ``'Weights','none'`` (a LayerArray or the graph, as MATLAB returns), else
+    the network, with a Keras Applications file's weights when one is given."""
     from leuknet.weights.keras_applications import FILES, load_weights
 
+    graph = hasattr(specs, "_layers")
     # the caller is 4 frames up: _CalledInMatlabWithoutParentheses.__call__, vgg16 (or ...), this function
     weights, _ = _weights_argument(fn, args, kwargs, example=FILES[fn], stacklevel=4)
     if weights == "none":
-        return None
+        return specs if graph else LayerArray(specs)
     if weights is not None:
-        load_weights(fn, weights, specs._layers if hasattr(specs, "_layers") else specs, stacklevel=5)
+        load_weights(fn, weights, specs._layers if graph else specs, stacklevel=5)
     model, _ = assemble(specs, name=fn)
-    return (DAGNetwork if hasattr(specs, "_layers") else SeriesNetwork)(model, weights is not None)
+    return (DAGNetwork if graph else SeriesNetwork)(model, weights is not None)
 
 
 def vgg16(*args, **kwargs):
@@ -274,18 +277,14 @@ def vgg16(*args, **kwargs):
     ``'imagenet'`` is an error saying where to get it; no weights: random, with a warning."""
     from leuknet.spec.pretrained import vgg_layers
 
-    layers = vgg_layers(16)
-    net = _keras_pretrained("vgg16", layers, args, kwargs)
-    return LayerArray(layers) if net is None else net
+    return _keras_pretrained("vgg16", vgg_layers(16), args, kwargs)
 
 
 def vgg19(*args, **kwargs):
     """MATLAB's ``net = vgg19`` (47 layers), as :func:`vgg16`; https://www.mathworks.com/help/deeplearning/ref/vgg19.html."""
     from leuknet.spec.pretrained import vgg_layers
 
-    layers = vgg_layers(19)
-    net = _keras_pretrained("vgg19", layers, args, kwargs)
-    return LayerArray(layers) if net is None else net
+    return _keras_pretrained("vgg19", vgg_layers(19), args, kwargs)
 
 
 def resnet50(*args, **kwargs):
@@ -296,9 +295,7 @@ def resnet50(*args, **kwargs):
     (or its ``_notop`` variant: ``fc1000``, which transfer learning replaces, then stays random)."""
     from leuknet.spec.pretrained import resnet50_graph
 
-    graph = resnet50_graph()
-    net = _keras_pretrained("resnet50", graph, args, kwargs)
-    return graph if net is None else net
+    return _keras_pretrained("resnet50", resnet50_graph(), args, kwargs)
 
 
 def mobilenetv2(*args, **kwargs):
@@ -309,9 +306,7 @@ def mobilenetv2(*args, **kwargs):
     its ``_no_top`` variant: ``Logits`` then stays random)."""
     from leuknet.spec.pretrained import mobilenetv2_graph
 
-    graph = mobilenetv2_graph()
-    net = _keras_pretrained("mobilenetv2", graph, args, kwargs)
-    return graph if net is None else net
+    return _keras_pretrained("mobilenetv2", mobilenetv2_graph(), args, kwargs)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -57,6 +57,16 @@ def vgg_layers(depth=16, num_classes=1000, image_size=224):
     return layers
 
 
+def _chain(edges, *names):
+    """Connect the named layers in series (each output to the next layer's single input)."""
+    edges.extend((s, d, "in") for s, d in zip(names, names[1:]))
+
+
+def _residual(edges, main, shortcut, addition):
+    """A residual addition as MATLAB's exports connect it: in1 the block's branch, in2 the shortcut."""
+    edges.extend([(main, addition, "in1"), (shortcut, addition, "in2")])
+
+
 def _conv(name, size, filters, stride=1, padding=0):
     return ml.convolution2dLayer(size, filters, Name=name, Stride=stride, Padding=padding, BiasLearnRateFactor=0)
 
@@ -75,10 +85,6 @@ def resnet50_graph(num_classes=1000, image_size=224):
               ml.maxPooling2dLayer(3, Stride=2, Padding=1, Name="max_pooling2d_1")]
     edges = ml.serial_edges(layers)
     prev, relu, add = "max_pooling2d_1", 1, 0
-
-    def chain(*names):
-        edges.extend((s, d, "in") for s, d in zip(names, names[1:]))
-
     for stage, blocks, width in RESNET50_STAGES:
         for b in range(blocks):
             tag = f"{stage}{'abcdef'[b]}"
@@ -91,24 +97,24 @@ def resnet50_graph(num_classes=1000, image_size=224):
                     _conv(bb, 3, width, padding="same"), _bn(f"bn{tag}_branch2b"), ml.reluLayer(Name=r2),
                     _conv(c, 1, 4 * width)]
             layers += main
-            chain(prev, *[l.Name for l in main], f"bn{tag}_branch2c")
+            _chain(edges, prev, *[l.Name for l in main], f"bn{tag}_branch2c")
             if b == 0:  # the projection shortcut, listed as MATLAB lists it: branch2c, branch1, their two bns
                 layers += [_conv(f"res{tag}_branch1", 1, 4 * width, stride=stride), _bn(f"bn{tag}_branch2c"),
                            _bn(f"bn{tag}_branch1")]
-                chain(prev, f"res{tag}_branch1", f"bn{tag}_branch1")
+                _chain(edges, prev, f"res{tag}_branch1", f"bn{tag}_branch1")
                 shortcut = f"bn{tag}_branch1"
             else:
                 layers.append(_bn(f"bn{tag}_branch2c"))
                 shortcut = prev
             layers += [ml.additionLayer(2, Name=f"add_{add}"), ml.reluLayer(Name=r3)]
-            edges += [(f"bn{tag}_branch2c", f"add_{add}", "in1"), (shortcut, f"add_{add}", "in2"),
-                      (f"add_{add}", r3, "in")]
+            _residual(edges, f"bn{tag}_branch2c", shortcut, f"add_{add}")
+            _chain(edges, f"add_{add}", r3)
             prev = r3
     head = [ml.globalAveragePooling2dLayer(Name="avg_pool"),
             ml.fullyConnectedLayer(num_classes, Name="fc1000", BiasLearnRateFactor=0),
             ml.softmaxLayer(Name="fc1000_softmax"), ml.classificationLayer(Name="ClassificationLayer_fc1000")]
     layers += head
-    chain(prev, *[l.Name for l in head])
+    _chain(edges, prev, *[l.Name for l in head])
     return LayerGraph(layers, edges)
 
 
@@ -138,12 +144,6 @@ def mobilenetv2_graph(num_classes=1000, image_size=224):
     edges = ml.serial_edges(layers)
     prev, channels, block = "Conv1_relu", 32, 0
 
-    def add(new, source):
-        layers.extend(new)
-        edges.append((source, new[0].Name, "in"))
-        edges.extend(ml.serial_edges(new))
-        return new[-1].Name
-
     for expansion, out, repeats, first_stride in MOBILENETV2_GROUPS:
         for r in range(repeats):
             tag = "expanded_conv" if block == 0 else f"block_{block}"
@@ -156,17 +156,20 @@ def mobilenetv2_graph(num_classes=1000, image_size=224):
             seq += [ml.groupedConvolution2dLayer(3, 1, width, Name=f"{tag}_depthwise", Stride=stride, Padding="same"),
                     _bn(f"{tag}_depthwise_BN"), ml.clippedReluLayer(6, Name=f"{tag}_depthwise_relu"),
                     ml.convolution2dLayer(1, out, Name=f"{tag}_project", Padding="same"), _bn(f"{tag}_project_BN")]
-            last = add(seq, prev)
+            layers += seq
+            _chain(edges, prev, *[l.Name for l in seq])
+            last = seq[-1].Name
             if stride == 1 and channels == out:
                 layers.append(ml.additionLayer(2, Name=f"{tag}_add"))
-                edges += [(last, f"{tag}_add", "in1"), (prev, f"{tag}_add", "in2")]
+                _residual(edges, last, prev, f"{tag}_add")
                 last = f"{tag}_add"
             prev, channels, block = last, out, block + 1
     head = [ml.convolution2dLayer(1, 1280, Name="Conv_1"), _bn("Conv_1_bn"), ml.clippedReluLayer(6, Name="out_relu"),
             ml.globalAveragePooling2dLayer(Name="global_average_pooling2d_1"),
             ml.fullyConnectedLayer(num_classes, Name="Logits"), ml.softmaxLayer(Name="Logits_softmax"),
             ml.classificationLayer(Name="ClassificationLayer_Logits")]
-    add(head, prev)
+    layers += head
+    _chain(edges, prev, *[l.Name for l in head])
     return LayerGraph(layers, edges)
 
 

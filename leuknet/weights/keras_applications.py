@@ -77,7 +77,7 @@ def _first_line(e):
 
 
 def _keras_application(arch, path, image_size):
-    """Keras's own application with the file's weights, and whether it has its fully connected top."""
+    """Keras's own application (with or without its top) holding the file's weights."""
     import keras
 
     p = Path(path)
@@ -89,7 +89,7 @@ def _keras_application(arch, path, image_size):
             model = keras.saving.load_model(p, compile=False)
         except Exception as e:  # noqa: BLE001
             raise ModelFileError(f"cannot read {p} as a Keras model: {_first_line(e)}") from None
-        return model, any(l.name == "predictions" for l in model.layers)
+        return model
     if not lower.endswith(".h5"):
         raise ModelFileError(f"{p}: unsupported weights file for {arch} (use Keras Applications' .h5, a .weights.h5 "
                              "or a .keras file)")
@@ -99,7 +99,7 @@ def _keras_application(arch, path, image_size):
         model = build(weights=None, include_top=top, input_shape=(image_size, image_size, 3))
         try:
             model.load_weights(p)
-            return model, top
+            return model
         except Exception as e:  # noqa: BLE001 (Keras raises ValueError, KeyError or h5py's errors)
             errors.append(_first_line(e))
     raise ModelFileError(f"cannot load {p} into keras.applications.{APPLICATIONS[arch]} (with or without its top): "
@@ -107,28 +107,26 @@ def _keras_application(arch, path, image_size):
 
 
 def load_weights(arch, path, specs, image_size=224, stacklevel=2):
-    """Set the weights of the MATLAB layer specs ``specs`` (vgg16/vgg19's layer array or resnet50's graph layers,
-    changed in place) from the Keras Applications file ``path``; returns the names of the layers left without
-    weights (a ``_notop`` file's fully connected layers)."""
+    """Set the weights of the MATLAB layer specs ``specs`` (vgg16/vgg19's layer array or resnet50's/mobilenetv2's
+    graph layers, changed in place) from the Keras Applications file ``path``; returns the names of the layers left
+    without weights (a ``_notop`` file's fully connected layers)."""
     from leuknet.spec.layers import (BatchNormalizationLayer, Convolution2DLayer, FullyConnectedLayer,
                                      GroupedConvolution2DLayer, fc_keras_to_matlab)
 
-    model, _ = _keras_application(arch, path, image_size)
+    model = _keras_application(arch, path, image_size)
     by_name = {s.Name: s for s in specs}
     present = {l.name: l for l in model.layers}
     names = keras_to_matlab_names(arch)
     extra = [n for n, l in present.items() if l.weights and n not in names]
-    absent = {m for k, m in names.items() if k not in present}
-    if extra or not absent <= TOP[arch]:  # a .keras file of another network (VGG-19's for vgg16, a ResNet-101)
+    missing = [m for k, m in names.items() if k not in present]
+    if extra or not set(missing) <= TOP[arch]:  # a .keras file of another network (VGG-19's for vgg16, a ResNet-101)
         what = f"has layers {arch} does not ({', '.join(extra[:4])}{', ...' if len(extra) > 4 else ''})" if extra \
-            else f"lacks {arch}'s {', '.join(sorted(absent - TOP[arch])[:4])}"
+            else f"lacks {arch}'s {', '.join(sorted(set(missing) - TOP[arch])[:4])}"
         raise ModelFileError(f"{path} is not {arch}'s weights file: it {what}. {where(arch)}")
-    missing = []
-    for keras_name, name in keras_to_matlab_names(arch).items():
-        spec = by_name[name]
+    for keras_name, name in names.items():
         if keras_name not in present:
-            missing.append(name)
             continue
+        spec = by_name[name]
         w = [np.asarray(v, np.float32) for v in present[keras_name].get_weights()]
         if isinstance(spec, BatchNormalizationLayer):
             spec.Scale, spec.Offset, spec.TrainedMean, spec.TrainedVariance = (v.reshape(1, 1, -1) for v in w)
