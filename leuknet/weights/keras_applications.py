@@ -1,7 +1,8 @@
 """ImageNet weights of VGG-16, VGG-19, ResNet-50 and MobileNetV2 from the files Keras Applications publishes, loaded into
 MATLAB's layouts (:mod:`leuknet.spec.pretrained`). Never downloaded: the user names a local file.
 
-The files (what ``keras.applications.VGG16(weights='imagenet')`` saves under ``~/.keras/models``):
+The files (what ``keras.applications.VGG16(weights='imagenet')`` saves under ``~/.keras/models`` on a machine with
+a network; leuknet itself only ever builds the applications with ``weights=None`` and reads the file it is given):
 ``vgg16_weights_tf_dim_ordering_tf_kernels.h5``, ``vgg19_weights_tf_dim_ordering_tf_kernels.h5``,
 ``resnet50_weights_tf_dim_ordering_tf_kernels.h5`` (the one Keras 2.3+/3 downloads, its layers named
 ``conv1_conv``, ``conv2_block1_1_conv``, ...; the 2016 file of that name from fchollet/deep-learning-models, named
