@@ -5,6 +5,14 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
+import signal  # noqa: E402
+
+# A suite started in the background of a non-interactive shell (`pytest ... &`) inherits SIGINT ignored, and so
+# would every leuknet process the Ctrl-C tests start (an ignored signal stays ignored across exec). Those tests
+# press Ctrl-C as a user at a terminal does: give this process, and through it its children, SIGINT's default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
