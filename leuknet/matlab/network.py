@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -38,8 +39,8 @@ from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
 from leuknet.spec.randstream import draw_seed
 
-__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet50",
-           "mobilenetv2", "SeriesNetwork", "DAGNetwork", "loadNetwork", "TrainingInfo"]
+__all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet18",
+           "resnet50", "googlenet", "mobilenetv2", "SeriesNetwork", "DAGNetwork", "loadNetwork", "TrainingInfo"]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -224,9 +225,23 @@ def _where(fn):
         from leuknet.weights.where import WHERE
 
         return WHERE
+    if fn in OTHER_FILES:
+        return OTHER_FILES[fn][1]
     from leuknet.weights.keras_applications import where
 
     return where(fn)
+
+
+# the weights files of the networks Keras Applications does not publish: (example file, where to get it)
+OTHER_FILES = {
+    "resnet18": ("resnet18-f37072fd.pth", "resnet18 weights are not bundled and never downloaded: pass torchvision's "
+                 "resnet18-f37072fd.pth (torchvision.models.resnet18(weights='IMAGENET1K_V1') saves it under "
+                 "~/.cache/torch/hub/checkpoints on a machine with a network) or MathWorks' resnet18Params.mat "
+                 "(www.mathworks.com/supportfiles/nnet/data/networks/resnet18Params.mat)"),
+    "googlenet": ("googlenet-12.onnx", "googlenet weights are not bundled and never downloaded: pass the ONNX model "
+                  "zoo's googlenet-12.onnx (BVLC GoogLeNet, github.com/onnx/models, "
+                  "validated/vision/classification/inception_and_googlenet/googlenet) or MathWorks' "
+                  "googlenetParams.mat (www.mathworks.com/supportfiles/nnet/data/networks/googlenetParams.mat)")}
 
 
 def alexnet(*args, **kwargs):
@@ -252,20 +267,56 @@ def alexnet(*args, **kwargs):
     return SeriesNetwork(model, weights is not None)
 
 
-def _keras_pretrained(fn, specs, args, kwargs):
-    """``vgg16``/``vgg19``/``resnet50``/``mobilenetv2`` from their untrained layout ``specs`` (a layer list or a
-    LayerGraph): the layout itself for ``'Weights','none'`` (a LayerArray or the graph, as MATLAB returns), else
-    the network, with a Keras Applications file's weights when one is given."""
-    from leuknet.weights.keras_applications import FILES, load_weights
+def _load_weights(fn, weights, specs):
+    """Set the weights of ``fn``'s layer specs from the file ``weights``, by its kind: MathWorks' parameters
+    MAT-file (any network), torchvision's file (resnet18), the ONNX zoo's Caffe2 file (googlenet), or a Keras
+    Applications file (vgg16, vgg19, resnet50, mobilenetv2). Returns a check to run on the assembled model, or
+    None."""
+    from leuknet.errors import ModelFileError
+
+    suffix = Path(str(weights)).suffix.lower()
+    if not Path(str(weights)).is_file():
+        raise ModelFileError(f"weights file {weights} does not exist. {_where(fn)}")
+    if suffix == ".mat":
+        from leuknet.weights.matlab_params import load_params
+
+        load_params(fn, weights, specs)
+        return None
+    if fn == "resnet18" and suffix in (".pth", ".pt"):
+        from leuknet.weights.torchvision_resnet import load_resnet18
+
+        load_resnet18(weights, specs)
+        return None
+    if fn == "googlenet" and suffix == ".onnx":
+        from leuknet.weights.onnx_import import load_caffe2_onnx, verify
+
+        order = load_caffe2_onnx(fn, weights, specs, first_conv="conv1-7x7_s2")
+        mean = np.asarray(specs[0].Mean, np.float32).reshape(-1)[:3]
+        return lambda model: verify(weights, model, order, mean_rgb=mean)
+    if fn in OTHER_FILES:
+        raise ModelFileError(f"{weights}: unsupported weights file for {fn}. {_where(fn)}")
+    from leuknet.weights.keras_applications import load_weights
+
+    load_weights(fn, weights, specs, stacklevel=6)
+    return None
+
+
+def _pretrained(fn, specs, args, kwargs):
+    """``vgg16``/``vgg19``/``resnet18``/``resnet50``/``googlenet``/``mobilenetv2`` from their untrained layout
+    ``specs`` (a layer list or a LayerGraph): the layout itself for ``'Weights','none'`` (a LayerArray or the graph,
+    as MATLAB returns), else the network, with the weights of the file given (:func:`_load_weights`)."""
+    from leuknet.weights.keras_applications import FILES
 
     graph = hasattr(specs, "_layers")
+    example = OTHER_FILES[fn][0] if fn in OTHER_FILES else FILES[fn]
     # the caller is 4 frames up: _CalledInMatlabWithoutParentheses.__call__, vgg16 (or ...), this function
-    weights, _ = _weights_argument(fn, args, kwargs, example=FILES[fn], stacklevel=4)
+    weights, _ = _weights_argument(fn, args, kwargs, example=example, stacklevel=4)
     if weights == "none":
         return specs if graph else LayerArray(specs)
-    if weights is not None:
-        load_weights(fn, weights, specs._layers if graph else specs, stacklevel=5)
+    check = None if weights is None else _load_weights(fn, weights, specs._layers if graph else specs)
     model, _ = assemble(specs, name=fn)
+    if check is not None:
+        check(model)
     return (DAGNetwork if graph else SeriesNetwork)(model, weights is not None)
 
 
@@ -277,14 +328,14 @@ def vgg16(*args, **kwargs):
     ``'imagenet'`` is an error saying where to get it; no weights: random, with a warning."""
     from leuknet.spec.pretrained import vgg_layers
 
-    return _keras_pretrained("vgg16", vgg_layers(16), args, kwargs)
+    return _pretrained("vgg16", vgg_layers(16), args, kwargs)
 
 
 def vgg19(*args, **kwargs):
     """MATLAB's ``net = vgg19`` (47 layers), as :func:`vgg16`; https://www.mathworks.com/help/deeplearning/ref/vgg19.html."""
     from leuknet.spec.pretrained import vgg_layers
 
-    return _keras_pretrained("vgg19", vgg_layers(19), args, kwargs)
+    return _pretrained("vgg19", vgg_layers(19), args, kwargs)
 
 
 def resnet50(*args, **kwargs):
@@ -295,7 +346,31 @@ def resnet50(*args, **kwargs):
     (or its ``_notop`` variant: ``fc1000``, which transfer learning replaces, then stays random)."""
     from leuknet.spec.pretrained import resnet50_graph
 
-    return _keras_pretrained("resnet50", resnet50_graph(), args, kwargs)
+    return _pretrained("resnet50", resnet50_graph(), args, kwargs)
+
+
+def resnet18(*args, **kwargs):
+    """MATLAB's ``net = resnet18`` (a 71-layer :class:`DAGNetwork`; ``resnet18('Weights','none')`` the untrained
+    :class:`~leuknet.spec.graph.LayerGraph`), https://www.mathworks.com/help/deeplearning/ref/resnet18.html, with
+    MATLAB's layer names (``replaceLayer(lgraph, 'fc1000', ...)``, ``'ClassificationLayer_predictions'``,
+    ``activations(net, X, 'pool5')``). Weights from torchvision's ``resnet18-f37072fd.pth`` (needs PyTorch) or
+    MathWorks' ``resnet18Params.mat``; ``'imagenet'`` is an error saying where to get them; no weights: random,
+    with a warning."""
+    from leuknet.spec.pretrained import resnet18_graph
+
+    return _pretrained("resnet18", resnet18_graph(), args, kwargs)
+
+
+def googlenet(*args, **kwargs):
+    """MATLAB's ``net = googlenet`` (a 144-layer :class:`DAGNetwork`; ``googlenet('Weights','none')`` the untrained
+    :class:`~leuknet.spec.graph.LayerGraph`), https://www.mathworks.com/help/deeplearning/ref/googlenet.html, with
+    MATLAB's layer names (``removeLayers(lgraph, {'loss3-classifier','prob','output'})``,
+    ``activations(net, X, 'pool5-7x7_s1')``). Weights from the ONNX model zoo's ``googlenet-12.onnx`` (BVLC
+    GoogLeNet, as MATLAB's; the built network is checked against onnxruntime on the file and refused if they
+    differ) or MathWorks' ``googlenetParams.mat``."""
+    from leuknet.spec.pretrained import googlenet_graph
+
+    return _pretrained("googlenet", googlenet_graph(), args, kwargs)
 
 
 def mobilenetv2(*args, **kwargs):
@@ -306,7 +381,7 @@ def mobilenetv2(*args, **kwargs):
     its ``_no_top`` variant: ``Logits`` then stays random)."""
     from leuknet.spec.pretrained import mobilenetv2_graph
 
-    return _keras_pretrained("mobilenetv2", mobilenetv2_graph(), args, kwargs)
+    return _pretrained("mobilenetv2", mobilenetv2_graph(), args, kwargs)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -344,6 +419,8 @@ mobilenetv2 = _CalledInMatlabWithoutParentheses(mobilenetv2)
 vgg16 = _CalledInMatlabWithoutParentheses(vgg16)
 vgg19 = _CalledInMatlabWithoutParentheses(vgg19)
 resnet50 = _CalledInMatlabWithoutParentheses(resnet50)
+resnet18 = _CalledInMatlabWithoutParentheses(resnet18)
+googlenet = _CalledInMatlabWithoutParentheses(googlenet)
 
 
 def _is_layers(x):

@@ -1,6 +1,7 @@
-"""VGG-16, VGG-19, ResNet-50 and MobileNetV2 in MATLAB's layouts: the layer arrays of ``vgg16``/``vgg19`` and the
-layer graphs of ``resnet50`` and ``mobilenetv2`` (Deep Learning Toolbox; MobileNetV2: :func:`mobilenetv2_graph`), with MATLAB's layer names, so that transfer-learning scripts that edit the
-networks by name or position port as written (``net.Layers(1:end-3)``, ``replaceLayer(lgraph, 'fc1000', ...)``,
+"""VGG-16, VGG-19, ResNet-18, ResNet-50, GoogLeNet and MobileNetV2 in MATLAB's layouts: the layer arrays of
+``vgg16``/``vgg19`` and the layer graphs of ``resnet18``, ``resnet50``, ``googlenet`` and ``mobilenetv2`` (Deep
+Learning Toolbox; ResNet-18, GoogLeNet and MobileNetV2: their functions' docstrings), with MATLAB's layer names, so
+that transfer-learning scripts that edit the networks by name or position port as written (``net.Layers(1:end-3)``, ``replaceLayer(lgraph, 'fc1000', ...)``,
 ``activations(net, X, 'fc7')``, ``'FeatureLayer', 'activation_49_relu'``).
 
 - VGG (Simonyan & Zisserman; MATLAB's from Caffe's VGG_ILSVRC_16/19_layers): ``input`` 224x224x3 'zerocenter' |
@@ -173,4 +174,127 @@ def mobilenetv2_graph(num_classes=1000, image_size=224):
     return LayerGraph(layers, edges)
 
 
-__all__ = ["IMAGENET_MEAN_RGB", "mobilenetv2_graph", "resnet50_graph", "vgg_layers"]
+# torchvision's ImageNet statistics in [0, 255] (MATLAB's resnet18 takes 'zscore' inputs; its values unverified)
+TORCHVISION_MEAN_RGB = (123.675, 116.28, 103.53)
+TORCHVISION_STD_RGB = (58.395, 57.12, 57.375)
+
+
+def resnet18_graph(num_classes=1000, image_size=224):
+    """MATLAB's ``resnet18('Weights','none')`` layer graph: 71 layers, 78 connections, as MathWorks' own
+    ``resnet18Layers.m`` (github.com/matlab-deep-learning/resnet-18) builds it: ``data`` ('zscore') | ``conv1`` 7x7/2
+    padding 3, ``bn_conv1``, ``conv1_relu``, ``pool1`` 3x3/2 padding 1 | eight basic blocks ``res<s><b>``:
+    ``res<s><b>_branch2a`` 3x3 (stride 2 on a stage's first block from stage 3), ``bn<s><b>_branch2a``,
+    ``res<s><b>_branch2a_relu``, ``res<s><b>_branch2b`` 3x3, ``bn<s><b>_branch2b``, on stages 3-5 the projection
+    ``res<s>a_branch1`` 1x1/2 and ``bn<s>a_branch1``, the addition ``res<s><b>`` (in1 the block, in2 the shortcut)
+    and ``res<s><b>_relu`` | ``pool5`` (global average), ``fc1000``, ``prob``, ``ClassificationLayer_predictions``.
+    Convolutions have ``BiasLearnRateFactor`` 0; batch normalisation MATLAB's default Epsilon 1e-5. The input's
+    'zscore' statistics are torchvision's (MATLAB's own come with its weights file: see
+    :mod:`leuknet.weights.matlab_params`)."""
+    from leuknet.spec.graph import LayerGraph
+
+    def bn(name):
+        return ml.batchNormalizationLayer(Name=name)
+
+    stats = {k: np.asarray(v, np.float32).reshape(1, 1, 3) for k, v in
+             (("Mean", TORCHVISION_MEAN_RGB), ("StandardDeviation", TORCHVISION_STD_RGB))}
+    layers = [ml.imageInputLayer([image_size, image_size, 3], Name="data", Normalization="zscore", **stats),
+              _conv("conv1", 7, 64, stride=2, padding=3), bn("bn_conv1"), ml.reluLayer(Name="conv1_relu"),
+              ml.maxPooling2dLayer(3, Stride=2, Padding=1, Name="pool1")]
+    edges = ml.serial_edges(layers)
+    prev = "pool1"
+    for stage, width in ((2, 64), (3, 128), (4, 256), (5, 512)):
+        for b in "ab":
+            tag = f"{stage}{b}"
+            stride = 2 if b == "a" and stage > 2 else 1
+            main = [_conv(f"res{tag}_branch2a", 3, width, stride=stride, padding=1), bn(f"bn{tag}_branch2a"),
+                    ml.reluLayer(Name=f"res{tag}_branch2a_relu"), _conv(f"res{tag}_branch2b", 3, width, padding=1),
+                    bn(f"bn{tag}_branch2b")]
+            layers += main
+            _chain(edges, prev, *[l.Name for l in main])
+            shortcut = prev
+            if stride == 2:
+                layers += [_conv(f"res{tag}_branch1", 1, width, stride=2), bn(f"bn{tag}_branch1")]
+                _chain(edges, prev, f"res{tag}_branch1", f"bn{tag}_branch1")
+                shortcut = f"bn{tag}_branch1"
+            layers += [ml.additionLayer(2, Name=f"res{tag}"), ml.reluLayer(Name=f"res{tag}_relu")]
+            _residual(edges, f"bn{tag}_branch2b", shortcut, f"res{tag}")
+            _chain(edges, f"res{tag}", f"res{tag}_relu")
+            prev = f"res{tag}_relu"
+    head = [ml.globalAveragePooling2dLayer(Name="pool5"), ml.fullyConnectedLayer(num_classes, Name="fc1000"),
+            ml.softmaxLayer(Name="prob"), ml.classificationLayer(Name="ClassificationLayer_predictions")]
+    layers += head
+    _chain(edges, prev, *[l.Name for l in head])
+    return LayerGraph(layers, edges)
+
+
+# GoogLeNet's inception modules: (name, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection) (Szegedy et al.,
+# Table 1; the filter counts of MathWorks' googlenetLayers.m), and the max pooling after a module
+GOOGLENET_MODULES = (("3a", 64, 96, 128, 16, 32, 32), ("3b", 128, 128, 192, 32, 96, 64),
+                     ("4a", 192, 96, 208, 16, 48, 64), ("4b", 160, 112, 224, 24, 64, 64),
+                     ("4c", 128, 128, 256, 24, 64, 64), ("4d", 112, 144, 288, 32, 64, 64),
+                     ("4e", 256, 160, 320, 32, 128, 128), ("5a", 256, 160, 320, 32, 128, 128),
+                     ("5b", 384, 192, 384, 48, 128, 128))
+GOOGLENET_POOL_AFTER = {"3b": "pool3-3x3_s2", "4e": "pool4-3x3_s2"}
+# BVLC GoogLeNet's training mean (Caffe's mean_value 104, 117, 123 in BGR), as RGB; MATLAB's own comes with its file
+GOOGLENET_MEAN_RGB = (123.0, 117.0, 104.0)
+
+
+def googlenet_graph(num_classes=1000, image_size=224):
+    """MATLAB's ``googlenet('Weights','none')`` layer graph (BVLC GoogLeNet, imported from Caffe): 144 layers, 170
+    connections, names, sizes and factors as MathWorks' own ``googlenetLayers.m``
+    (github.com/matlab-deep-learning/googlenet): ``data`` ('zerocenter') | ``conv1-7x7_s2`` 7x7/2 padding 3,
+    ``conv1-relu_7x7``, ``pool1-3x3_s2`` 3x3/2 padding [0 1 0 1] (Caffe's rounding up), ``pool1-norm1``
+    (``crossChannelNormalizationLayer(5, 'K', 1)``), ``conv2-3x3_reduce``, ``conv2-relu_3x3_reduce``,
+    ``conv2-3x3``, ``conv2-relu_3x3``, ``conv2-norm2``, ``pool2-3x3_s2`` | nine inception modules
+    ``inception_<m>-``: ``1x1``, ``3x3_reduce``, ``3x3`` (padding 1), ``5x5_reduce``, ``5x5`` (padding 2), each
+    followed by its ``relu_*``, ``pool`` (3x3/1 padding 1), ``pool_proj``, ``relu_pool_proj`` and the depth
+    concatenation ``output`` (in1 1x1, in2 3x3, in3 5x5, in4 pool projection), listed in Caffe's order, with
+    ``pool3-3x3_s2`` after 3b and ``pool4-3x3_s2`` after 4e | ``pool5-7x7_s1`` (global average),
+    ``pool5-drop_7x7_s1`` (0.4), ``loss3-classifier``, ``prob``, ``output``. Every convolution and the classifier
+    have ``BiasLearnRateFactor`` 2 (Caffe's lr_mult 2 on biases)."""
+    from leuknet.spec.graph import LayerGraph
+
+    def conv(name, size, filters, stride=1, padding=0):
+        return ml.convolution2dLayer(size, filters, Name=name, Stride=stride, Padding=padding, BiasLearnRateFactor=2)
+
+    def pool(name, stride, padding):
+        return ml.maxPooling2dLayer(3, Stride=stride, Padding=padding, Name=name)
+
+    caffe_pad = [0, 1, 0, 1]
+    layers = [ml.imageInputLayer([image_size, image_size, 3], Name="data", Normalization="zerocenter",
+                                 Mean=np.asarray(GOOGLENET_MEAN_RGB, np.float32).reshape(1, 1, 3)),
+              conv("conv1-7x7_s2", 7, 64, stride=2, padding=3), ml.reluLayer(Name="conv1-relu_7x7"),
+              pool("pool1-3x3_s2", 2, caffe_pad), ml.crossChannelNormalizationLayer(5, Name="pool1-norm1", K=1),
+              conv("conv2-3x3_reduce", 1, 64), ml.reluLayer(Name="conv2-relu_3x3_reduce"),
+              conv("conv2-3x3", 3, 192, padding=1), ml.reluLayer(Name="conv2-relu_3x3"),
+              ml.crossChannelNormalizationLayer(5, Name="conv2-norm2", K=1), pool("pool2-3x3_s2", 2, caffe_pad)]
+    edges = ml.serial_edges(layers)
+    prev = "pool2-3x3_s2"
+    for m, n1, r3, n3, r5, n5, proj in GOOGLENET_MODULES:
+        p = f"inception_{m}-"
+        branches = [[conv(p + "1x1", 1, n1), ml.reluLayer(Name=p + "relu_1x1")],
+                    [conv(p + "3x3_reduce", 1, r3), ml.reluLayer(Name=p + "relu_3x3_reduce"),
+                     conv(p + "3x3", 3, n3, padding=1), ml.reluLayer(Name=p + "relu_3x3")],
+                    [conv(p + "5x5_reduce", 1, r5), ml.reluLayer(Name=p + "relu_5x5_reduce"),
+                     conv(p + "5x5", 5, n5, padding=2), ml.reluLayer(Name=p + "relu_5x5")],
+                    [pool(p + "pool", 1, 1), conv(p + "pool_proj", 1, proj), ml.reluLayer(Name=p + "relu_pool_proj")]]
+        for k, branch in enumerate(branches, start=1):
+            layers += branch
+            _chain(edges, prev, *[l.Name for l in branch])
+            edges.append((branch[-1].Name, p + "output", f"in{k}"))
+        layers.append(ml.depthConcatenationLayer(4, Name=p + "output"))
+        prev = p + "output"
+        if m in GOOGLENET_POOL_AFTER:
+            layers.append(pool(GOOGLENET_POOL_AFTER[m], 2, caffe_pad))
+            _chain(edges, prev, GOOGLENET_POOL_AFTER[m])
+            prev = GOOGLENET_POOL_AFTER[m]
+    head = [ml.globalAveragePooling2dLayer(Name="pool5-7x7_s1"), ml.dropoutLayer(0.4, Name="pool5-drop_7x7_s1"),
+            ml.fullyConnectedLayer(num_classes, Name="loss3-classifier", BiasLearnRateFactor=2),
+            ml.softmaxLayer(Name="prob"), ml.classificationLayer(Name="output")]
+    layers += head
+    _chain(edges, prev, *[l.Name for l in head])
+    return LayerGraph(layers, edges)
+
+
+__all__ = ["GOOGLENET_MEAN_RGB", "IMAGENET_MEAN_RGB", "TORCHVISION_MEAN_RGB", "TORCHVISION_STD_RGB",
+           "googlenet_graph", "mobilenetv2_graph", "resnet18_graph", "resnet50_graph", "vgg_layers"]

@@ -1,5 +1,7 @@
-"""Weight import: ONNX files of AlexNet-like (BVLC / Caffe layout) networks and Keras files, never from the
-network. See :mod:`leuknet.weights.onnx_import`."""
+"""Weight import, always from a file the user gives, never from the network: ONNX files of AlexNet-like (BVLC / Caffe
+layout) networks and the model zoo's GoogLeNet (:mod:`leuknet.weights.onnx_import`), Keras Applications' files
+(:mod:`~leuknet.weights.keras_applications`), torchvision's ResNet-18 (:mod:`~leuknet.weights.torchvision_resnet`)
+and MathWorks' parameters MAT-files (:mod:`~leuknet.weights.matlab_params`)."""
 
 from __future__ import annotations
 

@@ -203,16 +203,19 @@ def _out(n, k, s, p):
     return (n + p - k) // s + 1
 
 
-def verify(path, model, input_order, seed=0, tolerance=1e-3):
+def verify(path, model, input_order, seed=0, tolerance=1e-3, mean_rgb=None):
     """Run the ONNX graph in onnxruntime and the Keras model on the same input; return the largest absolute
-    difference of the outputs (probabilities) and refuse (ModelFileError) above ``tolerance``."""
+    difference of the outputs (probabilities) and refuse (ModelFileError) above ``tolerance``. ``mean_rgb``: the
+    graph takes the image with this mean already subtracted (the Caffe2 zoo files), which the Keras model's input
+    layer subtracts itself."""
     ort = _require("onnxruntime")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     h, w = model.input.shape[1:3]
     rng = np.random.default_rng(seed)
     x = rng.uniform(0, 255, (2, h, w, 3)).astype(np.float32)
-    src = x[..., ::-1] if input_order == "bgr" else x
+    src = x if mean_rgb is None else x - np.asarray(mean_rgb, np.float32).reshape(1, 1, 1, 3)
+    src = src[..., ::-1] if input_order == "bgr" else src
     # one image per run: source graphs often fix the batch dimension to 1
     ref = np.concatenate([sess.run(None, {inp.name: np.ascontiguousarray(s[None].transpose(0, 3, 1, 2))})[0]
                           for s in src])
@@ -236,3 +239,46 @@ def import_to_keras(src, dst=None, input_order="auto", mean=None, check=True):
     if dst:
         save_model(model, dst)
     return model, info
+
+
+def load_caffe2_onnx(fn, path, specs, first_conv):
+    """Set the weights of MATLAB layer specs ``specs`` (changed in place) by name from an ONNX file converted from
+    Caffe through Caffe2, as the ONNX model zoo's ``googlenet-12.onnx`` (BVLC GoogLeNet): its initialisers are
+    ``<Caffe layer>_w_0`` and ``<Caffe layer>_b_0``, Caffe's ``/`` in a name being MATLAB's ``-``
+    (``inception_3a/1x1`` is ``inception_3a-1x1``). Kernels go from (N, C, H, W) to H x W x C x N; the first
+    convolution's input channels are reversed when the graph takes BGR (its input named ``data_0``, as Caffe2's
+    conversions name it), since MATLAB's network takes RGB; a ``Gemm`` weight is used as (out, in) or transposed as
+    its ``transB`` says. Returns the graph's input order ('bgr' or 'rgb')."""
+    from onnx import numpy_helper
+
+    g = read_onnx(path).graph
+    inits = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in g.initializer}
+    transposed = {n.input[1]: bool(_attrs(n).get("transB", 0)) for n in g.node if n.op_type == "Gemm"}
+    inputs = [i.name for i in g.input if i.name not in inits]
+    order = "bgr" if inputs == ["data_0"] else "rgb"
+    found = {k[:-len("_w_0")].replace("/", "-"): k for k in inits if k.endswith("_w_0")}
+    learnable = {s.Name: s for s in specs if isinstance(s, (ml.Convolution2DLayer, ml.FullyConnectedLayer))}
+    extra, missing = sorted(set(found) - set(learnable)), sorted(set(learnable) - set(found))
+    if extra or missing or not found:
+        what = f"has layers {fn} does not ({', '.join(extra[:4])})" if extra else \
+            f"lacks {fn}'s {', '.join(missing[:4])}"
+        raise ModelFileError(f"{path} is not {fn}'s Caffe2 ONNX file (initialisers '<layer>_w_0'): it {what}")
+    for name, key in found.items():
+        spec, w = learnable[name], inits[key]
+        bias = inits.get(key[:-len("_w_0")] + "_b_0")
+        if isinstance(spec, ml.FullyConnectedLayer):
+            w = w if transposed.get(key, False) else w.T
+            if w.shape[0] != spec.OutputSize:
+                raise ModelFileError(f"{path}: {key} is {'x'.join(map(str, w.shape))}, {name} has {spec.OutputSize} "
+                                     "outputs")
+            spec.Weights, spec.Bias = w, (bias if bias is not None else np.zeros(w.shape[0], np.float32)).reshape(-1, 1)
+            continue
+        if w.ndim != 4 or tuple(w.shape[2:]) != tuple(spec.FilterSize) or w.shape[0] != spec.NumFilters:
+            raise ModelFileError(f"{path}: {key} is {'x'.join(map(str, w.shape))}, {name} needs {spec.NumFilters} "
+                                 f"filters of {'x'.join(map(str, spec.FilterSize))}")
+        if name == first_conv and order == "bgr":
+            w = w[:, ::-1]
+        spec.Weights = np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+        spec.Bias = (bias if bias is not None else np.zeros(w.shape[0], np.float32)).reshape(1, 1, -1)
+    return order
+
