@@ -210,7 +210,7 @@ def _pipeline(spec):
     data = ImageData(np.zeros(len(paths), np.int32), (size, size), "rgb", paths=paths)
 
     def host():
-        for xb, _ in data.numpy_batches(None, bs, drop_remainder=False, prefetch=2, dtype=spec["dtype"]):
+        for _xb, _ in data.numpy_batches(None, bs, drop_remainder=False, prefetch=2, dtype=spec["dtype"]):
             pass
 
     def to_device():

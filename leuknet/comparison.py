@@ -205,7 +205,6 @@ def run_comparison(flags: dict, variants, out, *, kind: str = "compare", repeats
     result's ``pending`` lists the runs other processes are still training (``summary`` is then None).
 
     ``check(dataset)``: a further check of the data (a colour-space task's class count) before any run."""
-    from leuknet.config import resolve
     from leuknet.run import check_device, load_dataset
 
     cb = callback or (lambda e, p: None)

@@ -207,7 +207,7 @@ def _study_section(doc, study: Path):
                 pm(s["specificity"])] for s in summary.values()])
     doc.figure(lambda p: figures.colorspace_bars(summary, p), "Accuracy, F1, sensitivity, specificity per colour "
                "space (error bars: s.d. over repeats).")
-    for space, s in summary.items():
+    for s in summary.values():
         doc.figure(lambda p, s=s: figures.confusion_matrix_chart(s["confusion_matrix_sum"], s["classes"], p,
                                                                  s["label"]),
                    f"{s['label']}: confusion matrix summed over the repeats.")

@@ -104,14 +104,14 @@ def markdown(summary, meta) -> str:
              "macro averages over the classes (one-vs-rest).", "",
              "| Data set | Colour model | Training samples | Accuracy | F1 | Sensitivity | Specificity |",
              "|---|---|---|---|---|---|---|"]
-    for space, s in summary.items():
+    for s in summary.values():
         letter, name = s["label"].split(": ")
         lines.append(f"| {letter} | {name} | {s['training_samples']} | {_pm(s['accuracy'])} | {_pm(s['macro_f1'])} | "
                      f"{_pm(s['sensitivity'])} | {_pm(s['specificity'])} |")
     lines += ["", "Per-class sensitivity (mean over repeats):", "",
               "| Colour model | " + " | ".join(next(iter(summary.values()))["classes"]) + " |",
               "|---|" + "---|" * len(next(iter(summary.values()))["classes"])]
-    for space, s in summary.items():
+    for s in summary.values():
         lines.append(f"| {s['label']} | " + " | ".join(f"{100 * s['per_class'][c]['sensitivity']['mean']:.2f}"
                                                     for c in s["classes"]) + " |")
     lines += ["", "![colour-space comparison](colorspace.png)", ""]

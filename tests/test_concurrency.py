@@ -263,7 +263,7 @@ def test_colorspace_study_by_two_processes_does_each_run_once_and_matches_one_pr
     procs = [start([*args, "--out", shared], env), start([*args, "--out", shared], env),
              start([*args, "--out", alone], env)]
     results = finish(procs)
-    for rc, o, e in results:
+    for rc, _, e in results:
         assert rc == 0, e[-2000:]
     trained = "".join(o for _, o, _ in results[:2])
     for run in ("rgb seed 0", "hsv seed 0"):

@@ -77,7 +77,7 @@ def test_alexnet_weights_none_is_the_untrained_layer_array_as_matlab_prints_it()
     net = alexnet  # MathWorks' examples write `net = alexnet;`: Python binds the function, and says to call it
     with pytest.raises(AttributeError, match=r"^alexnet is a function, not a network: MATLAB's `net = alexnet;` is "
                                              r"`net = alexnet\(\)` in Python \('Layers'"):
-        net.Layers
+        net.Layers  # noqa: B018
     import pickle
 
     assert pickle.loads(pickle.dumps(alexnet)) is alexnet  # multiprocessing / joblib pass it by name
@@ -207,7 +207,7 @@ def test_augmented_datastore_files_and_count_table_indexing(tmp_path):
     assert augimds.Files == train.Files and len(augimds.Files) == augimds.NumObservations == 6
     x = np.zeros((4, 8, 8, 3), np.uint8)
     with pytest.raises(AttributeError, match="built from an array has no Files"):
-        augmentedImageDatastore([8, 8], x, ["all", "hem", "all", "hem"]).Files
+        augmentedImageDatastore([8, 8], x, ["all", "hem", "all", "hem"]).Files  # noqa: B018
     with pytest.raises(ConfigError, match="the source is already an augmentedImageDatastore"):
         augmentedImageDatastore([6, 6], augimds)
     # labelCount = countEachLabel(imds); min(labelCount{:,2}); labelCount(1,:)

@@ -17,7 +17,8 @@ def test_save_then_load_round_trips_and_scipy_reads_the_numbers(tmp_path):
     X = np.random.default_rng(0).integers(0, 255, (8, 8, 3, 6)).astype(np.uint8)
     YTest = categorical(["all", "hem", "all", "hem", "all", "hem"], ["hem", "all"])
     net = trainNetwork(X, YTest, layers, trainingOptions("sgdm", "MaxEpochs", 1, "Verbose", False))
-    accuracy, scores, names = 0.75, np.arange(6.0).reshape(2, 3), ["fold_0", "fold_1"]
+    # save reads these from this frame, as MATLAB's does from the workspace
+    accuracy, scores, names = 0.75, np.arange(6.0).reshape(2, 3), ["fold_0", "fold_1"]  # noqa: F841
     path = save(tmp_path / "trainedNet", "net", "accuracy", "YTest", "scores", "names")  # .mat added
     assert path.endswith("trainedNet.mat")
     S = load(tmp_path / "trainedNet.mat")
@@ -43,7 +44,7 @@ def test_load_reads_matlab_style_files_and_append(tmp_path):
     assert S.title == "run 1" and S.W.shape == (3, 3)
 
     def inside_a_function():
-        lr = 1e-4
+        lr = 1e-4  # noqa: F841 (save reads it from this frame)
         save(tmp_path / "m.mat", "lr", "-append")
 
     inside_a_function()

@@ -34,7 +34,7 @@ def test_two_workers_on_loopback_train_to_completion(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (o, e) in zip(procs, results):
+    for p, (_, e) in zip(procs, results):
         assert p.returncode == 0, e[-3000:]
     cfg = json.loads((out / "config.json").read_text())
     assert (cfg["strategy"], cfg["num_workers"], cfg["num_replicas"]) == ("multi-worker", 2, 2)

@@ -18,7 +18,7 @@ from leuknet.profiles import quiet_library_start
 
 quiet_library_start()  # no TensorFlow start-up log lines in a ported script (the CLI hides them too)
 
-from leuknet.matlab import (augmentation, datastore, display, evaluation, filters, geometry, graph, images,  # noqa: E402
+from leuknet.matlab import (augmentation, datastore, display, evaluation, filters, geometry, graph, images,  # noqa: E402,F401
                             layers, matfiles, network, options, randstream, transformed, types)
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
 from leuknet.matlab.datastore import *  # noqa: F401,F403
@@ -36,6 +36,7 @@ from leuknet.matlab.randstream import *  # noqa: F401,F403
 from leuknet.matlab.transformed import *  # noqa: F401,F403
 from leuknet.matlab.types import *  # noqa: F401,F403
 
-__all__ = [*layers.__all__, *graph.__all__, *options.__all__, *datastore.__all__, *augmentation.__all__,
+__all__ = [  # noqa: PLE0604 (built from the modules' lists of names, which ruff cannot see through)
+           *layers.__all__, *graph.__all__, *options.__all__, *datastore.__all__, *augmentation.__all__,
            *network.__all__, *evaluation.__all__, *images.__all__, *geometry.__all__, *filters.__all__,
            *display.__all__, *matfiles.__all__, *randstream.__all__, *transformed.__all__, *types.__all__]

@@ -629,7 +629,7 @@ def _channel_kwargs(c, color_preprocessing="none"):
     """ImageData / load_image_data keywords for ``c`` channels (only where the pipeline has them)."""
     from leuknet.data import pipeline
 
-    params = getattr(pipeline.load_image_data, "__code__").co_varnames
+    params = pipeline.load_image_data.__code__.co_varnames
     kw = {}
     if "channels" in params:
         kw["channels"] = c
@@ -810,7 +810,7 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
     fills = fractions and abs(sum(ps) - 1.0) < 1e-9
     rng = stream_for(o["Seed"])
     parts = [[] for _ in range(len(ps) + 1)]
-    for c, idx in per_label.items():
+    for idx in per_label.values():
         if "randomized" in flags:
             idx = idx[rng.permutation(len(idx))]
         n = len(idx)

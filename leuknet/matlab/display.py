@@ -209,7 +209,7 @@ def _fit(fn, a, thumb, border, background):
 
 
 def _in_class(rgb01, dtype):
-    if dtype == bool or np.dtype(dtype).kind == "f":
+    if dtype == bool or np.dtype(dtype).kind == "f":  # noqa: E721 (bool, np.bool_ or a dtype: == compares all)
         return np.asarray(rgb01, dtype=dtype)
     low, high = _class_range(np.zeros(1, dtype))
     return np.round(low + np.asarray(rgb01) * (high - low)).astype(dtype)

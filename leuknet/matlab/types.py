@@ -146,7 +146,7 @@ def char(x):
 
     if isinstance(x, str):
         return x
-    if isinstance(x, (bool, np.bool_)) or getattr(np.asarray(x), "dtype", None) == bool:
+    if isinstance(x, (bool, np.bool_)) or getattr(np.asarray(x), "dtype", None) == bool:  # noqa: E721 (a dtype)
         raise ConfigError("char: conversion to char from logical is not possible (MATLAB's message)")
     if isinstance(x, Categorical):
         names = x._names()

@@ -36,6 +36,7 @@ def load_alexnet_layers(path, input_order=None):
         try:
             model.load_weights(p)
         except Exception as e:  # noqa: BLE001
-            raise ModelFileError(f"cannot load {p} into MATLAB's AlexNet layout: {str(e).splitlines()[0][:200]}")
+            raise ModelFileError(f"cannot load {p} into MATLAB's AlexNet layout: {str(e).splitlines()[0][:200]}") \
+                from None
         return network_layers(model)
     raise ModelFileError(f"{p}: unsupported weights file (use .onnx, .keras or .weights.h5)")
