@@ -17,6 +17,19 @@ class _FirstTracesOfNewNetworks(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
+_SCRIPT_FILTER = _FirstTracesOfNewNetworks()
+
+
+def drop_false_retracing_warnings():
+    """For good, in a ported MATLAB script's process (``import leuknet.matlab``): a script that builds, trains or
+    classifies with several networks (a loop over pretrained networks, one network per fold) traces each network's
+    functions once (leuknet keeps one traced prediction function per network), which TensorFlow's detector reports
+    as retracing of one function from the fifth network on. Idempotent; imports nothing."""
+    logger = logging.getLogger("tensorflow")
+    if _SCRIPT_FILTER not in logger.filters:
+        logger.addFilter(_SCRIPT_FILTER)
+
+
 @contextmanager
 def no_false_retracing_warning():
     """While several networks are built and trained in one process (parity cases, studies)."""

@@ -18,6 +18,10 @@ from leuknet.profiles import quiet_library_start
 
 quiet_library_start()  # no TensorFlow start-up log lines in a ported script (the CLI hides them too)
 
+from leuknet.tflog import drop_false_retracing_warnings  # noqa: E402
+
+drop_false_retracing_warnings()  # one network after another (several folds or networks) is not retracing
+
 from leuknet.matlab import (augmentation, datastore, display, evaluation, filters, geometry, graph, images,  # noqa: E402,F401
                             layers, matfiles, network, options, randstream, transformed, types)
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
