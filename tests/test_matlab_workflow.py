@@ -317,6 +317,12 @@ def test_split_each_label_several_outputs_randomized_include_exclude(demos_image
         splitEachLabel(demos_imagesci, 0.5, "Include", "x")
     with pytest.raises(ConfigError, match="received 2 datastores"):
         countEachLabel(splitEachLabel(demos_imagesci, 0.5))
+    # a count of 0 (min(countEachLabel(ds).Count) with an empty label) is named as what it is
+    with pytest.raises(ConfigError, match=r"received 0: 0 is neither a proportion in \(0, 1\) nor a count of at "
+                                          r"least 1 file per label \(a count from countEachLabel"):
+        splitEachLabel(demos_imagesci, np.int64(0), "randomized")
+    with pytest.raises(ConfigError, match="received 0.5, 3: proportions and counts mixed"):
+        splitEachLabel(demos_imagesci, 0.5, 3)
 
 
 # -- trainNetwork, classify, predict, activations -------------------------------------------------------------

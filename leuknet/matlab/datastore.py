@@ -797,7 +797,12 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
     fractions = all(0 < p < 1 for p in ps)
     counts = all(p >= 1 and float(p).is_integer() for p in ps)
     if not (fractions or counts):
-        raise ConfigError(f"{fn}: give proportions in (0, 1) or integer counts >= 1, not a mix, received {ps}")
+        given = ", ".join(f"{p:g}" for p in ps)
+        bad = [p for p in ps if not (0 < p < 1 or (p >= 1 and float(p).is_integer()))]
+        why = (f"{bad[0]:g} is neither a proportion in (0, 1) nor a count of at least 1 file per label"
+               + (" (a count from countEachLabel of a label with no files?)" if bad[0] == 0 else "")) if bad else \
+            "proportions and counts mixed"
+        raise ConfigError(f"{fn}: give proportions in (0, 1) or integer counts >= 1, received {given}: {why}")
     per_label = {c: np.flatnonzero(lab.codes == i) for i, c in enumerate(cats) if c in keep}
     if counts:
         smallest = min(len(v) for v in per_label.values())
