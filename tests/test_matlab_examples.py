@@ -451,6 +451,7 @@ def test_plot_of_a_layer_graph_draws_it_top_to_bottom():
         assert list(labels) == ["in", "c1", "r1", "add", "fc", "sm", "out"]
         ys = [labels[n][1] for n in labels]
         assert ys == sorted(ys, reverse=True) and ys[0] - ys[-1] == 6  # one level per layer of the longest chain
+        assert ys[-1] == 1  # as MATLAB's: the output at 1, so ylim([0, 10]) shows the last layers
         arrows = [t for t in ax.texts if not t.get_text()]
         assert len(arrows) == 7  # one per connection, the skip c1 -> add/in2 among them
         lines = plot([1, 2, 3])  # anything else is pyplot's plot

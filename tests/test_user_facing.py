@@ -553,3 +553,26 @@ def test_a_ctrl_c_swallowed_by_a_gc_callback_still_stops_training(tmp_path):
     assert "still running after the swallowed Ctrl-C" in r.stdout, r.stdout + r.stderr[-2000:]
     assert "KeyboardInterrupt" in r.stderr  # Python's "Exception ignored in ..." report of the dropped one
     assert r.returncode == 130 and "KeyboardInterrupt after the swallowed Ctrl-C" in r.stdout, r.stdout
+
+
+def test_matlab_difference_notes_point_at_the_scripts_line(tmp_path, monkeypatch):
+    """A note raised deep in training (below Keras's frames: the training-progress plot's) names the script's
+    trainNetwork line, as a warning of MATLAB's own would, not a line of leuknet."""
+    import warnings
+
+    import leuknet.matlab as m
+    from leuknet.spec import conventions
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(conventions, "_NOTED", set())
+    x = np.random.default_rng(0).integers(0, 255, (8, 8, 3, 4)).astype(np.uint8)
+    layers = [m.imageInputLayer([8, 8, 3]), m.convolution2dLayer(3, 2), m.reluLayer(), m.fullyConnectedLayer(2),
+              m.softmaxLayer(), m.classificationLayer()]
+    opts = m.trainingOptions("sgdm", "MaxEpochs", 1, "Verbose", False, "Plots", "training-progress")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        m.trainNetwork(x, m.categorical(["a", "b", "a", "b"]), layers, opts)
+    notes = [w for w in caught if issubclass(w.category, conventions.MatlabDifference)]
+    assert notes and all((w.filename, w.lineno) == (__file__, line) for w in notes), \
+        [(w.filename, w.lineno, str(w.message)[:60]) for w in notes]

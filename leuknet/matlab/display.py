@@ -20,7 +20,8 @@
   frames fill it row by row.
 
 - ``plot(lgraph)``, ``plot(net)``, ``plot(layers)``: the layer graph drawn top to bottom, a dot and the name for
-  each layer, a line for each connection, as MATLAB's ``plot`` of a LayerGraph
+  each layer, a line for each connection, the last layer at y = 1 and one unit per level above it (so MathWorks'
+  ``plot(lgraph); ylim([0,10])`` shows the last layers), as MATLAB's ``plot`` of a LayerGraph
   (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layergraph.plot.html); anything else goes to
   ``matplotlib.pyplot.plot`` unchanged, so the name serves both.
 
@@ -370,10 +371,10 @@ def plot(*args, **kwargs):
     by_level = {}
     for n in names:
         by_level.setdefault(depth[n], []).append(n)
-    pos = {}
-    for level, members in by_level.items():
-        for k, n in enumerate(members):
-            pos[n] = (k - (len(members) - 1) / 2, -level)
+    pos, deepest = {}, max(by_level)
+    for level, members in by_level.items():  # the last layer at y = 1, the input at the top, as MATLAB's plot: its
+        for k, n in enumerate(members):      # examples zoom on the last layers with ylim([0, 10])
+            pos[n] = (k - (len(members) - 1) / 2, deepest - level + 1)
     ax = kwargs.pop("Parent", None) or plt.gca()
     for s, d, _ in edges:
         (x0, y0), (x1, y1) = pos[s], pos[d]

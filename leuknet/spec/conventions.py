@@ -250,13 +250,31 @@ class MatlabDifference(UserWarning):
 _NOTED = set()
 
 
+def script_stacklevel():
+    """``warnings.warn``'s stacklevel, for a warning issued by this function's caller, that points at the line of the
+    user's code that called into leuknet: the frame just outside the outermost leuknet frame (so a warning raised
+    deep in training, below Keras's frames, still names the script's ``trainNetwork`` line)."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frames = []
+    frame = sys._getframe(1)  # the caller, which calls warnings.warn: stacklevel 1
+    while frame is not None:
+        frames.append(frame.f_code.co_filename.startswith(package))
+        frame = frame.f_back
+    inside = [i for i, ours in enumerate(frames) if ours]
+    return inside[-1] + 2 if inside and inside[-1] + 1 < len(frames) else 2
+
+
 def note(message):
-    """Say once per process where leuknet does more than MATLAB would (a :class:`MatlabDifference` warning)."""
+    """Say once per process where leuknet does more than MATLAB would (a :class:`MatlabDifference` warning),
+    pointing at the script's line."""
     import warnings
 
     if message not in _NOTED:
         _NOTED.add(message)
-        warnings.warn(message, MatlabDifference, stacklevel=3)
+        warnings.warn(message, MatlabDifference, stacklevel=script_stacklevel())
 
 
 __all__ = []
