@@ -66,3 +66,29 @@ def test_save_and_load_errors_are_one_line(tmp_path):
     savemat(tmp_path / "y.mat", {"a": 1.0})
     with pytest.raises(DataError, match="has no variable 'b'"):
         load(tmp_path / "y.mat", "b")
+
+
+def test_layer_arrays_and_layer_graphs_round_trip(tmp_path):
+    """`save covidnet.mat trainedNet lgraph` (a public ResNet-18 script's line): a layer graph and a layer array
+    (with a bare reluLayer, weights and classes) come back with their properties and connections; SciPy (and so
+    MATLAB) reads the weights as numbers."""
+    from leuknet.matlab import googlenet, layerGraph
+
+    lgraph = layerGraph(googlenet("Weights", "none"))
+    w = np.arange(3 * 3 * 3 * 4, dtype=np.float32).reshape(3, 3, 3, 4)
+    layers = [  # noqa: F841 (save reads it by name)
+        imageInputLayer([8, 8, 3]), convolution2dLayer(3, 4, "Name", "c", "Weights", w, "Padding", [0, 1, 0, 1]),
+        reluLayer, fullyConnectedLayer(2, "WeightLearnRateFactor", 10), softmaxLayer,
+        classificationLayer("Classes", categorical(["hem", "all"]))]
+    path = save(tmp_path / "graph", "lgraph", "layers")
+    back = load(path)
+    assert [l.Name for l in back.lgraph.Layers] == [l.Name for l in lgraph.Layers]
+    assert list(back.lgraph.Connections.Destination) == list(lgraph.Connections.Destination)
+    pool = back.lgraph.Layers[3]
+    assert pool.Name == "pool1-3x3_s2" and tuple(pool.Padding) == (0, 1, 0, 1) and tuple(pool.PoolSize) == (3, 3)
+    got = back.layers
+    assert len(got) == 6 and type(got[2]).__name__ == "ReLULayer"
+    np.testing.assert_array_equal(got[1].Weights, w)
+    assert got[3].WeightLearnRateFactor == 10 and list(categories(got[5].Classes)) == ["all", "hem"]
+    raw = loadmat(path)["layers"][0, 0]
+    np.testing.assert_array_equal(raw["arrays"][0, 0]["a0"], w)  # the numbers, readable without leuknet

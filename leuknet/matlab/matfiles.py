@@ -13,7 +13,9 @@ variables as a struct (fields as attributes and keys); ``load(filename, 'var1', 
 What MATLAB itself reads back: numbers, arrays, text and lists of text (cell arrays). leuknet's objects are kept
 as structs that only leuknet turns back into objects: a network as its ``.keras`` file's bytes (a uint8 array in
 a struct with the field ``leuknet_keras``), a categorical as its category names and 1-based codes (0 undefined),
-as MATLAB's ``double(C)``, in a struct with the field ``leuknet_categories``.
+as MATLAB's ``double(C)``, in a struct with the field ``leuknet_categories``, a layer array or a layer graph as
+its layers' classes and properties (JSON text in the field ``leuknet_layers``), their arrays (weights, a struct
+``arrays``) and, for a graph, its connections (JSON text in ``edges``).
 
 Where leuknet differs: ``save`` without variable names (MATLAB's whole workspace) and ``load`` without an output
 (variables created in the workspace) cannot be written in Python: name the variables, and take them from the
@@ -43,6 +45,77 @@ def _mat_path(fn, filename):
     return path if os.path.splitext(path)[1] else path + ".mat"
 
 
+# --------------------------------------------------------------------------------------------- layers
+
+def _layer_fields(layer, arrays):
+    """A layer's properties as JSON values, its arrays (weights) kept aside in ``arrays`` under their index."""
+    import dataclasses
+
+    from leuknet.matlab.datastore import Categorical
+
+    out = {}
+    for f in dataclasses.fields(layer):
+        v = getattr(layer, f.name)
+        if isinstance(v, Categorical):
+            v = {"categorical": list(v.categories)}
+        elif isinstance(v, np.ndarray) or (isinstance(v, np.generic) and not isinstance(v, (np.bool_, np.number))):
+            arrays[f"a{len(arrays)}"] = np.asarray(v)
+            v = {"array": len(arrays) - 1}
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[f.name] = v
+    return out
+
+
+def _layers_to_mat(name, layers, edges=None):
+    """A layer array or a layer graph as a marked struct: the layers' classes and properties as JSON text, their
+    arrays as variables (MATLAB reads the numbers; only leuknet rebuilds the layers)."""
+    import json
+
+    arrays = {}
+    specs = [{"class": type(l).__name__, "properties": _layer_fields(l, arrays)} for l in layers]
+    try:
+        text = json.dumps(specs)
+    except TypeError as e:
+        raise ConfigError(f"save: a layer of {name!r} holds a value a MAT-file cannot: {e}") from None
+    out = {"leuknet_layers": text, "arrays": arrays or np.zeros((0, 0)), "class": "LayerArray"}
+    if edges is not None:
+        out.update({"class": "LayerGraph", "edges": json.dumps([list(e) for e in edges])})
+    return out
+
+
+def _layers_from_mat(value):
+    import dataclasses
+    import json
+
+    import leuknet.spec.layers as ml
+    from leuknet.matlab.datastore import Categorical
+    from leuknet.spec.graph import LayerGraph
+
+    arrays = value.get("arrays")
+    arrays = arrays if isinstance(arrays, dict) else {}
+    layers = []
+    for spec in json.loads(str(value["leuknet_layers"])):
+        cls = getattr(ml, spec["class"], None)
+        if not (isinstance(cls, type) and issubclass(cls, ml.Layer)):
+            raise DataError(f"load: unknown layer class {spec['class']!r} in a saved layer array")
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        props = {}
+        for k, v in spec["properties"].items():
+            if isinstance(v, dict) and "array" in v:
+                v = np.asarray(arrays[f"a{v['array']}"])
+            elif isinstance(v, dict) and "categorical" in v:
+                v = Categorical(categories=list(v["categorical"]), codes=np.arange(len(v["categorical"]),
+                                                                                     dtype=np.int32))
+            elif isinstance(v, list) and isinstance(defaults.get(k), tuple):
+                v = tuple(v)
+            props[k] = v
+        layers.append(cls(**props))
+    if value.get("class") == "LayerGraph":
+        return LayerGraph(layers, [tuple(e) for e in json.loads(str(value["edges"]))])
+    return ml.LayerArray(layers)
+
+
 # --------------------------------------------------------------------------------------------- to MAT values
 
 def _to_mat(name, value):
@@ -56,6 +129,16 @@ def _to_mat(name, value):
             with open(path, "rb") as fh:
                 data = np.frombuffer(fh.read(), np.uint8).copy()
         return {"leuknet_keras": data, "class": type(value).__name__}
+    from leuknet.spec.graph import LayerGraph
+    from leuknet.spec.layers import Layer
+
+    if isinstance(value, LayerGraph):
+        return _layers_to_mat(name, value._layers, value._edges)
+    if isinstance(value, Layer) or (isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, Layer) or getattr(v, "matlab_layer_constructor", False) for v in value)):
+        from leuknet.spec.conventions import flatten_layers  # a bare reluLayer in the list is its default layer
+
+        return _layers_to_mat(name, flatten_layers("save", value))
     if isinstance(value, Categorical):
         return {"leuknet_categories": np.array(list(value.categories), dtype=object),
                 "codes": (np.asarray(value.codes, np.int64) + 1).astype(np.float64)}
@@ -76,7 +159,8 @@ def _to_mat(name, value):
     if isinstance(value, dict):
         return {str(k): _to_mat(f"{name}.{k}", v) for k, v in value.items()}
     raise ConfigError(f"save: leuknet cannot write the variable {name!r} ({type(value).__name__}) to a MAT-file; "
-                      "numbers, arrays, text, lists, dicts, categoricals and networks can be saved")
+                      "numbers, arrays, text, lists, dicts, categoricals, networks, layers and layer graphs can be "
+                      "saved")
 
 
 def _from_mat(value):
@@ -92,6 +176,8 @@ def _from_mat(value):
                 with open(path, "wb") as fh:
                     fh.write(np.asarray(value["leuknet_keras"], np.uint8).tobytes())
                 return loadNetwork(path)
+        if "leuknet_layers" in value:
+            return _layers_from_mat(value)
         if "leuknet_categories" in value:
             cats = [str(c) for c in np.atleast_1d(value["leuknet_categories"])]
             codes = np.atleast_1d(np.asarray(value["codes"], np.float64)).astype(np.int64) - 1
