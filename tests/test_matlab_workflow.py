@@ -575,3 +575,21 @@ def test_isprop_char_grp2idx_and_fileparts_as_the_pages_show():
     assert fileparts("/data/C-NMC/all/UID_1.bmp", nargout=3) == ("/data/C-NMC/all", "UID_1", ".bmp")
     assert fileparts("cells.tar.gz", nargout=3) == ("", "cells.tar", ".gz")
     assert fileparts("/data/", nargout=3) == ("/data", "", "") and fileparts("/data/x.png") == "/data"
+
+
+def test_fullfile_follows_the_pages_rules():
+    """https://www.mathworks.com/help/matlab/ref/fullfile.html: separators inserted where needed, none trailing
+    added; leading and trailing separators kept; inner repeats collapsed unless at the start; '.' collapsed unless
+    at the end; '..' kept; a list of names gives a list (MATLAB's cell array)."""
+    from leuknet.matlab import fullfile
+
+    assert fullfile("myfolder", "mysubfolder", "myfile.m") == "myfolder/mysubfolder/myfile.m"
+    assert fullfile("/home/", "/user//data", "") == "/home/user/data"  # os.path.join would give /user//data
+    assert fullfile("data", "train/") == "data/train/"
+    assert fullfile("//server", "share", "a") == "//server/share/a"
+    assert fullfile("a", ".", "b", "..", "c") == "a/b/../c"
+    assert fullfile("a", "b", ".") == "a/b/."
+    assert fullfile("cells", ["x.png", "y.png"]) == ["cells/x.png", "cells/y.png"]
+    assert fullfile() == ""
+    with pytest.raises(ConfigError, match="the parts must be text, received int"):
+        fullfile("a", 3)

@@ -21,7 +21,7 @@ from leuknet.spec.conventions import choice, flatten_layers, outputs
 from leuknet.spec.graph import Connections, LayerGraph
 from leuknet.spec.layers import Layer, LayerArray
 
-__all__ = ["isa", "isprop", "properties", "size", "double", "single", "uint8", "uint16", "int16", "int32", "char",
+__all__ = ["isa", "isprop", "properties", "size", "fullfile", "double", "single", "uint8", "uint16", "int16", "int32", "char",
            "unique", "grp2idx", "cat", "vertcat", "horzcat", "fileparts"]
 
 _NUMPY = {"float64": "double", "float32": "single", "bool": "logical", "uint8": "uint8", "uint16": "uint16",
@@ -216,6 +216,40 @@ def fileparts(filename, nargout=None):
     dot = base.rfind(".")
     name, ext = (base[:dot], base[dot:]) if dot >= 0 else (base, "")
     return outputs("fileparts", (folder, name, ext), nargout)
+
+
+def fullfile(*parts):
+    """``f = fullfile(filepart1, ..., filepartN)`` with MATLAB's rules on this (POSIX) platform
+    (https://www.mathworks.com/help/matlab/ref/fullfile.html): parts joined with ``/`` where one is needed (empty
+    parts add none), leading and trailing separators kept, inner repeated separators collapsed (not at the start:
+    ``//server/share``), ``/./`` collapsed (not a ``.`` at the end), ``..`` kept; a list among the parts gives a
+    list of paths, one per element (MATLAB's cell array). Unlike Python's ``os.path.join``, a part starting with
+    ``/`` does not discard the parts before it."""
+    import os
+    import re
+
+    lists = [i for i, p in enumerate(parts) if isinstance(p, (list, tuple))]
+    if len(lists) > 1:
+        raise ConfigError("fullfile: at most one of the parts may be a list of names")
+    if lists:
+        i = lists[0]
+        return [fullfile(*parts[:i], p, *parts[i + 1:]) for p in parts[i]]
+    texts = []
+    for p in parts:
+        if not isinstance(p, (str, os.PathLike)) or not isinstance(os.fspath(p), str):
+            raise ConfigError(f"fullfile: the parts must be text, received {type(p).__name__}")
+        if os.fspath(p):
+            texts.append(os.fspath(p))
+    if not texts:
+        return ""
+    joined = texts[0]
+    for p in texts[1:]:
+        joined += p if joined.endswith("/") or p.startswith("/") else "/" + p
+    start = len(joined) - len(joined.lstrip("/"))
+    body = re.sub("/{2,}", "/", joined[start:])
+    while "/./" in body:
+        body = body.replace("/./", "/")
+    return joined[:start] + body
 
 
 def size(x, dim=None):
