@@ -343,3 +343,22 @@ def test_analyze_network_reports_errors_in_one_line():
         with pytest.raises(ConfigError, match=pattern) as e:
             analyzeNetwork(layers)
         assert "\n" not in str(e.value) and str(e.value).startswith("analyzeNetwork")
+
+
+def test_a_layer_prints_as_matlab_shows_one():
+    """``layer = net.Layers(2)`` in MATLAB shows "Convolution2DLayer with properties:" and one property a line,
+    aligned on the colons, arrays as their size and class; ``print(layer)`` here."""
+    import numpy as np
+
+    from leuknet.matlab import convolution2dLayer
+
+    text = str(convolution2dLayer(11, 96, "Name", "conv1", "Stride", 4,
+                                  "Weights", np.zeros((11, 11, 3, 96), np.float32)))
+    lines = text.splitlines()
+    assert lines[0] == "  Convolution2DLayer with properties:" and lines[1] == ""
+    rows = dict(line.strip().split(": ", 1) for line in lines[2:])
+    assert list(rows)[0] == "Name" and rows["Name"] == "'conv1'"
+    assert rows["FilterSize"] == "[11 11]" and rows["NumFilters"] == "96" and rows["Stride"] == "[4 4]"
+    assert rows["Weights"] == "[11x11x3x96 single]" and rows["Bias"] == "[]"
+    assert list(rows)[-2:] == ["Weights", "Bias"]  # the learnables last
+    assert len({line.index(":") for line in lines[2:]}) == 1  # aligned on the colons

@@ -139,6 +139,43 @@ class Layer:
         props = ", ".join(f"{f.name}={_short(getattr(self, f.name))}" for f in fields(self) if f.name not in _ARRAYS)
         return f"{self.kind}({props})"
 
+    def __str__(self):
+        """What MATLAB shows for one layer (``layer = net.Layers(2)``; here ``print(net.Layers[1])``):
+        ``Convolution2DLayer with properties:``, then each property right-aligned on its colon (the name first, the
+        learnable parameters and statistics last, as MATLAB groups them), text quoted, sizes as ``[11 11]``, arrays
+        as their size and class (``[11x11x3x96 single]``), an unset one as ``[]``."""
+        order = sorted(fields(self), key=lambda f: (f.name != "Name", f.name in _ARRAYS))
+        props = [(f.name, _matlab_value(getattr(self, f.name))) for f in order]
+        width = max(len(k) for k, _ in props)
+        rows = "\n".join(f"    {k.rjust(width)}: {v}" for k, v in props)
+        return f"  {self.kind} with properties:\n\n{rows}\n"
+
+
+_MATLAB_CLASS = {"float32": "single", "float64": "double", "bool": "logical"}
+
+
+def _matlab_value(v):
+    """A property's value as MATLAB's property display writes it."""
+    names = getattr(v, "categories", None)
+    if names is not None:
+        return f"[{len(names)}x1 categorical]"
+    if v is None:
+        return "[]"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v)).lower()
+    if isinstance(v, str):
+        return f"'{v}'"
+    if isinstance(v, np.ndarray) and v.size > 1:
+        return f"[{'x'.join(map(str, v.shape))} {_MATLAB_CLASS.get(str(v.dtype), str(v.dtype))}]"
+    if isinstance(v, np.ndarray):
+        v = v.item() if v.size else []
+    if isinstance(v, (list, tuple)):
+        return f"{{{', '.join(repr(x) for x in v)}}}" if any(isinstance(x, str) for x in v) else \
+            f"[{' '.join(f'{x:g}' if isinstance(x, (int, float)) else str(x) for x in v)}]"
+    if isinstance(v, (int, float, np.number)):
+        return f"{v:g}"
+    return str(v)
+
 
 def _short(v):
     """A field's value for a layer's one-line display: a long list of classes as its first two and a count."""
