@@ -281,3 +281,51 @@ def test_resnet18_and_googlenet_weights_errors(tmp_path, googlenet_zoo):
         m.googlenet.Layers  # noqa: B018
     with pytest.raises(ConfigError, match="weights given twice"):
         m.googlenet(str(path), "Weights", str(path))
+
+
+@pytest.mark.slow
+def test_googlenet_transfer_script_trains_with_its_first_layers_frozen(googlenet_zoo, tmp_path):
+    """A public GoogLeNet script's recipe, trained (1 epoch, 8 cells resized by augmentedImageDatastore to
+    224 x 224): removeLayers/addLayers/connectLayers, MathWorks' freezeWeights on layers(1:110) (through
+    inception_4e-output), createLgraphUsingConnections; the frozen convolutions keep the file's weights, the new
+    classifier and the unfrozen inception_5b layers learn, and the trained DAG (LRN, depth concatenation, Caffe
+    pooling) classifies."""
+    import re
+
+    import cv2
+
+    path, arrays = googlenet_zoo
+    for c, name in enumerate(("blast", "normal")):
+        (tmp_path / "cells" / name).mkdir(parents=True)
+        for i in range(4):
+            img = np.full((48, 48, 3), 40, np.uint8)
+            cv2.circle(img, (24, 24), 10 + 6 * c, (200, 80 + 40 * i, 160), -1)
+            cv2.imwrite(str(tmp_path / "cells" / name / f"{i}.png"), img)
+    imds = m.imageDatastore(str(tmp_path / "cells"), "IncludeSubfolders", True, "LabelSource", "foldernames")
+    lgraph = m.layerGraph(m.googlenet(str(path)))
+    lgraph = m.removeLayers(lgraph, ["loss3-classifier", "prob", "output"])
+    lgraph = m.addLayers(lgraph, [m.fullyConnectedLayer(2, "Name", "fc", "WeightLearnRateFactor", 10,
+                                                        "BiasLearnRateFactor", 10),
+                                  m.softmaxLayer("Name", "softmax"), m.classificationLayer("Name", "classoutput")])
+    lgraph = m.connectLayers(lgraph, "pool5-drop_7x7_s1", "fc")
+    layers, connections = lgraph.Layers, lgraph.Connections
+    for layer in layers[0:110]:  # freezeWeights(layers(1:110))
+        for prop in m.properties(layer):
+            if re.search("LearnRateFactor$", prop):
+                setattr(layer, prop, 0)
+    assert layers[109].Name == "inception_4e-output"
+    lgraph = m.layerGraph()  # createLgraphUsingConnections(layers, connections): one layer at a time, unconnected
+    for layer in layers:
+        lgraph = m.addLayers(lgraph, layer)
+    for src, dst in zip(connections.Source, connections.Destination):
+        lgraph = m.connectLayers(lgraph, src, dst)
+    aug = m.augmentedImageDatastore([224, 224], imds)
+    opts = m.trainingOptions("sgdm", "MiniBatchSize", 4, "MaxEpochs", 1, "InitialLearnRate", 1e-3, "Verbose", False)
+    net = m.trainNetwork(aug, lgraph, opts)
+    by = {l.Name: l for l in net.Layers}
+    np.testing.assert_array_equal(by["inception_4e-3x3"].Weights,
+                                  arrays["inception_4e/3x3_w_0"].transpose(2, 3, 1, 0))  # frozen
+    assert not np.array_equal(by["inception_5b-3x3"].Weights, arrays["inception_5b/3x3_w_0"].transpose(2, 3, 1, 0))
+    assert by["fc"].Weights.shape == (2, 1024)
+    labels = m.classify(net, aug)
+    assert len(labels) == 8 and set(m.categories(labels)) == {"blast", "normal"}
