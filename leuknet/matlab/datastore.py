@@ -11,7 +11,7 @@ MATLAB semantics (MathWorks documentation):
   proportion of each label (rounded down), an integer ``p >= 1`` a number of files per label (their sum at most
   the smallest label's count); N + 1 datastores, the last with the rest; ``'randomized'`` assigns files at
   random, else in file order. https://mathworks.com/help/matlab/ref/datastore.spliteachlabel.html
-- ``countEachLabel(imds)``: a table with variables ``Label`` and ``Count``.
+- ``countEachLabel(imds)``: a table with variables ``Label`` and ``Count``, a row per label that has files.
   https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.counteachlabel.html
 - ``categorical``: categories sorted (numbers numerically, text lexicographically); ``==`` is elementwise.
   https://www.mathworks.com/help/matlab/ref/categorical.html
@@ -746,12 +746,17 @@ def _labelled(fn, imds):
 
 
 def countEachLabel(imds):
-    """``tbl = countEachLabel(imds)``: a :class:`Table` with ``Label`` (categorical) and ``Count`` (int)."""
+    """``tbl = countEachLabel(imds)``: a :class:`Table` with ``Label`` (categorical) and ``Count`` (int), a row per
+    label that has files, in category order: MathWorks' ImageDatastore counts with ``findgroups`` on the labels
+    (``groupAndCountLabels``), which groups the values present, so a category left without files (after
+    ``splitEachLabel(..., 'Exclude', ...)`` or a count split) has no row, and ``min(tbl.Count)`` is the smallest
+    label that has files, as the balancing lines of scripts expect."""
     imds = _labelled("countEachLabel", imds)
     lab = imds.Labels
     counts = np.bincount(lab.codes[lab.codes >= 0], minlength=len(lab.categories))
-    return Table(Label=Categorical(categories=lab.categories, codes=np.arange(len(lab.categories))),
-                 Count=counts.astype(np.int64))
+    present = np.flatnonzero(counts)
+    return Table(Label=Categorical(categories=lab.categories, codes=present.astype(np.int32)),
+                 Count=counts[present].astype(np.int64))
 
 
 def _label_set(fn, what, v, cats):
