@@ -177,3 +177,29 @@ def test_layers_of_a_plain_list_is_the_layer_array_table():
 
     shown = repr(Layers([imageInputLayer([8, 8, 3]), reluLayer, fullyConnectedLayer(2)]))
     assert shown.lstrip().startswith("3x1 Layer array with layers:") and "Fully Connected" in shown
+
+
+def test_figure_takes_matlabs_properties():
+    """https://www.mathworks.com/help/matlab/ref/figure.html: MathWorks' example line
+    figure('Units','normalized','Position',[0.3 0.3 0.4 0.4]) (it failed in pyplot's figure), a name, a number."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from leuknet.errors import ConfigError
+    from leuknet.matlab import figure
+
+    try:
+        fig = figure("Units", "normalized", "Position", [0.3, 0.3, 0.4, 0.4])
+        assert tuple(fig.get_size_inches()) == pytest.approx((0.4 * 1920 / 96, 0.4 * 1080 / 96))
+        named = figure("Name", "Confusion", "NumberTitle", "off", "Position", [100, 100, 480, 240])
+        assert named.get_label() == "Confusion" and tuple(named.get_size_inches()) == pytest.approx((5.0, 2.5))
+        assert plt.gcf() is named  # a new figure is the current one, as MATLAB's
+        assert figure(7).number == 7 and figure(7).number == 7 and plt.fignum_exists(7)
+        with pytest.raises(ConfigError, match="Position must be"):
+            figure("Position", [0, 0, 0, 1])
+        with pytest.raises(ConfigError, match="Units must be one of"):
+            figure("Units", "furlongs")
+    finally:
+        plt.close("all")

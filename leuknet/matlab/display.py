@@ -25,7 +25,13 @@
   (https://www.mathworks.com/help/deeplearning/ref/nnet.cnn.layergraph.plot.html); anything else goes to
   ``matplotlib.pyplot.plot`` unchanged, so the name serves both.
 
-Where leuknet differs: figures are matplotlib's (``figure``, ``subplot``, ``title`` from ``matplotlib.pyplot``), so
+- ``figure``, ``figure(n)``, ``figure('Name', 'Confusion', 'NumberTitle', 'off', 'Units', 'normalized', 'Position',
+  [0.3 0.3 0.4 0.4], 'Visible', 'off', 'Color', 'w')``: https://www.mathworks.com/help/matlab/ref/figure.html, as a
+  matplotlib figure: ``Position`` is [left bottom width height] in ``Units`` (pixels by default; 'normalized' is a
+  fraction of a 1920 x 1080 screen; 'inches', 'centimeters', 'points') and sets the figure's size; ``Name`` its
+  label and window title; ``figure(n)`` makes figure n current (creating it).
+
+Where leuknet differs: figures are matplotlib's (``subplot``, ``title`` from ``matplotlib.pyplot``), so
 ``InitialMagnification`` has no effect (the image fits its axes; said once) and montage draws no wait bar.
 """
 
@@ -40,7 +46,48 @@ from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import choice, note, options_only, parse
 from leuknet.matlab.datastore import ImageDatastore
 
-__all__ = ["imshow", "imtile", "montage", "plot"]
+__all__ = ["figure", "imshow", "imtile", "montage", "plot"]
+
+# MATLAB's screen for 'normalized' figure positions (a figure's size has no screen to refer to here)
+SCREEN_PIXELS = (1920, 1080)
+_PER_INCH = {"pixels": 96.0, "inches": 1.0, "centimeters": 2.54, "points": 72.0}
+
+
+def figure(*args, **kwargs):
+    """MATLAB's ``figure`` with its name-value properties, as a matplotlib figure (see the module's docstring);
+    returns it."""
+    import matplotlib.pyplot as plt
+
+    fn = "figure"
+    pos, _, o = parse(fn, args, kwargs, {"Name": "", "NumberTitle": "on", "Units": "pixels", "Position": None,
+                                         "Visible": "on", "Color": None, "WindowState": "normal"},
+                      max_positional=1)
+    units = choice(fn, "Units", o["Units"], ("pixels", "normalized", "inches", "centimeters", "points"))
+    size = None
+    if o["Position"] is not None:
+        p = np.asarray(o["Position"], float).ravel()
+        if p.size != 4 or not np.all(np.isfinite(p)) or p[2] <= 0 or p[3] <= 0:
+            raise ConfigError(f"{fn}: Position must be [left bottom width height] with a positive width and height, "
+                              f"received {o['Position']!r}")
+        w, h = p[2:]
+        if units == "normalized":
+            w, h = w * SCREEN_PIXELS[0] / _PER_INCH["pixels"], h * SCREEN_PIXELS[1] / _PER_INCH["pixels"]
+        else:
+            w, h = w / _PER_INCH[units], h / _PER_INCH[units]
+        size = (w, h)
+    number = pos[0] if pos else None
+    if number is not None and not (isinstance(number, (int, np.integer)) and number > 0):
+        raise ConfigError(f"{fn}: a figure number is a positive integer, received {number!r}")
+    fig = plt.figure(num=int(number) if number is not None else None, figsize=size,
+                     facecolor=o["Color"] if o["Color"] is not None else None)
+    if size is not None:
+        fig.set_size_inches(*size)
+    if o["Name"]:
+        fig.set_label(str(o["Name"]))
+        manager = getattr(fig.canvas, "manager", None)
+        if manager is not None:
+            manager.set_window_title(str(o["Name"]))
+    return fig
 
 _IMAGE_CLASSES = ("uint8", "uint16", "int16", "float64", "float32", "bool")
 
