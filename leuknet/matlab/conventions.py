@@ -3,4 +3,4 @@
 
 from leuknet.spec.conventions import (_NOTED, MatlabDifference, Options, Struct, __all__, boolean,  # noqa: F401
                                       choice, flatten_layers, layer_constructor, note, number, options_only, outputs,
-                                      parse, shown)
+                                      parse, script_stacklevel, shown)

@@ -78,9 +78,8 @@ def figure(*args, **kwargs):
     number = pos[0] if pos else None
     if number is not None and not (isinstance(number, (int, np.integer)) and number > 0):
         raise ConfigError(f"{fn}: a figure number is a positive integer, received {number!r}")
-    fig = plt.figure(num=int(number) if number is not None else None, figsize=size,
-                     facecolor=o["Color"] if o["Color"] is not None else None)
-    if size is not None:
+    fig = plt.figure(num=int(number) if number is not None else None, facecolor=o["Color"])
+    if size is not None:  # also for an existing figure(n), which plt.figure's figsize leaves as it is
         fig.set_size_inches(*size)
     if o["Name"]:
         fig.set_label(str(o["Name"]))

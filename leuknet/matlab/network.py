@@ -33,7 +33,8 @@ import numpy as np
 from leuknet.data.pipeline import ImageData
 from leuknet.data.sources import Dataset
 from leuknet.errors import ConfigError, DataError, DeviceError
-from leuknet.matlab.conventions import Struct, boolean, choice, flatten_layers, note, options_only, outputs
+from leuknet.matlab.conventions import (Struct, boolean, choice, flatten_layers, note, options_only, outputs,
+                                        script_stacklevel)
 from leuknet.matlab.datastore import Categorical, ImageDatastore, as_categorical, image_array
 from leuknet.matlab.layers import LayerArray, assemble, network_layers
 from leuknet.matlab.options import TrainingOptions
@@ -193,7 +194,7 @@ def Layers(net):
     return network_layers(net)
 
 
-def _weights_argument(fn, args, kwargs, extra=None, example="file", stacklevel=2):
+def _weights_argument(fn, args, kwargs, extra=None, example="file"):
     """MATLAB's ``'Weights'`` of a pretrained-network function, with leuknet's shorthand (a file as the only
     positional argument): ``'none'``, a local file, or None (not given). ``'imagenet'`` is an error: leuknet never
     downloads weights. Returns (weights, the parsed options)."""
@@ -216,7 +217,7 @@ def _weights_argument(fn, args, kwargs, extra=None, example="file", stacklevel=2
         import warnings
 
         warnings.warn(f"{fn}(): no Weights given, the network is randomly initialised (leuknet never downloads "
-                      f"weights; pass Weights='{example}')", stacklevel=stacklevel + 1)
+                      f"weights; pass Weights='{example}')", stacklevel=script_stacklevel())
     return weights, o
 
 
@@ -252,9 +253,7 @@ def alexnet(*args, **kwargs):
     ``alexnet()`` with no weights is the architecture randomly initialised, as a network, with a warning."""
     from leuknet.models.alexnet import alexnet_layers
 
-    # the caller is 3 frames up: _CalledInMatlabWithoutParentheses.__call__, then alexnet
-    weights, o = _weights_argument("alexnet", args, kwargs, {"InputOrder": "auto"}, "bvlcalexnet-12.onnx",
-                                   stacklevel=3)
+    weights, o = _weights_argument("alexnet", args, kwargs, {"InputOrder": "auto"}, "bvlcalexnet-12.onnx")
     if weights == "none":
         return LayerArray(alexnet_layers())
     if weights is None:
@@ -297,7 +296,7 @@ def _load_weights(fn, weights, specs):
         raise ModelFileError(f"{weights}: unsupported weights file for {fn}. {_where(fn)}")
     from leuknet.weights.keras_applications import load_weights
 
-    load_weights(fn, weights, specs, stacklevel=6)
+    load_weights(fn, weights, specs)
     return None
 
 
@@ -309,8 +308,7 @@ def _pretrained(fn, specs, args, kwargs):
 
     graph = hasattr(specs, "_layers")
     example = OTHER_FILES[fn][0] if fn in OTHER_FILES else FILES[fn]
-    # the caller is 4 frames up: _CalledInMatlabWithoutParentheses.__call__, vgg16 (or ...), this function
-    weights, _ = _weights_argument(fn, args, kwargs, example=example, stacklevel=4)
+    weights, _ = _weights_argument(fn, args, kwargs, example=example)
     if weights == "none":
         return specs if graph else LayerArray(specs)
     check = None if weights is None else _load_weights(fn, weights, specs._layers if graph else specs)

@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.errors import ModelFileError
+from leuknet.spec.conventions import script_stacklevel
 from leuknet.spec.pretrained import RESNET50_STAGES, VGG_BLOCKS
+from leuknet.weights.where import not_this_network
 
 FILES = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
          "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
@@ -107,7 +109,7 @@ def _keras_application(arch, path, image_size):
                          f"{errors[0]}. {where(arch)}")
 
 
-def load_weights(arch, path, specs, image_size=224, stacklevel=2):
+def load_weights(arch, path, specs, image_size=224):
     """Set the weights of the MATLAB layer specs ``specs`` (vgg16/vgg19's layer array or resnet50's/mobilenetv2's
     graph layers, changed in place) from the Keras Applications file ``path``; returns the names of the layers left
     without weights (a ``_notop`` file's fully connected layers)."""
@@ -121,9 +123,8 @@ def load_weights(arch, path, specs, image_size=224, stacklevel=2):
     extra = [n for n, l in present.items() if l.weights and n not in names]
     missing = [m for k, m in names.items() if k not in present]
     if extra or not set(missing) <= TOP[arch]:  # a .keras file of another network (VGG-19's for vgg16, a ResNet-101)
-        what = f"has layers {arch} does not ({', '.join(extra[:4])}{', ...' if len(extra) > 4 else ''})" if extra \
-            else f"lacks {arch}'s {', '.join(sorted(set(missing) - TOP[arch])[:4])}"
-        raise ModelFileError(f"{path} is not {arch}'s weights file: it {what}. {where(arch)}")
+        raise not_this_network(path, f"{arch}'s weights file", arch, extra, sorted(set(missing) - TOP[arch]),
+                               where(arch))
     for keras_name, name in names.items():
         if keras_name not in present:
             continue
@@ -147,7 +148,7 @@ def load_weights(arch, path, specs, image_size=224, stacklevel=2):
             spec.Weights, spec.Bias = fc_keras_to_matlab(w[0], in_shape), w[1].reshape(-1, 1)
     if missing:
         warnings.warn(f"{arch}: {Path(path).name} has no weights for {', '.join(missing)} (a '_notop' file): they "
-                      "keep MATLAB's initialisers", stacklevel=stacklevel)
+                      "keep MATLAB's initialisers", stacklevel=script_stacklevel())
     return missing
 
 

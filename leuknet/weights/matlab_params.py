@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.errors import ModelFileError
+from leuknet.weights.where import not_this_network
 
 # the properties a parameters file may set, by layer type (MATLAB's property names)
 PROPERTIES = {"ImageInputLayer": ("Mean", "StandardDeviation", "Min", "Max"),
@@ -75,9 +76,7 @@ def load_params(fn, path, specs):
     unknown = sorted(fields - set(by_field))
     missing = sorted(f for f, s in by_field.items() if type(s).__name__ in LEARNABLE and f not in fields)
     if unknown or missing:
-        what = f"has layers {fn} does not ({', '.join(unknown[:4])}{', ...' if len(unknown) > 4 else ''})" \
-            if unknown else f"lacks {fn}'s {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}"
-        raise ModelFileError(f"{path} is not {fn}'s parameters file: it {what}")
+        raise not_this_network(path, f"{fn}'s parameters file", fn, unknown, missing)
     for field in params._fieldnames:
         value, spec = getattr(params, field), by_field[field]
         if value.size == 0:

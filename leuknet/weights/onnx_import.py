@@ -23,7 +23,7 @@ import numpy as np
 
 import leuknet.spec.layers as ml
 from leuknet.errors import ModelFileError
-from leuknet.weights.where import WHERE
+from leuknet.weights.where import WHERE, not_this_network
 
 ALEXNET_NAMES = ["conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2", "pool2", "conv3", "relu3", "conv4",
                  "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "drop6", "fc7", "relu7", "drop7", "fc8", "prob"]
@@ -259,10 +259,8 @@ def load_caffe2_onnx(fn, path, specs, first_conv):
     found = {k[:-len("_w_0")].replace("/", "-"): k for k in inits if k.endswith("_w_0")}
     learnable = {s.Name: s for s in specs if isinstance(s, (ml.Convolution2DLayer, ml.FullyConnectedLayer))}
     extra, missing = sorted(set(found) - set(learnable)), sorted(set(learnable) - set(found))
-    if extra or missing or not found:
-        what = f"has layers {fn} does not ({', '.join(extra[:4])})" if extra else \
-            f"lacks {fn}'s {', '.join(missing[:4])}"
-        raise ModelFileError(f"{path} is not {fn}'s Caffe2 ONNX file (initialisers '<layer>_w_0'): it {what}")
+    if extra or missing:  # no '<layer>_w_0' at all: every layer is missing
+        raise not_this_network(path, f"{fn}'s Caffe2 ONNX file (initialisers '<layer>_w_0')", fn, extra, missing)
     for name, key in found.items():
         spec, w = learnable[name], inits[key]
         bias = inits.get(key[:-len("_w_0")] + "_b_0")

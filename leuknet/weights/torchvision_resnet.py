@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from leuknet.errors import ConfigError, ModelFileError
+from leuknet.weights.where import not_this_network
 
 FILE = "resnet18-f37072fd.pth"
 
@@ -36,11 +37,7 @@ def matlab_names():
 
 
 def _state_dict(path):
-    p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"resnet18 weights file {p} does not exist: pass torchvision's {FILE} (saved under "
-                             "~/.cache/torch/hub/checkpoints by torchvision.models.resnet18(weights='IMAGENET1K_V1') "
-                             "on a machine with a network) or MathWorks' resnet18Params.mat")
+    p = Path(path)  # its existence is checked by the caller, with where to get it (leuknet.matlab.network)
     try:
         import torch
     except ImportError:
@@ -63,9 +60,7 @@ def load_resnet18(path, specs):
     prefixes = {k.rsplit(".", 1)[0] for k in state if not k.endswith("num_batches_tracked")}
     extra, missing = sorted(prefixes - set(names)), sorted(set(names) - prefixes)
     if extra or missing:
-        what = f"has layers ResNet-18 does not ({', '.join(extra[:4])})" if extra else \
-            f"lacks ResNet-18's {', '.join(missing[:4])}"
-        raise ModelFileError(f"{path} is not torchvision's ResNet-18: it {what}")
+        raise not_this_network(path, "torchvision's ResNet-18", "ResNet-18", extra, missing)
     by_name = {s.Name: s for s in specs}
     for pre, name in names.items():
         spec = by_name[name]
