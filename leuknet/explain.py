@@ -63,53 +63,79 @@ def _logits_tensor(model):
 
 
 def grad_cam(model, images, class_index=None, layer_name=None):
-    """Heatmaps in [0, 1] at the target layer's resolution, one per image, and the class indices explained.
-    The gradient is the backend's own: TensorFlow's tape, or under JAX ``jax.grad`` of the class score with
-    respect to a zero added to the target layer's output (the same derivative, with no second model)."""
+    """Heatmaps in [0, 1] at the target layer's resolution, one per image, and the class indices explained (the
+    predicted class where ``class_index`` is None)."""
     target = find_target_layer(model, layer_name)
-    grad_model = keras.Model(model.inputs, [target.output, _logits_tensor(model), model.output])
     x = np.asarray(images, np.float32)
-    if keras.backend.backend() == "jax":
-        feats, grads, idx = _gradients_jax(grad_model, target, x, class_index)
+    if class_index is None:
+        idx = np.asarray(keras.ops.convert_to_numpy(model(x, training=False))).argmax(-1).astype(np.int32)
     else:
-        feats, grads, idx = _gradients_tf(grad_model, x, class_index)
-    weights = grads.mean(axis=(1, 2), keepdims=True)
-    cam = np.maximum((weights * feats).sum(axis=-1), 0.0)
+        idx = np.full(len(x), int(class_index), np.int32)
+    feats, grads = layer_gradients(model, target, _logits_tensor(model), x, class_scores(idx))
+    cam = grad_cam_maps(feats, grads)
     cam = cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
     return cam, idx, target.name
 
 
-def _gradients_tf(grad_model, x, class_index):
+def grad_cam_maps(feats, grads):
+    """``ReLU(sum_k alpha_k A_k)`` with ``alpha_k`` the spatial mean of the gradient (Selvaraju et al., eq. 1-2):
+    N x H x W from the feature maps and their gradients (N x H x W x C)."""
+    weights = grads.mean(axis=(1, 2), keepdims=True)
+    return np.maximum((weights * feats).sum(axis=-1), 0.0)
+
+
+def class_scores(idx):
+    """A score function for :func:`layer_gradients`: image i's score for class ``idx[i]``."""
+    idx = np.asarray(idx, np.int32)[:, None]
+
+    def pick(scores):
+        return keras.ops.take_along_axis(scores, keras.ops.convert_to_tensor(idx), axis=1)[:, 0]
+    return pick
+
+
+def layer_gradients(model, feature_layer, score_tensor, x, score_of):
+    """``(features, gradients)`` as float32 arrays: the output of ``feature_layer`` for the images ``x`` and its
+    gradient of ``score_of(scores)`` (one score per image; their sum is differentiated, so each image's gradient is
+    its own), ``scores`` being the value of ``score_tensor`` (a symbolic tensor of ``model``) in float32. The
+    gradient is the backend's own: TensorFlow's tape, or under JAX ``jax.grad`` with respect to a zero added to the
+    feature layer's output (the same derivative, with no second model)."""
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with one array: no structure warning
+    grad_model = keras.Model(inputs, [feature_layer.output, score_tensor])
+    if keras.backend.backend() == "jax":
+        return _gradients_jax(grad_model, feature_layer, x, score_of)
+    return _gradients_tf(grad_model, x, score_of)
+
+
+def _gradients_tf(grad_model, x, score_of):
     import tensorflow as tf
 
     x = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
-        feats, logits, probs = grad_model(x, training=False)
-        idx = tf.argmax(probs, -1, output_type=tf.int32) if class_index is None else \
-            tf.fill([tf.shape(x)[0]], tf.constant(int(class_index), tf.int32))
-        score = tf.gather(tf.cast(logits, tf.float32), idx, batch_dims=1)
-    grads = tape.gradient(score, feats)
-    return (tf.cast(feats, tf.float32).numpy(), tf.cast(grads, tf.float32).numpy(), idx.numpy())
+        feats, scores = grad_model(x, training=False)
+        total = tf.reduce_sum(score_of(tf.cast(scores, tf.float32)))
+    grads = tape.gradient(total, feats)
+    if grads is None:  # the score does not depend on the feature layer (another branch of a graph)
+        grads = tf.zeros_like(feats)
+    return tf.cast(feats, tf.float32).numpy(), tf.cast(grads, tf.float32).numpy()
 
 
-def _gradients_jax(grad_model, target, x, class_index):
+def _gradients_jax(grad_model, target, x, score_of):
     import jax
     import jax.numpy as jnp
 
-    feats, _, probs = grad_model(x, training=False)
-    idx = jnp.argmax(probs, -1) if class_index is None else jnp.full((len(x),), int(class_index))
+    feats, _ = grad_model(x, training=False)
     call = target.call
 
-    def score(delta):  # the class scores, summed over the images (each image's gradient is its own)
+    def total(delta):
         object.__setattr__(target, "call", lambda *a, **k: call(*a, **k) + delta)
         try:
-            _, logits, _ = grad_model(x, training=False)
+            _, scores = grad_model(x, training=False)
         finally:
             object.__delattr__(target, "call")
-        return jnp.take_along_axis(logits.astype(jnp.float32), idx[:, None], axis=1).sum()
+        return jnp.sum(score_of(scores.astype(jnp.float32)))
 
-    grads = jax.grad(score)(jnp.zeros(feats.shape, feats.dtype))
-    return (np.asarray(feats, np.float32), np.asarray(grads, np.float32), np.asarray(idx, np.int32))
+    grads = jax.grad(total)(jnp.zeros(feats.shape, feats.dtype))
+    return np.asarray(feats, np.float32), np.asarray(grads, np.float32)
 
 
 def overlay(rgb, cam, alpha=0.45):

@@ -1,7 +1,6 @@
 """leuknet.matlab.images and leuknet.matlab.evaluation against references not derived from the code: MathWorks'
 printed examples and formulas, NumPy transcriptions of the documented kernels, OpenCV, hand-computed values."""
 
-import math
 import os
 import sys
 
@@ -16,55 +15,13 @@ from leuknet.matlab.evaluation import (ConfusionMatrixChart, confusionchart, con
                                        sortClasses)
 from leuknet.matlab.images import (hsv2rgb, im2double, im2gray, im2single, im2uint8, im2uint16,  # noqa: E402
                                    imread, imresize, imwrite, rgb2gray, rgb2hsv, rgb2ycbcr, ycbcr2rgb)
+from parity.references import imresize_bicubic as _bicubic_reference  # noqa: E402
 from parity.references import imresize_bilinear  # noqa: E402
 
 RNG = np.random.default_rng(18)
 
 
 # ----------------------------------------------------------------------------------------------- imresize
-
-def _keys_cubic(t):
-    """Keys (1981) cubic convolution kernel with a = -0.5, written out piece by piece."""
-    a = -0.5
-    t = abs(t)
-    if t <= 1:
-        return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
-    if t < 2:
-        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a
-    return 0.0
-
-
-def _reflect(i, n):
-    """0-based index i mirrored into [0, n) with the edge pixel repeated (symmetric padding)."""
-    period = 2 * n
-    i = i % period
-    return i if i < n else period - 1 - i
-
-
-def _resize_1d_loop(signal, n_out, antialias=True):
-    """Per-output-pixel loop: sample position by aligned pixel centres, Keys kernel widened by 1/scale when
-    shrinking with antialiasing, weights normalised, mirrored borders."""
-    n_in = len(signal)
-    scale = n_out / n_in
-    stretch = 1 / scale if (scale < 1 and antialias) else 1.0
-    out = np.zeros(n_out)
-    for k in range(n_out):
-        centre = (k + 0.5) / scale - 0.5  # 0-based input coordinate of output pixel k's centre
-        lo, hi = math.floor(centre - 2 * stretch) - 1, math.ceil(centre + 2 * stretch) + 1
-        acc = wsum = 0.0
-        for j in range(lo, hi + 1):
-            w = _keys_cubic((centre - j) / stretch)
-            acc += w * signal[_reflect(j, n_in)]
-            wsum += w
-        out[k] = acc / wsum
-    return out
-
-
-def _bicubic_reference(img, out_size, antialias=True):
-    img = np.asarray(img, np.float64)
-    rows = np.stack([_resize_1d_loop(img[:, c], out_size[0], antialias) for c in range(img.shape[1])], axis=1)
-    return np.stack([_resize_1d_loop(rows[r], out_size[1], antialias) for r in range(out_size[0])], axis=0)
-
 
 @pytest.mark.parametrize("size", [(6, 9), (13, 5), (30, 40), (11, 23)])
 def test_imresize_bicubic_matches_keys_transcription(size):

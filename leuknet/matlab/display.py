@@ -1,4 +1,4 @@
-"""MATLAB's image display: ``imshow``, ``imtile`` and ``montage``, drawn with matplotlib.
+"""MATLAB's image display: ``imshow``, ``imtile``, ``montage``, ``imagesc`` and their axes, drawn with matplotlib.
 
 - ``imshow(I)``, ``imshow(I, [low high])``, ``imshow(I, [])``, ``imshow(RGB)``, ``imshow(X, map)``,
   ``imshow(filename)``: https://www.mathworks.com/help/images/ref/imshow.html. A grey image is shown with a grey
@@ -31,6 +31,11 @@
   fraction of a 1920 x 1080 screen; 'inches', 'centimeters', 'points') and sets the figure's size; ``Name`` its
   label and window title; ``figure(n)`` makes figure n current (creating it).
 
+- ``hold``, ``imagesc``, ``colormap``, ``colorbar``, ``jet``/``hot``/``gray``: MATLAB's overlay of a map on an
+  image (``imshow(X); hold on; imagesc(scoreMap, 'AlphaData', 0.5); colormap jet; colorbar``); see each function.
+  With hold off, ``imshow``, ``imagesc`` and ``montage`` replace what the axes hold, as MATLAB's do; images sit on
+  MATLAB's pixel coordinates (centres at 1..N, 1..M).
+
 Where leuknet differs: figures are matplotlib's (``subplot``, ``title`` from ``matplotlib.pyplot``), so
 ``InitialMagnification`` has no effect (the image fits its axes; said once) and montage draws no wait bar.
 """
@@ -46,7 +51,8 @@ from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import choice, note, options_only, parse
 from leuknet.matlab.datastore import ImageDatastore
 
-__all__ = ["figure", "imshow", "imtile", "montage", "plot"]
+__all__ = ["colorbar", "colormap", "figure", "gray", "hold", "hot", "imagesc", "imshow", "imtile", "ishold", "jet",
+           "montage", "plot"]
 
 # MATLAB's screen for 'normalized' figure positions (a figure's size has no screen to refer to here)
 SCREEN_PIXELS = (1920, 1080)
@@ -155,17 +161,47 @@ def imshow(I, *args, **kwargs):
         note(f"{fn}: InitialMagnification has no effect (matplotlib fits the image to its axes)")
     choice(fn, "Border", o["Border"], ("tight", "loose"))
     interpolation = choice(fn, "Interpolation", o["Interpolation"], ("nearest", "bilinear"))
-    ax = o["Parent"] if o["Parent"] is not None else plt.gca()
+    ax = _new_plot(o["Parent"] if o["Parent"] is not None else plt.gca())
+    extent = _pixel_extent(a.shape, None, None)
     if a.ndim == 3:  # truecolor: the class's range, clipped
-        low, high = _class_range(a)
-        shown = np.clip((a.astype(np.float64) - low) / (high - low), 0.0, 1.0)
-        h = ax.imshow(shown, interpolation=interpolation)
+        h = ax.imshow(_truecolor(a), interpolation=interpolation, extent=extent)
     else:
         low, high = _display_range(fn, a, display_range)
         h = ax.imshow(a.astype(np.float64), cmap=_colormap(fn, cmap), vmin=low, vmax=high,
-                      interpolation=interpolation)
+                      interpolation=interpolation, extent=extent)
     ax.set_axis_off()
     return h
+
+
+def _truecolor(a):
+    """An M x N x 3 image in its class's range as RGB in [0, 1] (floating point clipped)."""
+    low, high = _class_range(a)
+    return np.clip((a.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+
+
+def _pixel_extent(shape, x, y):
+    """matplotlib's extent for MATLAB's image coordinates: pixel centres at x = 1..N and y = 1..M (or the first and
+    last column and row centres ``x``, ``y`` given, as imagesc's XData/YData), row 1 at the top."""
+    m, n = shape[:2]
+
+    def edges(c, count, name):
+        c = np.asarray(c if c is not None else [1, count], float).ravel()
+        if c.size == 0 or not np.all(np.isfinite(c)):
+            raise ConfigError(f"imagesc: {name} must be finite numbers, received {c.tolist()}")
+        first, last = c[0], c[-1]
+        step = (last - first) / (count - 1) if count > 1 else 1.0
+        return first - step / 2, last + step / 2
+
+    left, right = edges(x, n, "x")
+    top, bottom = edges(y, m, "y")
+    return (left, right, bottom, top)
+
+
+def _new_plot(ax):
+    """The axes a new image goes into: cleared first unless ``hold on`` (MATLAB's NextPlot 'replace' / 'add')."""
+    if not getattr(ax, "_leuknet_hold", False):
+        ax.cla()
+    return ax
 
 
 def _display_range(fn, a, display_range):
@@ -436,3 +472,255 @@ def plot(*args, **kwargs):
     ax.set_xlim(min(xs) - 1.0, max(xs) + 1.5)
     ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
     return ax
+
+
+# ------------------------------------------------------------------------------------------------------------
+# hold, imagesc, colormap, colorbar: the overlay of a score map on an image
+
+def _axes_argument(args):
+    """A leading matplotlib Axes (MATLAB's ``f(ax, ...)``), and the rest."""
+    from matplotlib.axes import Axes
+
+    if args and isinstance(args[0], Axes):
+        return args[0], args[1:]
+    return None, args
+
+
+def hold(*args):
+    """``hold on`` / ``hold off`` (``hold('on')``, ``hold(True)``), ``hold`` (toggle), ``hold(ax, 'on')``,
+    ``hold all`` (= on): whether the next ``imshow``/``imagesc``/``montage`` in the axes adds to it or replaces it
+    (https://www.mathworks.com/help/matlab/ref/hold.html). matplotlib's own functions always add."""
+    import matplotlib.pyplot as plt
+
+    ax, rest = _axes_argument(args)
+    ax = ax or plt.gca()
+    if len(rest) > 1:
+        raise ConfigError(f"hold: expected 'on', 'off' or nothing (and an axes first), received {list(rest)!r}")
+    if not rest:
+        state = not getattr(ax, "_leuknet_hold", False)
+    elif isinstance(rest[0], (bool, np.bool_)):
+        state = bool(rest[0])
+    else:
+        state = choice("hold", "the state", rest[0], ("on", "off", "all")) != "off"
+    ax._leuknet_hold = state
+
+
+def ishold(ax=None):
+    """``tf = ishold`` / ``ishold(ax)``: whether ``hold`` is on for the current (or given) axes."""
+    import matplotlib.pyplot as plt
+
+    return bool(getattr(ax or plt.gca(), "_leuknet_hold", False))
+
+
+def _jet(m):
+    # MATLAB's jet.m: n = ceil(m/4) steps up, flat, down, the three channels offset by n
+    n = math.ceil(m / 4)
+    u = np.concatenate([np.arange(1, n + 1) / n, np.ones(n - 1), np.arange(n, 0, -1) / n])
+    g = math.ceil(n / 2) - (m % 4 == 1) + np.arange(1, len(u) + 1)
+    r, b = g + n, g - n
+    g, r, b = g[g <= m], r[r <= m], b[b >= 1]
+    out = np.zeros((m, 3))
+    out[r - 1, 0] = u[:len(r)]
+    out[g - 1, 1] = u[:len(g)]
+    out[b - 1, 2] = u[len(u) - len(b):]
+    return out
+
+
+def _hot(m):
+    # MATLAB's hot.m: red rises over the first 3/8, then green, then blue
+    n = int(3 / 8 * m)
+    r = np.concatenate([np.arange(1, n + 1) / n, np.ones(m - n)])
+    g = np.concatenate([np.zeros(n), np.arange(1, n + 1) / n, np.ones(m - 2 * n)])
+    b = np.concatenate([np.zeros(2 * n), np.arange(1, m - 2 * n + 1) / (m - 2 * n)])
+    return np.stack([r, g, b], axis=1)
+
+
+def _gray(m):
+    g = np.arange(m) / max(m - 1, 1)
+    return np.stack([g, g, g], axis=1)
+
+
+def _length(fn, m):
+    if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or m < 1:
+        raise ConfigError(f"{fn}: the number of colours must be a positive integer, received {m!r}")
+    return int(m)
+
+
+def jet(m=256):
+    """MATLAB's ``jet(m)``: m x 3 (https://www.mathworks.com/help/matlab/ref/jet.html; 256 rows by default)."""
+    return _jet(_length("jet", m))
+
+
+def hot(m=256):
+    """MATLAB's ``hot(m)``: black, red, yellow, white (https://www.mathworks.com/help/matlab/ref/hot.html)."""
+    return _hot(_length("hot", m))
+
+
+def gray(m=256):
+    """MATLAB's ``gray(m)``: a linear grey ramp from black to white."""
+    return _gray(_length("gray", m))
+
+
+_NAMED = {"jet": _jet, "hot": _hot, "gray": _gray}
+_PARULA_NOTE = ("MATLAB's default colormap parula is MathWorks' own table, not reproduced here: leuknet draws "
+                "viridis in its place (colormap('jet') or any other map gives that map)")
+
+
+def _colormap_rows(fn, cmap):
+    """A colormap argument (a name or a c x 3 array) as c x 3 rows in [0, 1]."""
+    if isinstance(cmap, str):
+        name = cmap.lower()
+        if name in _NAMED:
+            return _NAMED[name](256)
+        if name in ("parula", "default"):
+            note(f"{fn}: {_PARULA_NOTE}")
+            name = "viridis"
+        from matplotlib import colormaps
+
+        if name not in colormaps:
+            raise ConfigError(f"{fn}: unknown colormap {cmap!r} (MATLAB's jet, hot, gray, parula, or a matplotlib "
+                              "name, or a c x 3 array)")
+        return colormaps[name](np.linspace(0, 1, 256))[:, :3]
+    c = np.asarray(cmap, dtype=float)
+    if c.ndim != 2 or c.shape[1] != 3 or len(c) == 0 or np.any(c < 0) or np.any(c > 1):
+        raise ConfigError(f"{fn}: a colormap is a c x 3 array of values in [0, 1] or a name, received shape "
+                          f"{c.shape}")
+    return c
+
+
+def _current_map(ax):
+    """The colormap the axes' scaled images take: its own (``colormap(ax, ...)``), else its figure's, else the
+    default (parula's stand-in)."""
+    rows = getattr(ax, "_leuknet_colormap", None)
+    if rows is None:
+        rows = getattr(ax.figure, "_leuknet_colormap", None)
+    if rows is None:
+        rows = _colormap_rows("imagesc", "parula")
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(rows)
+
+
+def colormap(*args):
+    """``colormap(map)`` / ``colormap jet`` (``colormap('jet')``) / ``colormap(ax, map)`` / ``cmap = colormap``:
+    sets (or returns, as c x 3 rows) the colormap of the current figure, or of one axes; the images ``imagesc``
+    drew there are recoloured (https://www.mathworks.com/help/matlab/ref/colormap.html). ``map``: a c x 3 array in
+    [0, 1] (``jet(64)``) or a name: MATLAB's jet, hot and gray as MATLAB computes them, 'parula'/'default' drawn as
+    viridis (parula's table is MathWorks'), any other matplotlib colormap by name. Images ``imshow`` drew keep
+    their own (grey) map."""
+    import matplotlib.pyplot as plt
+
+    ax, rest = _axes_argument(args)
+    if len(rest) > 1:
+        raise ConfigError(f"colormap: expected one map (a name or a c x 3 array), received {len(rest)} arguments")
+    if not rest:
+        return np.asarray(_current_map(ax or plt.gca()).colors, float)
+    rows = _colormap_rows("colormap", rest[0]() if callable(rest[0]) else rest[0])  # colormap(jet) as MATLAB
+    if ax is not None:
+        ax._leuknet_colormap = rows
+        targets = [ax]
+    else:
+        fig = plt.gcf()
+        fig._leuknet_colormap = rows
+        targets = [a for a in fig.axes if getattr(a, "_leuknet_colormap", None) is None]
+    for a in targets:
+        cmap = _current_map(a)
+        for image in a.images:
+            if getattr(image, "_leuknet_scaled", False):
+                image.set_cmap(cmap)
+        bar = getattr(a, "_leuknet_colorbar", None)
+        if bar is not None:
+            bar.mappable.set_cmap(cmap)
+    return rows
+
+
+def imagesc(*args, **kwargs):
+    """``imagesc(C)``, ``imagesc(C, clims)``, ``imagesc(x, y, C)``, ``imagesc(x, y, C, clims)``, with
+    ``'AlphaData'`` (a scalar or an array of C's size) and ``'Parent'``
+    (https://www.mathworks.com/help/matlab/ref/imagesc.html): C drawn with the colours of the current colormap
+    scaled to [min(C(:)) max(C(:))] (or ``clims``), pixel centres at x = 1..N and y = 1..M (or ``x``, ``y``: the
+    first and last column and row centres), row 1 at the top, axes ticks shown. With ``hold on`` it goes over what
+    is there (MATLAB's Grad-CAM overlay: ``imshow(X); hold on; imagesc(map, 'AlphaData', 0.5); colormap jet``),
+    else it replaces it. An M x N x 3 C is drawn as truecolor. Returns matplotlib's image."""
+    import matplotlib.pyplot as plt
+
+    fn = "imagesc"
+    pos, _, o = parse(fn, args, kwargs, {"AlphaData": None, "Parent": None, "CDataMapping": "scaled"},
+                      max_positional=4)
+    if not pos:
+        raise ConfigError(f"{fn}: expected the data C (imagesc(C), imagesc(C, clims), imagesc(x, y, C))")
+    x = y = clims = None
+    if len(pos) in (1, 2):
+        c, clims = pos[0], (pos[1] if len(pos) == 2 else None)
+    else:
+        x, y, c = pos[:3]
+        clims = pos[3] if len(pos) == 4 else None
+    a = np.asarray(c)
+    if a.dtype == object or a.dtype.kind not in "biuf" or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ConfigError(f"{fn}: C must be a numeric M x N (or M x N x 3 truecolor) array, received "
+                          f"{a.dtype.name} of shape {a.shape}")
+    if a.size == 0:
+        raise ConfigError(f"{fn}: C is empty")
+    alpha = o["AlphaData"]
+    if alpha is not None:
+        alpha = np.asarray(alpha, float)
+        if alpha.ndim and alpha.shape != a.shape[:2]:
+            raise ConfigError(f"{fn}: AlphaData must be a scalar or an array of C's size {list(a.shape[:2])}, "
+                              f"received shape {list(alpha.shape)}")
+        if np.any((alpha < 0) | (alpha > 1)):
+            raise ConfigError(f"{fn}: AlphaData must be in [0, 1]")
+        alpha = float(alpha) if alpha.ndim == 0 else alpha
+    ax = _new_plot(o["Parent"] if o["Parent"] is not None else plt.gca())
+    over = bool(ax.images)  # held, over an image: its axes keep their limits and shape (imshow's square pixels)
+    aspect = ax.get_aspect() if over else "auto"
+    extent = _pixel_extent(a.shape, x, y)
+    if a.ndim == 3:
+        h = ax.imshow(_truecolor(a), interpolation="nearest", extent=extent, alpha=alpha, aspect=aspect)
+    else:
+        data = a.astype(np.float64)
+        if clims is not None:
+            lim = np.asarray(clims, float).ravel()
+            if lim.size != 2 or not lim[0] < lim[1]:
+                raise ConfigError(f"{fn}: clims must be [cmin cmax] with cmin < cmax, received {clims!r}")
+            low, high = float(lim[0]), float(lim[1])
+        else:
+            finite = data[np.isfinite(data)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        h = ax.imshow(data, cmap=_current_map(ax), vmin=low, vmax=high, interpolation="nearest", extent=extent,
+                      alpha=alpha, aspect=aspect)
+        h._leuknet_scaled = True
+    if not over:
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+    return h
+
+
+def colorbar(*args, **kwargs):
+    """``colorbar``, ``colorbar(ax)``, ``colorbar('off')``, ``colorbar('Location', 'southoutside')``: the colour
+    scale of the axes' last ``imagesc`` image (or of the colormap over [0 1] where there is none), one per axes as
+    MATLAB's (https://www.mathworks.com/help/matlab/ref/colorbar.html). Returns matplotlib's Colorbar."""
+    import matplotlib.pyplot as plt
+
+    fn = "colorbar"
+    ax, rest = _axes_argument(args)
+    ax = ax or plt.gca()
+    off = bool(rest) and isinstance(rest[0], str) and rest[0].lower() in ("off", "delete", "hide")
+    old = getattr(ax, "_leuknet_colorbar", None)
+    if old is not None:
+        old.remove()
+        ax._leuknet_colorbar = None
+    if off:
+        return None
+    o = options_only(fn, rest, kwargs, {"Location": "eastoutside"})
+    where = {"eastoutside": "right", "westoutside": "left", "northoutside": "top", "southoutside": "bottom"}
+    location = where[choice(fn, "Location", o["Location"], tuple(where))]
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    scaled = [im for im in ax.images if getattr(im, "_leuknet_scaled", False)]
+    # the scale alone, opaque as MATLAB's (an image's AlphaData does not fade its colour bar); colormap recolours it
+    norm = Normalize(*scaled[-1].get_clim()) if scaled else Normalize(0, 1)
+    mappable = ScalarMappable(norm, _current_map(ax))
+    bar = ax.figure.colorbar(mappable, ax=ax, location=location)
+    ax._leuknet_colorbar = bar
+    return bar
