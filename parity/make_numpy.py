@@ -136,9 +136,10 @@ for name, w in (("crossentropyex_weighted", np.array([0.5, 2.0, 1.0])), ("crosse
 
 labels = np.array([0] * 11 + [1] * 7 + [2] * 3)
 save("split_each_label_rounding", kind="split", oracle="NumPy (MATLAB rule)",
-     behaviour="splitEachLabel(imds, 0.7, 0.2, 0.1): floor(p*n) per label, remainder to the last",
+     behaviour="splitEachLabel(imds, 0.7, 0.2, 0.1): split points round(cumsum(n*p)) per label (MathWorks' "
+               "splitEachLabel.m)",
      tolerance=0, why="integer counts",
-     expected=np.array([[7, 2, 2], [4, 1, 2], [2, 0, 1]], np.float64), labels=labels, fractions=np.array([0.7, 0.2, 0.1]))
+     expected=np.array([[8, 2, 1], [5, 1, 1], [2, 1, 0]], np.float64), labels=labels, fractions=np.array([0.7, 0.2, 0.1]))
 
 # values published by MathWorks (rgb2ycbcr / rgb2hsv examples, ../shared/MATLAB.md)
 pub = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [0, 0, 0], [128, 128, 128],

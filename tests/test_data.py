@@ -11,7 +11,8 @@ from conftest import blob_image, write_image
 from references import imresize_bilinear  # parity/references.py: MATLAB's imresize algorithm
 from leuknet.data.pipeline import load_image_data, read_image, resize_uint8
 from leuknet.data.sources import discover
-from leuknet.data.split import make_splits, parse_fractions, split_by_subject, split_each_label, undersample
+from leuknet.data.split import (make_splits, parse_fractions, split_by_subject, split_each_label, split_sizes,
+                                 undersample)
 from leuknet.data.synthetic import demo_dataset, synth_cell
 from leuknet.errors import ConfigError, DataError
 
@@ -89,15 +90,19 @@ def test_discovery_errors(tmp_path):
         discover(tmp_path / "one", "imagenet")
 
 
-def test_split_each_label_rounds_down_like_matlab():
+def test_split_each_label_rounds_like_matlab():
     labels = np.array([0] * 11 + [1] * 7)
     tr, va, te = split_each_label(labels, (0.7, 0.2, 0.1), seed=0)
-    # label 0: floor(7.7)=7, floor(2.2)=2, rest 2 ; label 1: floor(4.9)=4, floor(1.4)=1, rest 2
-    assert (np.sum(labels[tr] == 0), np.sum(labels[va] == 0), np.sum(labels[te] == 0)) == (7, 2, 2)
-    assert (np.sum(labels[tr] == 1), np.sum(labels[va] == 1), np.sum(labels[te] == 1)) == (4, 1, 2)
+    # MathWorks' splitEachLabel.m: split points round(cumsum(n * p)). Label 0: round([7.7 9.9 11]) = [8 10 11];
+    # label 1: round([4.9 6.3 7]) = [5 6 7]
+    assert (np.sum(labels[tr] == 0), np.sum(labels[va] == 0), np.sum(labels[te] == 0)) == (8, 2, 1)
+    assert (np.sum(labels[tr] == 1), np.sum(labels[va] == 1), np.sum(labels[te] == 1)) == (5, 1, 1)
     assert len(set(tr) | set(va) | set(te)) == 18
     first, *_ = split_each_label(labels, (0.5, 0.5), randomized=False)
-    assert first.tolist() == [0, 1, 2, 3, 4, 11, 12, 13]  # without 'randomized' the first files go first
+    # 5.5 and 3.5 round away from zero (MATLAB's round; NumPy's would give 6 and 4 by rounding to even here too,
+    # but 2.5 -> 2): without 'randomized' the first files go first
+    assert first.tolist() == [0, 1, 2, 3, 4, 5, 11, 12, 13, 14]
+    assert split_sizes(5, (0.5, 0.5)) == [3, 2] and split_sizes(5, (0.7,)) == [4] and split_sizes(3, (0.5,)) == [2]
     again = split_each_label(labels, (0.7, 0.2, 0.1), seed=0)
     assert all((a == b).all() for a, b in zip(again, (tr, va, te)))
 

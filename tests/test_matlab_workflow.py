@@ -278,14 +278,16 @@ def demos_imagesci(tmp_path):
     return imageDatastore(tmp_path, "IncludeSubfolders", True, "LabelSource", "foldernames")
 
 
-def test_split_each_label_proportions_round_down_in_file_order(demos_imagesci):
-    # https://mathworks.com/help/matlab/ref/datastore.spliteachlabel.html: imds60 holds the first 60 % of each
-    # label's files, rounded down (floor(3.6) = 3 demos, floor(1.2) = 1 imagesci); imds40 the rest
+def test_split_each_label_proportions_round_as_matlab_in_file_order(demos_imagesci):
+    # https://mathworks.com/help/matlab/ref/datastore.spliteachlabel.html: [imds60,imds40] = splitEachLabel(imds,0.6)
+    # on 6 demos and 2 imagesci files prints imds60's Files as 3 names "... and 2 more": 5 files, round(3.6) = 4
+    # demos and round(1.2) = 1 imagesci, as MathWorks' splitEachLabel.m computes the split points
+    # (round(cumsum(count * p))); the page's sentence that counts round down does not match its own output
     imds60, imds40 = splitEachLabel(demos_imagesci, 0.6)
     files = demos_imagesci.Files
-    assert [Path(f).name for f in imds60.Files] == ["d0.png", "d1.png", "d2.png", "i0.png"]
+    assert [Path(f).name for f in imds60.Files] == ["d0.png", "d1.png", "d2.png", "d3.png", "i0.png"]
     assert sorted(imds60.Files + imds40.Files) == files
-    assert imds40.Labels.tolist() == ["demos"] * 3 + ["imagesci"]
+    assert imds40.Labels.tolist() == ["demos"] * 2 + ["imagesci"]
     # counts: an integer p >= 1 is a number of files per label
     two, rest = splitEachLabel(demos_imagesci, 2)
     assert countEachLabel(two).Count.tolist() == [2, 2]
@@ -304,16 +306,17 @@ def test_split_each_label_proportions_round_down_in_file_order(demos_imagesci):
 
 def test_split_each_label_several_outputs_randomized_include_exclude(demos_imagesci):
     a, b, rest = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomize")  # 'randomize' abbreviates 'randomized'
-    assert [len(a), len(b), len(rest)] == [3 + 1, 1 + 0, 2 + 1]  # floor(3), floor(1.2)+floor(0.4), the rest
+    # split points round(cumsum(n p)): demos round([3 4.2]) = [3 4], imagesci round([1 1.4]) = [1 1]
+    assert [len(a), len(b), len(rest)] == [3 + 1, 1 + 0, 2 + 1]
     assert sorted(a.Files + b.Files + rest.Files) == demos_imagesci.Files  # every file once
     other = splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized", Seed=5)
     assert countEachLabel(other[0]).Count.tolist() == [3, 1]
     assert splitEachLabel(demos_imagesci, 0.5, 0.2, "randomized", Seed=5)[0].Files == other[0].Files
-    # proportions summing to 1 leave no remainder output; every split is rounded down (demos: 3, 1, 1 of 6;
-    # imagesci: 1, 0, 0 of 2), and the files rounding left over are in no split, as MATLAB's 3-output call
-    with pytest.warns(UserWarning, match="leaves 2 file"):
-        tr, va, te = splitEachLabel(demos_imagesci, 0.5, 0.25, 0.25)
-    assert [len(tr), len(va), len(te)] == [4, 1, 1]
+    # proportions summing to 1 give N outputs and every file is in one: demos round([3 4.5 6]) = [3 5 6] (4.5
+    # rounds away from zero, as MATLAB's round), imagesci round([1 1.5 2]) = [1 2 2]
+    tr, va, te = splitEachLabel(demos_imagesci, 0.5, 0.25, 0.25)
+    assert [countEachLabel(d).Count.tolist() for d in (tr, va, te)] == [[3, 1], [2, 1], [1]]
+    assert sorted(tr.Files + va.Files + te.Files) == demos_imagesci.Files
     only, rest = splitEachLabel(demos_imagesci, 0.5, "Include", "demos")
     assert only.Labels.tolist() == ["demos"] * 3 and rest.Labels.tolist() == ["demos"] * 3
     ex, _ = splitEachLabel(demos_imagesci, 0.5, "Exclude", ["demos"])

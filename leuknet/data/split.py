@@ -41,26 +41,35 @@ def parse_fractions(text) -> tuple[float, ...]:
     return (fr[0], 0.0, rest) if len(fr) == 1 else (fr[0], fr[1], rest)
 
 
+def matlab_round(x):
+    """MATLAB's ``round`` of non-negative numbers: halves away from zero (NumPy's rounds them to even)."""
+    x = np.asarray(x, np.float64)
+    return np.where(x - np.floor(x) >= 0.5, np.ceil(x), np.floor(x)).astype(np.int64)
+
+
+def split_sizes(n: int, fractions) -> list[int]:
+    """The number of a label's ``n`` files in each split for proportions ``fractions``, as MathWorks'
+    ``splitEachLabel.m`` computes them: the split points are ``round(cumsum(n * p))`` (MATLAB's round), so one
+    proportion takes round(p n) files and proportions summing to 1 leave no file over. The doc page's example shows
+    it: 60 % of 6 and of 2 files put 4 + 1 in the first datastore (its printed ``Files``: 3 listed "... and 2
+    more"), although its text says the counts round down."""
+    points = np.minimum(matlab_round(np.cumsum(n * np.asarray(fractions, np.float64))), n)
+    return np.diff(np.concatenate([[0], points])).astype(int).tolist()
+
+
 def split_each_label(labels, fractions, seed: int = 0, randomized: bool = True) -> list[np.ndarray]:
-    """MATLAB ``splitEachLabel(imds, p1, p2, ...)`` per label: counts ``floor(p * n)``; where the fractions sum
-    to 1 the last non-empty split takes the remainder (MATLAB's last output). Without ``randomized`` the first
-    files of each label go first."""
+    """MATLAB ``splitEachLabel(imds, p1, p2, ...)`` per label: :func:`split_sizes` files each (where the fractions
+    sum to 1 every file is in a split). Without ``randomized`` the first files of each label go first."""
     labels = np.asarray(labels)
     fractions = tuple(fractions)
     rng = np.random.default_rng(seed)
     parts = [[] for _ in fractions]
-    fills_all = abs(sum(fractions) - 1.0) < 1e-9
-    last = max(i for i, f in enumerate(fractions) if f > 0)
     for lab in np.unique(labels):
         idx = np.flatnonzero(labels == lab)
         if randomized:
             idx = idx[rng.permutation(len(idx))]
-        n = len(idx)
-        counts = [int(np.floor(f * n + 1e-9)) for f in fractions]
-        if fills_all:
-            counts[last] = n - sum(c for i, c in enumerate(counts) if i != last)
         start = 0
-        for i, c in enumerate(counts):
+        for i, c in enumerate(split_sizes(len(idx), fractions)):
             parts[i].extend(idx[start : start + c].tolist())
             start += c
     return [np.array(sorted(p), dtype=np.int64) for p in parts]

@@ -8,8 +8,9 @@ MATLAB semantics (MathWorks documentation):
   defaults to false; ``FileExtensions`` defaults to the formats ``imformats`` reads; files in sorted order.
   https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.html
 - ``splitEachLabel(imds, p1, ..., pN, 'randomized', 'Include', labels, 'Exclude', labels)``: ``p`` in (0, 1) is a
-  proportion of each label (rounded down), an integer ``p >= 1`` a number of files per label (their sum at most
-  the smallest label's count); N + 1 datastores, the last with the rest; ``'randomized'`` assigns files at
+  proportion of each label (split points ``round(cumsum(n * p))`` as MathWorks' splitEachLabel.m: round(p n)
+  files for one proportion), an integer ``p >= 1`` a number of files per label (their sum at most the smallest
+  label's count); N + 1 datastores, the last with the rest; ``'randomized'`` assigns files at
   random, else in file order. https://mathworks.com/help/matlab/ref/datastore.spliteachlabel.html
 - ``countEachLabel(imds)``: a table with variables ``Label`` and ``Count``, a row per label that has files.
   https://www.mathworks.com/help/matlab/ref/matlab.io.datastore.imagedatastore.counteachlabel.html
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from leuknet.data.split import split_sizes
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import Struct, boolean, choice, note, number, outputs, parse
 from leuknet.spec.randstream import stream_for
@@ -770,10 +772,10 @@ def _label_set(fn, what, v, cats):
 def splitEachLabel(imds, *args, nargout=None, **kwargs):
     """``[imds1, ..., imdsM] = splitEachLabel(imds, p1, ..., pN, 'randomized', 'Include', ..., 'Exclude', ...)``.
 
-    Each ``p`` is a proportion in (0, 1) of every label's files (rounded down) or an integer count per label
-    (``8000``: the sum of counts must not exceed the smallest label's). Returns the N splits plus the remainder,
-    leaving the remainder out only where proportions sum to 1 (as MATLAB's N-output call, which drops the files
-    rounding left over; leuknet says how many, once);
+    Each ``p`` is a proportion in (0, 1) of every label's files (MATLAB's split points ``round(cumsum(n * p))``:
+    :func:`leuknet.data.split.split_sizes`) or an integer count per label (``8000``: the sum of counts must not
+    exceed the smallest label's). Returns the N splits plus the remainder, leaving the remainder out only where
+    proportions sum to 1 (as MATLAB's N-output call; it would be empty);
     ``nargout=K`` gives exactly the first K (``nargout=1``: the datastore alone). ``'randomized'`` draws the files
     of each split at random, from MATLAB's global stream (:func:`~leuknet.matlab.randstream.rng`: two calls give two
     different splits, every run of a script the same ones; ``Seed=``, leuknet's, draws from a stream of its own);
@@ -823,17 +825,13 @@ def splitEachLabel(imds, *args, nargout=None, **kwargs):
     for idx in per_label.values():
         if "randomized" in flags:
             idx = idx[rng.permutation(len(idx))]
-        n = len(idx)
-        sizes = [int(p) if counts else int(np.floor(p * n + 1e-9)) for p in ps]
+        sizes = [int(p) for p in ps] if counts else split_sizes(len(idx), ps)
         start = 0
         for k, s in enumerate(sizes):
             parts[k].extend(idx[start : start + s].tolist())
             start += s
         parts[len(ps)].extend(idx[start:].tolist())
-    if fills:  # MATLAB's [s1, ..., sN] = splitEachLabel(imds, p1, ..., pN): the (N+1)th output is not kept
-        if parts[-1]:
-            note(f"splitEachLabel: the proportions sum to 1 but rounding each down leaves {len(parts[-1])} "
-                 "file(s) in no split (MATLAB's N-output call drops them too)")
+    if fills:  # MATLAB's [s1, ..., sN] = splitEachLabel(imds, p1, ..., pN): no (N+1)th output (it would be empty)
         parts = parts[:-1]
     out = tuple(imds.subset(np.array(sorted(p), np.int64)) for p in parts)
     if nargout is not None:
