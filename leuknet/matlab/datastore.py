@@ -37,10 +37,9 @@ from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import Struct, boolean, choice, note, number, outputs, parse
 from leuknet.spec.randstream import stream_for
 
-__all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "removecats",
-           "countEachLabel",
-           "splitEachLabel", "readimage", "read", "hasdata", "reset", "preview", "readall", "shuffle", "subset",
-           "numel", "Table"]
+__all__ = ["imageDatastore", "ImageDatastore", "Categorical", "categorical", "categories", "countcats", "removecats",
+           "tabulate", "countEachLabel", "splitEachLabel", "readimage", "read", "hasdata", "reset", "preview",
+           "readall", "shuffle", "subset", "numel", "Table"]
 
 # imformats' readable formats (MATLAB R2021a): bmp, cur, fts/fits, gif, hdf, ico, j2c/j2k/jp2, jpf/jpx, jpg/jpeg,
 # pbm, pcx, pgm, png, pnm, ppm, ras, tif/tiff, xwd. Those OpenCV decodes are the default here.
@@ -239,10 +238,63 @@ def concatenate(parts):
     return Categorical(categories=cats, codes=np.concatenate(codes) if codes else np.zeros(0, np.int32))
 
 
-def categorical(values, valueset=None):
-    """``categorical(values)`` (categories sorted) or ``categorical(values, valueset)`` (categories in the
-    order of ``valueset``)."""
-    return Categorical(values, valueset)
+def categorical(values, valueset=None, catnames=None):
+    """``categorical(values)`` (categories sorted), ``categorical(values, valueset)`` (categories in the order of
+    ``valueset``; values not in it undefined) or ``categorical(values, valueset, catnames)``: each value of
+    ``valueset`` named by the ``catnames`` at its place (``categorical(y, [0 1], {'Healthy', 'ALL'})``); a name
+    given twice merges those values into one category
+    (https://www.mathworks.com/help/matlab/ref/categorical.html)."""
+    if catnames is None:
+        return Categorical(values, valueset)
+    if valueset is None:
+        raise ConfigError("categorical: catnames needs the valueset they name, categorical(values, valueset, "
+                          "catnames)")
+    vs = [valueset] if isinstance(valueset, str) else list(np.ravel(np.asarray(valueset, dtype=object)))
+    names = [catnames] if isinstance(catnames, str) else [str(c) for c in np.ravel(np.asarray(catnames, object))]
+    if len(names) != len(vs):
+        raise ConfigError(f"categorical: {len(names)} category names for {len(vs)} values in valueset")
+    if len({_name(v) for v in vs}) != len(vs):
+        raise ConfigError("categorical: valueset must not repeat a value")
+    by_value = Categorical(values, vs)
+    cats = list(dict.fromkeys(names))  # merged names keep their first place
+    remap = np.array([cats.index(n) for n in names] + [-1], np.int32)  # code -1 (undefined) stays -1
+    return Categorical(categories=cats, codes=remap[by_value.codes])
+
+
+def countcats(c):
+    """``n = countcats(C)``: how many elements each category has, in category order (zeros included)
+    (https://www.mathworks.com/help/matlab/ref/categorical.countcats.html)."""
+    c = c if isinstance(c, Categorical) else Categorical(c)
+    codes = np.ravel(c.codes)
+    return np.bincount(codes[codes >= 0], minlength=len(c.categories)).astype(np.int64)
+
+
+def tabulate(x):
+    """``tbl = tabulate(x)`` (Statistics and Machine Learning Toolbox): a :class:`Table` with ``Value``,
+    ``Count`` and ``Percent`` (of the elements, 0-100), a row per category of a categorical (zeros included),
+    per distinct text in order of appearance, per number from 1 to max(x) for positive integers and per distinct
+    number otherwise, as https://www.mathworks.com/help/stats/tabulate.html describes; print it to see it."""
+    if isinstance(x, Categorical):
+        counts, values = countcats(x), list(x.categories)
+    else:
+        a = np.ravel(np.asarray(x, dtype=object))
+        if a.size and all(isinstance(v, (str, np.str_)) for v in a):
+            values = list(dict.fromkeys(str(v) for v in a))
+            counts = np.array([sum(str(v) == u for v in a) for u in values], np.int64)
+        else:
+            try:
+                n = np.asarray(a, np.float64)
+            except (TypeError, ValueError):
+                raise ConfigError("tabulate: expected a categorical, text or numbers") from None
+            n = n[~np.isnan(n)]
+            if n.size and np.all(n > 0) and np.all(n == np.round(n)):
+                values = np.arange(1, int(n.max()) + 1)
+            else:
+                values = np.unique(n)
+            counts = np.array([int(np.sum(n == v)) for v in values], np.int64)
+            values = values.tolist()
+    total = counts.sum()
+    return Table(Value=values, Count=counts, Percent=100.0 * counts / total if total else counts.astype(float))
 
 
 def removecats(c, cats=None):
