@@ -89,6 +89,8 @@ def class_scores(idx):
     idx = np.asarray(idx, np.int32)[:, None]
 
     def pick(scores):
+        if len(scores.shape) == 4:  # 1 x 1 x K pooled scores (SqueezeNet's): the K scores
+            scores = keras.ops.reshape(scores, (-1, scores.shape[-1]))
         return keras.ops.take_along_axis(scores, keras.ops.convert_to_tensor(idx), axis=1)[:, 0]
     return pick
 

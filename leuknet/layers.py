@@ -537,10 +537,12 @@ class ClassificationOutput(keras.layers.Layer):
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
 
     def call(self, inputs):
+        if len(inputs.shape) == 4:  # 1 x 1 x K scores (SqueezeNet's pooled convolution): N x K, as MATLAB's
+            inputs = ops.reshape(inputs, (-1, inputs.shape[-1]))
         return ops.cast(inputs, "float32")
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        return (input_shape[0], input_shape[-1]) if len(input_shape) == 4 else input_shape
 
     def get_config(self):
         config = super().get_config()

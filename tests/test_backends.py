@@ -179,8 +179,6 @@ JAX_PASS = ["tests/test_layers.py", "tests/test_solvers.py", "tests/test_parity.
             # the parity CLI's exit statuses and files are the CLI's, not the backend's: the TensorFlow pass has them
             "--deselect", "tests/test_parity.py::test_parity_cli_exit_status_and_files",
             "tests/test_pipeline_numpy.py",
-            # gradCAM's gradients are the backend's (TensorFlow's tape, jax.grad)
-            "tests/test_matlab_gradcam.py",
             # (jit_solver is TensorFlow's choice: under JAX its two float32 cases are one)
             "tests/test_checkpoint_writer.py::test_a_state_snapshot_is_not_changed_by_later_training[float32-True]",
             "tests/test_checkpoint_writer.py::test_a_state_snapshot_is_not_changed_by_later_training"
@@ -189,9 +187,9 @@ JAX_PASS = ["tests/test_layers.py", "tests/test_solvers.py", "tests/test_parity.
 
 @pytest.mark.slow
 def test_layer_solver_parity_and_engine_tests_pass_under_jax():
-    """The layer, solver and parity tests, the JAX engine's, the NumPy pipeline's, gradCAM's and the state
-    snapshot's, under KERAS_BACKEND=jax: a pytest of their own (Keras fixes the backend at import), so the one test
-    command covers both backends."""
+    """The layer, solver and parity tests, the JAX engine's, the NumPy pipeline's and the state snapshot's, under
+    KERAS_BACKEND=jax: a pytest of their own (Keras fixes the backend at import), so the one test command covers
+    both backends."""
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="-1")
     env.pop("PYTEST_XDIST_WORKER", None)

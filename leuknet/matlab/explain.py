@@ -60,7 +60,7 @@ def gradCAM(net, X, target, *args, nargout=None, **kwargs):
     if callable(target) and not isinstance(target, (str, Categorical)):
         score_fns = [_reduced(target)]
     else:
-        if len(score_tensor.shape) != 2:
+        if not (len(score_tensor.shape) == 2 or tuple(score_tensor.shape[1:3]) == (1, 1)):
             raise ConfigError(f"{fn}: the reduction layer {reduction!r} gives an output of shape "
                               f"{tuple(score_tensor.shape[1:])}, not a vector of class scores: pass a reduction "
                               "function (gradCAM(net, X, reductionFcn)) or name a layer of class scores")

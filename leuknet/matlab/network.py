@@ -41,7 +41,8 @@ from leuknet.matlab.options import TrainingOptions
 from leuknet.spec.randstream import draw_seed
 
 __all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet18",
-           "resnet50", "googlenet", "mobilenetv2", "SeriesNetwork", "DAGNetwork", "loadNetwork", "TrainingInfo"]
+           "resnet50", "googlenet", "squeezenet", "mobilenetv2", "SeriesNetwork", "DAGNetwork", "loadNetwork",
+           "TrainingInfo"]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -242,7 +243,11 @@ OTHER_FILES = {
     "googlenet": ("googlenet-12.onnx", "googlenet weights are not bundled and never downloaded: pass the ONNX model "
                   "zoo's googlenet-12.onnx (BVLC GoogLeNet, github.com/onnx/models, "
                   "validated/vision/classification/inception_and_googlenet/googlenet) or MathWorks' "
-                  "googlenetParams.mat (www.mathworks.com/supportfiles/nnet/data/networks/googlenetParams.mat)")}
+                  "googlenetParams.mat (www.mathworks.com/supportfiles/nnet/data/networks/googlenetParams.mat)"),
+    "squeezenet": ("squeezenet1_1-b8a52dc0.pth", "squeezenet weights are not bundled and never downloaded: pass "
+                   "torchvision's squeezenet1_1-b8a52dc0.pth (torchvision.models.squeezenet1_1(weights='IMAGENET1K_V1') "
+                   "saves it under ~/.cache/torch/hub/checkpoints on a machine with a network) or a MathWorks "
+                   "parameters file of squeezenet (a struct params with a field per layer)")}
 
 
 def alexnet(*args, **kwargs):
@@ -268,7 +273,7 @@ def alexnet(*args, **kwargs):
 
 def _load_weights(fn, weights, specs):
     """Set the weights of ``fn``'s layer specs from the file ``weights``, by its kind: MathWorks' parameters
-    MAT-file (any network), torchvision's file (resnet18), the ONNX zoo's Caffe2 file (googlenet), or a Keras
+    MAT-file (any network), torchvision's file (resnet18, squeezenet), the ONNX zoo's Caffe2 file (googlenet), or a Keras
     Applications file (vgg16, vgg19, resnet50, mobilenetv2). Returns a check to run on the assembled model, or
     None."""
     from leuknet.errors import ModelFileError
@@ -286,6 +291,11 @@ def _load_weights(fn, weights, specs):
 
         load_resnet18(weights, specs)
         return None
+    if fn == "squeezenet" and suffix in (".pth", ".pt"):
+        from leuknet.weights.torchvision_squeezenet import load_squeezenet
+
+        load_squeezenet(weights, specs)
+        return None
     if fn == "googlenet" and suffix == ".onnx":
         from leuknet.weights.onnx_import import load_caffe2_onnx, verify
 
@@ -301,7 +311,7 @@ def _load_weights(fn, weights, specs):
 
 
 def _pretrained(fn, specs, args, kwargs):
-    """``vgg16``/``vgg19``/``resnet18``/``resnet50``/``googlenet``/``mobilenetv2`` from their untrained layout
+    """``vgg16``/``vgg19``/``resnet18``/``resnet50``/``googlenet``/``squeezenet``/``mobilenetv2`` from their untrained layout
     ``specs`` (a layer list or a LayerGraph): the layout itself for ``'Weights','none'`` (a LayerArray or the graph,
     as MATLAB returns), else the network, with the weights of the file given (:func:`_load_weights`)."""
     from leuknet.weights.keras_applications import FILES
@@ -371,6 +381,18 @@ def googlenet(*args, **kwargs):
     return _pretrained("googlenet", googlenet_graph(), args, kwargs)
 
 
+def squeezenet(*args, **kwargs):
+    """MATLAB's ``net = squeezenet`` (SqueezeNet v1.1, a 68-layer :class:`DAGNetwork`;
+    ``squeezenet('Weights','none')`` the untrained :class:`~leuknet.spec.graph.LayerGraph`),
+    https://www.mathworks.com/help/deeplearning/ref/squeezenet.html, with MATLAB's layer names
+    (``replaceLayer(lgraph, 'conv10', ...)``, ``'ClassificationLayer_predictions'``,
+    ``activations(net, X, 'fire9-concat')``). Weights from torchvision's ``squeezenet1_1-b8a52dc0.pth`` (needs
+    PyTorch) or MathWorks' ``squeezenetParams.mat``."""
+    from leuknet.spec.pretrained import squeezenet_graph
+
+    return _pretrained("squeezenet", squeezenet_graph(), args, kwargs)
+
+
 def mobilenetv2(*args, **kwargs):
     """MATLAB's ``net = mobilenetv2`` (a 154-layer :class:`DAGNetwork`; ``mobilenetv2('Weights','none')`` the
     untrained :class:`~leuknet.spec.graph.LayerGraph`), https://www.mathworks.com/help/deeplearning/ref/mobilenetv2.html,
@@ -419,6 +441,7 @@ vgg19 = _CalledInMatlabWithoutParentheses(vgg19)
 resnet50 = _CalledInMatlabWithoutParentheses(resnet50)
 resnet18 = _CalledInMatlabWithoutParentheses(resnet18)
 googlenet = _CalledInMatlabWithoutParentheses(googlenet)
+squeezenet = _CalledInMatlabWithoutParentheses(squeezenet)
 
 
 def _is_layers(x):

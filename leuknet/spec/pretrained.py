@@ -1,8 +1,9 @@
-"""VGG-16, VGG-19, ResNet-18, ResNet-50, GoogLeNet and MobileNetV2 in MATLAB's layouts: the layer arrays of
-``vgg16``/``vgg19`` and the layer graphs of ``resnet18``, ``resnet50``, ``googlenet`` and ``mobilenetv2`` (Deep
-Learning Toolbox; ResNet-18, GoogLeNet and MobileNetV2: their functions' docstrings), with MATLAB's layer names, so
-that transfer-learning scripts that edit the networks by name or position port as written (``net.Layers(1:end-3)``, ``replaceLayer(lgraph, 'fc1000', ...)``,
-``activations(net, X, 'fc7')``, ``'FeatureLayer', 'activation_49_relu'``).
+"""VGG-16, VGG-19, ResNet-18, ResNet-50, GoogLeNet, SqueezeNet and MobileNetV2 in MATLAB's layouts: the layer arrays
+of ``vgg16``/``vgg19`` and the layer graphs of ``resnet18``, ``resnet50``, ``googlenet``, ``squeezenet`` and
+``mobilenetv2`` (Deep Learning Toolbox; ResNet-18, GoogLeNet, SqueezeNet and MobileNetV2: their functions'
+docstrings), with MATLAB's layer names, so that transfer-learning scripts that edit the networks by name or position
+port as written (``net.Layers(1:end-3)``, ``replaceLayer(lgraph, 'fc1000', ...)``, ``activations(net, X, 'fc7')``,
+``'FeatureLayer', 'activation_49_relu'``).
 
 - VGG (Simonyan & Zisserman; MATLAB's from Caffe's VGG_ILSVRC_16/19_layers): ``input`` 224x224x3 'zerocenter' |
   ``conv<b>_<i>`` 3x3 padding 1 + ``relu<b>_<i>`` (2, 2, 3, 3, 3 per block; 2, 2, 4, 4, 4 for VGG-19) |
@@ -298,3 +299,48 @@ def googlenet_graph(num_classes=1000, image_size=224):
 
 __all__ = ["GOOGLENET_MEAN_RGB", "IMAGENET_MEAN_RGB", "TORCHVISION_MEAN_RGB", "TORCHVISION_STD_RGB",
            "googlenet_graph", "mobilenetv2_graph", "resnet18_graph", "resnet50_graph", "vgg_layers"]
+
+
+# SqueezeNet v1.1's fire modules: (module, squeeze 1x1, expand 1x1 = expand 3x3), and the max pooling after one
+SQUEEZENET_FIRES = ((2, 16, 64), (3, 16, 64), (4, 32, 128), (5, 32, 128), (6, 48, 192), (7, 48, 192), (8, 64, 256),
+                    (9, 64, 256))
+SQUEEZENET_POOL_AFTER = {3: "pool3", 5: "pool5"}
+
+
+def squeezenet_graph(num_classes=1000, image_size=227):
+    """MATLAB's ``squeezenet('Weights','none')`` layer graph (SqueezeNet v1.1, Iandola et al.): 68 layers, 75
+    connections, as Deep Network Designer exports MATLAB's ``squeezenet`` as code: ``data`` 227x227x3 'zerocenter' |
+    ``conv1`` 3x3/2, ``relu_conv1``, ``pool1`` 3x3/2 | fire modules ``fire<k>``: ``fire<k>-squeeze1x1`` and its
+    ``fire<k>-relu_squeeze1x1``, then ``fire<k>-expand1x1`` and ``fire<k>-expand3x3`` (padding 1) with their ReLUs,
+    joined by ``fire<k>-concat`` (in1 the 1x1 branch, in2 the 3x3) | ``pool3`` and ``pool5`` 3x3/2 with Caffe's
+    padding [0 1 0 1] after fire3 and fire5 | ``drop9`` (0.5), ``conv10`` 1x1 (the classes), ``relu_conv10``,
+    ``pool10`` (global average), ``prob``, ``ClassificationLayer_predictions``. Without weights the input's mean is
+    the ImageNet mean (MATLAB's own comes with its weights file)."""
+    from leuknet.spec.graph import LayerGraph
+
+    layers = [_input("data", image_size), ml.convolution2dLayer(3, 64, Stride=2, Name="conv1"),
+              ml.reluLayer(Name="relu_conv1"), ml.maxPooling2dLayer(3, Stride=2, Name="pool1")]
+    edges = ml.serial_edges(layers)
+    prev = "pool1"
+    for k, squeeze, expand in SQUEEZENET_FIRES:
+        f = f"fire{k}"
+        layers += [ml.convolution2dLayer(1, squeeze, Name=f"{f}-squeeze1x1"),
+                   ml.reluLayer(Name=f"{f}-relu_squeeze1x1"),
+                   ml.convolution2dLayer(1, expand, Name=f"{f}-expand1x1"), ml.reluLayer(Name=f"{f}-relu_expand1x1"),
+                   ml.convolution2dLayer(3, expand, Padding=1, Name=f"{f}-expand3x3"),
+                   ml.reluLayer(Name=f"{f}-relu_expand3x3"), ml.depthConcatenationLayer(2, Name=f"{f}-concat")]
+        _chain(edges, prev, f"{f}-squeeze1x1", f"{f}-relu_squeeze1x1", f"{f}-expand1x1", f"{f}-relu_expand1x1")
+        _chain(edges, f"{f}-relu_squeeze1x1", f"{f}-expand3x3", f"{f}-relu_expand3x3")
+        edges += [(f"{f}-relu_expand1x1", f"{f}-concat", "in1"), (f"{f}-relu_expand3x3", f"{f}-concat", "in2")]
+        prev = f"{f}-concat"
+        if k in SQUEEZENET_POOL_AFTER:
+            pool = SQUEEZENET_POOL_AFTER[k]
+            layers.append(ml.maxPooling2dLayer(3, Stride=2, Padding=[0, 1, 0, 1], Name=pool))
+            _chain(edges, prev, pool)
+            prev = pool
+    head = [ml.dropoutLayer(0.5, Name="drop9"), ml.convolution2dLayer(1, num_classes, Name="conv10"),
+            ml.reluLayer(Name="relu_conv10"), ml.globalAveragePooling2dLayer(Name="pool10"),
+            ml.softmaxLayer(Name="prob"), ml.classificationLayer(Name="ClassificationLayer_predictions")]
+    layers += head
+    _chain(edges, prev, *[l.Name for l in head])
+    return LayerGraph(layers, edges)

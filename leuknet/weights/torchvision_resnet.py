@@ -36,13 +36,15 @@ def matlab_names():
     return names
 
 
-def _state_dict(path):
+def state_dict(path, params_file="resnet18Params.mat"):
+    """A torchvision file's tensors as float32 arrays by name; ``params_file`` the MathWorks file to name for a
+    user without PyTorch."""
     p = Path(path)  # its existence is checked by the caller, with where to get it (leuknet.matlab.network)
     try:
         import torch
     except ImportError:
         raise ConfigError(f"reading {p.name} needs PyTorch: pip install torch (or give MathWorks' "
-                          "resnet18Params.mat)") from None
+                          f"{params_file})") from None
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 (torch raises RuntimeError, pickle errors, ...)
@@ -55,7 +57,7 @@ def _state_dict(path):
 
 def load_resnet18(path, specs):
     """Set the weights of ``resnet18``'s layer specs ``specs`` (changed in place) from torchvision's file."""
-    state = _state_dict(path)
+    state = state_dict(path)
     names = matlab_names()
     prefixes = {k.rsplit(".", 1)[0] for k in state if not k.endswith("num_batches_tracked")}
     extra, missing = sorted(prefixes - set(names)), sorted(set(names) - prefixes)
@@ -76,4 +78,4 @@ def load_resnet18(path, specs):
     return specs
 
 
-__all__ = ["FILE", "load_resnet18", "matlab_names"]
+__all__ = ["FILE", "load_resnet18", "matlab_names", "state_dict"]
