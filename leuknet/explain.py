@@ -71,7 +71,8 @@ def grad_cam(model, images, class_index=None, layer_name=None):
         idx = np.asarray(keras.ops.convert_to_numpy(model(x, training=False))).argmax(-1).astype(np.int32)
     else:
         idx = np.full(len(x), int(class_index), np.int32)
-    feats, grads = layer_gradients(model, target, _logits_tensor(model), x, class_scores(idx))
+    grad_model = gradient_model(model, target, _logits_tensor(model))
+    feats, grads = layer_gradients(grad_model, target, x, class_scores(idx))
     cam = grad_cam_maps(feats, grads)
     cam = cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
     return cam, idx, target.name
@@ -95,14 +96,19 @@ def class_scores(idx):
     return pick
 
 
-def layer_gradients(model, feature_layer, score_tensor, x, score_of):
+def gradient_model(model, feature_layer, score_tensor):
+    """The model from ``model``'s input to ``[feature_layer``'s output, ``score_tensor]``, for
+    :func:`layer_gradients` (built once, used for every batch and class)."""
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with one array: no structure warning
+    return keras.Model(inputs, [feature_layer.output, score_tensor])
+
+
+def layer_gradients(grad_model, feature_layer, x, score_of):
     """``(features, gradients)`` as float32 arrays: the output of ``feature_layer`` for the images ``x`` and its
     gradient of ``score_of(scores)`` (one score per image; their sum is differentiated, so each image's gradient is
-    its own), ``scores`` being the value of ``score_tensor`` (a symbolic tensor of ``model``) in float32. The
-    gradient is the backend's own: TensorFlow's tape, or under JAX ``jax.grad`` with respect to a zero added to the
-    feature layer's output (the same derivative, with no second model)."""
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with one array: no structure warning
-    grad_model = keras.Model(inputs, [feature_layer.output, score_tensor])
+    its own), ``scores`` the second output of ``grad_model`` (:func:`gradient_model`) in float32. The gradient is
+    the backend's own: TensorFlow's tape, or under JAX ``jax.grad`` with respect to a zero added to the feature
+    layer's output (the same derivative, with no second model)."""
     if keras.backend.backend() == "jax":
         return _gradients_jax(grad_model, feature_layer, x, score_of)
     return _gradients_tf(grad_model, x, score_of)

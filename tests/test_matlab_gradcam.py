@@ -128,6 +128,7 @@ def test_gradcam_names_layers_and_refuses_bad_requests_in_one_line(series_net):
            ((image, 0, "FeatureLayer", "conv9"), "FeatureLayer 'conv9' is not a layer of the network"),
            ((image, 0, "ReductionLayer", "relu"), "not a vector of class scores: pass a reduction function"),
            ((image, 0, "OutputUpsampling", "bilinear"), "OutputUpsampling must be one of 'bicubic', 'nearest'"),
+           ((image, 0, "FeatureLayer", "relu", "ReductionLayer", "conv"), "'relu' does not feed the reduction layer"),
            ((image, 0, "MiniBatchSize", 0), "MiniBatchSize"),
            ((image, 0, "Colour", 1), "Colour")]
     for args, message in bad:
@@ -189,6 +190,10 @@ def test_the_matlab_overlay_draws_the_map_over_the_image(tmp_path):
             assert np.abs(pixel(col, 10) - expect).max() <= 6, (col, pixel(col, 10), expect)
         saveas(fig, str(tmp_path / "overlay.png"))
         assert (tmp_path / "overlay.png").stat().st_size > 0
+        # a smaller map over the image (a coarse score map): the axes keep the image's limits, as MATLAB's
+        limits = (ax.get_xlim(), ax.get_ylim())
+        small = imagesc(np.ones((5, 5)) * 3.0, "AlphaData", 0.3)
+        assert (ax.get_xlim(), ax.get_ylim()) == limits and small.get_extent() == [0.5, 5.5, 5.5, 0.5]
         # hold off: the next image replaces what is there
         hold("off")
         imshow(X)
@@ -203,11 +208,19 @@ def test_imagesc_scales_and_places_as_matlab():
         h = imagesc(np.array([[2.0, 4.0], [6.0, 10.0]]))
         assert h.get_clim() == (2.0, 10.0) and h.axes.axison  # imagesc keeps the ticks
         assert h.get_extent() == [0.5, 2.5, 2.5, 0.5]
+        bar = colorbar("southoutside")  # the location alone, as MATLAB takes it
+        assert bar.orientation == "horizontal"
         h = imagesc([10, 20], [0, 4], np.zeros((3, 2)), [0, 5])  # x, y: the first and last pixel centres
         assert h.get_extent() == [5.0, 25.0, 5.0, -1.0] and h.get_clim() == (0.0, 5.0)
         assert len(h.axes.images) == 1  # hold off: replaced
+        assert bar.mappable.get_clim() == (0.0, 5.0)  # the colour bar follows the new limits
+        assert imagesc(3, 7, np.zeros((2, 4))).get_extent() == [2.5, 6.5, 8.5, 6.5]  # scalars: 1 apart from there
+        h = imagesc(np.array([[2.0, 4.0], [6.0, 10.0]]))
         colormap(jet)  # colormap(jet) as MATLAB writes it (jet called with no arguments)
         np.testing.assert_allclose(h.get_cmap()(0.0)[:3], jet(256)[0])
+        np.testing.assert_allclose(colormap(), jet(256))  # cmap = colormap: the figure's
+        colormap(plt.get_cmap("gray"))  # a matplotlib colormap object
+        np.testing.assert_allclose(h.get_cmap()(1.0)[:3], [1, 1, 1])
         grey = imshow(np.zeros((2, 2), np.uint8))
         colormap("hot")
         assert grey.get_cmap().name == "gray"  # imshow's own map stays

@@ -52,11 +52,14 @@ def test_holdout_sizes_are_matlabs():
 
 
 def test_missing_groups_are_in_no_set_and_draws_follow_the_global_stream():
+    # MATLAB's NumObservations counts them (cvpartition.m: N = length(group), NaNs included)
     g = np.array([1, 1, 2, np.nan, 2, 1, 2, 1])
     c = cvpartition(g, "KFold", 2)
-    assert c.NumObservations == 7 and not any(test(c, i)[3] or training(c, i)[3] for i in range(2))
+    assert c.NumObservations == 8 and not any(test(c, i)[3] or training(c, i)[3] for i in range(2))
+    assert sum(int(test(c, i).sum()) for i in range(2)) == 7
     labels = categorical(["all", "hem", "", "all"], ["all", "hem"])  # '' is not a category: undefined
-    assert cvpartition(labels, "HoldOut", 1).NumObservations == 3
+    c = cvpartition(labels, "HoldOut", 1)
+    assert c.NumObservations == 4 and not (test(c)[2] or training(c)[2])
     rng(0)
     first = test(cvpartition(30, "HoldOut", 0.2))
     second = test(cvpartition(30, "HoldOut", 0.2))
@@ -66,22 +69,19 @@ def test_missing_groups_are_in_no_set_and_draws_follow_the_global_stream():
     d = repartition(c)
     assert d.TestSize.tolist() == c.TestSize.tolist() == [10, 10, 10]
     assert not all((test(c, i) == test(d, i)).all() for i in range(3))
-    # a partition's mask picks files of a datastore (subset) or images of an array
-    assert len(subset_of_files(training(cvpartition(6, "HoldOut", 2)))) == 4
     assert cvpartition(5, "Leaveout").NumTestSets == 5 and cvpartition(5, "Resubstitution").TestSize == 5
 
 
-def subset_of_files(mask, tmp=None):
-    import tempfile
-    from pathlib import Path
-
+def test_a_partition_picks_files_of_a_datastore(tmp_path):
     import cv2
 
-    root = Path(tempfile.mkdtemp())
+    (tmp_path / "c").mkdir()
     for i in range(6):
-        (root / "c").mkdir(exist_ok=True)
-        cv2.imwrite(str(root / "c" / f"{i}.png"), np.full((4, 4, 3), i, np.uint8))
-    return subset(imageDatastore(root, "IncludeSubfolders", True, "LabelSource", "foldernames"), mask).Files
+        cv2.imwrite(str(tmp_path / "c" / f"{i}.png"), np.full((4, 4, 3), i, np.uint8))
+    imds = imageDatastore(tmp_path, "IncludeSubfolders", True, "LabelSource", "foldernames")
+    c = cvpartition(len(imds.Files), "HoldOut", 2)
+    train, held = subset(imds, training(c)), subset(imds, test(c))
+    assert len(train.Files) == 4 and sorted(train.Files + held.Files) == imds.Files
 
 
 def test_cvpartition_refuses_bad_requests_in_one_line():

@@ -13,7 +13,7 @@ import pytest
 import scipy.io
 
 import leuknet.matlab as m
-from leuknet.errors import ModelFileError
+from leuknet.errors import ConfigError, ModelFileError
 
 # connectLayers lines of the export (fire2 and fire3; the series links come with its addLayers blocks)
 EXPORT_CONNECT = [("fire2-relu_squeeze1x1", "fire2-expand1x1"), ("fire2-relu_squeeze1x1", "fire2-expand3x3"),
@@ -148,3 +148,7 @@ def test_squeezenet_transfer_recipe_trains_and_explains():
     assert len(m.classify(net, x)) == 6
     cam, feature, reduction = m.gradCAM(net, x[..., 0], "hem", nargout=3)
     assert (feature, reduction) == ("relu_conv10", "pool10") and cam.shape == (227, 227)
+    # a classification layer takes 1 x 1 x K scores: a spatial map is refused when the network is assembled
+    bad = [m.imageInputLayer([8, 8, 3]), m.convolution2dLayer(3, 2), m.softmaxLayer, m.classificationLayer]
+    with pytest.raises(ConfigError, match=r"its input is 6 x 6 x 2; it takes class scores, 1 x 1 x K"):
+        m.trainNetwork(x[:8, :8], y, bad, m.trainingOptions("sgdm", MaxEpochs=1, Verbose=False))

@@ -270,16 +270,18 @@ def countcats(c):
 
 
 def tabulate(x):
-    """``tbl = tabulate(x)`` (Statistics and Machine Learning Toolbox): a :class:`Table` with ``Value``,
-    ``Count`` and ``Percent`` (of the elements, 0-100), a row per category of a categorical (zeros included),
-    per distinct text in order of appearance, per number from 1 to max(x) for positive integers and per distinct
-    number otherwise, as https://www.mathworks.com/help/stats/tabulate.html describes; print it to see it."""
+    """``tbl = tabulate(x)`` (Statistics and Machine Learning Toolbox): a row per category of a categorical
+    (zeros included), per distinct text in order of appearance ('' is missing, left out), per number from 1 to
+    max(x) for positive integers and per distinct number otherwise (NaN left out), with its count and percent of
+    the counted elements, as https://www.mathworks.com/help/stats/tabulate.html describes. MATLAB returns a matrix
+    (numbers) or a cell array (text); leuknet a :class:`Table` with ``Value``, ``Count`` and ``Percent`` (print it
+    to see it, as MATLAB's call without an output prints)."""
     if isinstance(x, Categorical):
         counts, values = countcats(x), list(x.categories)
     else:
         a = np.ravel(np.asarray(x, dtype=object))
         if a.size and all(isinstance(v, (str, np.str_)) for v in a):
-            values = list(dict.fromkeys(str(v) for v in a))
+            values = list(dict.fromkeys(str(v) for v in a if str(v) != ""))
             counts = np.array([sum(str(v) == u for v in a) for u in values], np.int64)
         else:
             try:

@@ -188,7 +188,8 @@ def _pixel_extent(shape, x, y):
         c = np.asarray(c if c is not None else [1, count], float).ravel()
         if c.size == 0 or not np.all(np.isfinite(c)):
             raise ConfigError(f"imagesc: {name} must be finite numbers, received {c.tolist()}")
-        first, last = c[0], c[-1]
+        first = c[0]
+        last = first + count - 1 if c.size == 1 else c[-1]  # a scalar: the first centre, the others 1 apart
         step = (last - first) / (count - 1) if count > 1 else 1.0
         return first - step / 2, last + step / 2
 
@@ -606,16 +607,26 @@ def colormap(*args):
     sets (or returns, as c x 3 rows) the colormap of the current figure, or of one axes; the images ``imagesc``
     drew there are recoloured (https://www.mathworks.com/help/matlab/ref/colormap.html). ``map``: a c x 3 array in
     [0, 1] (``jet(64)``) or a name: MATLAB's jet, hot and gray as MATLAB computes them, 'parula'/'default' drawn as
-    viridis (parula's table is MathWorks'), any other matplotlib colormap by name. Images ``imshow`` drew keep
+    viridis (parula's table is MathWorks'), any other matplotlib colormap by name or object. Images ``imshow`` drew keep
     their own (grey) map."""
     import matplotlib.pyplot as plt
 
     ax, rest = _axes_argument(args)
     if len(rest) > 1:
         raise ConfigError(f"colormap: expected one map (a name or a c x 3 array), received {len(rest)} arguments")
-    if not rest:
-        return np.asarray(_current_map(ax or plt.gca()).colors, float)
-    rows = _colormap_rows("colormap", rest[0]() if callable(rest[0]) else rest[0])  # colormap(jet) as MATLAB
+    if not rest:  # cmap = colormap: the figure's (or the axes' own, colormap(ax))
+        if ax is None:
+            rows = getattr(plt.gcf(), "_leuknet_colormap", None)
+            return np.asarray(rows if rows is not None else _colormap_rows("colormap", "parula"), float)
+        return np.asarray(_current_map(ax).colors, float)
+    from matplotlib.colors import Colormap
+
+    given = rest[0]
+    if isinstance(given, Colormap):  # a matplotlib colormap object: 256 of its colours
+        given = given(np.linspace(0, 1, 256))[:, :3]
+    elif callable(given):  # colormap(jet) as MATLAB writes it: jet called with no arguments
+        given = given()
+    rows = _colormap_rows("colormap", given)
     if ax is not None:
         ax._leuknet_colormap = rows
         targets = [ax]
@@ -639,14 +650,14 @@ def imagesc(*args, **kwargs):
     ``'AlphaData'`` (a scalar or an array of C's size) and ``'Parent'``
     (https://www.mathworks.com/help/matlab/ref/imagesc.html): C drawn with the colours of the current colormap
     scaled to [min(C(:)) max(C(:))] (or ``clims``), pixel centres at x = 1..N and y = 1..M (or ``x``, ``y``: the
-    first and last column and row centres), row 1 at the top, axes ticks shown. With ``hold on`` it goes over what
+    first and last column and row centres; a scalar the first, the others 1 apart), row 1 at the top, axes ticks
+    shown; over an image (``hold on``) the axes keep their limits, and a colour bar follows the new limits. With ``hold on`` it goes over what
     is there (MATLAB's Grad-CAM overlay: ``imshow(X); hold on; imagesc(map, 'AlphaData', 0.5); colormap jet``),
     else it replaces it. An M x N x 3 C is drawn as truecolor. Returns matplotlib's image."""
     import matplotlib.pyplot as plt
 
     fn = "imagesc"
-    pos, _, o = parse(fn, args, kwargs, {"AlphaData": None, "Parent": None, "CDataMapping": "scaled"},
-                      max_positional=4)
+    pos, _, o = parse(fn, args, kwargs, {"AlphaData": None, "Parent": None}, max_positional=4)
     if not pos:
         raise ConfigError(f"{fn}: expected the data C (imagesc(C), imagesc(C, clims), imagesc(x, y, C))")
     x = y = clims = None
@@ -673,6 +684,7 @@ def imagesc(*args, **kwargs):
     ax = _new_plot(o["Parent"] if o["Parent"] is not None else plt.gca())
     over = bool(ax.images)  # held, over an image: its axes keep their limits and shape (imshow's square pixels)
     aspect = ax.get_aspect() if over else "auto"
+    limits = (ax.get_xlim(), ax.get_ylim())
     extent = _pixel_extent(a.shape, x, y)
     if a.ndim == 3:
         h = ax.imshow(_truecolor(a), interpolation="nearest", extent=extent, alpha=alpha, aspect=aspect)
@@ -689,7 +701,13 @@ def imagesc(*args, **kwargs):
         h = ax.imshow(data, cmap=_current_map(ax), vmin=low, vmax=high, interpolation="nearest", extent=extent,
                       alpha=alpha, aspect=aspect)
         h._leuknet_scaled = True
-    if not over:
+        bar = getattr(ax, "_leuknet_colorbar", None)
+        if bar is not None:  # the axes' colour bar shows the new colour limits, as MATLAB's follows CLim
+            bar.mappable.set_clim(low, high)
+    if over:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+    else:
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
     return h
@@ -705,6 +723,9 @@ def colorbar(*args, **kwargs):
     ax, rest = _axes_argument(args)
     ax = ax or plt.gca()
     off = bool(rest) and isinstance(rest[0], str) and rest[0].lower() in ("off", "delete", "hide")
+    where = {"eastoutside": "right", "westoutside": "left", "northoutside": "top", "southoutside": "bottom"}
+    if len(rest) % 2 == 1 and isinstance(rest[0], str) and rest[0].lower() in where:  # colorbar('southoutside')
+        rest = ("Location", *rest)
     old = getattr(ax, "_leuknet_colorbar", None)
     if old is not None:
         old.remove()
@@ -712,7 +733,6 @@ def colorbar(*args, **kwargs):
     if off:
         return None
     o = options_only(fn, rest, kwargs, {"Location": "eastoutside"})
-    where = {"eastoutside": "right", "westoutside": "left", "northoutside": "top", "southoutside": "bottom"}
     location = where[choice(fn, "Location", o["Location"], tuple(where))]
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize

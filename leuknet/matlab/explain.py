@@ -42,7 +42,7 @@ __all__ = ["gradCAM"]
 
 def gradCAM(net, X, target, *args, nargout=None, **kwargs):
     """See the module's docstring."""
-    from leuknet.explain import class_scores, grad_cam_maps, layer_gradients
+    from leuknet.explain import class_scores, grad_cam_maps, gradient_model, layer_gradients
 
     fn = "gradCAM"
     o = options_only(fn, args, kwargs, {"FeatureLayer": None, "ReductionLayer": None, "OutputUpsampling": "bicubic",
@@ -50,6 +50,7 @@ def gradCAM(net, X, target, *args, nargout=None, **kwargs):
                                         "Acceleration": "auto"})
     upsampling = choice(fn, "OutputUpsampling", o["OutputUpsampling"], ("bicubic", "nearest", "none"))
     choice(fn, "ExecutionEnvironment", o["ExecutionEnvironment"], ("auto", "cpu", "gpu"))
+    choice(fn, "Acceleration", o["Acceleration"], ("auto", "mex", "none"))
     batch = int(number(fn, "MiniBatchSize", o["MiniBatchSize"], integer=True, low=1))
     model = _keras_model(fn, net)
     names = [layer.Name for layer in network_layers(model)]
@@ -69,15 +70,16 @@ def gradCAM(net, X, target, *args, nargout=None, **kwargs):
     size, space = _input_of(model)
     data, _ = image_data(fn, X, None, size, None, space)
     feature_layer = model.get_layer(feature)
+    grad_model = gradient_model(model, feature_layer, score_tensor)
+    distinct = list(dict.fromkeys(score_fns))  # a class asked twice is computed once
     maps = []  # per batch: N x K x h x w
     for x, _ in data.stored_batches(batch):
         x = np.asarray(x, np.float32)
-        per_class = []
-        for k in score_fns:
+        done = {}
+        for k in distinct:
             pick = k if callable(k) else class_scores(np.full(len(x), k, np.int32))
-            feats, grads = layer_gradients(model, feature_layer, score_tensor, x, pick)
-            per_class.append(grad_cam_maps(feats, grads))
-        maps.append(np.stack(per_class, axis=1))
+            done[k] = grad_cam_maps(*layer_gradients(grad_model, feature_layer, x, pick))
+        maps.append(np.stack([done[k] for k in score_fns], axis=1))
     cams = np.concatenate(maps, axis=0).astype(np.float32)
     if upsampling != "none":
         h, w = size[:2]
@@ -92,18 +94,37 @@ def gradCAM(net, X, target, *args, nargout=None, **kwargs):
 def _reduction_layer(fn, model, names, kinds, given):
     if given is not None:
         given = _layer_name(fn, given, names, "ReductionLayer")
-        if kinds[given] == "ClassificationOutputLayer":
-            given = names[names.index(given) - 1]
+        if kinds[given] == "ClassificationOutputLayer":  # stands for the layer feeding it (the softmax)
+            given = _source(model, given, names)
         return given
     softmax = [n for n in names if kinds[n] == "SoftmaxLayer"]
     if softmax:
-        source = model.get_layer(softmax[-1]).input._keras_history.operation.name
-        # a Flatten leuknet adds before a fully connected layer has no MATLAB layer: walk back to one that has
-        while source not in names:
-            source = model.get_layer(source).input._keras_history.operation.name
-        return source
+        return _source(model, softmax[-1], names)
     last = [n for n in names if kinds[n] != "ClassificationOutputLayer"]
     return last[-1]
+
+
+def _source(model, name, names):
+    """The MATLAB layer whose output feeds layer ``name`` (a Flatten leuknet adds before a fully connected layer
+    has no MATLAB layer: walked past)."""
+    source = model.get_layer(name).input._keras_history.operation.name
+    while source not in names:
+        source = model.get_layer(source).input._keras_history.operation.name
+    return source
+
+
+def _upstream(model, name):
+    """The names of the Keras layers whose outputs reach layer ``name``."""
+    seen, todo = set(), [model.get_layer(name)]
+    while todo:
+        layer = todo.pop()
+        for node in layer._inbound_nodes:
+            for t in node.input_tensors:
+                parent = t._keras_history.operation
+                if parent.name not in seen:
+                    seen.add(parent.name)
+                    todo.append(parent)
+    return seen
 
 
 def _feature_layer(fn, model, names, reduction, given):
@@ -113,6 +134,9 @@ def _feature_layer(fn, model, names, reduction, given):
         if len(shape) != 4:
             raise ConfigError(f"{fn}: the feature layer {given!r} has no spatial output (shape {tuple(shape[1:])}); "
                               f"layers with one: {', '.join(_spatial(model, names, names[-1]))}")
+        if given not in _upstream(model, reduction):
+            raise ConfigError(f"{fn}: the feature layer {given!r} does not feed the reduction layer {reduction!r}: "
+                              "the score does not depend on it")
         return given
     candidates = _spatial(model, names, reduction)
     if not candidates:

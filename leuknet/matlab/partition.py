@@ -13,8 +13,11 @@ How the sets are drawn is MathWorks' ``cvpartition.m`` (2007-2011, its private f
 random order (stratified: sorted by group, random within a group), so the fold sizes are exactly those of
 ``mod`` (50 observations in 10 folds: 5 each); a hold-out keeps ``floor(N p)`` out (``p`` in (0, 1)) or ``p``
 observations (an integer), stratified per group ``floor(n_g p)`` and the few left to reach ``floor(N p)`` given
-first to groups with none, then at random. A group's missing values (NaN, an undefined categorical, '') are in no
-set, as MATLAB's. The draws come from leuknet's global stream (``rng``; ``Seed=`` a stream of its own): the
+first to groups with none, then at random (an integer ``p`` stratified is the ratio ``p / N``, so floating point
+can hold out one fewer: 15 of 22 holds out 14, as MATLAB's code does). Groups are numbered as ``grp2idx`` numbers
+them: a categorical's categories (an unused one is an empty group, which can take one of the few left over, as in
+MATLAB), text in order of first appearance, numbers sorted. A group's missing values (NaN, an undefined
+categorical, '') are in no set and counted in ``NumObservations``, as MATLAB's. The draws come from leuknet's global stream (``rng``; ``Seed=`` a stream of its own): the
 sets differ from MATLAB's, their sizes do not.
 """
 
@@ -41,7 +44,7 @@ def _groups(fn, group):
     a = np.ravel(np.asarray(group, dtype=object))
     if a.size and all(isinstance(v, (str, np.str_)) for v in a):
         names = [str(v) for v in a]
-        levels = sorted({n for n in names if n != ""})
+        levels = list(dict.fromkeys(n for n in names if n != ""))  # grp2idx's order: first appearance
         index = {n: i for i, n in enumerate(levels)}
         return np.array([index.get(n, -1) for n in names], np.int64)
     try:
@@ -55,12 +58,16 @@ def _groups(fn, group):
     return out
 
 
+def _randperm(rng, n):
+    """``[~, p] = sort(rand(s, 1, n))``: a random permutation, as cvpartition.m draws its orders."""
+    return np.argsort(rng.random(n), kind="stable")
+
+
 def _kfold(n, k, rng, group=None):
     """``kfoldcv`` / ``stra_kfoldcv``: fold numbers 1..k for n observations."""
     cvid = 1 + np.mod(np.arange(1, n + 1), k)
     if group is None:
-        order = np.argsort(rng.random(n), kind="stable")  # [~, indices] = sort(rand(1, N)); cvid = cvid(indices)
-        return cvid[order]
+        return cvid[_randperm(rng, n)]  # cvid = cvid(indices)
     key = group + rng.random(n)  # sort(group + rand): by group, at random within one
     out = np.empty(n, np.int64)
     out[np.argsort(key, kind="stable")] = cvid
@@ -71,7 +78,7 @@ def _holdout(n, n_test, rng):
     """``holdoutcv``: 1 (training) or 2 (test), n_test of them 2, in random order."""
     idx = np.full(n, 2, np.int64)
     idx[: n - n_test] = 1
-    return idx[np.argsort(rng.random(n), kind="stable")]
+    return idx[_randperm(rng, n)]
 
 
 def _stratified_holdout(group, ratio, rng):
@@ -89,7 +96,7 @@ def _stratified_holdout(group, ratio, rng):
     if diff > 0:
         full = num_test == sizes
         add = np.concatenate([np.ones(diff, np.int64), np.zeros(len(sizes) - diff - int(full.sum()), np.int64)])
-        add = add[np.argsort(rng.random(len(add)), kind="stable")]
+        add = add[_randperm(rng, len(add))]
         x = np.zeros(len(sizes), np.int64)
         x[~full] = add
         num_test += x
@@ -98,7 +105,7 @@ def _stratified_holdout(group, ratio, rng):
         members = np.flatnonzero(group == g)
         mark = np.full(len(members), 2, np.int64)
         mark[: sizes[g] - num_test[g]] = 1
-        idx[members] = mark[np.argsort(rng.random(len(members)), kind="stable")]
+        idx[members] = mark[_randperm(rng, len(members))]
     return idx
 
 
@@ -169,7 +176,7 @@ class cvpartition:  # noqa: N801 (MATLAB's class name)
         group = self._group[valid] if self._group is not None else None
         if self.Type == "kfold":
             if self.NumTestSets == m:  # leave-one-out as MATLAB's special case: a random permutation
-                ids = np.argsort(rng.random(m), kind="stable") + 1
+                ids = _randperm(rng, m) + 1
             else:
                 ids = _kfold(m, self.NumTestSets, rng, group if self._stratify else None)
         elif self.Type == "holdout":
@@ -179,7 +186,7 @@ class cvpartition:  # noqa: N801 (MATLAB's class name)
             else:
                 ids = _holdout(m, int(self._p) if self._p >= 1 else int(np.floor(m * self._p)), rng)
         elif self.Type == "leaveout":
-            ids = np.argsort(rng.random(m), kind="stable") + 1
+            ids = _randperm(rng, m) + 1
         else:
             ids = np.arange(1, m + 1)
         self._ids = np.zeros(self._n, np.int64)  # 0: a missing group value, in no set
@@ -188,11 +195,10 @@ class cvpartition:  # noqa: N801 (MATLAB's class name)
     # -- MATLAB's properties -----------------------------------------------------------------------------------
     @property
     def NumObservations(self):  # noqa: N802
-        return int(self._valid().sum())
-
-    @property
-    def N(self):  # noqa: N802 (MATLAB's older name)
+        """All the observations, those with a missing group value too (in no set), as MATLAB's."""
         return self._n
+
+    N = NumObservations  # MATLAB's older name
 
     @property
     def TestSize(self):  # noqa: N802

@@ -959,6 +959,10 @@ def _build(spec, xs, classes, post, fn):
     elif isinstance(spec, SoftmaxLayer):
         x = L.Softmax(name=spec.Name, dtype="float32")(x)
     elif isinstance(spec, ClassificationOutputLayer):
+        if len(x.shape) == 4 and tuple(x.shape[1:3]) != (1, 1):
+            raise ConfigError(f"classificationLayer {spec.Name!r}: its input is {x.shape[1]} x {x.shape[2]} x "
+                              f"{x.shape[3]}; it takes class scores, 1 x 1 x K (a fully connected layer or a global "
+                              "pooling before the softmax)")
         n = int(x.shape[-1])
         cls = spec.Classes
         if isinstance(cls, str) and cls == "auto":

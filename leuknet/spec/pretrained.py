@@ -297,9 +297,6 @@ def googlenet_graph(num_classes=1000, image_size=224):
     return LayerGraph(layers, edges)
 
 
-__all__ = ["GOOGLENET_MEAN_RGB", "IMAGENET_MEAN_RGB", "TORCHVISION_MEAN_RGB", "TORCHVISION_STD_RGB",
-           "googlenet_graph", "mobilenetv2_graph", "resnet18_graph", "resnet50_graph", "vgg_layers"]
-
 
 # SqueezeNet v1.1's fire modules: (module, squeeze 1x1, expand 1x1 = expand 3x3), and the max pooling after one
 SQUEEZENET_FIRES = ((2, 16, 64), (3, 16, 64), (4, 32, 128), (5, 32, 128), (6, 48, 192), (7, 48, 192), (8, 64, 256),
@@ -344,3 +341,7 @@ def squeezenet_graph(num_classes=1000, image_size=227):
     layers += head
     _chain(edges, prev, *[l.Name for l in head])
     return LayerGraph(layers, edges)
+
+
+__all__ = ["GOOGLENET_MEAN_RGB", "IMAGENET_MEAN_RGB", "SQUEEZENET_FIRES", "TORCHVISION_MEAN_RGB", "TORCHVISION_STD_RGB",
+           "googlenet_graph", "mobilenetv2_graph", "resnet18_graph", "resnet50_graph", "squeezenet_graph", "vgg_layers"]
