@@ -1,6 +1,6 @@
-"""Real-world-style MATLAB scripts ported line by line, each run end to end on small data: the three templates in
+"""Real-world-style MATLAB scripts ported line by line, each run end to end on small data: the four templates in
 scripts/ (custom CNN, AlexNet transfer with Layers(1:end-3), custom CNN with imageDataAugmenter and batch
-normalisation) and three more structures written here as a MATLAB user would port them (layerGraph/replaceLayer
+normalisation, SqueezeNet transfer on a cvpartition hold-out with a Grad-CAM figure) and three more structures written here as a MATLAB user would port them (layerGraph/replaceLayer
 transfer, arrays in MATLAB's H x W x C x N order, grey images)."""
 
 import os
@@ -70,6 +70,18 @@ def test_custom_cnn_with_augmentation_script_on_grey_files(tmp_path):
                         cwd=tmp_path)
     assert acc >= 0.5  # the discs differ in size and brightness: a few epochs separate them
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_squeezenet_gradcam_script_on_the_cnmc_layout(tmp_path):
+    """scripts/squeezenet_gradcam.py: cvpartition's stratified hold-out, squeezenet's conv10 replaced, training,
+    confusionchart, then gradCAM over test cells drawn as MATLAB's imshow / hold on / imagesc / colormap jet."""
+    data = CNMC_MINI if CNMC_MINI.exists() else cells(tmp_path / "C-NMC_training_data", per_class=26)
+    acc, p = run_script("squeezenet_gradcam.py", data, "--epochs", "1", "--batch", "8", "--cells", "2",
+                        cwd=tmp_path)
+    assert 0.0 <= acc <= 1.0 and "Label    Count" in p.stdout  # countEachLabel's table, printed
+    for png in ("confusion.png", "gradcam.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_layer_graph_replace_layer_transfer(tmp_path):
