@@ -19,7 +19,7 @@ from leuknet.errors import ConfigError, DataError  # noqa: E402
 from leuknet.matlab import (activations, classificationLayer, classify, colorbar, colormap,  # noqa: E402
                             convolution2dLayer, fullyConnectedLayer, globalAveragePooling2dLayer, gradCAM, hold, hot,
                             imageInputLayer, imagesc, imshow, ishold, jet, maxPooling2dLayer, reluLayer, saveas,
-                            softmaxLayer, trainingOptions, trainNetwork)
+                            resnet18, softmaxLayer, trainingOptions, trainNetwork)
 from parity.references import imresize_bicubic  # noqa: E402
 
 OPTS = dict(MaxEpochs=2, MiniBatchSize=8, Verbose=False, InitialLearnRate=0.01)
@@ -236,3 +236,17 @@ def test_imagesc_scales_and_places_as_matlab():
             hold("maybe")
     finally:
         plt.close(fig)
+
+
+def test_gradcam_defaults_on_a_dag_network():
+    # resnet18 (random weights): the last spatial layer is the last block's ReLU (7 x 7), the class scores fc1000's
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no weights file: random, with a warning
+        net = resnet18()
+    x = np.random.default_rng(0).integers(0, 255, (224, 224, 3)).astype(np.uint8)
+    cam, feature, reduction = gradCAM(net, x, 7, nargout=3)
+    assert (feature, reduction) == ("res5b_relu", "fc1000") and cam.shape == (224, 224)
+    coarse = gradCAM(net, x, 7, OutputUpsampling="none")
+    assert coarse.shape == (7, 7) and coarse.min() >= 0

@@ -120,3 +120,7 @@ def test_categorical_with_names_countcats_and_tabulate():
     t = tabulate(y)
     assert t.Value == ["Healthy", "ALL"] and t.Count.tolist() == [2, 3]
     assert tabulate(["hem", "all", "hem"]).Value == ["hem", "all"]  # text: in order of appearance
+    # MATLAB's repmat(C, 3, 1) of a label vector ports as np.tile(C, 3): still categorical, its categories kept
+    tiled = np.tile(y, 2)
+    assert categories(tiled) == ["Healthy", "ALL"] and countcats(tiled).tolist() == [4, 6]
+    assert np.asarray(np.repeat(categorical(["a", "b"]), 2)).tolist() == ["a", "a", "b", "b"]

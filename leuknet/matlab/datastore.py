@@ -113,12 +113,15 @@ class Categorical:
 
     def __array_function__(self, func, types, args, kwargs):
         """``np.concatenate`` / ``np.vstack`` / ``np.hstack`` / ``np.append`` of categoricals give a categorical
-        (:func:`concatenate`: MATLAB's ``[A; B]`` and ``cat(1, A, B)``); any other NumPy function sees the names,
-        as ``np.asarray(C)``."""
+        (:func:`concatenate`: MATLAB's ``[A; B]`` and ``cat(1, A, B)``), so do ``np.tile`` and ``np.repeat`` of one
+        (MATLAB's ``repmat(C, n, 1)``); any other NumPy function sees the names, as ``np.asarray(C)``."""
         if func in (np.concatenate, np.vstack, np.hstack, np.append):
             parts = list(args[0]) if func is not np.append else [args[0], args[1]]
             if all(isinstance(p, (Categorical, str)) or np.ndim(p) <= 1 for p in parts):
                 return concatenate(parts)
+        if func in (np.tile, np.repeat) and isinstance(args[0], Categorical):
+            # MATLAB's repmat(C, n, 1) of a label vector ports as np.tile(C, n): the labels stay categorical
+            return Categorical(categories=args[0].categories, codes=func(args[0].codes, *args[1:], **kwargs))
 
         def names(a):
             if isinstance(a, Categorical):
