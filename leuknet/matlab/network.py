@@ -41,8 +41,8 @@ from leuknet.matlab.options import TrainingOptions
 from leuknet.spec.randstream import draw_seed
 
 __all__ = ["trainNetwork", "classify", "predict", "activations", "Layers", "alexnet", "vgg16", "vgg19", "resnet18",
-           "resnet50", "googlenet", "squeezenet", "mobilenetv2", "SeriesNetwork", "DAGNetwork", "loadNetwork",
-           "TrainingInfo"]
+           "resnet50", "googlenet", "squeezenet", "inceptionv3", "mobilenetv2", "SeriesNetwork", "DAGNetwork",
+           "loadNetwork", "TrainingInfo"]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -273,9 +273,9 @@ def alexnet(*args, **kwargs):
 
 def _load_weights(fn, weights, specs):
     """Set the weights of ``fn``'s layer specs from the file ``weights``, by its kind: MathWorks' parameters
-    MAT-file (any network), torchvision's file (resnet18, squeezenet), the ONNX zoo's Caffe2 file (googlenet), or a Keras
-    Applications file (vgg16, vgg19, resnet50, mobilenetv2). Returns a check to run on the assembled model, or
-    None."""
+    MAT-file (any network), torchvision's file (resnet18, squeezenet), the ONNX zoo's Caffe2 file (googlenet), or a
+    Keras Applications file (vgg16, vgg19, resnet50, mobilenetv2, inceptionv3). Returns a check to run on the
+    assembled model, or None."""
     from leuknet.errors import ModelFileError
 
     suffix = Path(str(weights)).suffix.lower()
@@ -306,13 +306,13 @@ def _load_weights(fn, weights, specs):
         raise ModelFileError(f"{weights}: unsupported weights file for {fn}. {_where(fn)}")
     from leuknet.weights.keras_applications import load_weights
 
-    load_weights(fn, weights, specs)
+    load_weights(fn, weights, specs, image_size=int(specs[0].InputSize[0]))
     return None
 
 
 def _pretrained(fn, specs, args, kwargs):
-    """``vgg16``/``vgg19``/``resnet18``/``resnet50``/``googlenet``/``squeezenet``/``mobilenetv2`` from their untrained layout
-    ``specs`` (a layer list or a LayerGraph): the layout itself for ``'Weights','none'`` (a LayerArray or the graph,
+    """``vgg16``/``vgg19``/``resnet18``/``resnet50``/``googlenet``/``squeezenet``/``inceptionv3``/``mobilenetv2``
+    from their untrained layout ``specs`` (a layer list or a LayerGraph): the layout itself for ``'Weights','none'`` (a LayerArray or the graph,
     as MATLAB returns), else the network, with the weights of the file given (:func:`_load_weights`)."""
     from leuknet.weights.keras_applications import FILES
 
@@ -393,6 +393,19 @@ def squeezenet(*args, **kwargs):
     return _pretrained("squeezenet", squeezenet_graph(), args, kwargs)
 
 
+def inceptionv3(*args, **kwargs):
+    """MATLAB's ``net = inceptionv3`` (a 315-layer :class:`DAGNetwork` imported from Keras;
+    ``inceptionv3('Weights','none')`` the untrained :class:`~leuknet.spec.graph.LayerGraph`),
+    https://www.mathworks.com/help/deeplearning/ref/inceptionv3.html, with MATLAB's layer names
+    (``replaceLayer(lgraph, 'predictions', ...)``, ``'ClassificationLayer_predictions'``,
+    ``activations(net, X, 'avg_pool')``). Weights from Keras Applications'
+    ``inception_v3_weights_tf_dim_ordering_tf_kernels.h5`` (or its ``_notop`` variant, a Keras 3 ``.keras`` or
+    ``.weights.h5`` of ``keras.applications.InceptionV3``) or a MathWorks parameters file."""
+    from leuknet.spec.pretrained import inceptionv3_graph
+
+    return _pretrained("inceptionv3", inceptionv3_graph(), args, kwargs)
+
+
 def mobilenetv2(*args, **kwargs):
     """MATLAB's ``net = mobilenetv2`` (a 154-layer :class:`DAGNetwork`; ``mobilenetv2('Weights','none')`` the
     untrained :class:`~leuknet.spec.graph.LayerGraph`), https://www.mathworks.com/help/deeplearning/ref/mobilenetv2.html,
@@ -442,6 +455,7 @@ resnet50 = _CalledInMatlabWithoutParentheses(resnet50)
 resnet18 = _CalledInMatlabWithoutParentheses(resnet18)
 googlenet = _CalledInMatlabWithoutParentheses(googlenet)
 squeezenet = _CalledInMatlabWithoutParentheses(squeezenet)
+inceptionv3 = _CalledInMatlabWithoutParentheses(inceptionv3)
 
 
 def _is_layers(x):

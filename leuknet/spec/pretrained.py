@@ -343,5 +343,92 @@ def squeezenet_graph(num_classes=1000, image_size=227):
     return LayerGraph(layers, edges)
 
 
+
+def inceptionv3_graph(num_classes=1000, image_size=299):
+    """MATLAB's ``inceptionv3('Weights','none')`` layer graph (Szegedy et al. 2016; MATLAB's imported from Keras):
+    315 layers, as Deep Network Designer exports MATLAB's ``inceptionv3`` as code (a public copy: names, sizes,
+    paddings, connectLayers lines). ``input_1`` 299x299x3 'rescale-symmetric' ([0 255] to [-1 1]) | 94 units
+    ``conv2d_<k>`` (no bias: ``BiasLearnRateFactor`` 0), ``batch_normalization_<k>`` (Epsilon 0.001),
+    ``activation_<k>_relu``, numbered in Keras's order of creation | ``max_pooling2d_1``..``_4`` 3x3/2 |
+    ``average_pooling2d_1``..``_9`` 3x3/1 'same' (the padded zeros in the average: MATLAB's default PaddingValue,
+    as the export writes it; Keras leaves them out) | ``mixed0``..``mixed10`` depth concatenations (inputs in
+    Keras's branch order), ``mixed9_0``/``concatenate_1`` and ``mixed9_1``/``concatenate_2`` inside the last two
+    modules | ``avg_pool`` (global average), ``predictions``, ``predictions_softmax``,
+    ``ClassificationLayer_predictions``. Strided and stem convolutions 'valid', the rest 'same'."""
+    from leuknet.spec.graph import LayerGraph
+
+    layers = [ml.imageInputLayer([image_size, image_size, 3], Name="input_1", Normalization="rescale-symmetric",
+                                 Min=0, Max=255)]
+    edges = []
+    count = {"conv": 0, "avg": 0, "max": 0, "cat": 0}
+
+    def unit(src, filters, size, stride=1, same=True):
+        """conv2d_bn of Keras's inception_v3.py: a convolution, its batch normalisation, its ReLU; the ReLU's name."""
+        count["conv"] += 1
+        k = count["conv"]
+        layers.extend([ml.convolution2dLayer(list(size), filters, Name=f"conv2d_{k}", Stride=stride,
+                                             Padding="same" if same else 0, BiasLearnRateFactor=0),
+                       ml.batchNormalizationLayer(Name=f"batch_normalization_{k}", Epsilon=0.001),
+                       ml.reluLayer(Name=f"activation_{k}_relu")])
+        _chain(edges, src, f"conv2d_{k}", f"batch_normalization_{k}", f"activation_{k}_relu")
+        return f"activation_{k}_relu"
+
+    def pool(src, kind):
+        count[kind] += 1
+        if kind == "avg":
+            name = f"average_pooling2d_{count[kind]}"
+            layers.append(ml.averagePooling2dLayer(3, Stride=1, Padding="same", Name=name))
+        else:
+            name = f"max_pooling2d_{count[kind]}"
+            layers.append(ml.maxPooling2dLayer(3, Stride=2, Name=name))
+        _chain(edges, src, name)
+        return name
+
+    def concat(name, *inputs):
+        layers.append(ml.depthConcatenationLayer(len(inputs), Name=name))
+        edges.extend((src, name, f"in{i}") for i, src in enumerate(inputs, start=1))
+        return name
+
+    x = unit("input_1", 32, (3, 3), stride=2, same=False)
+    x = unit(x, 32, (3, 3), same=False)
+    x = pool(unit(x, 64, (3, 3)), "max")
+    x = unit(x, 80, (1, 1), same=False)
+    x = pool(unit(x, 192, (3, 3), same=False), "max")
+    for i, pool_filters in enumerate((32, 64, 64)):  # mixed0-2
+        b1 = unit(x, 64, (1, 1))
+        b5 = unit(unit(x, 48, (1, 1)), 64, (5, 5))
+        b3 = unit(unit(unit(x, 64, (1, 1)), 96, (3, 3)), 96, (3, 3))
+        bp = unit(pool(x, "avg"), pool_filters, (1, 1))
+        x = concat(f"mixed{i}", b1, b5, b3, bp)
+    b3 = unit(x, 384, (3, 3), stride=2, same=False)  # mixed3
+    bd = unit(unit(unit(x, 64, (1, 1)), 96, (3, 3)), 96, (3, 3), stride=2, same=False)
+    x = concat("mixed3", b3, bd, pool(x, "max"))
+    for i, width in ((4, 128), (5, 160), (6, 160), (7, 192)):  # mixed4-7
+        b1 = unit(x, 192, (1, 1))
+        b7 = unit(unit(unit(x, width, (1, 1)), width, (1, 7)), 192, (7, 1))
+        bd = unit(x, width, (1, 1))
+        for f, size in ((width, (7, 1)), (width, (1, 7)), (width, (7, 1)), (192, (1, 7))):
+            bd = unit(bd, f, size)
+        bp = unit(pool(x, "avg"), 192, (1, 1))
+        x = concat(f"mixed{i}", b1, b7, bd, bp)
+    b3 = unit(unit(x, 192, (1, 1)), 320, (3, 3), stride=2, same=False)  # mixed8
+    b7 = unit(unit(unit(unit(x, 192, (1, 1)), 192, (1, 7)), 192, (7, 1)), 192, (3, 3), stride=2, same=False)
+    x = concat("mixed8", b3, b7, pool(x, "max"))
+    for i in range(2):  # mixed9, mixed10
+        b1 = unit(x, 320, (1, 1))
+        b3 = unit(x, 384, (1, 1))
+        b3 = concat(f"mixed9_{i}", unit(b3, 384, (1, 3)), unit(b3, 384, (3, 1)))
+        bd = unit(unit(x, 448, (1, 1)), 384, (3, 3))
+        count["cat"] += 1
+        bd = concat(f"concatenate_{count['cat']}", unit(bd, 384, (1, 3)), unit(bd, 384, (3, 1)))
+        bp = unit(pool(x, "avg"), 192, (1, 1))
+        x = concat(f"mixed{9 + i}", b1, b3, bd, bp)
+    head = [ml.globalAveragePooling2dLayer(Name="avg_pool"), ml.fullyConnectedLayer(num_classes, Name="predictions"),
+            ml.softmaxLayer(Name="predictions_softmax"), ml.classificationLayer(Name="ClassificationLayer_predictions")]
+    layers += head
+    _chain(edges, x, *[l.Name for l in head])
+    return LayerGraph(layers, edges)
+
 __all__ = ["GOOGLENET_MEAN_RGB", "IMAGENET_MEAN_RGB", "SQUEEZENET_FIRES", "TORCHVISION_MEAN_RGB", "TORCHVISION_STD_RGB",
-           "googlenet_graph", "mobilenetv2_graph", "resnet18_graph", "resnet50_graph", "squeezenet_graph", "vgg_layers"]
+           "googlenet_graph", "inceptionv3_graph", "mobilenetv2_graph", "resnet18_graph", "resnet50_graph",
+           "squeezenet_graph", "vgg_layers"]

@@ -1,5 +1,6 @@
-"""ImageNet weights of VGG-16, VGG-19, ResNet-50 and MobileNetV2 from the files Keras Applications publishes, loaded into
-MATLAB's layouts (:mod:`leuknet.spec.pretrained`). Never downloaded: the user names a local file.
+"""ImageNet weights of VGG-16, VGG-19, ResNet-50, MobileNetV2 and InceptionV3 from the files Keras Applications
+publishes, loaded into MATLAB's layouts (:mod:`leuknet.spec.pretrained`). Never downloaded: the user names a local
+file.
 
 The files (what ``keras.applications.VGG16(weights='imagenet')`` saves under ``~/.keras/models`` on a machine with
 a network; leuknet itself only ever builds the applications with ``weights=None`` and reads the file it is given):
@@ -31,10 +32,13 @@ from leuknet.weights.where import not_this_network
 FILES = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
          "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
          "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-         "mobilenetv2": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"}
-APPLICATIONS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
-# the first convolution of the Caffe-trained networks (BGR inputs); MobileNetV2's weights take RGB as they are
-FIRST_CONV = {"vgg16": "conv1_1", "vgg19": "conv1_1", "resnet50": "conv1", "mobilenetv2": None}
+         "mobilenetv2": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+         "inceptionv3": "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"}
+APPLICATIONS = {"vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "mobilenetv2": "MobileNetV2",
+                "inceptionv3": "InceptionV3"}
+# the first convolution of the Caffe-trained networks (BGR inputs); MobileNetV2's and InceptionV3's weights take
+# RGB as they are
+FIRST_CONV = {"vgg16": "conv1_1", "vgg19": "conv1_1", "resnet50": "conv1", "mobilenetv2": None, "inceptionv3": None}
 
 
 def where(arch):
@@ -44,8 +48,25 @@ def where(arch):
             f"from that application")
 
 
+def creation_order_names(model):
+    """InceptionV3's {Keras layer name: MATLAB layer name}: MATLAB imported the network from Keras 2, whose
+    automatic names number the convolutions and batch normalisations from 1 in the order the code creates them
+    (``conv2d_1`` ... ``conv2d_94``); Keras 3 numbers them in the same order from a per-process counter
+    (``conv2d``, ``conv2d_1``, ... or higher when other layers came first), so the k-th in Keras's numbering is
+    MATLAB's k-th."""
+    import re
+
+    names = {"predictions": "predictions"}
+    for prefix in ("conv2d", "batch_normalization"):
+        found = sorted((int(m.group(1) or 0), layer.name) for layer in model.layers
+                       if (m := re.fullmatch(prefix + r"(?:_(\d+))?", layer.name)))
+        names.update({name: f"{prefix}_{k}" for k, (_, name) in enumerate(found, start=1)})
+    return names
+
+
 def keras_to_matlab_names(arch):
-    """{Keras Applications layer name: MATLAB layer name} of the layers with weights."""
+    """{Keras Applications layer name: MATLAB layer name} of the layers with weights (InceptionV3's depend on the
+    model: :func:`creation_order_names`)."""
     if arch.startswith("vgg"):
         depth = int(arch[3:])
         names = {f"block{b}_conv{i}": f"conv{b}_{i}" for b, n in enumerate(VGG_BLOCKS[depth], 1)
@@ -71,6 +92,7 @@ def keras_to_matlab_names(arch):
 
 
 TOP = {"vgg16": {"fc6", "fc7", "fc8"}, "vgg19": {"fc6", "fc7", "fc8"}, "resnet50": {"fc1000"},
+       "inceptionv3": {"predictions"},
        "mobilenetv2": {"Logits"}}
 
 
@@ -119,9 +141,14 @@ def load_weights(arch, path, specs, image_size=224):
     model = _keras_application(arch, path, image_size)
     by_name = {s.Name: s for s in specs}
     present = {l.name: l for l in model.layers}
-    names = keras_to_matlab_names(arch)
-    extra = [n for n, l in present.items() if l.weights and n not in names]
-    missing = [m for k, m in names.items() if k not in present]
+    if arch == "inceptionv3":
+        names = {k: v for k, v in creation_order_names(model).items() if k in present}
+        expected = {l.Name for l in specs if hasattr(l, "Weights") or hasattr(l, "TrainedMean")}
+        missing = sorted(expected - set(names.values()))
+    else:
+        names = keras_to_matlab_names(arch)
+        missing = [m for k, m in names.items() if k not in present]
+    extra = [n for n, l in present.items() if l.weights and (n not in names or names[n] not in by_name)]
     if extra or not set(missing) <= TOP[arch]:  # a .keras file of another network (VGG-19's for vgg16, a ResNet-101)
         raise not_this_network(path, f"{arch}'s weights file", arch, extra, sorted(set(missing) - TOP[arch]),
                                where(arch))
@@ -131,6 +158,8 @@ def load_weights(arch, path, specs, image_size=224):
         spec = by_name[name]
         w = [np.asarray(v, np.float32) for v in present[keras_name].get_weights()]
         if isinstance(spec, BatchNormalizationLayer):
+            if len(w) == 3:  # built with scale=False (InceptionV3's): no gamma, MATLAB's Scale of ones
+                w = [np.ones_like(w[0]), *w]
             spec.Scale, spec.Offset, spec.TrainedMean, spec.TrainedVariance = (v.reshape(1, 1, -1) for v in w)
         elif isinstance(spec, GroupedConvolution2DLayer):  # Keras's depthwise (FH, FW, C, 1): C groups of one
             fh, fw, c, mult = w[0].shape
