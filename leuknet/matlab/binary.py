@@ -5,7 +5,8 @@ cell for a network: ``graythresh``, ``otsuthresh``, ``imbinarize``, ``imfill(BW,
 - ``level = graythresh(I)`` (https://www.mathworks.com/help/images/ref/graythresh.html): Otsu's threshold of the
   image's 256-bin histogram (``im2uint8`` first), in [0, 1]: ``otsuthresh(counts)``, the between-class variance
   ``(mu_t omega - mu)^2 / (omega (1 - omega))`` maximised over the bins, the mean of the bins that reach the
-  maximum where several do, ``T = (k - 1) / (bins - 1)``; 0 where the variance is nowhere finite (a flat image).
+  maximum where several do, ``T = (k - 1) / (bins - 1)``; 0 where the variance is nowhere finite (a flat image):
+  MathWorks' graythresh.m/otsuthresh.m, line for line (copies of it are in public repositories).
 - ``BW = imbinarize(I)`` (global, Otsu) or ``imbinarize(I, T)`` (T in [0, 1] of the class's range): the pixels
   above the threshold, as logical (https://www.mathworks.com/help/images/ref/imbinarize.html). 'adaptive' is
   refused (its local statistics are not reproduced).
