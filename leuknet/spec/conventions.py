@@ -261,7 +261,8 @@ def script_stacklevel():
     frames = []
     frame = sys._getframe(1)  # the caller, which calls warnings.warn: stacklevel 1
     while frame is not None:
-        frames.append(frame.f_code.co_filename.startswith(package))
+        # normalised: leuknet imported through a path with '..' (a test's sys.path entry) names its files so
+        frames.append(os.path.normpath(frame.f_code.co_filename).startswith(package))
         frame = frame.f_back
     inside = [i for i, ours in enumerate(frames) if ours]
     return inside[-1] + 2 if inside and inside[-1] + 1 < len(frames) else 2
