@@ -21,13 +21,14 @@ _YCBCR_T = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.
 _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 
 
-def _round_half_away(x):
+def round_half_away(x):
+    """MATLAB's ``round``: halves away from zero (NumPy's rounds them to even)."""
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
 def im2uint8(x: np.ndarray) -> np.ndarray:
     """MATLAB ``im2uint8`` for double images in [0, 1]: round(x * 255), saturated."""
-    return np.clip(_round_half_away(np.asarray(x, np.float64) * 255.0), 0, 255).astype(np.uint8)
+    return np.clip(round_half_away(np.asarray(x, np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
 def rgb2hsv(rgb: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def rgb2ycbcr(rgb: np.ndarray) -> np.ndarray:
     x01 = x.astype(np.float64) / 255.0 if is_uint8 else x.astype(np.float64)
     ycc = x01 @ _YCBCR_T.T + _YCBCR_OFFSET
     if is_uint8:
-        return np.clip(_round_half_away(ycc), 0, 255).astype(np.uint8)
+        return np.clip(round_half_away(ycc), 0, 255).astype(np.uint8)
     return ycc / 255.0
 
 

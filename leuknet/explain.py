@@ -67,12 +67,11 @@ def grad_cam(model, images, class_index=None, layer_name=None):
     predicted class where ``class_index`` is None)."""
     target = find_target_layer(model, layer_name)
     x = np.asarray(images, np.float32)
-    if class_index is None:
-        idx = np.asarray(keras.ops.convert_to_numpy(model(x, training=False))).argmax(-1).astype(np.int32)
-    else:
-        idx = np.full(len(x), int(class_index), np.int32)
+    idx = None if class_index is None else np.full(len(x), int(class_index), np.int32)
     grad_model = gradient_model(model, target, _logits_tensor(model))
-    feats, grads = layer_gradients(grad_model, target, x, class_scores(idx))
+    feats, grads, scores = layer_gradients(grad_model, target, x, class_scores(idx))
+    if idx is None:  # the class the gradient pass explained: the highest score (softmax keeps the order)
+        idx = scores.argmax(-1).astype(np.int32)
     cam = grad_cam_maps(feats, grads)
     cam = cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
     return cam, idx, target.name
@@ -85,14 +84,17 @@ def grad_cam_maps(feats, grads):
     return np.maximum((weights * feats).sum(axis=-1), 0.0)
 
 
-def class_scores(idx):
-    """A score function for :func:`layer_gradients`: image i's score for class ``idx[i]``."""
-    idx = np.asarray(idx, np.int32)[:, None]
+def class_scores(idx=None):
+    """A score function for :func:`layer_gradients`: image i's score for class ``idx[i]`` (None: its highest
+    score, chosen in the same pass)."""
+    fixed = None if idx is None else np.asarray(idx, np.int32)[:, None]
 
     def pick(scores):
         if len(scores.shape) == 4:  # 1 x 1 x K pooled scores (SqueezeNet's): the K scores
             scores = keras.ops.reshape(scores, (-1, scores.shape[-1]))
-        return keras.ops.take_along_axis(scores, keras.ops.convert_to_tensor(idx), axis=1)[:, 0]
+        which = keras.ops.expand_dims(keras.ops.argmax(scores, axis=-1), -1) if fixed is None else \
+            keras.ops.convert_to_tensor(fixed)
+        return keras.ops.take_along_axis(scores, which, axis=1)[:, 0]
     return pick
 
 
@@ -104,11 +106,11 @@ def gradient_model(model, feature_layer, score_tensor):
 
 
 def layer_gradients(grad_model, feature_layer, x, score_of):
-    """``(features, gradients)`` as float32 arrays: the output of ``feature_layer`` for the images ``x`` and its
-    gradient of ``score_of(scores)`` (one score per image; their sum is differentiated, so each image's gradient is
-    its own), ``scores`` the second output of ``grad_model`` (:func:`gradient_model`) in float32. The gradient is
-    the backend's own: TensorFlow's tape, or under JAX ``jax.grad`` with respect to a zero added to the feature
-    layer's output (the same derivative, with no second model)."""
+    """``(features, gradients, scores)`` as float32 arrays: the output of ``feature_layer`` for the images ``x``,
+    its gradient of ``score_of(scores)`` (one score per image; their sum is differentiated, so each image's gradient
+    is its own), and ``scores``, the second output of ``grad_model`` (:func:`gradient_model`). The gradient is the
+    backend's own: TensorFlow's tape, or under JAX ``jax.grad`` with respect to a zero added to the feature layer's
+    output (the same derivative, with no second model)."""
     if keras.backend.backend() == "jax":
         return _gradients_jax(grad_model, feature_layer, x, score_of)
     return _gradients_tf(grad_model, x, score_of)
@@ -124,14 +126,14 @@ def _gradients_tf(grad_model, x, score_of):
     grads = tape.gradient(total, feats)
     if grads is None:  # the score does not depend on the feature layer (another branch of a graph)
         grads = tf.zeros_like(feats)
-    return tf.cast(feats, tf.float32).numpy(), tf.cast(grads, tf.float32).numpy()
+    return tuple(tf.cast(t, tf.float32).numpy() for t in (feats, grads, scores))
 
 
 def _gradients_jax(grad_model, target, x, score_of):
     import jax
     import jax.numpy as jnp
 
-    feats, _ = grad_model(x, training=False)
+    feats, scores = grad_model(x, training=False)
     call = target.call
 
     def total(delta):
@@ -143,7 +145,7 @@ def _gradients_jax(grad_model, target, x, score_of):
         return jnp.sum(score_of(scores.astype(jnp.float32)))
 
     grads = jax.grad(total)(jnp.zeros(feats.shape, feats.dtype))
-    return np.asarray(feats, np.float32), np.asarray(grads, np.float32)
+    return np.asarray(feats, np.float32), np.asarray(grads, np.float32), np.asarray(scores, np.float32)
 
 
 def overlay(rgb, cam, alpha=0.45):

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from leuknet.colorspace import round_half_away
 from leuknet.errors import ConfigError, DataError
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -41,19 +42,13 @@ def parse_fractions(text) -> tuple[float, ...]:
     return (fr[0], 0.0, rest) if len(fr) == 1 else (fr[0], fr[1], rest)
 
 
-def matlab_round(x):
-    """MATLAB's ``round`` of non-negative numbers: halves away from zero (NumPy's rounds them to even)."""
-    x = np.asarray(x, np.float64)
-    return np.where(x - np.floor(x) >= 0.5, np.ceil(x), np.floor(x)).astype(np.int64)
-
-
 def split_sizes(n: int, fractions) -> list[int]:
     """The number of a label's ``n`` files in each split for proportions ``fractions``, as MathWorks'
     ``splitEachLabel.m`` computes them: the split points are ``round(cumsum(n * p))`` (MATLAB's round), so one
     proportion takes round(p n) files and proportions summing to 1 leave no file over. The doc page's example shows
     it: 60 % of 6 and of 2 files put 4 + 1 in the first datastore (its printed ``Files``: 3 listed "... and 2
     more"), although its text says the counts round down."""
-    points = np.minimum(matlab_round(np.cumsum(n * np.asarray(fractions, np.float64))), n)
+    points = np.minimum(round_half_away(np.cumsum(n * np.asarray(fractions, np.float64))), n).astype(np.int64)
     return np.diff(np.concatenate([[0], points])).astype(int).tolist()
 
 

@@ -223,10 +223,7 @@ def _colormap(fn, cmap):
         return "gray"
     from matplotlib.colors import ListedColormap
 
-    c = np.asarray(cmap, dtype=float)
-    if c.ndim != 2 or c.shape[1] != 3 or np.any(c < 0) or np.any(c > 1):
-        raise ConfigError(f"{fn}: Colormap must be a c x 3 array of values in [0, 1], received shape {c.shape}")
-    return ListedColormap(c)
+    return ListedColormap(_colormap_rows(fn, cmap))
 
 
 # ------------------------------------------------------------------------------------------------------------

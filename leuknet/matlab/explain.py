@@ -53,8 +53,9 @@ def gradCAM(net, X, target, *args, nargout=None, **kwargs):
     choice(fn, "Acceleration", o["Acceleration"], ("auto", "mex", "none"))
     batch = int(number(fn, "MiniBatchSize", o["MiniBatchSize"], integer=True, low=1))
     model = _keras_model(fn, net)
-    names = [layer.Name for layer in network_layers(model)]
-    kinds = {layer.Name: type(layer).__name__ for layer in network_layers(model)}
+    layers = network_layers(model)  # converts every weight to MATLAB's layout: once
+    names = [layer.Name for layer in layers]
+    kinds = {layer.Name: type(layer).__name__ for layer in layers}
     reduction = _reduction_layer(fn, model, names, kinds, o["ReductionLayer"])
     feature = _feature_layer(fn, model, names, reduction, o["FeatureLayer"])
     score_tensor = model.get_layer(reduction).output
@@ -78,7 +79,7 @@ def gradCAM(net, X, target, *args, nargout=None, **kwargs):
         done = {}
         for k in distinct:
             pick = k if callable(k) else class_scores(np.full(len(x), k, np.int32))
-            done[k] = grad_cam_maps(*layer_gradients(grad_model, feature_layer, x, pick))
+            done[k] = grad_cam_maps(*layer_gradients(grad_model, feature_layer, x, pick)[:2])
         maps.append(np.stack([done[k] for k in score_fns], axis=1))
     cams = np.concatenate(maps, axis=0).astype(np.float32)
     if upsampling != "none":

@@ -38,24 +38,21 @@ _TITLES = {"kfold": "K-fold cross validation partition", "holdout": "Hold-out cr
 
 
 def _groups(fn, group):
-    """Group numbers 0..G-1 of each observation (-1: missing), from a categorical, text or numbers."""
-    if isinstance(group, Categorical):
-        return np.ravel(group.codes).astype(np.int64)
-    a = np.ravel(np.asarray(group, dtype=object))
-    if a.size and all(isinstance(v, (str, np.str_)) for v in a):
+    """Group numbers 0..G-1 of each observation (-1: missing): ``grp2idx``'s groups of a categorical or numbers;
+    text in order of first appearance ('' missing), as grp2idx numbers a cell array of text."""
+    from leuknet.matlab.types import grp2idx
+
+    a = group if isinstance(group, Categorical) else np.ravel(np.asarray(group, dtype=object))
+    if not isinstance(a, Categorical) and a.size and all(isinstance(v, (str, np.str_)) for v in a):
         names = [str(v) for v in a]
-        levels = list(dict.fromkeys(n for n in names if n != ""))  # grp2idx's order: first appearance
-        index = {n: i for i, n in enumerate(levels)}
+        index = {n: i for i, n in enumerate(dict.fromkeys(n for n in names if n != ""))}
         return np.array([index.get(n, -1) for n in names], np.int64)
     try:
-        x = np.asarray(a, dtype=np.float64)
+        g = grp2idx(a if isinstance(a, Categorical) else np.asarray(a, np.float64))
     except (TypeError, ValueError):
         raise ConfigError(f"{fn}: a grouping variable is a categorical, text or numbers, received "
                           f"{type(group).__name__}") from None
-    valid = ~np.isnan(x)
-    out = np.full(x.shape, -1, np.int64)
-    out[valid] = np.unique(x[valid], return_inverse=True)[1]
-    return out
+    return np.where(np.isnan(g), -1, g - 1).astype(np.int64)
 
 
 def _randperm(rng, n):
