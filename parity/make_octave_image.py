@@ -1,0 +1,105 @@
+"""Regenerate tests/fixtures/octave_image.npz: GNU Octave's image package (Debian packages octave and octave-image;
+Octave 7.3, image 2.14 here) on the structuring elements, morphology, region measurements and CIELAB conversions
+that leuknet.matlab reproduces.  python parity/make_octave_image.py
+
+The inputs are drawn here with NumPy (seed 5) and passed to Octave in a MAT-file; Octave's outputs come back the
+same way. Octave's 'full' results for even-sized elements lose the last row and column (they are not compared);
+Octave's own 'line' strel does not follow MathWorks' intline (MATLAB's line is passed as an array). Octave does not
+provide MATLAB's approximated disk (strel('disk', r) with n > 0): the tests check it
+against MATLAB-exported shapes instead. Octave's rgb2lab differs from MATLAB's in the last digits of a* and b*
+(the published rgb2lab([1 1 1]) is [100 0 0]; Octave's is [100 -0.0025 0.0047]): the tests check rgb2lab against
+MathWorks' printed examples, and against Octave only loosely."""
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.io import loadmat, savemat
+
+OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "octave_image.npz"
+
+rng = np.random.default_rng(5)
+BW = rng.random((23, 19)) < 0.45
+BW[8:17, 4:13] = True  # a block with a hole and a notch
+BW[11:13, 7:9] = False
+BW[16, 8:11] = False
+G8 = rng.integers(0, 256, (23, 19)).astype(np.uint8)
+GD = rng.random((23, 19))
+# a label matrix: blobs with a hole, diagonal contacts, a one-pixel region, lines, a concave region
+L = np.zeros((30, 28))
+L[2:9, 3:12] = 1
+L[4:7, 6:9] = 0
+L[12:13, 2:20] = 2
+yy, xx = np.mgrid[0:30, 0:28]
+L[((yy - 21) ** 2 / 30 + (xx - 9) ** 2 / 12) <= 1] = 3
+L[25, 25] = 4
+L[27, 2:5] = 5
+L[np.abs(yy - xx + 5) < 2 & (yy > 14)] = 0
+for k in range(6):
+    L[15 + k, 18 + k] = 6  # a diagonal line
+L[3:10, 20:26] = 7
+L[5:8, 22] = 0  # a notch: concave
+GI = rng.integers(0, 200, L.shape).astype(np.uint8)
+RGB8 = rng.integers(0, 256, (8, 8, 3)).astype(np.uint8)
+RGBD = rng.random((8, 8, 3))
+LAB = np.stack([rng.uniform(0, 100, (8, 8)), rng.uniform(-60, 60, (8, 8)), rng.uniform(-60, 60, (8, 8))], axis=2)
+
+ELEMENTS = {  # name: Octave expression of the element
+    "asym": "[1 1 0; 0 1 0; 0 0 0]",
+    "even": "[1 1; 0 1]",
+    "row4": "[1 0 1 1]",
+    # MATLAB's strel('line', 10, 20) (MathWorks' intline; Octave's own line strel rounds differently)
+    "line10_20": "[0 0 0 0 0 0 0 1 1; 0 0 0 0 0 1 1 0 0; 0 0 0 0 1 0 0 0 0; 0 0 1 1 0 0 0 0 0; 1 1 0 0 0 0 0 0 0]",
+    "diamond2": "strel('diamond', 2)",
+    "octagon3": "strel('octagon', 3)",
+    "disk4_0": "strel('disk', 4, 0)",
+    "square3": "strel('square', 3)",
+    "rect2x5": "strel('rectangle', [2 5])",
+}
+OPS = ("imdilate", "imerode", "imopen", "imclose", "imtophat", "imbothat")
+PROPS = ("Area", "Centroid", "BoundingBox", "MajorAxisLength", "MinorAxisLength", "Eccentricity", "Orientation",
+         "EquivDiameter", "Extent", "FilledArea", "EulerNumber", "Perimeter",
+         "MeanIntensity", "MinIntensity", "MaxIntensity", "WeightedCentroid")
+
+lines = ["pkg load image", "load(fullfile(d, 'in.mat'));", "out = struct();", "BW = logical(BW);"]
+for name, expr in ELEMENTS.items():
+    # the ops get the neighbourhood itself: Octave applies a strel's decomposition without padding, which changes
+    # grey erosions at the border (MATLAB pads so that a decomposition gives the neighbourhood's result)
+    lines.append(f"se = {expr}; if isobject(se), nh = getnhood(se); else, nh = logical(se); end; se = nh;")
+    lines.append(f"out.nhood_{name} = double(nh);")
+    for op in OPS:
+        for img in ("BW", "G8", "GD"):
+            lines.append(f"out.{op}_{img}_{name} = double({op}({img}, se));")
+for op in ("imdilate", "imerode"):
+    for img in ("BW", "G8"):
+        lines.append(f"out.{op}_full_{img}_asym = double({op}({img}, [1 1 0; 0 1 0; 0 0 0], 'full'));")
+        lines.append(f"out.{op}_full_{img}_even = double({op}({img}, [1 1; 0 1], 'full'));")
+lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]
+for src in ("L", "BW"):
+    img = "GI" if src == "L" else "G8"
+    lines.append(f"s = regionprops({src}, {img}, {{{', '.join(repr(p) for p in PROPS)}}});")
+    for p in PROPS:
+        lines.append(f"out.rp_{src}_{p} = double(cat(1, s.{p}));")
+    lines.append(f"s = regionprops({src}, 'PixelIdxList'); v = []; g = [];")
+    lines.append("for k = 1:numel(s), v = [v; s(k).PixelIdxList(:)]; g = [g; k * ones(numel(s(k).PixelIdxList), 1)]; "
+                 "end")
+    lines.append(f"out.rp_{src}_PixelIdxList = [g v];")
+lines += ["out.rgb2lab_u8 = rgb2lab(RGB8);", "out.rgb2lab_d = rgb2lab(RGBD);", "out.lab2rgb = lab2rgb(LAB);",
+          "save('-v7', fullfile(d, 'out.mat'), '-struct', 'out');"]
+
+with tempfile.TemporaryDirectory() as d:
+    savemat(Path(d) / "in.mat", {"BW": BW.astype(np.uint8), "G8": G8, "GD": GD, "L": L, "GI": GI, "RGB8": RGB8,
+                                 "RGBD": RGBD, "LAB": LAB})
+    script = f"d = '{d}';\n" + "\n".join(lines)
+    run = subprocess.run(["octave", "--no-gui", "--quiet", "--eval", script], capture_output=True, text=True)
+    if run.returncode:
+        raise SystemExit(run.stderr[-2000:])
+    got = loadmat(Path(d) / "out.mat")
+
+version = subprocess.run(["octave", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+outputs = {k: v for k, v in got.items() if not k.startswith("__")}
+OUT.parent.mkdir(exist_ok=True)
+np.savez_compressed(OUT, oracle=np.array(f"{version} + image package"), in_BW=BW, in_G8=G8, in_GD=GD, in_L=L,
+                    in_GI=GI, in_RGB8=RGB8, in_RGBD=RGBD, in_LAB=LAB, **outputs)
+print(f"{len(outputs)} outputs written to {OUT}")
