@@ -85,6 +85,16 @@ for src in ("L", "BW"):
     lines.append("for k = 1:numel(s), v = [v; s(k).PixelIdxList(:)]; g = [g; k * ones(numel(s(k).PixelIdxList), 1)]; "
                  "end")
     lines.append(f"out.rp_{src}_PixelIdxList = [g v];")
+lines += ["out.stretchlim_G8 = stretchlim(G8);", "out.stretchlim_RGB8 = stretchlim(RGB8);",
+          "out.stretchlim_GD_tol = stretchlim(GD, [0.05 0.9]);", "out.imadjust_G8 = double(imadjust(G8));",
+          "out.imadjust_GD = imadjust(GD);", "out.imadjust_G8_args = double(imadjust(G8, [0.2 0.7], [0.1 0.9], 0.5));",
+          "out.imadjust_RGB8 = double(imadjust(RGB8, stretchlim(RGB8)));",
+          "out.medfilt2_G8 = double(medfilt2(G8));", "out.medfilt2_G8_2x4 = double(medfilt2(G8, [2 4]));",
+          "out.medfilt2_GD_4x3_sym = medfilt2(GD, [4 3], 'symmetric');",
+          "out.medfilt2_BW_2x2 = double(medfilt2(BW, [2 2]));",
+          "out.mat2gray_GD = mat2gray(GD * 7 - 3);", "out.mat2gray_G8_lim = mat2gray(G8, [20 200]);",
+          "out.bwperim_4 = double(bwperim(BW));", "out.bwperim_8 = double(bwperim(BW, 8));",
+          "out.imcomplement_G8 = double(imcomplement(G8));", "out.imcomplement_GD = imcomplement(GD);"]
 lines += ["out.rgb2lab_u8 = rgb2lab(RGB8);", "out.rgb2lab_d = rgb2lab(RGBD);", "out.lab2rgb = lab2rgb(LAB);",
           "save('-v7', fullfile(d, 'out.mat'), '-struct', 'out');"]
 

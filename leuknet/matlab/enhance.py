@@ -1,0 +1,273 @@
+"""MATLAB's intensity adjustments and the small image utilities blood-smear scripts call before segmenting or
+classifying a cell: ``rescale``, ``mat2gray``, ``imcomplement``, ``stretchlim``, ``imadjust``, ``medfilt2``,
+``bwperim``, ``imoverlay``.
+
+- ``R = rescale(A[, l, u], 'InputMin', ..., 'InputMax', ...)`` (https://www.mathworks.com/help/matlab/ref/rescale.html):
+  ``l + (A - inmin) / (inmax - inmin) * (u - l)`` with A clipped to [inmin, inmax] (the array's min and max by
+  default); a constant array gives l; double (single for single input).
+- ``I = mat2gray(A[, [amin amax]])`` (https://www.mathworks.com/help/images/ref/mat2gray.html): (A - amin) /
+  (amax - amin) clipped to [0, 1], double; where amin = amax, MathWorks' mat2gray.m returns double(A) clipped.
+- ``J = imcomplement(I)``: logical not; for integers max + min - I (255 - I for uint8, -1 - I for int8); 1 - I
+  for floating point.
+- ``lowhigh = stretchlim(I[, tol])`` (https://www.mathworks.com/help/images/ref/stretchlim.html, MathWorks'
+  stretchlim.m): per channel, from the image's histogram (256 bins for uint8, 65536 for every other class) and
+  its cumulative fraction, the first bin where it exceeds tol_low (0.01) and the first where it reaches tol_high
+  (0.99), as fractions of the range; [0 1] where they coincide (a flat image) or where tol_low >= tol_high.
+- ``J = imadjust(I[, [low_in high_in], [low_out high_out], gamma])``
+  (https://www.mathworks.com/help/images/ref/imadjust.html): values clipped to [low_in, high_in], mapped to
+  [low_out, high_out] through ``((x - low_in) / (high_in - low_in)) ^ gamma``; ``imadjust(I)`` stretches
+  ``stretchlim(I)``; an RGB image takes 2 x 3 limits (or stretches each channel); integer classes are rounded.
+- ``B = medfilt2(A[, [m n]][, padopt])`` (https://www.mathworks.com/help/images/ref/medfilt2.html, MathWorks'
+  medfilt2.m): the median of each m x n window (3 x 3 by default; padding 'zeros' by default, 'symmetric' or
+  'indexed': ones for floating point, zeros otherwise); an even window gives the mean of the two middle values, rounded for integer classes.
+- ``BW2 = bwperim(BW[, conn])`` (https://www.mathworks.com/help/images/ref/bwperim.html): the pixels of a binary
+  image that have a background 4-neighbour (conn 4, the default) or 8-neighbour (conn 8); outside the image counts
+  as background.
+- ``B = imoverlay(A, BW[, color])`` (https://www.mathworks.com/help/images/ref/imoverlay.html): the image (grey or
+  RGB) as uint8 RGB with the mask's pixels painted in ``color`` ([1 1 0] yellow by default; a name or an RGB
+  triple in [0, 1]).
+
+Checked against GNU Octave's image package (stretchlim, imadjust, medfilt2 with odd and even windows and both
+paddings, mat2gray, bwperim, imcomplement) and the documented formulas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from leuknet.errors import ConfigError
+from leuknet.matlab.conventions import choice, number, options_only, shown
+
+__all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "medfilt2", "bwperim", "imoverlay"]
+
+
+def _numeric(fn, A, what="an array"):
+    a = np.asarray(A)
+    if a.dtype.kind not in "buif":
+        raise ConfigError(f"{fn}: expected {what} of numbers, received {a.dtype.name}")
+    return a
+
+
+def _round_to(x, dtype):
+    """MATLAB's conversion of doubles to an integer class: round half away from zero, saturate."""
+    info = np.iinfo(dtype)
+    return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), info.min, info.max).astype(dtype)
+
+
+def rescale(A, *args, **kwargs):
+    """``R = rescale(A, l, u, 'InputMin', m, 'InputMax', M)``: see the module's docstring."""
+    fn = "rescale"
+    a = _numeric(fn, A)
+    names = list(args)
+    pos = []
+    while names and not isinstance(names[0], str) and len(pos) < 2:
+        pos.append(names.pop(0))
+    if len(pos) not in (0, 2):
+        raise ConfigError(f"{fn}: give both bounds, rescale(A, l, u), or neither")
+    lo, hi = (float(pos[0]), float(pos[1])) if pos else (0.0, 1.0)
+    if lo > hi:
+        raise ConfigError(f"{fn}: the lower bound must not exceed the upper one, received {lo:g} and {hi:g}")
+    x = a.astype(np.float32 if a.dtype == np.float32 else np.float64)
+    o = options_only(fn, names, kwargs, {"InputMin": float(np.min(x)) if x.size else 0.0,
+                                         "InputMax": float(np.max(x)) if x.size else 0.0})
+    inmin, inmax = float(o["InputMin"]), float(o["InputMax"])
+    clipped = np.clip(x, inmin, inmax)
+    if inmax == inmin:
+        return np.full_like(x, lo)
+    return (lo + (clipped - inmin) / (inmax - inmin) * (hi - lo)).astype(x.dtype)
+
+
+def mat2gray(A, limits=None):
+    """``I = mat2gray(A[, [amin amax]])``: see the module's docstring."""
+    fn = "mat2gray"
+    a = _numeric(fn, A).astype(np.float64)
+    if limits is None:
+        amin, amax = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
+    else:
+        lim = np.ravel(np.asarray(limits, np.float64))
+        if lim.size != 2:
+            raise ConfigError(f"{fn}: limits are [amin amax], received {shown(limits)}")
+        amin, amax = lim
+    out = a if amax == amin else (a - amin) / (amax - amin)
+    return np.clip(out, 0.0, 1.0)
+
+
+def imcomplement(I):
+    """``J = imcomplement(I)``: see the module's docstring."""
+    a = _numeric("imcomplement", I, "an image")
+    if a.dtype == bool:
+        return ~a
+    if a.dtype.kind in "ui":
+        info = np.iinfo(a.dtype)
+        return (int(info.max) + int(info.min) - a.astype(np.int64)).astype(a.dtype)
+    return (1 - a).astype(a.dtype)
+
+
+def _bins(a):
+    return 256 if a.dtype == np.uint8 else 65536  # MathWorks' stretchlim.m: 256 bins for uint8 only
+
+
+def _bin_index(plane, nbins):
+    """Each value's 0-based bin of MATLAB's imhist (integers by value, floating point over [0, 1])."""
+    if plane.dtype == np.uint8 or plane.dtype == np.uint16:
+        return plane.astype(np.int64)
+    if plane.dtype == bool:
+        return plane.astype(np.int64) * (nbins - 1)
+    if plane.dtype.kind in "iu":
+        info = np.iinfo(plane.dtype)
+        return np.floor((plane.astype(np.float64) - info.min) / (info.max - info.min) * (nbins - 1) + 0.5).astype(
+            np.int64)
+    x = np.clip(np.nan_to_num(plane.astype(np.float64)), 0, 1)
+    return np.floor(x * (nbins - 1) + 0.5).astype(np.int64)
+
+
+def stretchlim(I, tol=None):
+    """``lowhigh = stretchlim(I[, tol])``: see the module's docstring (a 2 x 1 column, 2 x 3 for RGB)."""
+    fn = "stretchlim"
+    a = _numeric(fn, I, "an image")
+    if tol is None:
+        low, high = 0.01, 0.99
+    else:
+        t = np.ravel(np.asarray(tol, np.float64))
+        if t.size == 1:
+            low, high = float(t[0]), 1 - float(t[0])
+        elif t.size == 2:
+            low, high = float(t[0]), float(t[1])
+        else:
+            raise ConfigError(f"{fn}: tol is a fraction or [low_frac high_frac], received {shown(tol)}")
+        if not (0 <= low <= 1 and 0 <= high <= 1):
+            raise ConfigError(f"{fn}: tol must lie in [0, 1], received {shown(tol)}")
+    planes = [a] if a.ndim == 2 else [a[..., c] for c in range(a.shape[2])]
+    nbins = _bins(a)
+    out = np.zeros((2, len(planes)))
+    if low >= high:  # no pixel would be left between the limits: MATLAB returns [0; 1]
+        return out + np.array([[0.0], [1.0]])
+    for c, plane in enumerate(planes):
+        counts = np.bincount(_bin_index(plane, nbins).ravel(), minlength=nbins)
+        cdf = np.cumsum(counts) / max(counts.sum(), 1)
+        ilow = int(np.argmax(cdf > low))
+        ihigh = int(np.argmax(cdf >= high))
+        out[:, c] = [0, nbins - 1] if ilow == ihigh else [ilow, ihigh]
+    return out / (nbins - 1)
+
+
+def _limits(fn, name, value, channels):
+    v = np.asarray(value, np.float64)
+    if v.size == 0:
+        return None
+    if v.size == 2:
+        v = np.tile(v.reshape(2, 1), (1, channels))
+    if v.shape != (2, channels) or np.any(v < 0) or np.any(v > 1):
+        raise ConfigError(f"{fn}: {name} must be [low high] in [0, 1] (2 x 3 for an RGB image), received "
+                          f"{shown(value)}")
+    return v
+
+
+def imadjust(I, low_high_in=(), low_high_out=(), gamma=1.0):
+    """``J = imadjust(I[, [low_in high_in], [low_out high_out], gamma])``: see the module's docstring."""
+    fn = "imadjust"
+    a = _numeric(fn, I, "an image")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
+        raise ConfigError(f"{fn}: expected a grey (M x N) or RGB (M x N x 3) image, received shape {list(a.shape)}")
+    channels = 1 if a.ndim == 2 else 3
+    lin = _limits(fn, "[low_in high_in]", low_high_in, channels)
+    lin = stretchlim(a) if lin is None else lin
+    lout = _limits(fn, "[low_out high_out]", low_high_out, channels)
+    lout = np.tile(np.array([[0.0], [1.0]]), (1, channels)) if lout is None else lout
+    g = number(fn, "gamma", gamma, low=0, low_open=True)
+    if a.dtype.kind in "ui" and a.dtype != bool:
+        info = np.iinfo(a.dtype)
+        x = (a.astype(np.float64) - info.min) / (float(info.max) - info.min)
+    else:
+        x = a.astype(np.float64)
+    planes = [x] if channels == 1 else [x[..., c] for c in range(3)]
+    out = []
+    for c, p in enumerate(planes):
+        lo, hi = lin[:, c]
+        if hi <= lo:
+            raise ConfigError(f"{fn}: low_in must be below high_in, received {lo:g} and {hi:g}")
+        t = (np.clip(p, lo, hi) - lo) / (hi - lo)
+        out.append(t ** g * (lout[1, c] - lout[0, c]) + lout[0, c])
+    y = out[0] if channels == 1 else np.stack(out, axis=-1)
+    if a.dtype.kind in "ui" and a.dtype != bool:
+        info = np.iinfo(a.dtype)
+        return _round_to(y * (float(info.max) - info.min) + info.min, a.dtype)
+    return y.astype(a.dtype) if a.dtype.kind == "f" else y
+
+
+def medfilt2(A, *args):
+    """``B = medfilt2(A[, [m n]][, padopt])``: see the module's docstring."""
+    fn = "medfilt2"
+    a = _numeric(fn, A, "an image")
+    if a.ndim != 2:
+        raise ConfigError(f"{fn}: expected a 2-D image, received shape {list(a.shape)}; filter each channel alone")
+    size, pad = (3, 3), "zeros"
+    for v in args:
+        if isinstance(v, str):
+            pad = choice(fn, "the padding", v, ("zeros", "symmetric", "indexed"))
+        else:
+            s = np.ravel(np.asarray(v, np.float64))
+            if s.size != 2 or np.any(s < 1) or np.any(s != np.round(s)):
+                raise ConfigError(f"{fn}: the neighbourhood is [m n] (positive integers), received {shown(v)}")
+            size = (int(s[0]), int(s[1]))
+    m, n = size
+    before = ((m + 1) // 2 - 1, (n + 1) // 2 - 1)  # ordfilt2's centre, floor((size + 1) / 2)
+    widths = ((before[0], m - 1 - before[0]), (before[1], n - 1 - before[1]))
+    if pad == "symmetric":
+        padded = np.pad(a, widths, mode="symmetric")
+    else:  # 'indexed' pads with 1 for floating point and logical, 0 otherwise
+        value = 1 if (pad == "indexed" and a.dtype.kind == "f") else 0
+        padded = np.pad(a, widths, constant_values=value)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (m, n)).reshape(a.shape + (m * n,))
+    ordered = np.sort(windows, axis=-1)
+    k = m * n
+    if k % 2:
+        return ordered[..., (k + 1) // 2 - 1].copy()
+    lo, hi = ordered[..., k // 2 - 1], ordered[..., k // 2]
+    if a.dtype == bool:
+        return lo | hi
+    mean = 0.5 * lo.astype(np.float64) + 0.5 * hi.astype(np.float64)
+    return _round_to(mean, a.dtype) if a.dtype.kind in "ui" else mean.astype(a.dtype)
+
+
+def bwperim(BW, conn=4):
+    """``BW2 = bwperim(BW[, conn])``: see the module's docstring."""
+    from leuknet.matlab.binary import _binary, _conn
+
+    fn = "bwperim"
+    a = _binary(fn, BW)
+    structure = _conn(fn, conn)
+    padded = np.pad(a, 1)
+    interior = np.ones_like(a)
+    for dr, dc in np.argwhere(structure) - 1:
+        interior &= padded[1 + dr:1 + dr + a.shape[0], 1 + dc:1 + dc + a.shape[1]]
+    return a & ~interior
+
+
+_COLOURS = {"yellow": (1, 1, 0), "y": (1, 1, 0), "red": (1, 0, 0), "r": (1, 0, 0), "green": (0, 1, 0),
+            "g": (0, 1, 0), "blue": (0, 0, 1), "b": (0, 0, 1), "cyan": (0, 1, 1), "c": (0, 1, 1),
+            "magenta": (1, 0, 1), "m": (1, 0, 1), "white": (1, 1, 1), "w": (1, 1, 1), "black": (0, 0, 0),
+            "k": (0, 0, 0)}
+
+
+def imoverlay(A, BW, color=(1, 1, 0)):
+    """``B = imoverlay(A, BW[, color])``: see the module's docstring."""
+    from leuknet.matlab.binary import _binary
+    from leuknet.matlab.images import im2uint8
+
+    fn = "imoverlay"
+    a = _numeric(fn, A, "an image")
+    mask = _binary(fn, BW)
+    if a.shape[:2] != mask.shape or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
+        raise ConfigError(f"{fn}: the mask must be the image's size; received image {list(a.shape)} and mask "
+                          f"{list(mask.shape)}")
+    if isinstance(color, str):
+        rgb = np.array(_COLOURS[choice(fn, "the colour", color, tuple(_COLOURS))], np.float64)
+    else:
+        rgb = np.ravel(np.asarray(color, np.float64))
+        if rgb.size != 3 or np.any(rgb < 0) or np.any(rgb > 1):
+            raise ConfigError(f"{fn}: a colour is a name or an RGB triple in [0, 1], received {shown(color)}")
+    img = im2uint8(a)
+    out = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img.copy()
+    out[mask] = _round_to(rgb * 255, np.uint8)
+    return out

@@ -1,0 +1,72 @@
+"""Intensity adjustments and small image utilities (leuknet/matlab/enhance.py) against GNU Octave's image package
+(fixtures made by parity/make_octave_image.py), MathWorks' sources and documented formulas."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leuknet.errors import ConfigError
+from leuknet.matlab import (bwperim, imadjust, imcomplement, imoverlay, mat2gray, medfilt2, rescale, stretchlim)
+
+FIX = np.load(Path(__file__).parent / "fixtures" / "octave_image.npz")
+G8, GD, BW, RGB8 = FIX["in_G8"], FIX["in_GD"], FIX["in_BW"].astype(bool), FIX["in_RGB8"]
+
+
+def test_exact_agreement_with_octave():
+    cases = {
+        "stretchlim_G8": stretchlim(G8), "stretchlim_RGB8": stretchlim(RGB8), "imadjust_G8": imadjust(G8),
+        "imadjust_G8_args": imadjust(G8, [0.2, 0.7], [0.1, 0.9], 0.5),
+        "imadjust_RGB8": imadjust(RGB8, stretchlim(RGB8)), "medfilt2_G8": medfilt2(G8),
+        "medfilt2_GD_4x3_sym": medfilt2(GD, [4, 3], "symmetric"), "mat2gray_GD": mat2gray(GD * 7 - 3),
+        "mat2gray_G8_lim": mat2gray(G8, [20, 200]), "bwperim_4": bwperim(BW), "bwperim_8": bwperim(BW, 8),
+        "imcomplement_G8": imcomplement(G8), "imcomplement_GD": imcomplement(GD)}
+    for name, got in cases.items():
+        np.testing.assert_allclose(np.asarray(got, np.float64), FIX[name], rtol=0, atol=1e-12, err_msg=name)
+    assert imadjust(G8).dtype == np.uint8 and medfilt2(G8).dtype == np.uint8
+
+
+def test_where_octave_is_not_matlab():
+    """Double images: MathWorks' stretchlim bins every class but uint8 into 65536 bins, Octave takes exact
+    quantiles (within a bin). Even windows: MathWorks' medfilt2 averages the two middle values in double and rounds
+    once (imlincomb), Octave halves each first (within 1), and ORs them for logical images (Octave averages)."""
+    np.testing.assert_allclose(stretchlim(GD, [0.05, 0.9]), FIX["stretchlim_GD_tol"], atol=1 / 65535)
+    np.testing.assert_allclose(imadjust(GD), FIX["imadjust_GD"], atol=2e-5)
+    np.testing.assert_allclose(medfilt2(G8, [2, 4]).astype(float), FIX["medfilt2_G8_2x4"], atol=1)
+    np.testing.assert_array_equal(medfilt2(BW, [2, 2]), FIX["medfilt2_BW_2x2"] > 0)
+    # hand-worked: the window at (0, 2) holds 3 43 56 91 117 140 215 247: (91 + 117) / 2 = 104 (Octave: 46 + 59)
+    assert medfilt2(G8, [2, 4])[0, 2] == 104 and FIX["medfilt2_G8_2x4"][0, 2] == 105
+
+
+def test_documented_formulas():
+    np.testing.assert_allclose(rescale([1, 2, 3]), [0, 0.5, 1])
+    np.testing.assert_allclose(rescale([1, 2, 3], -1, 1), [-1, 0, 1])
+    np.testing.assert_allclose(rescale([0, 5, 10], "InputMin", 2, "InputMax", 8), [0, 0.5, 1])
+    np.testing.assert_array_equal(rescale(np.full(3, 7.0), 2, 4), [2, 2, 2])
+    np.testing.assert_array_equal(mat2gray(np.full((2, 2), 0.25)), np.full((2, 2), 0.25))  # constant: double(A)
+    np.testing.assert_array_equal(imcomplement(np.array([-128, -1, 0, 127], np.int8)), [127, 0, -1, -128])
+    np.testing.assert_array_equal(imcomplement(np.array([True, False])), [False, True])
+    flat = np.full((4, 4), 9, np.uint8)
+    np.testing.assert_array_equal(stretchlim(flat), [[0], [1]])
+    np.testing.assert_array_equal(stretchlim(G8, 0.5), [[0], [1]])  # nothing left between the limits
+    out = imoverlay(G8, BW, "red")
+    assert out.dtype == np.uint8 and out.shape == G8.shape + (3,)
+    np.testing.assert_array_equal(out[BW], np.tile([255, 0, 0], (BW.sum(), 1)))
+    np.testing.assert_array_equal(out[~BW][:, 1], G8[~BW])
+    np.testing.assert_array_equal(imoverlay(GD, BW, [0, 0.5, 1])[BW][0], [0, 128, 255])
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: rescale([1, 2], 3), "both bounds"),
+    (lambda: medfilt2(RGB8), "2-D"),
+    (lambda: medfilt2(G8, [0, 3]), "positive integers"),
+    (lambda: imadjust(G8, [0.7, 0.2]), "below high_in"),
+    (lambda: imadjust(G8, [0.2, 1.7]), "[low high]"),
+    (lambda: imoverlay(G8, BW[:3]), "size"),
+    (lambda: imoverlay(G8, BW, "purple"), "colour"),
+    (lambda: stretchlim(G8, [0.1, 0.2, 0.3]), "tol"),
+])
+def test_bad_input_is_one_line(call, words):
+    with pytest.raises(ConfigError) as e:
+        call()
+    assert words in str(e.value) and "\n" not in str(e.value)
