@@ -35,7 +35,7 @@ yy, xx = np.mgrid[0:30, 0:28]
 L[((yy - 21) ** 2 / 30 + (xx - 9) ** 2 / 12) <= 1] = 3
 L[25, 25] = 4
 L[27, 2:5] = 5
-L[np.abs(yy - xx + 5) < 2 & (yy > 14)] = 0
+L[(np.abs(yy - xx - 12) < 2) & (yy > 14)] = 0  # cuts label 3 in pieces: a label measured by its first
 for k in range(6):
     L[15 + k, 18 + k] = 6  # a diagonal line
 L[3:10, 20:26] = 7
@@ -75,6 +75,13 @@ for op in ("imdilate", "imerode"):
     for img in ("BW", "G8"):
         lines.append(f"out.{op}_full_{img}_asym = double({op}({img}, [1 1 0; 0 1 0; 0 0 0], 'full'));")
         lines.append(f"out.{op}_full_{img}_even = double({op}({img}, [1 1; 0 1], 'full'));")
+# MATLAB's strel('disk', 5) (n = 4) from the closed form of MATLAB-exported disks (EccoPy), not from leuknet
+A5, d5 = 4, 1
+yy5, xx5 = np.mgrid[-A5:A5 + 1, -A5:A5 + 1]
+DISK5 = (np.abs(xx5) <= A5 - np.maximum(0, np.abs(yy5) - (A5 - 2 * d5))).astype(np.uint8)
+lines += ["out.imopen_G8_disk5 = double(imopen(G8, logical(DISK5)));",
+          "out.imclose_BW_disk5 = double(imclose(BW, logical(DISK5)));",
+          "out.imerode_RGB8_diamond1 = double(imerode(RGB8, logical([0 1 0; 1 1 1; 0 1 0])));"]
 lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]
 for src in ("L", "BW"):
     img = "GI" if src == "L" else "G8"
@@ -100,7 +107,7 @@ lines += ["out.rgb2lab_u8 = rgb2lab(RGB8);", "out.rgb2lab_d = rgb2lab(RGBD);", "
 
 with tempfile.TemporaryDirectory() as d:
     savemat(Path(d) / "in.mat", {"BW": BW.astype(np.uint8), "G8": G8, "GD": GD, "L": L, "GI": GI, "RGB8": RGB8,
-                                 "RGBD": RGBD, "LAB": LAB})
+                                 "RGBD": RGBD, "LAB": LAB, "DISK5": DISK5})
     script = f"d = '{d}';\n" + "\n".join(lines)
     run = subprocess.run(["octave", "--no-gui", "--quiet", "--eval", script], capture_output=True, text=True)
     if run.returncode:

@@ -56,8 +56,38 @@ def test_documented_formulas():
     np.testing.assert_array_equal(imoverlay(GD, BW, [0, 0.5, 1])[BW][0], [0, 128, 255])
 
 
+def test_edges_the_review_found():
+    np.testing.assert_array_equal(rescale([1, np.nan, 3]), [0, np.nan, 1])  # MATLAB's min and max omit NaN
+    np.testing.assert_array_equal(mat2gray([1, np.nan, 3]), [0, np.nan, 1])
+    A = np.array([[1.0, 2], [3, 5]])
+    np.testing.assert_array_equal(rescale(A, "InputMin", A.min(axis=0), "InputMax", A.max(axis=0)),
+                                  [[0, 0], [1, 1]])  # the page's column-wise example: bounds broadcast
+    assert medfilt2(np.zeros((0, 0))).shape == (0, 0)
+    ones = np.zeros((3, 3))
+    assert medfilt2(ones, "indexed")[0, 0] == 1 and medfilt2(ones.astype(np.float32), "indexed")[0, 0] == 0
+    # an even window whose middle values sum to an odd number: rounded half away from zero, once
+    # window [1 2] starts at the pixel (ordfilt2's centre floor(3 / 2) = 1): {1, 2} 1.5 -> 2, {2, 0} 1, {3, 4} 4
+    np.testing.assert_array_equal(medfilt2(np.array([[1, 2], [3, 4]], np.uint8), [1, 2]), [[2, 1], [4, 2]])
+    assert medfilt2(np.array([[1, 2], [3, 4]], np.uint8), [1, 2], "symmetric")[0, 1] == 2  # (2 + 2) / 2
+    big = medfilt2((np.random.default_rng(2).random((300, 300)) * 255).astype(np.uint8), [15, 15])
+    assert big.shape == (300, 300) and big.dtype == np.uint8
+    np.testing.assert_array_equal(imcomplement(np.array([0, 2 ** 64 - 1], np.uint64)), [2 ** 64 - 1, 0])
+    np.testing.assert_array_equal(bwperim((BW * 255).astype(np.uint8)), bwperim(BW))  # nonzero is foreground
+    assert imoverlay(G8, (BW * 255).astype(np.uint8)).shape == G8.shape + (3,)
+
+
 @pytest.mark.parametrize("call, words", [
     (lambda: rescale([1, 2], 3), "both bounds"),
+    (lambda: rescale([1, 2], "InputMin", 3, "InputMax", 1), "InputMin must not exceed"),
+    (lambda: rescale([1, 2], "InputMin", "a"), "InputMin"),
+    (lambda: rescale([1, 2, 3], 0, 1, "InputMin", [1, 2]), "broadcast"),
+    (lambda: stretchlim(np.zeros(5)), "M x N"),
+    (lambda: stretchlim(G8, "a"), "tol"),
+    (lambda: mat2gray(G8, "ab"), "limits"),
+    (lambda: imadjust(G8, "ab"), "numbers"),
+    (lambda: imadjust(BW), "logical"),
+    (lambda: medfilt2(G8, ["a", "b"]), "[m n]"),
+    (lambda: imoverlay(G8.astype(np.int8), BW), "class"),
     (lambda: medfilt2(RGB8), "2-D"),
     (lambda: medfilt2(G8, [0, 3]), "positive integers"),
     (lambda: imadjust(G8, [0.7, 0.2]), "below high_in"),

@@ -28,7 +28,7 @@ def element(name):
     return e() if callable(e) else e
 
 
-@pytest.mark.parametrize("name", sorted(ELEMENTS))
+@pytest.mark.parametrize("name", sorted(set(ELEMENTS) - {"line10_20"}))  # the line: hand-worked below
 def test_shapes_are_octaves_and_matlabs(name):
     se = strel(element(name))
     np.testing.assert_array_equal(se.Neighborhood, FIX[f"nhood_{name}"].astype(bool))
@@ -99,10 +99,20 @@ def test_disk_counts_small_radii_and_other_line_numbers():
     for r in (0, 1, 2):  # MATLAB forces n = 0 below radius 3: the Euclidean disk
         yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
         np.testing.assert_array_equal(strel("disk", r).Neighborhood, xx ** 2 + yy ** 2 <= r ** 2)
-    for n in (6, 8):
-        nh = strel("disk", 7, n).Neighborhood
-        assert nh.shape[0] == nh.shape[1] and nh.shape[0] % 2 == 1 and np.array_equal(nh, nh[::-1, ::-1])
-        assert nh[nh.shape[0] // 2].all() and (nh.shape[0] - 1) // 2 <= 7
+    # n = 6 and 8: the documented decomposition, n periodic lines along strel's basis vectors (or n + 2 with the
+    # two axis lines), symmetric about the origin and no wider than the radius
+    basis = {6: [(1, 0), (1, 2), (2, 1), (0, 1), (-1, 2), (-2, 1)],
+             8: [(1, 0), (2, 1), (1, 1), (1, 2), (0, 1), (-1, 2), (-1, 1), (-2, 1)]}
+    for n, vectors in basis.items():
+        se = strel("disk", 9, n)
+        seq = decompose(se)
+        assert len(seq) in (n, n + 2)
+        for part, v in zip(seq, vectors):
+            offs = np.argwhere(part.Neighborhood) - (np.array(part.Neighborhood.shape) - 1) // 2
+            assert len(offs) % 2 == 1 and all(o[0] * v[1] - o[1] * v[0] == 0 for o in offs), (n, v, offs)
+        nh = se.Neighborhood
+        assert np.array_equal(nh, nh[::-1, ::-1]) and nh.shape[0] % 2 == 1 and (nh.shape[0] - 1) // 2 <= 9
+        assert nh[nh.shape[0] // 2].all()
 
 
 def test_line_follows_matlabs_intline():
@@ -128,13 +138,29 @@ def test_classes_channels_and_the_element_forms():
         ref = np.max([np.pad(a, 1, constant_values=np.iinfo(dtype).min if dtype != np.float32 else -np.inf)[
             i:i + 9, j:j + 8] for i in range(3) for j in range(3)], axis=0)
         np.testing.assert_array_equal(got, ref)
-    rgb = (rng.random((7, 6, 3)) * 255).astype(np.uint8)
-    got = imerode(rgb, strel("diamond", 1))
-    for c in range(3):
-        np.testing.assert_array_equal(got[..., c], imerode(rgb[..., c], strel("diamond", 1)))
-    se = strel("disk", 5)
-    assert np.array_equal(imopen(IMAGES["G8"], se), imopen(IMAGES["G8"], se.Neighborhood))
-    assert np.array_equal(imdilate(IMAGES["BW"], decompose(se)), imdilate(IMAGES["BW"], se))
+    # MATLAB's disk and a colour image, through Octave's morphology with the neighbourhood MATLAB exports (the
+    # closed form of EccoPy's MATLAB masks, computed in the generator, not by leuknet)
+    np.testing.assert_array_equal(imopen(IMAGES["G8"], strel("disk", 5)), FIX["imopen_G8_disk5"])
+    np.testing.assert_array_equal(imclose(IMAGES["BW"], strel("disk", 5)), FIX["imclose_BW_disk5"].astype(bool))
+    np.testing.assert_array_equal(imerode(FIX["in_RGB8"], strel("diamond", 1)), FIX["imerode_RGB8_diamond1"])
+
+
+def test_empty_nan_64_bit_and_class_edges():
+    assert imdilate(np.zeros((0, 0)), strel("square", 3)).shape == (0, 0)
+    assert imopen(np.zeros((0, 4), np.uint8), strel("disk", 3)).shape == (0, 4)
+    assert imclearborder(np.zeros((0, 3), bool)).shape == (0, 3)
+    with pytest.raises(ConfigError, match="NaN"):
+        imdilate(np.array([[np.nan, 1.0], [2, 3]]), strel("square", 3))
+    big = np.array([[1, 2], [3, 2 ** 64 - 1]], np.uint64)  # beyond float64's exact integers
+    np.testing.assert_array_equal(imdilate(big, strel("square", 3)), np.full((2, 2), 2 ** 64 - 1, np.uint64))
+    np.testing.assert_array_equal(imerode(big, [[1, 1, 0]]), np.array([[1, 1], [3, 3]], np.uint64))
+    small = (np.random.default_rng(1).integers(-1000, 1000, (9, 8))).astype(np.int64)
+    for se in (ELEMENTS["asym"], ELEMENTS["even"], strel("disk", 3)):
+        for op in (imdilate, imerode):
+            np.testing.assert_array_equal(op(small, se), op(small.astype(np.int32), se))
+    numeric = np.array([[1, 0, 0], [0, 0, 0], [0, 1.0, 0]])
+    cleared = imclearborder(np.pad(numeric, 1)[1:, 1:])
+    assert cleared.dtype == np.float64
 
 
 def test_reflect_translate_and_display():
@@ -160,6 +186,8 @@ def test_reflect_translate_and_display():
     (lambda: imdilate(np.zeros((3, 3)), np.zeros((3, 3))), "no members"),
     (lambda: imerode(np.zeros((3, 3)), strel("square", 3), "valid"), "same"),
     (lambda: imclearborder(np.array([[0, 5], [7, 0]])), "grey"),
+    (lambda: strel("disk", 5, np.array([4, 4])), "0, 4, 6 or 8"),
+    (lambda: translate(strel("square", 3), "ab"), "offset"),
 ])
 def test_bad_input_is_one_line(call, words):
     with pytest.raises(ConfigError) as e:

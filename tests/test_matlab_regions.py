@@ -93,7 +93,24 @@ def test_struct_array_table_and_the_idioms_around_them():
     assert len(regionprops(BW, "all")[0]) == 16 and len(regionprops(BW, BW.astype(np.uint8), "all")[0]) == 21
 
 
+def test_struct_array_slices_empty_results_and_nonzero_masks():
+    stats = regionprops(FIX["in_L"], "Area", "Perimeter")
+    np.testing.assert_array_equal(stats[1:3].Area, FIX["rp_L_Area"][1:3, 0])  # a slice is a struct array
+    none = regionprops(np.zeros((4, 4), bool), "Area", "Centroid")
+    assert len(none) == 0 and none.Area.size == 0 and len(none.Centroid) == 0
+    with pytest.raises(AttributeError, match="no field 'Aera'"):
+        _ = none.Aera
+    mask = (FIX["in_BW"] * 255).astype(np.uint8)  # a 0/255 mask read from a PNG: nonzero is foreground
+    assert bwconncomp(mask).NumObjects == bwconncomp(FIX["in_BW"].astype(bool)).NumObjects
+    # a label in two pieces is measured by the piece holding its first pixel (Octave agrees: fixture label 3)
+    three = FIX["in_L"] == 3
+    assert regionprops(three.astype(float), "Perimeter")[0].Perimeter == FIX["rp_L_Perimeter"][2, 0]
+    assert regionprops(three, "Perimeter").Perimeter.size == 2
+
+
 @pytest.mark.parametrize("call, words", [
+    (lambda: labelmatrix({"ImageSize": [2, 2], "PixelIdxList": [np.array([0, 7])]}), "outside"),
+    (lambda: bwconncomp(FIX["in_BW"], 6), "bwconncomp: connectivity"),
     (lambda: regionprops(FIX["in_BW"].astype(bool), "MeanIntensity"), "grey image"),
     (lambda: regionprops(FIX["in_BW"].astype(bool), "Solidity"), "poly2mask"),
     (lambda: regionprops(FIX["in_BW"].astype(bool), "ConvexArea"), "poly2mask"),
@@ -143,11 +160,15 @@ def test_cielab_against_octave_and_round_trips():
                                                WhitePoint=wp), rgb, atol=1e-10)
     np.testing.assert_allclose(lab2xyz(xyz2lab(rgb2xyz(rgb))), rgb2xyz(rgb), atol=1e-12)
     assert rgb2lab(rgb.astype(np.float32)).dtype == np.float32
+    assert lab2rgb(np.float32([[70, 5, 10]])).dtype == np.float32
+    assert lab2rgb(np.float32([[70, 5, 10]]), "OutputType", "double").dtype == np.float64
     np.testing.assert_allclose(whitepoint("d65"), [0.95047, 1, 1.08883])
 
 
 @pytest.mark.parametrize("call, words", [
     (lambda: rgb2lab(np.zeros((4, 4))), "M x N x 3"),
+    (lambda: rgb2lab(np.full((1, 1, 3), 100, np.int16)), "uint16"),
+    (lambda: lab2xyz(np.zeros((1, 1, 3), np.uint8)), "single or double"),
     (lambda: rgb2lab(np.zeros((2, 2, 3)), "ColorSpace", "prophoto-rgb"), "prophoto"),
     (lambda: rgb2lab(np.zeros((2, 2, 3)), "WhitePoint", [1, 1]), "WhitePoint"),
     (lambda: lab2rgb(np.zeros((2, 2, 3)), "OutputType", "int8"), "OutputType"),

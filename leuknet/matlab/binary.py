@@ -14,7 +14,8 @@ cell for a network: ``graythresh``, ``otsuthresh``, ``imbinarize``, ``imfill(BW,
   cannot be reached from the border through 4-connected background become 1 (``conn`` 8 gives 8-connected
   background); grey images and fill locations are refused.
 - ``BW2 = bwareaopen(BW, P)`` / ``bwareaopen(BW, P, conn)``: components (8-connected by default) of fewer than P
-  pixels removed (https://www.mathworks.com/help/images/ref/bwareaopen.html).
+  pixels removed (https://www.mathworks.com/help/images/ref/bwareaopen.html); as for bwlabel, a numeric image's
+  nonzero pixels are its foreground.
 - ``L = bwlabel(BW)`` / ``L, n = bwlabel(BW, conn, nargout=2)``: components (8-connected by default) numbered
   1..n in MATLAB's column-major order (the component of the first pixel down the first column is 1), a double
   matrix (https://www.mathworks.com/help/images/ref/bwlabel.html).
@@ -38,15 +39,20 @@ def _grey(fn, I):
     return a
 
 
-def _binary(fn, BW):
+def _binary(fn, BW, nonzero=False):
+    """A 2-D logical image. ``nonzero``: any nonzero number is 1 (MATLAB's bwlabel, bwareaopen, bwconncomp,
+    bwperim); otherwise numbers other than 0 and 1 are refused (where MATLAB would do a grey operation)."""
     a = np.asarray(BW)
     if a.ndim != 2:
         raise ConfigError(f"{fn}: expected a 2-D binary image, received shape {list(a.shape)}")
     if a.dtype != bool:
-        if a.dtype.kind not in "buif" or not np.all((a == 0) | (a == 1)):
+        if a.dtype.kind not in "buif" or (a.dtype.kind == "f" and np.isnan(a).any()):
+            raise ConfigError(f"{fn}: expected a binary image (logical, or numbers), received {a.dtype.name}"
+                              f"{' with NaN' if a.dtype.kind == 'f' else ''}")
+        if not nonzero and not np.all((a == 0) | (a == 1)):
             raise ConfigError(f"{fn}: expected a binary image (logical, or 0s and 1s), received {a.dtype.name} "
                               "values other than 0 and 1")
-        a = a.astype(bool)
+        a = a != 0
     return a
 
 
@@ -134,7 +140,7 @@ def bwlabel(BW, n=8, nargout=None):
     from scipy.ndimage import label
 
     fn = "bwlabel"
-    a = _binary(fn, BW)
+    a = _binary(fn, BW, nonzero=True)
     raw, count = label(a, structure=_conn(fn, n))
     # MATLAB numbers the components in column-major order of their first pixel
     firsts = raw.T.ravel()
@@ -152,7 +158,7 @@ def bwareaopen(BW, P, conn=8):
     if isinstance(P, bool) or not float(P).is_integer() or P < 0:
         raise ConfigError(f"{fn}: P (the smallest area kept, in pixels) must be a non-negative integer, received "
                           f"{P!r}")
-    a = _binary(fn, BW)
+    a = _binary(fn, BW, nonzero=True)
     raw, count = label(a, structure=_conn(fn, conn))
     sizes = np.bincount(raw.ravel(), minlength=count + 1)
     keep = sizes >= int(P)

@@ -53,8 +53,14 @@ def _white(fn, value):
     return w
 
 
-def _colour_array(fn, A, what):
-    a = np.asarray(A)
+def _colour_array(fn, A, what, integers=True):
+    """The values as an array (a list of numbers as double); NumPy integer classes other than uint8 and uint16
+    (for RGB; none for XYZ and L*a*b*) are refused, as MATLAB refuses them."""
+    if isinstance(A, np.ndarray) and A.dtype.kind in "iub" and not (
+            integers and A.dtype in (np.uint8, np.uint16)):
+        allowed = "single, double, uint8 or uint16" if integers else "single or double"
+        raise ConfigError(f"{fn}: {what} must be {allowed}, received {A.dtype.name}")
+    a = np.asarray(A) if isinstance(A, np.ndarray) else np.asarray(A, np.float64)
     if a.dtype.kind not in "uif" or a.ndim < 2 or a.shape[-1 if a.ndim == 2 else 2] != 3:
         raise ConfigError(f"{fn}: expected {what} as a c x 3 colormap or an M x N x 3 image, received "
                           f"{a.dtype.name} of shape {list(a.shape)}")
@@ -126,7 +132,7 @@ def _lab_to_xyz(lab, white, axis):
 def _options(fn, args, kwargs, output_type=False):
     opts = {"ColorSpace": "srgb", "WhitePoint": "d65"}
     if output_type:
-        opts["OutputType"] = "double"
+        opts["OutputType"] = None  # the input's floating class
     o = options_only(fn, args, kwargs, opts)
     if isinstance(o["ColorSpace"], str) and o["ColorSpace"].lower() == "prophoto-rgb":
         raise ConfigError(f"{fn}: 'prophoto-rgb' is not provided; ColorSpace is 'srgb', 'adobe-rgb-1998' or "
@@ -134,7 +140,8 @@ def _options(fn, args, kwargs, output_type=False):
     space = choice(fn, "ColorSpace", o["ColorSpace"], tuple(_PRIMARIES))
     out = [space, _white(fn, o["WhitePoint"])]
     if output_type:
-        out.append(choice(fn, "OutputType", o["OutputType"], ("double", "single", "uint8", "uint16")))
+        given = o["OutputType"]
+        out.append(None if given is None else choice(fn, "OutputType", given, ("double", "single", "uint8", "uint16")))
     return out
 
 
@@ -161,7 +168,7 @@ def _rgb_to_xyz(a, space, white, axis):
 def xyz2rgb(XYZ, *args, **kwargs):
     """``rgb = xyz2rgb(xyz, 'ColorSpace', ..., 'WhitePoint', ..., 'OutputType', ...)``: the inverse of rgb2xyz."""
     fn = "xyz2rgb"
-    a, axis = _colour_array(fn, XYZ, "XYZ values")
+    a, axis = _colour_array(fn, XYZ, "XYZ values", integers=False)
     space, white, out_type = _options(fn, args, kwargs, output_type=True)
     return _rgb_out(_xyz_to_rgb(a.astype(np.float64), space, white, axis), out_type, a.dtype == np.float32)
 
@@ -173,16 +180,17 @@ def _xyz_to_rgb(xyz, space, white, axis):
 
 
 def _rgb_out(rgb, out_type, single):
+    """The output class: OutputType where given, else the input's (single stays single)."""
     if out_type in ("uint8", "uint16"):
         top = 255 if out_type == "uint8" else 65535
         return np.floor(np.clip(rgb, 0, 1) * top + 0.5).astype(out_type)
-    return rgb.astype(np.float32) if (out_type == "single" or single and out_type == "double") else rgb
+    return rgb.astype(np.float32) if (out_type == "single" or (out_type is None and single)) else rgb
 
 
 def xyz2lab(XYZ, *args, **kwargs):
     """``lab = xyz2lab(xyz, 'WhitePoint', wp)``: CIE 1976 L*a*b* relative to the white point (D65 by default)."""
     fn = "xyz2lab"
-    a, axis = _colour_array(fn, XYZ, "XYZ values")
+    a, axis = _colour_array(fn, XYZ, "XYZ values", integers=False)
     o = options_only(fn, args, kwargs, {"WhitePoint": "d65"})
     return _result(_xyz_to_lab(a.astype(np.float64), _white(fn, o["WhitePoint"]), axis), a.dtype == np.float32)
 
@@ -190,7 +198,7 @@ def xyz2lab(XYZ, *args, **kwargs):
 def lab2xyz(lab, *args, **kwargs):
     """``xyz = lab2xyz(lab, 'WhitePoint', wp)``: the inverse of xyz2lab."""
     fn = "lab2xyz"
-    a, axis = _colour_array(fn, lab, "L*a*b* values")
+    a, axis = _colour_array(fn, lab, "L*a*b* values", integers=False)
     o = options_only(fn, args, kwargs, {"WhitePoint": "d65"})
     return _result(_lab_to_xyz(a.astype(np.float64), _white(fn, o["WhitePoint"]), axis), a.dtype == np.float32)
 
@@ -207,7 +215,7 @@ def lab2rgb(lab, *args, **kwargs):
     """``rgb = lab2rgb(lab, 'ColorSpace', ..., 'WhitePoint', ..., 'OutputType', ...)``: see the module's
     docstring (values outside [0, 1] are kept for 'double' and 'single', as MATLAB's)."""
     fn = "lab2rgb"
-    a, axis = _colour_array(fn, lab, "L*a*b* values")
+    a, axis = _colour_array(fn, lab, "L*a*b* values", integers=False)
     space, white, out_type = _options(fn, args, kwargs, output_type=True)
     xyz = _lab_to_xyz(a.astype(np.float64), white, axis)
     return _rgb_out(_xyz_to_rgb(xyz, space, white, axis), out_type, a.dtype == np.float32)

@@ -19,7 +19,9 @@ classifying a cell: ``rescale``, ``mat2gray``, ``imcomplement``, ``stretchlim``,
   ``stretchlim(I)``; an RGB image takes 2 x 3 limits (or stretches each channel); integer classes are rounded.
 - ``B = medfilt2(A[, [m n]][, padopt])`` (https://www.mathworks.com/help/images/ref/medfilt2.html, MathWorks'
   medfilt2.m): the median of each m x n window (3 x 3 by default; padding 'zeros' by default, 'symmetric' or
-  'indexed': ones for floating point, zeros otherwise); an even window gives the mean of the two middle values, rounded for integer classes.
+  'indexed': ones for double, zeros otherwise); an even window gives the mean of the two middle values (OR for
+  logical images), computed in double and rounded once for integer classes as the source's imlincomb does (the
+  page's "fractional parts are discarded" is not what the code does).
 - ``BW2 = bwperim(BW[, conn])`` (https://www.mathworks.com/help/images/ref/bwperim.html): the pixels of a binary
   image that have a background 4-neighbour (conn 4, the default) or 8-neighbour (conn 8); outside the image counts
   as background.
@@ -48,10 +50,27 @@ def _numeric(fn, A, what="an array"):
     return a
 
 
+def _vector(v):
+    """``v`` as a float64 vector, or None where it is not numbers."""
+    if isinstance(v, str):
+        return None
+    try:
+        return np.ravel(np.asarray(v, np.float64))
+    except (TypeError, ValueError):
+        return None
+
+
 def _round_to(x, dtype):
     """MATLAB's conversion of doubles to an integer class: round half away from zero, saturate."""
     info = np.iinfo(dtype)
     return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), info.min, info.max).astype(dtype)
+
+
+def _bound(fn, name, v):
+    b = _vector(v)
+    if b is None or b.size == 0 or np.isnan(b).any():
+        raise ConfigError(f"{fn}: {name} must be a number or an array of numbers, received {v!r:.60}")
+    return np.asarray(v, np.float64)
 
 
 def rescale(A, *args, **kwargs):
@@ -64,17 +83,24 @@ def rescale(A, *args, **kwargs):
         pos.append(names.pop(0))
     if len(pos) not in (0, 2):
         raise ConfigError(f"{fn}: give both bounds, rescale(A, l, u), or neither")
-    lo, hi = (float(pos[0]), float(pos[1])) if pos else (0.0, 1.0)
-    if lo > hi:
-        raise ConfigError(f"{fn}: the lower bound must not exceed the upper one, received {lo:g} and {hi:g}")
+    lo, hi = (_bound(fn, "l", pos[0]), _bound(fn, "u", pos[1])) if pos else (np.float64(0), np.float64(1))
     x = a.astype(np.float32 if a.dtype == np.float32 else np.float64)
-    o = options_only(fn, names, kwargs, {"InputMin": float(np.min(x)) if x.size else 0.0,
-                                         "InputMax": float(np.max(x)) if x.size else 0.0})
-    inmin, inmax = float(o["InputMin"]), float(o["InputMax"])
-    clipped = np.clip(x, inmin, inmax)
-    if inmax == inmin:
-        return np.full_like(x, lo)
-    return (lo + (clipped - inmin) / (inmax - inmin) * (hi - lo)).astype(x.dtype)
+    finite = x.size and not np.isnan(x).all()
+    o = options_only(fn, names, kwargs, {"InputMin": np.nanmin(x) if finite else 0.0,
+                                         "InputMax": np.nanmax(x) if finite else 0.0})
+    inmin, inmax = _bound(fn, "InputMin", o["InputMin"]), _bound(fn, "InputMax", o["InputMax"])
+    try:
+        if np.any(lo > hi):
+            raise ConfigError(f"{fn}: the lower bound l must not exceed the upper bound u")
+        if np.any(inmin > inmax):
+            raise ConfigError(f"{fn}: InputMin must not exceed InputMax")
+        span = inmax - inmin
+        scaled = (np.clip(x, inmin, inmax) - inmin) / np.where(span == 0, 1, span)
+        out = np.where(span == 0, lo, lo + scaled * (hi - lo))  # a constant input gives l
+    except ValueError:
+        raise ConfigError(f"{fn}: the bounds must be scalars or arrays that broadcast to A's size "
+                          f"{list(a.shape)}") from None
+    return np.broadcast_to(out, x.shape).astype(x.dtype)
 
 
 def mat2gray(A, limits=None):
@@ -82,11 +108,12 @@ def mat2gray(A, limits=None):
     fn = "mat2gray"
     a = _numeric(fn, A).astype(np.float64)
     if limits is None:
-        amin, amax = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
+        finite = a.size and not np.isnan(a).all()
+        amin, amax = (float(np.nanmin(a)), float(np.nanmax(a))) if finite else (0.0, 1.0)
     else:
-        lim = np.ravel(np.asarray(limits, np.float64))
-        if lim.size != 2:
-            raise ConfigError(f"{fn}: limits are [amin amax], received {shown(limits)}")
+        lim = _vector(limits)
+        if lim is None or lim.size != 2:
+            raise ConfigError(f"{fn}: limits are [amin amax], received {limits!r:.60}")
         amin, amax = lim
     out = a if amax == amin else (a - amin) / (amax - amin)
     return np.clip(out, 0.0, 1.0)
@@ -97,9 +124,10 @@ def imcomplement(I):
     a = _numeric("imcomplement", I, "an image")
     if a.dtype == bool:
         return ~a
-    if a.dtype.kind in "ui":
-        info = np.iinfo(a.dtype)
-        return (int(info.max) + int(info.min) - a.astype(np.int64)).astype(a.dtype)
+    if a.dtype.kind == "u":
+        return np.iinfo(a.dtype).max - a  # max + min - I, min 0
+    if a.dtype.kind == "i":
+        return -1 - a  # max + min = -1 for every signed class, with no overflow
     return (1 - a).astype(a.dtype)
 
 
@@ -125,10 +153,14 @@ def stretchlim(I, tol=None):
     """``lowhigh = stretchlim(I[, tol])``: see the module's docstring (a 2 x 1 column, 2 x 3 for RGB)."""
     fn = "stretchlim"
     a = _numeric(fn, I, "an image")
+    if a.ndim not in (2, 3):
+        raise ConfigError(f"{fn}: expected an M x N or M x N x C image, received shape {list(a.shape)}")
     if tol is None:
         low, high = 0.01, 0.99
     else:
-        t = np.ravel(np.asarray(tol, np.float64))
+        t = _vector(tol)
+        if t is None:
+            raise ConfigError(f"{fn}: tol is a fraction or [low_frac high_frac], received {tol!r:.60}")
         if t.size == 1:
             low, high = float(t[0]), 1 - float(t[0])
         elif t.size == 2:
@@ -152,11 +184,12 @@ def stretchlim(I, tol=None):
 
 
 def _limits(fn, name, value, channels):
-    v = np.asarray(value, np.float64)
+    v = _vector(value)
+    if v is None:
+        raise ConfigError(f"{fn}: {name} must be numbers, received {value!r:.60}")
     if v.size == 0:
         return None
-    if v.size == 2:
-        v = np.tile(v.reshape(2, 1), (1, channels))
+    v = np.tile(v.reshape(2, 1), (1, channels)) if v.size == 2 else v.reshape(np.shape(value))
     if v.shape != (2, channels) or np.any(v < 0) or np.any(v > 1):
         raise ConfigError(f"{fn}: {name} must be [low high] in [0, 1] (2 x 3 for an RGB image), received "
                           f"{shown(value)}")
@@ -167,6 +200,8 @@ def imadjust(I, low_high_in=(), low_high_out=(), gamma=1.0):
     """``J = imadjust(I[, [low_in high_in], [low_out high_out], gamma])``: see the module's docstring."""
     fn = "imadjust"
     a = _numeric(fn, I, "an image")
+    if a.dtype == bool:
+        raise ConfigError(f"{fn}: expected a grey or RGB image of numbers, received a logical image")
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
         raise ConfigError(f"{fn}: expected a grey (M x N) or RGB (M x N x 3) image, received shape {list(a.shape)}")
     channels = 1 if a.ndim == 2 else 3
@@ -197,6 +232,8 @@ def imadjust(I, low_high_in=(), low_high_out=(), gamma=1.0):
 
 def medfilt2(A, *args):
     """``B = medfilt2(A[, [m n]][, padopt])``: see the module's docstring."""
+    from scipy.ndimage import rank_filter
+
     fn = "medfilt2"
     a = _numeric(fn, A, "an image")
     if a.ndim != 2:
@@ -206,27 +243,30 @@ def medfilt2(A, *args):
         if isinstance(v, str):
             pad = choice(fn, "the padding", v, ("zeros", "symmetric", "indexed"))
         else:
-            s = np.ravel(np.asarray(v, np.float64))
-            if s.size != 2 or np.any(s < 1) or np.any(s != np.round(s)):
-                raise ConfigError(f"{fn}: the neighbourhood is [m n] (positive integers), received {shown(v)}")
+            s = _vector(v)
+            if s is None or s.size != 2 or np.any(s < 1) or np.any(s != np.round(s)):
+                raise ConfigError(f"{fn}: the neighbourhood is [m n] (positive integers), received {v!r:.60}")
             size = (int(s[0]), int(s[1]))
+    if a.size == 0:
+        return a.copy()
     m, n = size
-    before = ((m + 1) // 2 - 1, (n + 1) // 2 - 1)  # ordfilt2's centre, floor((size + 1) / 2)
-    widths = ((before[0], m - 1 - before[0]), (before[1], n - 1 - before[1]))
-    if pad == "symmetric":
-        padded = np.pad(a, widths, mode="symmetric")
-    else:  # 'indexed' pads with 1 for floating point and logical, 0 otherwise
-        value = 1 if (pad == "indexed" and a.dtype.kind == "f") else 0
-        padded = np.pad(a, widths, constant_values=value)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (m, n)).reshape(a.shape + (m * n,))
-    ordered = np.sort(windows, axis=-1)
+    # ordfilt2's centre is floor((size + 1) / 2): one before SciPy's for an even size
+    origin = ((m + 1) // 2 - 1 - m // 2, (n + 1) // 2 - 1 - n // 2)
+    mode, cval = ("reflect", 0) if pad == "symmetric" else ("constant", 1 if (pad == "indexed" and
+                                                                               a.dtype == np.float64) else 0)
+    work = a.view(np.uint8) if a.dtype == bool else a
+
+    def order(k):  # the k-th smallest (0-based) of each window
+        return rank_filter(work, k, size=size, mode=mode, cval=cval, origin=origin)
+
     k = m * n
     if k % 2:
-        return ordered[..., (k + 1) // 2 - 1].copy()
-    lo, hi = ordered[..., k // 2 - 1], ordered[..., k // 2]
+        out = order((k + 1) // 2 - 1)
+        return out.astype(bool) if a.dtype == bool else out
+    lo, hi = order(k // 2 - 1), order(k // 2)
     if a.dtype == bool:
-        return lo | hi
-    mean = 0.5 * lo.astype(np.float64) + 0.5 * hi.astype(np.float64)
+        return (lo | hi).astype(bool)
+    mean = 0.5 * lo.astype(np.float64) + 0.5 * hi.astype(np.float64)  # imlincomb: in double, rounded once
     return _round_to(mean, a.dtype) if a.dtype.kind in "ui" else mean.astype(a.dtype)
 
 
@@ -235,7 +275,7 @@ def bwperim(BW, conn=4):
     from leuknet.matlab.binary import _binary, _conn
 
     fn = "bwperim"
-    a = _binary(fn, BW)
+    a = _binary(fn, BW, nonzero=True)
     structure = _conn(fn, conn)
     padded = np.pad(a, 1)
     interior = np.ones_like(a)
@@ -257,16 +297,19 @@ def imoverlay(A, BW, color=(1, 1, 0)):
 
     fn = "imoverlay"
     a = _numeric(fn, A, "an image")
-    mask = _binary(fn, BW)
+    mask = _binary(fn, BW, nonzero=True)
     if a.shape[:2] != mask.shape or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
         raise ConfigError(f"{fn}: the mask must be the image's size; received image {list(a.shape)} and mask "
                           f"{list(mask.shape)}")
     if isinstance(color, str):
         rgb = np.array(_COLOURS[choice(fn, "the colour", color, tuple(_COLOURS))], np.float64)
     else:
-        rgb = np.ravel(np.asarray(color, np.float64))
-        if rgb.size != 3 or np.any(rgb < 0) or np.any(rgb > 1):
-            raise ConfigError(f"{fn}: a colour is a name or an RGB triple in [0, 1], received {shown(color)}")
+        rgb = _vector(color)
+        if rgb is None or rgb.size != 3 or np.any(rgb < 0) or np.any(rgb > 1):
+            raise ConfigError(f"{fn}: a colour is a name or an RGB triple in [0, 1], received {color!r:.60}")
+    if a.dtype.kind not in "buf" and a.dtype != np.uint16 and a.dtype != np.int16:
+        raise ConfigError(f"{fn}: the image's class must be logical, uint8, uint16, int16, single or double, "
+                          f"received {a.dtype.name}")
     img = im2uint8(a)
     out = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img.copy()
     out[mask] = _round_to(rgb * 255, np.uint8)

@@ -15,7 +15,8 @@ before cropping a cell for a network: ``strel``, ``imerode``, ``imdilate``, ``im
   ``translate(SE, [dr dc])``; printed as MATLAB prints it. 3-D and non-flat shapes ('ball', 'sphere', 'cube',
   'cuboid', heights) are refused.
 - ``J = imdilate(I, SE)`` / ``imerode(I, SE)`` (https://www.mathworks.com/help/images/ref/imdilate.html,
-  .../imerode.html): binary (logical) or grey images of any MATLAB class, SE a strel, a neighbourhood array or a
+  .../imerode.html): binary (logical) or grey images of any MATLAB class (NaN refused: its maximum is not
+  defined; an empty image gives an empty result), SE a strel, a neighbourhood array or a
   list of strels (applied in turn, as one element: MATLAB pads so that a sequence gives the same result as their
   composition). Dilation: ``J(z) = max over b in SE of I(z - b)``, pixels beyond the border taken as the class's
   minimum (0 for logical); erosion: ``J(z) = min over b in SE of I(z + b)``, beyond the border the class's
@@ -101,11 +102,21 @@ def translate(SE, v):
     """``SE2 = translate(SE, [dr dc])``: the element's members moved by dr rows and dc columns."""
     fn = "translate"
     nh = _element(fn, SE).Neighborhood
-    d = np.ravel(np.asarray(v, np.float64))
-    if d.size != 2 or not np.all(np.isfinite(d)) or not np.all(d == np.round(d)):
-        raise ConfigError(f"{fn}: the offset is [rows columns] (integers), received {shown(v)}")
+    d = _numbers(v)
+    if d is None or d.size != 2 or not np.all(np.isfinite(d)) or not np.all(d == np.round(d)):
+        raise ConfigError(f"{fn}: the offset is [rows columns] (integers), received {v!r:.60}")
     offs = _offsets(nh) + d.astype(np.int64)
     return StructuringElement(_from_offsets(offs), "arbitrary")
+
+
+def _numbers(v):
+    """``v`` as a float64 vector, or None where it is not numbers."""
+    if isinstance(v, str):
+        return None
+    try:
+        return np.ravel(np.asarray(v, np.float64))
+    except (TypeError, ValueError):
+        return None
 
 
 def _offsets(nh):
@@ -222,7 +233,8 @@ def _nonneg_int(fn, name, v):
 
 
 def _int_pair(fn, name, v, nonneg=True):
-    a = np.ravel(np.asarray(v, np.float64)) if not isinstance(v, str) else np.zeros(0)
+    a = _numbers(v)
+    a = np.zeros(0) if a is None else a
     if a.size != 2 or not np.all(np.isfinite(a)) or not np.all(a == np.round(a)) or (nonneg and np.any(a < 0)):
         kind = "non-negative integers" if nonneg else "integers"
         raise ConfigError(f"{fn}: {name} must be two {kind}, received {shown(v)}")
@@ -264,7 +276,8 @@ def _make(fn, shape, p):
                                   "pair")
     r = _nonneg_int(fn, "the radius", p[0])
     n = 4 if len(p) < 2 else p[1]
-    if n not in (0, 4, 6, 8) or isinstance(n, bool):
+    if isinstance(n, bool) or np.ndim(n) != 0 or not isinstance(n, (int, float, np.integer, np.floating)) or \
+            n not in (0, 4, 6, 8):
         raise ConfigError(f"{fn}: a disk's number of lines n must be 0, 4, 6 or 8, received {n!r}")
     nh, seq = _disk(r, int(n))
     parts = [StructuringElement(s, "arbitrary") for s in seq] if seq else None
@@ -295,6 +308,9 @@ def _image(fn, I):
     if a.dtype.kind not in "buif" or a.ndim not in (2, 3) or a.dtype == np.float16:
         raise ConfigError(f"{fn}: expected a binary or grey image (M x N, or M x N x C), received {a.dtype.name} of "
                           f"shape {list(a.shape)}")
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        raise ConfigError(f"{fn}: the image holds NaN, where a maximum or minimum is not defined; replace them "
+                          "first (for example I(isnan(I)) = 0)")
     return a
 
 
@@ -317,6 +333,8 @@ def _morph(fn, I, SE, dilate, shape="same"):
     nh = se.Neighborhood
     if not nh.any():
         raise ConfigError(f"{fn}: the structuring element has no members (an empty neighbourhood)")
+    if a.size == 0:
+        return a.copy()
     low, high = _extremes(a)
     pad_value = low if dilate else high
     m, n = nh.shape
@@ -326,7 +344,9 @@ def _morph(fn, I, SE, dilate, shape="same"):
         after = (m - 1 - origin[0], n - 1 - origin[1]) if dilate else (origin[0], origin[1])
         widths = [(before[0], after[0]), (before[1], after[1])] + [(0, 0)] * (a.ndim - 2)
         a = np.pad(a, widths, constant_values=pad_value)
-    work_type = _WORKING.get(a.dtype.name, np.float64)  # int8 and int32 are exact in float64
+    if a.dtype.itemsize == 8 and a.dtype.kind in "iu":  # beyond float64's exact integers: NumPy, exactly
+        return _morph_numpy(a, nh, origin, dilate, pad_value)
+    work_type = _WORKING.get(a.dtype.name, np.float64)  # int8, uint32 and int32 are exact in float64
     work = a.astype(np.uint8 if a.dtype == bool else work_type)
     kernel = nh.astype(np.uint8)
     if dilate:  # J(z) = max_b I(z - b): OpenCV's dilation reads I(z + k - anchor), so the element is reflected
@@ -341,6 +361,19 @@ def _morph(fn, I, SE, dilate, shape="same"):
     out = [op(p, kernel, anchor=anchor, borderType=cv2.BORDER_CONSTANT, borderValue=border) for p in planes]
     res = out[0] if work.ndim == 2 else np.stack(out, axis=-1)
     return res.astype(bool) if a.dtype == bool else res.astype(a.dtype)
+
+
+def _morph_numpy(a, nh, origin, dilate, pad_value):
+    """The same operation by shifts of the padded image (64-bit integer classes)."""
+    m, n = nh.shape
+    widths = [(m, m), (n, n)] + [(0, 0)] * (a.ndim - 2)
+    p = np.pad(a, widths, constant_values=pad_value)
+    out = None
+    for r, c in np.argwhere(nh):
+        dr, dc = (origin[0] - r, origin[1] - c) if dilate else (r - origin[0], c - origin[1])
+        view = p[m + dr:m + dr + a.shape[0], n + dc:n + dc + a.shape[1]]
+        out = view.copy() if out is None else (np.maximum(out, view) if dilate else np.minimum(out, view))
+    return out
 
 
 def _shape_arg(fn, args):
@@ -403,7 +436,10 @@ def imclearborder(BW, conn=8):
     if a.dtype != bool and a.ndim == 2 and a.dtype.kind in "uif" and not np.all((a == 0) | (a == 1)):
         raise ConfigError(f"{fn}: leuknet clears the border of binary images; grey images (MATLAB's reconstruction "
                           "of bright structures) are not provided")
-    a = _binary(fn, BW)
-    raw, _ = label(a, structure=_conn(fn, conn))
+    mask = _binary(fn, BW)
+    if mask.size == 0:
+        return a.copy()
+    raw, _ = label(mask, structure=_conn(fn, conn))
     touching = np.unique(np.concatenate([raw[0], raw[-1], raw[:, 0], raw[:, -1]]))
-    return a & ~np.isin(raw, touching[touching > 0])
+    kept = mask & ~np.isin(raw, touching[touching > 0])
+    return kept if a.dtype == bool else kept.astype(a.dtype)  # a numeric 0/1 image keeps its class

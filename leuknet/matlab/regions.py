@@ -17,7 +17,8 @@
   box's area); Image, FilledImage (holes filled, 4-connected background), FilledArea; EulerNumber (objects minus
   holes, 8-connected); Perimeter (the 8-connected
   boundary's steps, 0.980 per horizontal or vertical step, 1.406 per diagonal one, minus 0.091 per change of
-  direction, as MATLAB's current regionprops); PixelIdxList (0-based, column-major:
+  direction, as MATLAB's current regionprops; a label in several pieces is measured by the piece holding its first
+  pixel, as MATLAB traces one boundary per label); PixelIdxList (0-based, column-major:
   ``I.T.flat[s.PixelIdxList]`` reads them, ``BW.T.flat[s.PixelIdxList] = 0`` clears them, as MATLAB's
   ``BW(s.PixelIdxList) = 0``), PixelList (``[x y]`` rows, 1-based); with a grey image ``I``: PixelValues,
   MeanIntensity, MinIntensity, MaxIntensity, WeightedCentroid.
@@ -50,32 +51,46 @@ _SHAPE = ("Area", "Centroid", "BoundingBox", "MajorAxisLength", "MinorAxisLength
           "Image", "FilledImage", "FilledArea", "EulerNumber", "EquivDiameter", "Extent", "PixelIdxList",
           "PixelList", "Perimeter")
 _INTENSITY = ("PixelValues", "WeightedCentroid", "MeanIntensity", "MinIntensity", "MaxIntensity")
-_REFUSED = ("Circularity", "ConvexHull", "ConvexImage", "ConvexArea", "Solidity", "Extrema", "SubarrayIdx", "MaxFeretProperties", "MinFeretProperties", "MaxFeretDiameter",
-            "MinFeretDiameter", "MaxFeretAngle", "MinFeretAngle", "MaxFeretCoordinates", "MinFeretCoordinates")
+_REFUSED = ("Circularity", "ConvexHull", "ConvexImage", "ConvexArea", "Solidity", "Extrema", "SubarrayIdx",
+            "MaxFeretProperties", "MinFeretProperties", "MaxFeretDiameter", "MinFeretDiameter", "MaxFeretAngle", "MinFeretAngle", "MaxFeretCoordinates", "MinFeretCoordinates")
 
 
 class StructArray(list):
     """MATLAB's struct array: a list of structs (``s[k].Area``) whose field read on the array gives every element's
-    value, ``s.Area`` (MATLAB's ``[s.Area]``: a NumPy array where the values are scalars, else a list)."""
+    value, ``s.Area`` (MATLAB's ``[s.Area]``: a NumPy array where the values are scalars, else a list); a slice is
+    a struct array too, and an empty one still knows its fields."""
+
+    def __init__(self, items=(), fields=()):
+        super().__init__(items)
+        self._fields = tuple(fields) or (tuple(self[0]) if self else ())
+
+    def __getitem__(self, key):
+        got = super().__getitem__(key)
+        return StructArray(got, self._fields) if isinstance(key, slice) else got
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        if not self:
-            return np.zeros(0)
-        if name not in self[0]:
-            raise AttributeError(f"the struct array has no field {name!r}; fields: {', '.join(self[0])}")
+        if name not in self._fields:
+            raise AttributeError(f"the struct array has no field {name!r}; fields: {', '.join(self._fields)}")
         values = [s[name] for s in self]
         if all(np.ndim(v) == 0 for v in values):
             return np.array(values)
         return values
 
 
-def _labels_column_major(BW, conn):
-    from leuknet.matlab.binary import bwlabel
+def _labels_column_major(fn, BW, conn):
+    """The 8- or 4-connected components of a binary image, numbered in MATLAB's column-major order."""
+    from scipy.ndimage import label
 
-    L, n = bwlabel(BW, conn, nargout=2)
-    return L.astype(np.int64), int(n)
+    from leuknet.matlab.binary import _conn
+
+    raw, count = label(BW, structure=_conn(fn, conn))
+    firsts = raw.T.ravel()
+    order = list(dict.fromkeys(firsts[firsts > 0].tolist()))
+    remap = np.zeros(count + 1, np.int64)
+    remap[order] = np.arange(1, count + 1)
+    return remap[raw], int(count)
 
 
 def _pixel_lists(L, n):
@@ -91,8 +106,8 @@ def bwconncomp(BW, conn=8):
     """``CC = bwconncomp(BW)`` / ``bwconncomp(BW, conn)``: see the module's docstring."""
     from leuknet.matlab.binary import _binary
 
-    a = _binary("bwconncomp", BW)
-    L, n = _labels_column_major(a, conn)
+    a = _binary("bwconncomp", BW, nonzero=True)
+    L, n = _labels_column_major("bwconncomp", a, conn)
     return Struct(Connectivity=float(conn), ImageSize=[float(s) for s in a.shape], NumObjects=float(n),
                   PixelIdxList=_pixel_lists(L, n))
 
@@ -106,6 +121,10 @@ def _cc_fields(fn, CC):
                           "PixelIdxList)") from None
     if len(shape) != 2:
         raise ConfigError(f"{fn}: leuknet measures 2-D images; the struct's ImageSize is {list(shape)}")
+    total = shape[0] * shape[1]
+    if any(idx.size and (idx.min() < 0 or idx.max() >= total) for idx in lists):
+        raise ConfigError(f"{fn}: the struct's PixelIdxList holds indices outside the image's {total} pixels "
+                          "(they are 0-based, column-major)")
     return shape, lists
 
 
@@ -128,7 +147,7 @@ def _regions(fn, source):
         raise ConfigError(f"{fn}: expected a 2-D binary image, label matrix or bwconncomp struct, received "
                           f"{a.dtype.name} of shape {list(a.shape)}")
     if a.dtype == bool:
-        L, n = _labels_column_major(a, 8)
+        L, n = _labels_column_major(fn, a, 8)
         return a.shape, _pixel_lists(L, n)
     if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.round(a)):
         raise ConfigError(f"{fn}: a label matrix holds non-negative integers (0 the background); for a binary image "
@@ -184,7 +203,7 @@ def regionprops(*args):
             raise ConfigError(f"{fn}: the grey image I must be numeric and the size of the label image {list(shape)}, "
                               f"received {I.dtype.name} of shape {list(I.shape)}")
     props = _property_list(fn, args, I is not None)
-    stats = StructArray(_measure(shape, idx, props, I) for idx in lists)
+    stats = StructArray((_measure(shape, idx, props, I) for idx in lists), props)
     if fmt == "struct":
         return stats
     from leuknet.matlab.datastore import Table
@@ -231,7 +250,7 @@ def _measure(shape, idx, props, I):
 
     def perimeter():
         if "perimeter" not in cache:
-            cache["perimeter"] = _perimeter(image())
+            cache["perimeter"] = _perimeter(_first_piece(image()))
         return cache["perimeter"]
 
     values = None if I is None else I.T.ravel()[idx]
@@ -317,6 +336,20 @@ def _euler8(img):
     return (q1 - q3 - 2 * qd) // 4
 
 
+def _first_piece(img):
+    """The 8-connected piece of a region holding its first pixel in column-major order: MATLAB traces one
+    boundary per label (a label in several pieces is measured by its first)."""
+    from scipy.ndimage import label
+
+    if img.size == 0:
+        return img
+    raw, count = label(img, structure=np.ones((3, 3), bool))
+    if count <= 1:
+        return img
+    first = raw.T.ravel()
+    return raw == first[first > 0][0]
+
+
 def _perimeter(img):
     """MATLAB's Perimeter: the 8-connected outer boundary traced pixel to pixel; 0.980 per horizontal or vertical
     step, 1.406 per diagonal step, minus 0.091 per change of step (the boundary taken as closed)."""
@@ -325,14 +358,11 @@ def _perimeter(img):
     if img.sum() <= 1:
         return 0.0
     contours, _ = cv2.findContours(np.pad(img, 1).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    total = 0.0
-    for contour in contours:
-        b = contour[:, 0, :].astype(np.int64)
-        b = np.vstack([b, b[:1]])
-        delta = np.diff(b, axis=0) ** 2
-        if len(delta) <= 1:
-            continue
-        corner = np.any(np.diff(np.vstack([delta, delta[:1]]), axis=0) != 0, axis=1)
-        even = np.any(delta == 0, axis=1)
-        total += even.sum() * 0.980 + (~even).sum() * 1.406 - corner.sum() * 0.091
-    return float(total)
+    b = contours[0][:, 0, :].astype(np.int64)  # one piece: one outer boundary
+    b = np.vstack([b, b[:1]])
+    delta = np.diff(b, axis=0) ** 2
+    if len(delta) <= 1:
+        return 0.0
+    corner = np.any(np.diff(np.vstack([delta, delta[:1]]), axis=0) != 0, axis=1)
+    even = np.any(delta == 0, axis=1)
+    return float(even.sum() * 0.980 + (~even).sum() * 1.406 - corner.sum() * 0.091)
