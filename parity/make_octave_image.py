@@ -82,6 +82,11 @@ DISK5 = (np.abs(xx5) <= A5 - np.maximum(0, np.abs(yy5) - (A5 - 2 * d5))).astype(
 lines += ["out.imopen_G8_disk5 = double(imopen(G8, logical(DISK5)));",
           "out.imclose_BW_disk5 = double(imclose(BW, logical(DISK5)));",
           "out.imerode_RGB8_diamond1 = double(imerode(RGB8, logical([0 1 0; 1 1 1; 0 1 0])));"]
+# objects' boundaries (Octave traces holes 8-connected where MATLAB's bwboundaries.m uses 4: holes are not compared)
+for name, expr in (("BW8", "bwboundaries(BW, 8, 'noholes')"), ("BW4", "bwboundaries(BW, 4, 'noholes')"),
+                   ("L8", "bwboundaries(L > 0, 8, 'noholes')")):
+    lines.append(f"B = {expr}; v = []; for k = 1:numel(B), v = [v; k * ones(size(B{{k}}, 1), 1) B{{k}}]; end; "
+                 f"out.bwboundaries_{name} = v;")
 lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]
 for src in ("L", "BW"):
     img = "GI" if src == "L" else "G8"

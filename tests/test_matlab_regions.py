@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from leuknet.errors import ConfigError
-from leuknet.matlab import (bwconncomp, bwlabel, im2double, lab2rgb, lab2xyz, labelmatrix, regionprops, rgb2lab,
+from leuknet.matlab import (bwboundaries, bwconncomp, bwlabel, im2double, lab2rgb, lab2xyz, labelmatrix, regionprops, rgb2lab,
                             rgb2xyz, whitepoint, xyz2lab, xyz2rgb)
 
 FIX = np.load(Path(__file__).parent / "fixtures" / "octave_image.npz")
@@ -108,7 +108,63 @@ def test_struct_array_slices_empty_results_and_nonzero_masks():
     assert regionprops(three, "Perimeter").Perimeter.size == 2
 
 
+def test_bwboundaries_objects_match_octave():
+    """Objects' boundaries: MathWorks' and Octave's Moore tracing (clockwise from the first pixel in column-major
+    order, closed). 8-connected objects in MATLAB's column-major numbering; Octave numbers 4-connected components
+    otherwise, so those are matched by their first pixel."""
+    BW = FIX["in_BW"].astype(bool)
+    for name, image, conn in (("BW8", BW, 8), ("L8", FIX["in_L"] > 0, 8)):
+        ours = np.concatenate([np.column_stack([np.full(len(b), k + 1), b])
+                               for k, b in enumerate(bwboundaries(image, conn, "noholes"))])
+        np.testing.assert_array_equal(ours, FIX[f"bwboundaries_{name}"], err_msg=name)
+    theirs = FIX["bwboundaries_BW4"]
+    by_start = {tuple(theirs[theirs[:, 0] == k][0, 1:]): theirs[theirs[:, 0] == k][:, 1:]
+                for k in np.unique(theirs[:, 0])}
+    ours = bwboundaries(BW, 4, "noholes")
+    assert len(ours) == len(by_start)
+    for b in ours:
+        np.testing.assert_array_equal(b, by_start[tuple(b[0])])
+
+
+def test_bwboundaries_holes_and_nesting_as_mathworks_code():
+    """MathWorks' bwboundaries.m: holes are imclearborder(~BW) labelled and traced 4-connected for 8-connected
+    objects, numbered after the objects; A(child, parent) marks what immediately encloses what."""
+    frame = np.ones((5, 5), bool)
+    frame[1:4, 1:4] = False
+    frame[2, 2] = True  # an object inside the hole
+    B, L, n, A = bwboundaries(frame, nargout=4)
+    assert n == 2 and len(B) == 3
+    np.testing.assert_array_equal(B[1], [[3, 3], [3, 3]])  # a single pixel: itself, closed
+    np.testing.assert_array_equal(B[2], [[2, 2], [2, 3], [2, 4], [3, 4], [4, 4], [4, 3], [4, 2], [3, 2], [2, 2]])
+    np.testing.assert_array_equal(np.argwhere(A), [[1, 2], [2, 0]])  # object 2 in hole 3, hole 3 in object 1
+    np.testing.assert_array_equal(L[1:4, 1:4], [[3, 3, 3], [3, 2, 3], [3, 3, 3]])
+    diagonal = np.ones((5, 5), bool)
+    diagonal[1, 1] = diagonal[2, 2] = False  # two holes for 8-connected objects (one for Octave's 8-connected holes)
+    assert len(bwboundaries(diagonal)) == 3 and len(bwboundaries(diagonal, "noholes")) == 1
+    assert len(bwboundaries(diagonal, 4)) == 2  # 4-connected objects: 8-connected holes, one
+
+
+def test_visboundaries_draws_each_boundary_over_the_image():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from leuknet.matlab import imshow, visboundaries
+
+    BW = FIX["in_BW"].astype(bool)
+    fig = plt.figure()
+    imshow(BW)
+    lines = visboundaries(BW, "Color", "g", "EnhanceVisibility", False)
+    B = bwboundaries(BW)
+    assert len(lines) == len(B) and len(fig.axes[0].images) == 1  # drawn over the image, not instead of it
+    np.testing.assert_array_equal(lines[0].get_xydata(), B[0][:, ::-1])  # x = column, y = row
+    assert len(visboundaries(B[:2])) == 4  # a white line beneath each by default
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("call, words", [
+    (lambda: bwboundaries(FIX["in_BW"], 6), "connectivity"),
     (lambda: labelmatrix({"ImageSize": [2, 2], "PixelIdxList": [np.array([0, 7])]}), "outside"),
     (lambda: bwconncomp(FIX["in_BW"], 6), "bwconncomp: connectivity"),
     (lambda: regionprops(FIX["in_BW"].astype(bool), "MeanIntensity"), "grey image"),

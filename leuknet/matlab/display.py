@@ -36,6 +36,12 @@
   With hold off, ``imshow``, ``imagesc`` and ``montage`` replace what the axes hold, as MATLAB's do; images sit on
   MATLAB's pixel coordinates (centres at 1..N, 1..M).
 
+- ``visboundaries(BW | B, 'Color', 'r', 'LineWidth', 2, 'LineStyle', '-', 'EnhanceVisibility', true)``
+  (https://www.mathworks.com/help/images/ref/visboundaries.html): the boundaries of a binary image's objects and
+  holes (``bwboundaries``) or a list of Q x 2 ``[row col]`` boundaries drawn over the current axes (or
+  ``'Parent'``), red and 2 points wide by default, with a white line beneath each for contrast
+  (``EnhanceVisibility``); the axes keep what they hold. Returns the lines.
+
 Where leuknet differs: figures are matplotlib's (``subplot``, ``title`` from ``matplotlib.pyplot``), so
 ``InitialMagnification`` has no effect (the image fits its axes; said once) and montage draws no wait bar.
 """
@@ -52,7 +58,7 @@ from leuknet.matlab.conventions import choice, note, options_only, parse
 from leuknet.matlab.datastore import ImageDatastore
 
 __all__ = ["colorbar", "colormap", "figure", "gray", "hold", "hot", "imagesc", "imshow", "imtile", "ishold", "jet",
-           "montage", "plot"]
+           "montage", "plot", "visboundaries"]
 
 # MATLAB's screen for 'normalized' figure positions (a figure's size has no screen to refer to here)
 SCREEN_PIXELS = (1920, 1080)
@@ -741,3 +747,38 @@ def colorbar(*args, **kwargs):
     bar = ax.figure.colorbar(mappable, ax=ax, location=location)
     ax._leuknet_colorbar = bar
     return bar
+
+
+def visboundaries(*args, **kwargs):
+    """``visboundaries(BW | B, name-value...)``: see the module's docstring."""
+    import matplotlib.pyplot as plt
+
+    from leuknet.matlab.regions import bwboundaries
+
+    fn = "visboundaries"
+    args = list(args)
+    ax = args.pop(0) if args and hasattr(args[0], "plot") else None
+    if not args:
+        raise ConfigError(f"{fn}: expected a binary image or a list of boundaries")
+    source = args.pop(0)
+    o = options_only(fn, args, kwargs, {"Color": "r", "LineWidth": 2, "LineStyle": "-", "EnhanceVisibility": True,
+                                         "Parent": None})
+    if isinstance(source, (list, tuple)):
+        boundaries = []
+        for b in source:
+            arr = np.asarray(b, np.float64) if not isinstance(b, str) else np.zeros(0)
+            if arr.ndim != 2 or arr.shape[1] != 2:
+                raise ConfigError(f"{fn}: each boundary is a Q x 2 array of [row col], received shape "
+                                  f"{list(np.shape(arr))}")
+            boundaries.append(arr)
+    else:
+        boundaries = bwboundaries(source)
+    ax = o["Parent"] or ax or plt.gca()
+    lines = []
+    for b in boundaries:
+        if o["EnhanceVisibility"]:
+            lines += ax.plot(b[:, 1], b[:, 0], color="w", linewidth=float(o["LineWidth"]) + 2,
+                             linestyle=o["LineStyle"])
+        lines += ax.plot(b[:, 1], b[:, 0], color=o["Color"], linewidth=float(o["LineWidth"]),
+                         linestyle=o["LineStyle"])
+    return lines
