@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab.conventions import choice, number, options_only, shown
+from leuknet.matlab.conventions import as_vector, choice, number, options_only, shown
 
 __all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "medfilt2", "bwperim", "imoverlay"]
 
@@ -50,16 +50,6 @@ def _numeric(fn, A, what="an array"):
     return a
 
 
-def _vector(v):
-    """``v`` as a float64 vector, or None where it is not numbers."""
-    if isinstance(v, str):
-        return None
-    try:
-        return np.ravel(np.asarray(v, np.float64))
-    except (TypeError, ValueError):
-        return None
-
-
 def _round_to(x, dtype):
     """MATLAB's conversion of doubles to an integer class: round half away from zero, saturate."""
     info = np.iinfo(dtype)
@@ -67,7 +57,7 @@ def _round_to(x, dtype):
 
 
 def _bound(fn, name, v):
-    b = _vector(v)
+    b = as_vector(v)
     if b is None or b.size == 0 or np.isnan(b).any():
         raise ConfigError(f"{fn}: {name} must be a number or an array of numbers, received {v!r:.60}")
     return np.asarray(v, np.float64)
@@ -111,7 +101,7 @@ def mat2gray(A, limits=None):
         finite = a.size and not np.isnan(a).all()
         amin, amax = (float(np.nanmin(a)), float(np.nanmax(a))) if finite else (0.0, 1.0)
     else:
-        lim = _vector(limits)
+        lim = as_vector(limits)
         if lim is None or lim.size != 2:
             raise ConfigError(f"{fn}: limits are [amin amax], received {limits!r:.60}")
         amin, amax = lim
@@ -158,7 +148,7 @@ def stretchlim(I, tol=None):
     if tol is None:
         low, high = 0.01, 0.99
     else:
-        t = _vector(tol)
+        t = as_vector(tol)
         if t is None:
             raise ConfigError(f"{fn}: tol is a fraction or [low_frac high_frac], received {tol!r:.60}")
         if t.size == 1:
@@ -184,7 +174,7 @@ def stretchlim(I, tol=None):
 
 
 def _limits(fn, name, value, channels):
-    v = _vector(value)
+    v = as_vector(value)
     if v is None:
         raise ConfigError(f"{fn}: {name} must be numbers, received {value!r:.60}")
     if v.size == 0:
@@ -243,7 +233,7 @@ def medfilt2(A, *args):
         if isinstance(v, str):
             pad = choice(fn, "the padding", v, ("zeros", "symmetric", "indexed"))
         else:
-            s = _vector(v)
+            s = as_vector(v)
             if s is None or s.size != 2 or np.any(s < 1) or np.any(s != np.round(s)):
                 raise ConfigError(f"{fn}: the neighbourhood is [m n] (positive integers), received {v!r:.60}")
             size = (int(s[0]), int(s[1]))
@@ -304,7 +294,7 @@ def imoverlay(A, BW, color=(1, 1, 0)):
     if isinstance(color, str):
         rgb = np.array(_COLOURS[choice(fn, "the colour", color, tuple(_COLOURS))], np.float64)
     else:
-        rgb = _vector(color)
+        rgb = as_vector(color)
         if rgb is None or rgb.size != 3 or np.any(rgb < 0) or np.any(rgb > 1):
             raise ConfigError(f"{fn}: a colour is a name or an RGB triple in [0, 1], received {color!r:.60}")
     if a.dtype.kind not in "buf" and a.dtype != np.uint16 and a.dtype != np.int16:

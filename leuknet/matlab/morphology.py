@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab.conventions import choice, number, shown
+from leuknet.matlab.conventions import as_vector, choice, number, shown
 
 __all__ = ["strel", "imdilate", "imerode", "imopen", "imclose", "imtophat", "imbothat", "imclearborder",
            "decompose", "reflect", "translate", "StructuringElement"]
@@ -102,21 +102,11 @@ def translate(SE, v):
     """``SE2 = translate(SE, [dr dc])``: the element's members moved by dr rows and dc columns."""
     fn = "translate"
     nh = _element(fn, SE).Neighborhood
-    d = _numbers(v)
+    d = as_vector(v)
     if d is None or d.size != 2 or not np.all(np.isfinite(d)) or not np.all(d == np.round(d)):
         raise ConfigError(f"{fn}: the offset is [rows columns] (integers), received {v!r:.60}")
     offs = _offsets(nh) + d.astype(np.int64)
     return StructuringElement(_from_offsets(offs), "arbitrary")
-
-
-def _numbers(v):
-    """``v`` as a float64 vector, or None where it is not numbers."""
-    if isinstance(v, str):
-        return None
-    try:
-        return np.ravel(np.asarray(v, np.float64))
-    except (TypeError, ValueError):
-        return None
 
 
 def _offsets(nh):
@@ -233,7 +223,7 @@ def _nonneg_int(fn, name, v):
 
 
 def _int_pair(fn, name, v, nonneg=True):
-    a = _numbers(v)
+    a = as_vector(v)
     a = np.zeros(0) if a is None else a
     if a.size != 2 or not np.all(np.isfinite(a)) or not np.all(a == np.round(a)) or (nonneg and np.any(a < 0)):
         kind = "non-negative integers" if nonneg else "integers"

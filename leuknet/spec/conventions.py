@@ -211,6 +211,16 @@ def flatten_layers(fn, layers):
     return out
 
 
+def as_vector(value):
+    """``value`` as a flat float64 array, or None where it is not numbers (a string, a list of strings)."""
+    if isinstance(value, str):
+        return None
+    try:
+        return np.ravel(np.asarray(value, np.float64))
+    except (TypeError, ValueError):
+        return None
+
+
 def shown(value):
     """A received value for a one-line message: a few numbers as a list, a large array by its shape."""
     return np.ravel(value).tolist() if np.size(value) < 20 else f"an array of shape {np.shape(value)}"
