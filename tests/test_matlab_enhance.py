@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from leuknet.errors import ConfigError
-from leuknet.matlab import (bwperim, imadjust, imcomplement, imoverlay, mat2gray, medfilt2, rescale, stretchlim)
+from leuknet.matlab import (bwperim, histeq, imadjust, imcomplement, imoverlay, mat2gray, medfilt2, rescale, stretchlim)
 
 FIX = np.load(Path(__file__).parent / "fixtures" / "octave_image.npz")
 G8, GD, BW, RGB8 = FIX["in_G8"], FIX["in_GD"], FIX["in_BW"].astype(bool), FIX["in_RGB8"]
@@ -76,7 +76,32 @@ def test_edges_the_review_found():
     assert imoverlay(G8, (BW * 255).astype(np.uint8)).shape == G8.shape + (3,)
 
 
+def test_histeq_follows_mathworks_transformation():
+    """MathWorks' histeq.m (Octave's histeq is another algorithm, not a reference): hand-worked, four pixels 0, 85,
+    170, 255 into two levels: c0 = 1 2 3 4 with half-counts 0 .5 .5 0 (the end bins zeroed); c1 = 2 4; 0 and 85
+    reach level 1 (err 1 and 0.5), 170 and 255 overshoot it (err -0.5 and -2) and go to level 2."""
+    np.testing.assert_array_equal(histeq(np.array([[0, 85, 170, 255]], np.uint8), 2), [[0, 0, 255, 255]])
+    # the half-count decides: 0, 100, 100, 200 into two levels: at 100, c0 = 3 and half its count is 1, so
+    # 2 - 3 + 1 = 0 keeps it on level 1 (without the half it would overshoot and go up)
+    np.testing.assert_array_equal(histeq(np.array([[0, 100, 100, 200]], np.uint8), 2), [[0, 0, 0, 255]])
+    rng = np.random.default_rng(0)
+    I = (rng.beta(2, 5, (120, 120)) * 255).astype(np.uint8)  # a skewed histogram
+    J, T = histeq(I, nargout=2)
+    levels, counts = np.unique(J, return_counts=True)
+    assert T.shape == (256,) and np.all(np.diff(T) >= 0)
+    assert set(levels) <= set(np.floor(255 * np.arange(64) / 63 + 0.5).astype(int))  # 64 levels at most
+    assert counts.max() < 3 * I.size / 64  # roughly flat: no level holds three times its share
+    # a target histogram: a quarter of the pixels dark, three quarters bright
+    K = histeq(I, [1, 0, 0, 3])
+    assert abs(np.mean(K == 255) - 0.75) < 0.05 and set(np.unique(K)) <= {0, 85, 170, 255}
+    np.testing.assert_allclose(histeq(I.astype(np.float64) / 255) * 255, J, atol=0.5)
+    np.testing.assert_allclose(histeq(I.astype(np.uint16) * 257) / 257, J, atol=0.5)
+
+
 @pytest.mark.parametrize("call, words", [
+    (lambda: histeq(BW), "class"),
+    (lambda: histeq(G8, 0), "positive integer"),
+    (lambda: histeq(G8, "flat"), "hgram"),
     (lambda: rescale([1, 2], 3), "both bounds"),
     (lambda: rescale([1, 2], "InputMin", 3, "InputMax", 1), "InputMin must not exceed"),
     (lambda: rescale([1, 2], "InputMin", "a"), "InputMin"),

@@ -106,6 +106,9 @@ def test_struct_array_slices_empty_results_and_nonzero_masks():
     three = FIX["in_L"] == 3
     assert regionprops(three.astype(float), "Perimeter")[0].Perimeter == FIX["rp_L_Perimeter"][2, 0]
     assert regionprops(three, "Perimeter").Perimeter.size == 2
+    # four pieces of one label: the top-left pair holds the first pixel (Octave prints 1.96 for this label)
+    pieces = np.array([[1, 1, 0, 1, 1], [0, 0, 0, 0, 0], [1, 1, 1, 0, 1]], float)
+    assert regionprops(pieces, "Perimeter")[0].Perimeter == pytest.approx(1.96)
 
 
 def test_bwboundaries_objects_match_octave():

@@ -17,6 +17,15 @@ classifying a cell: ``rescale``, ``mat2gray``, ``imcomplement``, ``stretchlim``,
   (https://www.mathworks.com/help/images/ref/imadjust.html): values clipped to [low_in, high_in], mapped to
   [low_out, high_out] through ``((x - low_in) / (high_in - low_in)) ^ gamma``; ``imadjust(I)`` stretches
   ``stretchlim(I)``; an RGB image takes 2 x 3 limits (or stretches each channel); integer classes are rounded.
+- ``J = histeq(I[, n | hgram])`` and ``J, T = histeq(..., nargout=2)``
+  (https://www.mathworks.com/help/images/ref/histeq.html, MathWorks' histeq.m): the grey levels mapped so that
+  the histogram of J over n bins (64 by default) is roughly flat, or matches ``hgram``: from the image's 256-bin
+  histogram and its cumulative counts c0, each input level k goes to the first output level j that minimises
+  ``c1(j) - c0(k) + h(k) / 2`` among those not below ``-numel(I) * sqrt(eps)`` (c1 the target's cumulative
+  counts scaled to numel(I), h(k) the level's count, the first and last levels' counts taken as 0);
+  ``T = (j - 1) / (n - 1)`` (256 values), applied as MathWorks' grayxform does (uint8 ``uint8(255 T(I + 1))``,
+  uint16 through ``ceil(I * 255 / 65535 + 0.5)``, floating point through ``floor(255 I + 0.5) + 1``, clipped to
+  [0, 1]; int16 by way of uint16). Indexed images (``histeq(X, map)``) are refused.
 - ``B = medfilt2(A[, [m n]][, padopt])`` (https://www.mathworks.com/help/images/ref/medfilt2.html, MathWorks'
   medfilt2.m): the median of each m x n window (3 x 3 by default; padding 'zeros' by default, 'symmetric' or
   'indexed': ones for double, zeros otherwise); an even window gives the mean of the two middle values (OR for
@@ -40,7 +49,8 @@ import numpy as np
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import as_vector, choice, number, options_only, shown
 
-__all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "medfilt2", "bwperim", "imoverlay"]
+__all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "histeq", "medfilt2", "bwperim",
+           "imoverlay"]
 
 
 def _numeric(fn, A, what="an array"):
@@ -126,15 +136,16 @@ def _bins(a):
 
 
 def _bin_index(plane, nbins):
-    """Each value's 0-based bin of MATLAB's imhist (integers by value, floating point over [0, 1])."""
-    if plane.dtype == np.uint8 or plane.dtype == np.uint16:
-        return plane.astype(np.int64)
+    """Each value's 0-based bin of MATLAB's imhist with nbins bins (integers by value where the bins are the
+    class's levels, else scaled over the class's range; floating point over [0, 1])."""
     if plane.dtype == bool:
         return plane.astype(np.int64) * (nbins - 1)
     if plane.dtype.kind in "iu":
         info = np.iinfo(plane.dtype)
-        return np.floor((plane.astype(np.float64) - info.min) / (info.max - info.min) * (nbins - 1) + 0.5).astype(
-            np.int64)
+        x = plane.astype(np.float64) - info.min
+        if nbins == int(info.max) - int(info.min) + 1:
+            return x.astype(np.int64)
+        return np.floor(x / (float(info.max) - info.min) * (nbins - 1) + 0.5).astype(np.int64)
     x = np.clip(np.nan_to_num(plane.astype(np.float64)), 0, 1)
     return np.floor(x * (nbins - 1) + 0.5).astype(np.int64)
 
@@ -218,6 +229,51 @@ def imadjust(I, low_high_in=(), low_high_out=(), gamma=1.0):
         info = np.iinfo(a.dtype)
         return _round_to(y * (float(info.max) - info.min) + info.min, a.dtype)
     return y.astype(a.dtype) if a.dtype.kind == "f" else y
+
+
+def histeq(I, n_or_hgram=64, nargout=None):
+    """``J = histeq(I[, n | hgram])`` / ``J, T = histeq(..., nargout=2)``: see the module's docstring."""
+    from leuknet.matlab.conventions import outputs
+    from leuknet.matlab.images import im2uint16
+
+    fn = "histeq"
+    a = _numeric(fn, I, "a grey image")
+    if a.dtype == bool or a.dtype.name not in ("uint8", "uint16", "int16", "float32", "float64"):
+        raise ConfigError(f"{fn}: the image's class must be uint8, uint16, int16, single or double, received "
+                          f"{a.dtype.name}")
+    spec = as_vector(n_or_hgram)
+    if spec is None or spec.size == 0 or np.any(spec < 0) or not np.all(np.isfinite(spec)):
+        raise ConfigError(f"{fn}: the second argument is a number of levels n or a target histogram hgram, "
+                          f"received {n_or_hgram!r:.60}")
+    if spec.size == 1:
+        levels = int(spec[0])
+        if levels < 1 or levels != spec[0]:
+            raise ConfigError(f"{fn}: n (the number of levels) must be a positive integer, received {spec[0]:g}")
+        target = np.full(levels, a.size / levels)
+    else:
+        if spec.sum() == 0:
+            raise ConfigError(f"{fn}: the target histogram hgram must not be all zeros")
+        target = spec * (a.size / spec.sum())
+    if a.dtype == np.int16:
+        J, T = histeq(im2uint16(a), target if spec.size > 1 else levels, nargout=2)
+        return outputs(fn, ((J.astype(np.int32) - 32768).astype(np.int16), T), nargout)
+    counts = np.bincount(_bin_index(a, 256).ravel(), minlength=256).astype(np.float64)
+    cum_in = np.cumsum(counts)
+    counts[[0, -1]] = 0  # MathWorks zeroes the end bins' half-counts
+    cum_target = np.cumsum(target)
+    err = cum_target[:, None] - cum_in[None, :] + counts[None, :] / 2
+    err[err < -a.size * np.sqrt(np.finfo(float).eps)] = a.size
+    T = np.argmin(err, axis=0) / max(len(target) - 1, 1)  # argmin: the first of equal minima, as MATLAB's min
+    if a.dtype == np.uint8:
+        J = _round_to(255.0 * T[a.astype(np.int64)], np.uint8)
+    elif a.dtype == np.uint16:
+        index = np.ceil(a.astype(np.float64) * 255 / 65535 + 0.5).astype(np.int64) - 1
+        J = _round_to(65535.0 * T[index], np.uint16)
+    else:
+        x = a.astype(np.float64)
+        index = np.floor(np.clip(np.nan_to_num(x), 0, 1) * 255 + 0.5).astype(np.int64)
+        J = T[index].astype(a.dtype)
+    return outputs(fn, (J, T), nargout)
 
 
 def medfilt2(A, *args):
