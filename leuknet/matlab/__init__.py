@@ -22,12 +22,13 @@ from leuknet.tflog import drop_false_retracing_warnings  # noqa: E402
 
 drop_false_retracing_warnings()  # one network after another (several folds or networks) is not retracing
 
-from leuknet.matlab import (augmentation, binary, cielab, datastore, display, enhance,  # noqa: E402,F401
+from leuknet.matlab import (augmentation, binary, cielab, cluster, datastore, display, enhance,  # noqa: E402,F401
                             evaluation, explain, filters, geometry, graph, images, layers, matfiles,
                             morphology, network, options, partition, randstream, regions, transformed, types)
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
 from leuknet.matlab.binary import *  # noqa: F401,F403
 from leuknet.matlab.cielab import *  # noqa: F401,F403
+from leuknet.matlab.cluster import *  # noqa: F401,F403
 from leuknet.matlab.datastore import *  # noqa: F401,F403
 from leuknet.matlab.display import *  # noqa: F401,F403
 from leuknet.matlab.enhance import *  # noqa: F401,F403
@@ -51,6 +52,6 @@ from leuknet.matlab.types import *  # noqa: F401,F403
 __all__ = [  # noqa: PLE0604 (built from the modules' lists of names, which ruff cannot see through)
            *layers.__all__, *graph.__all__, *options.__all__, *datastore.__all__, *augmentation.__all__,
            *network.__all__, *evaluation.__all__, *explain.__all__, *images.__all__, *geometry.__all__,
-           *filters.__all__, *binary.__all__, *morphology.__all__, *regions.__all__, *cielab.__all__,
+           *filters.__all__, *binary.__all__, *morphology.__all__, *regions.__all__, *cielab.__all__, *cluster.__all__,
            *enhance.__all__, *display.__all__, *matfiles.__all__, *partition.__all__, *randstream.__all__,
            *transformed.__all__, *types.__all__]
