@@ -38,6 +38,13 @@ classifying a cell: ``rescale``, ``mat2gray``, ``imcomplement``, ``stretchlim``,
   RGB) as uint8 RGB with the mask's pixels painted in ``color`` ([1 1 0] yellow by default; a name or an RGB
   triple in [0, 1]).
 
+- ``B = labeloverlay(A, L | BW | C, 'Colormap', cmap, 'Transparency', 0.5, 'IncludedLabels', ...)``
+  (https://www.mathworks.com/help/images/ref/labeloverlay.html, MathWorks' labeloverlay.m): each labelled pixel
+  (label k > 0 of a label matrix, true of a mask, category k of a categorical) blended with colour k,
+  ``(1 - t) * cmap(k) + t * A`` (t the Transparency), the rest left as they are; uint8 RGB. MATLAB's default colormap
+  is ``jet(max label)`` shuffled by ``randperm`` under ``rng('default')``: MATLAB's own random numbers, not
+  reproduced, so leuknet shuffles jet its own fixed way (said once); a colormap given as a matrix is used as is.
+
 Checked against GNU Octave's image package (stretchlim, imadjust, medfilt2 with odd and even windows and both
 paddings, mat2gray, bwperim, imcomplement) and the documented formulas.
 """
@@ -50,7 +57,7 @@ from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import as_vector, choice, number, options_only, shown
 
 __all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "histeq", "medfilt2", "bwperim",
-           "imoverlay"]
+           "imoverlay", "labeloverlay"]
 
 
 def _numeric(fn, A, what="an array"):
@@ -360,3 +367,65 @@ def imoverlay(A, BW, color=(1, 1, 0)):
     out = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img.copy()
     out[mask] = _round_to(rgb * 255, np.uint8)
     return out
+
+
+def labeloverlay(A, L, *args, **kwargs):
+    """``B = labeloverlay(A, L | BW | C, name-value...)``: see the module's docstring."""
+    from leuknet.matlab.conventions import note
+    from leuknet.matlab.display import jet
+    from leuknet.matlab.images import im2single
+
+    fn = "labeloverlay"
+    a = _numeric(fn, A, "an image")
+    if a.dtype.name not in ("uint8", "uint16", "int16", "float32", "float64") or a.ndim not in (2, 3) or (
+            a.ndim == 3 and a.shape[2] != 3):
+        raise ConfigError(f"{fn}: A must be a grey or RGB image of class uint8, uint16, int16, single or double, "
+                          f"received {a.dtype.name} of shape {list(a.shape)}")
+    if hasattr(L, "categories") and hasattr(L, "codes"):  # a categorical: category k is label k
+        labels = np.asarray(L.codes, np.float64) + 1  # undefined (-1) is 0: not coloured
+        if labels.size == a.shape[0] * a.shape[1]:
+            labels = labels.reshape(a.shape[:2])  # categorical(M x N names) keeps the names in row-major order
+        max_label = len(L.categories)
+        names = list(L.categories)
+    else:
+        labels = np.asarray(L, np.float64) if not isinstance(L, str) else np.zeros(0)
+        names = None
+        if labels.shape != a.shape[:2] or np.any(labels < 0) or np.any(labels != np.round(labels)):
+            raise ConfigError(f"{fn}: L must be a label matrix (non-negative integers), a mask or a categorical "
+                              f"the image's size {list(a.shape[:2])}")
+        max_label = int(labels.max()) if labels.size else 0
+    if labels.shape != a.shape[:2]:
+        raise ConfigError(f"{fn}: the labels must be the image's size {list(a.shape[:2])}, received "
+                          f"{list(labels.shape)}")
+    o = options_only(fn, args, kwargs, {"Colormap": "jet", "Transparency": 0.5, "IncludedLabels": None})
+    t = number(fn, "Transparency", o["Transparency"], low=0, high=1)
+    cmap = o["Colormap"]
+    if isinstance(cmap, str):
+        if cmap.lower() != "jet":
+            raise ConfigError(f"{fn}: a colormap name other than 'jet' is not provided; pass an M x 3 matrix")
+        note(f"{fn}: MATLAB shuffles its default jet colormap with its own random numbers (randperm under "
+             "rng('default')); leuknet's shuffle is fixed but different, so the colours differ from MATLAB's")
+        cmap = jet(max(max_label, 1))[np.random.default_rng(0).permutation(max(max_label, 1))]
+    else:
+        cmap = np.asarray(cmap, np.float64)
+        if cmap.ndim != 2 or cmap.shape[1] != 3 or cmap.shape[0] < max_label or np.any(cmap < 0) or np.any(cmap > 1):
+            raise ConfigError(f"{fn}: Colormap must be an M x 3 matrix in [0, 1] with a row per label "
+                              f"({max_label}), received shape {list(cmap.shape)}")
+    included = o["IncludedLabels"]
+    if included is None:
+        included = np.arange(1, max_label + 1)
+    elif names is not None and all(isinstance(v, str) for v in np.ravel(included)):
+        missing = [v for v in np.ravel(included) if v not in names]
+        if missing:
+            raise ConfigError(f"{fn}: IncludedLabels names categories the labels do not have: {missing}")
+        included = np.array([names.index(v) + 1 for v in np.ravel(included)])
+    else:
+        included = as_vector(included)
+        if included is None or np.any(included < 1) or np.any(included > max_label):
+            raise ConfigError(f"{fn}: IncludedLabels are labels in 1..{max_label}, received {o['IncludedLabels']!r:.60}")
+    img = im2single(a).astype(np.float64)
+    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img.copy()
+    chosen = np.isin(labels, included) & (labels > 0)
+    colours = cmap[labels[chosen].astype(np.int64) - 1]
+    rgb[chosen] = (1 - t) * colours + t * rgb[chosen]
+    return _round_to(np.clip(rgb, 0, 1) * 255, np.uint8)
