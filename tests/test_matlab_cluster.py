@@ -43,9 +43,9 @@ def test_every_result_is_a_lloyd_fixed_point(distance):
             np.testing.assert_allclose(C[j], members.mean(axis=0))
         elif distance == "cityblock":
             np.testing.assert_allclose(C[j], np.median(members, axis=0))
-        else:
+        else:  # MATLAB's centroid: the mean of the unit-length points (normalised only inside the distance)
             unit = members / np.linalg.norm(members, axis=1, keepdims=True)
-            np.testing.assert_allclose(C[j], unit.mean(axis=0) / np.linalg.norm(unit.mean(axis=0)))
+            np.testing.assert_allclose(C[j], unit.mean(axis=0))
 
 
 def test_replicates_seeds_nan_rows_and_empty_clusters():
@@ -63,11 +63,29 @@ def test_replicates_seeds_nan_rows_and_empty_clusters():
     with_nan[4, 1] = np.nan
     assert np.isnan(kmeans(with_nan, 3)[4]) and not np.isnan(np.delete(kmeans(with_nan, 3), 4)).any()
     far = np.array([[100.0, 100.0], [0.2, 0.2], [0.5, 0.5]])  # a start centre no point is nearest
-    idx, C = kmeans(X, 3, "Start", far, "EmptyAction", "drop", nargout=2)
+    idx, C, sumd, D = kmeans(X, 3, "Start", far, "EmptyAction", "drop", nargout=4)
     assert np.isnan(C[0]).all() and 1 not in idx
+    assert np.isnan(sumd[0]) and np.isnan(D[:, 0]).all() and not np.isnan(D[:, 1:]).any()  # NaN, as the page says
     assert set(kmeans(X, 3, "Start", far)) == {1.0, 2.0, 3.0}  # 'singleton' restarts it on the farthest point
     with pytest.raises(ConfigError, match="EmptyAction 'error'"):
         kmeans(X, 3, "Start", far, "EmptyAction", "error")
+
+
+def test_ties_stay_and_empty_clusters_take_a_point_from_a_cluster_of_two_or_more():
+    """MathWorks' batch phase: a point tied with its own centre does not move (no endless back and forth, no false
+    "failed to converge"), and an emptied cluster takes the farthest point from a cluster that keeps a member."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        idx = kmeans([[0.0], [0.0], [0.0], [1.0]], None, "Start", [[0.0], [5.0], [6.0]])
+        assert sorted(set(idx)) == [1.0, 2.0, 3.0] and idx[3] == 2.0  # the far point re-seeds cluster 2
+        rng(2)
+        same = kmeans(np.zeros((5, 2)), 2)
+        assert sorted(set(same)) == [1.0, 2.0]
+        rng(2)
+        L = imsegkmeans(np.full((6, 6), 7, np.uint8), 3)
+        assert sorted(set(L.ravel())) == [1, 2, 3]
 
 
 def test_imsegkmeans_separates_two_stains():
@@ -94,8 +112,14 @@ def test_imsegkmeans_separates_two_stains():
     (lambda: kmeans(BLOBS, 3, "Distance", "hamming"), "Distance"),
     (lambda: kmeans(BLOBS, 3, "OnlinePhase", "on"), "online phase"),
     (lambda: kmeans(BLOBS, 3, "Start", np.zeros((3, 5))), "k x 2"),
-    (lambda: imsegkmeans(np.zeros((4, 4, 3)), 300), "k must be"),
+    (lambda: imsegkmeans(np.zeros((4, 4, 3), np.float32), 300), "k must be"),
     (lambda: imsegkmeans("image.png", 2), "feature image"),
+    (lambda: imsegkmeans(np.zeros((4, 4, 3)), 2), "im2single"),
+    (lambda: kmeans([["a"]], 1), "real numbers"),
+    (lambda: kmeans(np.array([[1.0], [np.inf]]), 1), "finite"),
+    (lambda: kmeans(BLOBS, 2, "Start", BLOBS[:3]), "rows of Start"),
+    (lambda: kmeans(BLOBS, 2, "Start", ["a", "b"]), "Start"),
+    (lambda: kmeans(BLOBS, 2, "Options", {"MaxIter": 5}), "statset"),
 ])
 def test_bad_input_is_one_line(call, words):
     with pytest.raises(ConfigError) as e:

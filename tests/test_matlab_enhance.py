@@ -110,9 +110,9 @@ def test_labeloverlay_blends_as_mathworks_code():
     np.testing.assert_array_equal(labeloverlay(A, L, "Colormap", [[1, 0, 0], [0, 0, 1]], "IncludedLabels", 2)[0, 1],
                                   [100, 100, 100])
     C = categorical(np.array([["bg", "cell", "bg"], ["cell", "bg", "bg"]]))
-    np.testing.assert_array_equal(
-        labeloverlay(A, C, "IncludedLabels", ["cell"], "Colormap", [[0, 1, 0], [1, 0, 0]])[..., 0],
-        [[100, 178, 100], [178, 100, 100]])  # 0.5 * 255 + 0.5 * 100 = 177.5, rounded half away
+    np.testing.assert_array_equal(  # 'cell' is the second category: red, 0.75 * 255 + 0.25 * 100
+        labeloverlay(A, C, "IncludedLabels", ["cell"], "Colormap", [[0, 1, 0], [1, 0, 0]], "Transparency", 0.25)[
+            ..., 0], [[100, 216, 100], [216, 100, 100]])
     from leuknet.spec import conventions
 
     conventions._NOTED.clear()  # said once per process: another test in this process may have said it
@@ -136,6 +136,9 @@ def bwlabel_of(mask):
     (lambda: histeq(BW), "class"),
     (lambda: histeq(G8, 0), "positive integer"),
     (lambda: histeq(G8, "flat"), "hgram"),
+    (lambda: histeq(G8, np.tile(np.linspace(0, 1, 4)[:, None], (1, 3))), "indexed"),
+    (lambda: labeloverlay(G8, BW, "Colormap", [["a", "b", "c"]]), "Colormap"),
+    (lambda: labeloverlay(np.zeros((0, 0)), np.zeros((0, 0))), "empty"),
     (lambda: rescale([1, 2], 3), "both bounds"),
     (lambda: rescale([1, 2], "InputMin", 3, "InputMax", 1), "InputMin must not exceed"),
     (lambda: rescale([1, 2], "InputMin", "a"), "InputMin"),

@@ -145,6 +145,15 @@ def test_bwboundaries_holes_and_nesting_as_mathworks_code():
     diagonal[1, 1] = diagonal[2, 2] = False  # two holes for 8-connected objects (one for Octave's 8-connected holes)
     assert len(bwboundaries(diagonal)) == 3 and len(bwboundaries(diagonal, "noholes")) == 1
     assert len(bwboundaries(diagonal, 4)) == 2  # 4-connected objects: 8-connected holes, one
+    # without holes, A still nests objects: a ring inside a ring's hole (MathWorks' CreateAdjMatrix over objects)
+    rings = np.ones((7, 7), bool)
+    rings[1:6, 1:6] = False
+    rings[2:5, 2:5] = True
+    rings[3, 3] = False
+    _, _, n, A = bwboundaries(rings, 8, "noholes", nargout=4)
+    np.testing.assert_array_equal(np.argwhere(A), [[1, 0]])
+    _, _, n, A = bwboundaries(rings, nargout=4)
+    np.testing.assert_array_equal(np.argwhere(A), [[1, 2], [2, 0], [3, 1]])
 
 
 def test_visboundaries_draws_each_boundary_over_the_image():
@@ -163,11 +172,16 @@ def test_visboundaries_draws_each_boundary_over_the_image():
     assert len(lines) == len(B) and len(fig.axes[0].images) == 1  # drawn over the image, not instead of it
     np.testing.assert_array_equal(lines[0].get_xydata(), B[0][:, ::-1])  # x = column, y = row
     assert len(visboundaries(B[:2])) == 4  # a white line beneath each by default
+    assert len(visboundaries(B[:2], "EnhanceVisibility", "off")) == 2
+    for bad in ({"LineWidth": "thick"}, {"Color": "notacolour"}):
+        with pytest.raises(ConfigError, match="visboundaries"):
+            visboundaries(B[:1], **bad)
     plt.close(fig)
 
 
 @pytest.mark.parametrize("call, words", [
     (lambda: bwboundaries(FIX["in_BW"], 6), "connectivity"),
+    (lambda: bwboundaries(FIX["in_BW"], np.ones((3, 3))), "connectivity"),
     (lambda: labelmatrix({"ImageSize": [2, 2], "PixelIdxList": [np.array([0, 7])]}), "outside"),
     (lambda: bwconncomp(FIX["in_BW"], 6), "bwconncomp: connectivity"),
     (lambda: regionprops(FIX["in_BW"].astype(bool), "MeanIntensity"), "grey image"),

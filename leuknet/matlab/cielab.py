@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab.conventions import choice, options_only
+from leuknet.matlab.conventions import choice, options_only, shown
 
 __all__ = ["rgb2lab", "lab2rgb", "xyz2lab", "lab2xyz", "rgb2xyz", "xyz2rgb", "whitepoint"]
 
@@ -49,7 +49,7 @@ def _white(fn, value):
         return np.array(_WHITE[choice(fn, "WhitePoint", value, tuple(_WHITE))])
     w = np.ravel(np.asarray(value, np.float64))
     if w.size != 3 or not np.all(np.isfinite(w)) or np.any(w <= 0):
-        raise ConfigError(f"{fn}: WhitePoint is an illuminant name or a 1 x 3 XYZ vector, received {value!r}")
+        raise ConfigError(f"{fn}: WhitePoint is an illuminant name or a 1 x 3 XYZ vector, received {shown(value)}")
     return w
 
 

@@ -54,7 +54,7 @@ import os
 import numpy as np
 
 from leuknet.errors import ConfigError, DataError
-from leuknet.matlab.conventions import choice, note, options_only, parse
+from leuknet.matlab.conventions import choice, note, options_only, parse, shown
 from leuknet.matlab.datastore import ImageDatastore
 
 __all__ = ["colorbar", "colormap", "figure", "gray", "hold", "hot", "imagesc", "imshow", "imtile", "ishold", "jet",
@@ -773,12 +773,22 @@ def visboundaries(*args, **kwargs):
             boundaries.append(arr)
     else:
         boundaries = bwboundaries(source)
+    from matplotlib.colors import is_color_like
+
+    from leuknet.matlab.conventions import boolean, number
+
+    width = number(fn, "LineWidth", o["LineWidth"], low=0, low_open=True)
+    enhance = boolean(fn, "EnhanceVisibility", o["EnhanceVisibility"])
+    colour = o["Color"]
+    if not is_color_like(colour if isinstance(colour, str) else tuple(np.ravel(colour))):
+        raise ConfigError(f"{fn}: Color must be a colour name, a letter such as 'r' or an RGB triple, received "
+                          f"{shown(colour)}")
+    style = choice(fn, "LineStyle", o["LineStyle"], ("-", "--", ":", "-."))
     ax = o["Parent"] or ax or plt.gca()
     lines = []
     for b in boundaries:
-        if o["EnhanceVisibility"]:
-            lines += ax.plot(b[:, 1], b[:, 0], color="w", linewidth=float(o["LineWidth"]) + 2,
-                             linestyle=o["LineStyle"])
-        lines += ax.plot(b[:, 1], b[:, 0], color=o["Color"], linewidth=float(o["LineWidth"]),
-                         linestyle=o["LineStyle"])
+        if enhance:
+            lines += ax.plot(b[:, 1], b[:, 0], color="w", linewidth=width + 2, linestyle=style)
+        lines += ax.plot(b[:, 1], b[:, 0], color=colour if isinstance(colour, str) else tuple(np.ravel(colour)),
+                         linewidth=width, linestyle=style)
     return lines

@@ -76,7 +76,7 @@ def _round_to(x, dtype):
 def _bound(fn, name, v):
     b = as_vector(v)
     if b is None or b.size == 0 or np.isnan(b).any():
-        raise ConfigError(f"{fn}: {name} must be a number or an array of numbers, received {v!r:.60}")
+        raise ConfigError(f"{fn}: {name} must be a number or an array of numbers, received {shown(v)}")
     return np.asarray(v, np.float64)
 
 
@@ -120,7 +120,7 @@ def mat2gray(A, limits=None):
     else:
         lim = as_vector(limits)
         if lim is None or lim.size != 2:
-            raise ConfigError(f"{fn}: limits are [amin amax], received {limits!r:.60}")
+            raise ConfigError(f"{fn}: limits are [amin amax], received {shown(limits)}")
         amin, amax = lim
     out = a if amax == amin else (a - amin) / (amax - amin)
     return np.clip(out, 0.0, 1.0)
@@ -168,7 +168,7 @@ def stretchlim(I, tol=None):
     else:
         t = as_vector(tol)
         if t is None:
-            raise ConfigError(f"{fn}: tol is a fraction or [low_frac high_frac], received {tol!r:.60}")
+            raise ConfigError(f"{fn}: tol is a fraction or [low_frac high_frac], received {shown(tol)}")
         if t.size == 1:
             low, high = float(t[0]), 1 - float(t[0])
         elif t.size == 2:
@@ -194,7 +194,7 @@ def stretchlim(I, tol=None):
 def _limits(fn, name, value, channels):
     v = as_vector(value)
     if v is None:
-        raise ConfigError(f"{fn}: {name} must be numbers, received {value!r:.60}")
+        raise ConfigError(f"{fn}: {name} must be numbers, received {shown(value)}")
     if v.size == 0:
         return None
     v = np.tile(v.reshape(2, 1), (1, channels)) if v.size == 2 else v.reshape(np.shape(value))
@@ -248,10 +248,13 @@ def histeq(I, n_or_hgram=64, nargout=None):
     if a.dtype == bool or a.dtype.name not in ("uint8", "uint16", "int16", "float32", "float64"):
         raise ConfigError(f"{fn}: the image's class must be uint8, uint16, int16, single or double, received "
                           f"{a.dtype.name}")
+    if np.ndim(n_or_hgram) > 1 and min(np.shape(n_or_hgram)) > 1:
+        raise ConfigError(f"{fn}: indexed images, histeq(X, map), are not provided; the second argument is a number "
+                          "of levels or a target histogram (a vector)")
     spec = as_vector(n_or_hgram)
     if spec is None or spec.size == 0 or np.any(spec < 0) or not np.all(np.isfinite(spec)):
         raise ConfigError(f"{fn}: the second argument is a number of levels n or a target histogram hgram, "
-                          f"received {n_or_hgram!r:.60}")
+                          f"received {shown(n_or_hgram)}")
     if spec.size == 1:
         levels = int(spec[0])
         if levels < 1 or levels != spec[0]:
@@ -270,12 +273,14 @@ def histeq(I, n_or_hgram=64, nargout=None):
     cum_target = np.cumsum(target)
     err = cum_target[:, None] - cum_in[None, :] + counts[None, :] / 2
     err[err < -a.size * np.sqrt(np.finfo(float).eps)] = a.size
-    T = np.argmin(err, axis=0) / max(len(target) - 1, 1)  # argmin: the first of equal minima, as MATLAB's min
+    with np.errstate(invalid="ignore"):  # one level: MATLAB's (T - 1) / (n - 1) is 0 / 0 = NaN
+        T = np.argmin(err, axis=0) / (len(target) - 1.0)  # argmin: the first of equal minima, as MATLAB's min
+    T_int = np.nan_to_num(T, nan=0.0)  # MATLAB's uint8(NaN) is 0
     if a.dtype == np.uint8:
-        J = _round_to(255.0 * T[a.astype(np.int64)], np.uint8)
+        J = _round_to(255.0 * T_int[a.astype(np.int64)], np.uint8)
     elif a.dtype == np.uint16:
         index = np.ceil(a.astype(np.float64) * 255 / 65535 + 0.5).astype(np.int64) - 1
-        J = _round_to(65535.0 * T[index], np.uint16)
+        J = _round_to(65535.0 * T_int[index], np.uint16)
     else:
         x = a.astype(np.float64)
         index = np.floor(np.clip(np.nan_to_num(x), 0, 1) * 255 + 0.5).astype(np.int64)
@@ -298,7 +303,7 @@ def medfilt2(A, *args):
         else:
             s = as_vector(v)
             if s is None or s.size != 2 or np.any(s < 1) or np.any(s != np.round(s)):
-                raise ConfigError(f"{fn}: the neighbourhood is [m n] (positive integers), received {v!r:.60}")
+                raise ConfigError(f"{fn}: the neighbourhood is [m n] (positive integers), received {shown(v)}")
             size = (int(s[0]), int(s[1]))
     if a.size == 0:
         return a.copy()
@@ -359,7 +364,7 @@ def imoverlay(A, BW, color=(1, 1, 0)):
     else:
         rgb = as_vector(color)
         if rgb is None or rgb.size != 3 or np.any(rgb < 0) or np.any(rgb > 1):
-            raise ConfigError(f"{fn}: a colour is a name or an RGB triple in [0, 1], received {color!r:.60}")
+            raise ConfigError(f"{fn}: a colour is a name or an RGB triple in [0, 1], received {shown(color)}")
     if a.dtype.kind not in "buf" and a.dtype != np.uint16 and a.dtype != np.int16:
         raise ConfigError(f"{fn}: the image's class must be logical, uint8, uint16, int16, single or double, "
                           f"received {a.dtype.name}")
@@ -377,6 +382,8 @@ def labeloverlay(A, L, *args, **kwargs):
 
     fn = "labeloverlay"
     a = _numeric(fn, A, "an image")
+    if a.size == 0:
+        raise ConfigError(f"{fn}: the image A is empty")
     if a.dtype.name not in ("uint8", "uint16", "int16", "float32", "float64") or a.ndim not in (2, 3) or (
             a.ndim == 3 and a.shape[2] != 3):
         raise ConfigError(f"{fn}: A must be a grey or RGB image of class uint8, uint16, int16, single or double, "
@@ -407,7 +414,8 @@ def labeloverlay(A, L, *args, **kwargs):
              "rng('default')); leuknet's shuffle is fixed but different, so the colours differ from MATLAB's")
         cmap = jet(max(max_label, 1))[np.random.default_rng(0).permutation(max(max_label, 1))]
     else:
-        cmap = np.asarray(cmap, np.float64)
+        flat = as_vector(cmap)
+        cmap = flat.reshape(np.shape(o["Colormap"])) if flat is not None else np.zeros((0, 0))
         if cmap.ndim != 2 or cmap.shape[1] != 3 or cmap.shape[0] < max_label or np.any(cmap < 0) or np.any(cmap > 1):
             raise ConfigError(f"{fn}: Colormap must be an M x 3 matrix in [0, 1] with a row per label "
                               f"({max_label}), received shape {list(cmap.shape)}")
@@ -422,7 +430,7 @@ def labeloverlay(A, L, *args, **kwargs):
     else:
         included = as_vector(included)
         if included is None or np.any(included < 1) or np.any(included > max_label):
-            raise ConfigError(f"{fn}: IncludedLabels are labels in 1..{max_label}, received {o['IncludedLabels']!r:.60}")
+            raise ConfigError(f"{fn}: IncludedLabels are labels in 1..{max_label}, received {shown(o['IncludedLabels'])}")
     img = im2single(a).astype(np.float64)
     rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img.copy()
     chosen = np.isin(labels, included) & (labels > 0)

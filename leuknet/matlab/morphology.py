@@ -104,7 +104,7 @@ def translate(SE, v):
     nh = _element(fn, SE).Neighborhood
     d = as_vector(v)
     if d is None or d.size != 2 or not np.all(np.isfinite(d)) or not np.all(d == np.round(d)):
-        raise ConfigError(f"{fn}: the offset is [rows columns] (integers), received {v!r:.60}")
+        raise ConfigError(f"{fn}: the offset is [rows columns] (integers), received {shown(v)}")
     offs = _offsets(nh) + d.astype(np.int64)
     return StructuringElement(_from_offsets(offs), "arbitrary")
 
@@ -251,7 +251,7 @@ def _make(fn, shape, p):
     if shape == "octagon":
         r = _nonneg_int(fn, "the size", p[0])
         if r % 3:
-            raise ConfigError(f"{fn}: an octagon's size must be a non-negative multiple of 3, received {p[0]!r}")
+            raise ConfigError(f"{fn}: an octagon's size must be a non-negative multiple of 3, received {shown(p[0])}")
         yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
         return StructuringElement(np.abs(xx) + np.abs(yy) <= r + r // 3, "octagon")
     if shape == "line":
@@ -268,7 +268,7 @@ def _make(fn, shape, p):
     n = 4 if len(p) < 2 else p[1]
     if isinstance(n, bool) or np.ndim(n) != 0 or not isinstance(n, (int, float, np.integer, np.floating)) or \
             n not in (0, 4, 6, 8):
-        raise ConfigError(f"{fn}: a disk's number of lines n must be 0, 4, 6 or 8, received {n!r}")
+        raise ConfigError(f"{fn}: a disk's number of lines n must be 0, 4, 6 or 8, received {shown(n)}")
     nh, seq = _disk(r, int(n))
     parts = [StructuringElement(s, "arbitrary") for s in seq] if seq else None
     return StructuringElement(nh, "disk", parts)

@@ -12,7 +12,7 @@
   'holes' (the default), the holes' boundaries (the background regions the border cannot reach, 4-connected for
   8-connected objects), numbered after the objects. ``L`` labels objects and holes, ``n`` counts the objects,
   ``A[i, j]`` is true where boundary j immediately encloses boundary i (a hole in its object, an object in its
-  hole). Drawn with ``plot(b[:, 1], b[:, 0])`` or ``visboundaries``.
+  hole; with 'noholes', an object in the object around its hole), as MathWorks' CreateAdjMatrix nests them. Drawn with ``plot(b[:, 1], b[:, 0])`` or ``visboundaries``.
 - ``stats = regionprops(BW | CC | L, [I], properties...)`` and ``regionprops('table', ...)``
   (https://www.mathworks.com/help/images/ref/regionprops.html; MathWorks' regionprops.m, public copies of which
   were read): a binary image's 8-connected components (as ``bwconncomp``), a label matrix's labels 1..max(L)
@@ -52,7 +52,7 @@ import math
 import numpy as np
 
 from leuknet.errors import ConfigError
-from leuknet.matlab.conventions import Struct, choice
+from leuknet.matlab.conventions import Struct, choice, shown
 
 __all__ = ["bwboundaries", "bwconncomp", "labelmatrix", "regionprops", "StructArray"]
 
@@ -179,7 +179,7 @@ def _property_list(fn, names, with_intensity):
     out = []
     for v in flat:
         if not isinstance(v, str):
-            raise ConfigError(f"{fn}: properties are names (strings), received {v!r}")
+            raise ConfigError(f"{fn}: properties are names (strings), received {shown(v)}")
         if any(v.lower() == r.lower() for r in _REFUSED):
             why = ""
             if v.lower().startswith(("convex", "solid")):
@@ -415,23 +415,27 @@ def _trace(mask, start, conn):
         current = neighbour
 
 
+def _first_pixels(L, n):
+    """Each label 1..n's first pixel in column-major order, as (row, column)."""
+    flat = L.T.ravel()
+    values, first = np.unique(flat, return_index=True)
+    at = dict(zip(values.tolist(), first.tolist()))
+    rows = L.shape[0]
+    return [(at[k] % rows, at[k] // rows) for k in range(1, n + 1)]
+
+
 def _boundaries(L, n, conn):
+    """Each label's traced boundary (1-based [row col] rows), each label traced within its own bounding box."""
+    from scipy.ndimage import find_objects
+
     if n == 0:
         return []
-    Lp = np.pad(L, 1)
-    flat = Lp.T.ravel()
-    first = {}
-    for idx in np.flatnonzero(flat):  # column-major: the first pixel of each label
-        first.setdefault(int(flat[idx]), idx)
-        if len(first) == n:
-            break
     out = []
-    rows = Lp.shape[0]
-    for k in range(1, n + 1):
-        idx = first[k]
-        start = (idx % rows, idx // rows)
-        path = _trace(Lp == k, start, conn)
-        out.append(np.array(path, np.float64))  # padded coordinates are already 1-based
+    for k, (box, first) in enumerate(zip(find_objects(L, max_label=n), _first_pixels(L, n)), start=1):
+        r0, c0 = box[0].start, box[1].start
+        mask = np.pad(L[box] == k, 1)  # a background frame: the tracing never leaves the array
+        path = _trace(mask, (first[0] - r0 + 1, first[1] - c0 + 1), conn)
+        out.append(np.array(path, np.float64) + [r0, c0])  # the frame's 1 makes the coordinates 1-based
     return out
 
 
@@ -440,6 +444,7 @@ def bwboundaries(BW, *args, nargout=None):
     module's docstring."""
     from leuknet.matlab.binary import _binary
     from leuknet.matlab.conventions import outputs
+    from leuknet.matlab.morphology import imclearborder
 
     fn = "bwboundaries"
     a = _binary(fn, BW, nonzero=True)
@@ -447,26 +452,30 @@ def bwboundaries(BW, *args, nargout=None):
     for v in args:
         if isinstance(v, str):
             holes = choice(fn, "the option", v, ("holes", "noholes")) == "holes"
-        elif v in (4, 8) and not isinstance(v, bool):
+        elif not isinstance(v, bool) and np.ndim(v) == 0 and isinstance(v, (int, float, np.integer, np.floating)) \
+                and v in (4, 8):
             conn = int(v)
         else:
-            raise ConfigError(f"{fn}: expected a connectivity (4 or 8) or 'holes' / 'noholes', received {v!r:.60}")
+            raise ConfigError(f"{fn}: expected a connectivity (4 or 8) or 'holes' / 'noholes', received {shown(v)}")
     L, n = _labels_column_major(fn, a, conn)
     B = _boundaries(L, n, conn)
-    labels = L.astype(np.float64)
+    background_conn = 4 if conn == 8 else 8  # MathWorks: holes take the other connectivity
+    H, nh = _labels_column_major(fn, imclearborder(~a, background_conn), background_conn)
+    combined = L + np.where(H > 0, H + n, 0)
     if holes:
-        background_conn = 4 if conn == 8 else 8
-        from leuknet.matlab.morphology import imclearborder
-
-        enclosed = imclearborder(~a, background_conn)
-        H, nh = _labels_column_major(fn, enclosed, background_conn)
         B += _boundaries(H, nh, background_conn)
-        labels = labels + np.where(H > 0, H + n, 0)
     A = np.zeros((len(B), len(B)), bool)
-    if holes and nargout is not None and nargout >= 4:
-        combined = labels.astype(np.int64)
-        for k, b in enumerate(B):  # the pixel above a region's first pixel lies in what immediately encloses it
-            r, c = int(b[0, 0]) - 1, int(b[0, 1]) - 1
-            if r > 0 and combined[r - 1, c] > 0 and (k < n) == (combined[r - 1, c] > n):
-                A[k, combined[r - 1, c] - 1] = True
-    return outputs(fn, (B, labels, float(n), A), nargout)
+    if nargout is not None and nargout >= 4:
+        # the pixel above a region's first pixel lies in what immediately encloses it (a hole for an object, an
+        # object for a hole); without holes, an object's parent is the object around its hole
+        parent = {}
+        for k, (r, c) in enumerate(_first_pixels(L, n) + _first_pixels(H, nh)):
+            above = int(combined[r - 1, c]) if r > 0 else 0
+            if above > 0 and (k < n) == (above > n):
+                parent[k] = above - 1
+        for k in range(len(B)):
+            if k in parent:
+                p = parent[k] if holes else parent.get(parent[k])
+                if p is not None:
+                    A[k, p] = True
+    return outputs(fn, (B, (combined if holes else L).astype(np.float64), float(n), A), nargout)
