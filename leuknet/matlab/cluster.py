@@ -92,8 +92,7 @@ def _batch(X, C, metric, max_iter, empty, tol=None):
         idx, C = _fill_empty(X, C, idx, metric, empty)
         dropped = np.isnan(C).any(axis=1)
         old = C.copy()
-        for j in np.flatnonzero(~dropped):
-            C[j] = _centre(X[idx == j], metric)
+        _update_centres(X, C, idx, metric, ~dropped)
         D = _distances(X, np.nan_to_num(C), metric)
         D[:, dropped] = np.inf
         total = _own(D, idx).sum()
@@ -112,6 +111,19 @@ def _batch(X, C, metric, max_iter, empty, tol=None):
         previous_total, previous_idx = total, idx.copy()
         idx = np.where(moved, nearest, idx)
     return idx, C, False
+
+
+def _update_centres(X, C, idx, metric, live):
+    """Every live cluster's centre from its members (the means by bincount: one pass over the points)."""
+    if metric == "cityblock":
+        for j in np.flatnonzero(live):
+            C[j] = _centre(X[idx == j], metric)
+        return
+    k = C.shape[0]
+    counts = np.bincount(idx, minlength=k)
+    sums = np.stack([np.bincount(idx, weights=X[:, d], minlength=k) for d in range(X.shape[1])], axis=1)
+    keep = live & (counts > 0)
+    C[keep] = sums[keep] / counts[keep, None]
 
 
 def _fill_empty(X, C, idx, metric, empty):
