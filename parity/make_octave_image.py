@@ -87,6 +87,13 @@ for name, expr in (("BW8", "bwboundaries(BW, 8, 'noholes')"), ("BW4", "bwboundar
                    ("L8", "bwboundaries(L > 0, 8, 'noholes')")):
     lines.append(f"B = {expr}; v = []; for k = 1:numel(B), v = [v; k * ones(size(B{{k}}, 1), 1) B{{k}}]; end; "
                  f"out.bwboundaries_{name} = v;")
+# distance transform, regional minima, watershed (random small integers: many ties and plateaus)
+WS = rng.integers(0, 6, (14, 17)).astype(np.float64)
+lines += ["[D, IDX] = bwdist(BW); out.bwdist_e = double(D); out.bwdist_e_idx = double(IDX);",
+          "out.bwdist_c = double(bwdist(BW, 'cityblock')); out.bwdist_q = double(bwdist(BW, 'chessboard'));",
+          "out.regmin_8 = double(imregionalmin(WS)); out.regmin_4 = double(imregionalmin(WS, 4));",
+          "out.ws_8 = watershed(WS); out.ws_4 = watershed(WS, 4);",
+          "D = -bwdist(~BW); D(~BW) = -Inf; out.ws_cells = watershed(D);"]
 lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]
 for src in ("L", "BW"):
     img = "GI" if src == "L" else "G8"
@@ -112,7 +119,7 @@ lines += ["out.rgb2lab_u8 = rgb2lab(RGB8);", "out.rgb2lab_d = rgb2lab(RGBD);", "
 
 with tempfile.TemporaryDirectory() as d:
     savemat(Path(d) / "in.mat", {"BW": BW.astype(np.uint8), "G8": G8, "GD": GD, "L": L, "GI": GI, "RGB8": RGB8,
-                                 "RGBD": RGBD, "LAB": LAB, "DISK5": DISK5})
+                                 "RGBD": RGBD, "LAB": LAB, "DISK5": DISK5, "WS": WS})
     script = f"d = '{d}';\n" + "\n".join(lines)
     run = subprocess.run(["octave", "--no-gui", "--quiet", "--eval", script], capture_output=True, text=True)
     if run.returncode:
@@ -122,6 +129,6 @@ with tempfile.TemporaryDirectory() as d:
 version = subprocess.run(["octave", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 outputs = {k: v for k, v in got.items() if not k.startswith("__")}
 OUT.parent.mkdir(exist_ok=True)
-np.savez_compressed(OUT, oracle=np.array(f"{version} + image package"), in_BW=BW, in_G8=G8, in_GD=GD, in_L=L,
+np.savez_compressed(OUT, oracle=np.array(f"{version} + image package"), in_BW=BW, in_G8=G8, in_GD=GD, in_L=L, in_WS=WS,
                     in_GI=GI, in_RGB8=RGB8, in_RGBD=RGBD, in_LAB=LAB, **outputs)
 print(f"{len(outputs)} outputs written to {OUT}")

@@ -24,7 +24,8 @@ drop_false_retracing_warnings()  # one network after another (several folds or n
 
 from leuknet.matlab import (augmentation, binary, cielab, cluster, datastore, display, enhance,  # noqa: E402,F401
                             evaluation, explain, filters, geometry, graph, images, layers, matfiles,
-                            morphology, network, options, partition, randstream, regions, transformed, types)
+                            morphology, network, options, partition, randstream, regions, segmentation,
+                            transformed, types)
 from leuknet.matlab.augmentation import *  # noqa: F401,F403
 from leuknet.matlab.binary import *  # noqa: F401,F403
 from leuknet.matlab.cielab import *  # noqa: F401,F403
@@ -46,6 +47,7 @@ from leuknet.matlab.options import *  # noqa: F401,F403
 from leuknet.matlab.partition import *  # noqa: F401,F403
 from leuknet.matlab.randstream import *  # noqa: F401,F403
 from leuknet.matlab.regions import *  # noqa: F401,F403
+from leuknet.matlab.segmentation import *  # noqa: F401,F403
 from leuknet.matlab.transformed import *  # noqa: F401,F403
 from leuknet.matlab.types import *  # noqa: F401,F403
 
@@ -54,4 +56,4 @@ __all__ = [  # noqa: PLE0604 (built from the modules' lists of names, which ruff
            *network.__all__, *evaluation.__all__, *explain.__all__, *images.__all__, *geometry.__all__,
            *filters.__all__, *binary.__all__, *morphology.__all__, *regions.__all__, *cielab.__all__, *cluster.__all__,
            *enhance.__all__, *display.__all__, *matfiles.__all__, *partition.__all__, *randstream.__all__,
-           *transformed.__all__, *types.__all__]
+           *transformed.__all__, *types.__all__, *segmentation.__all__]
