@@ -89,11 +89,23 @@ for name, expr in (("BW8", "bwboundaries(BW, 8, 'noholes')"), ("BW4", "bwboundar
                  f"out.bwboundaries_{name} = v;")
 # distance transform, regional minima, watershed (random small integers: many ties and plateaus)
 WS = rng.integers(0, 6, (14, 17)).astype(np.float64)
+cy, cx = np.mgrid[0:24, 0:34]
+CELLS = (((cy - 11) ** 2 + (cx - 11) ** 2 <= 49) | ((cy - 12) ** 2 + (cx - 21) ** 2 <= 56)).astype(np.uint8)
 lines += ["[D, IDX] = bwdist(BW); out.bwdist_e = double(D); out.bwdist_e_idx = double(IDX);",
           "out.bwdist_c = double(bwdist(BW, 'cityblock')); out.bwdist_q = double(bwdist(BW, 'chessboard'));",
           "out.regmin_8 = double(imregionalmin(WS)); out.regmin_4 = double(imregionalmin(WS, 4));",
           "out.ws_8 = watershed(WS); out.ws_4 = watershed(WS, 4);",
-          "D = -bwdist(~BW); D(~BW) = -Inf; out.ws_cells = watershed(D);"]
+          "D = -bwdist(~BW); D(~BW) = -Inf; out.ws_cells = watershed(D);",
+          "out.recon_G8 = double(imreconstruct(uint8(max(double(G8) - 60, 0)), G8));",
+          "out.recon_G8_4 = double(imreconstruct(uint8(max(double(G8) - 60, 0)), G8, 4));",
+          "m = false(size(BW)); m(12, 8) = true; out.recon_BW = double(imreconstruct(m & BW, BW));",
+          "out.hmin_G8 = double(imhmin(G8, 40)); out.hmin_GD = imhmin(GD, 0.2); out.hmax_G8 = double(imhmax(G8, 40));",
+          "out.emin_G8 = double(imextendedmin(G8, 40)); out.emax_GD = double(imextendedmax(GD, 0.2));",
+          "out.emin_G8_4 = double(imextendedmin(G8, 40, 4));",
+          "mk = false(size(G8)); mk(5, 5) = true; mk(18, 14) = true;",
+          "out.impose_G8 = double(imimposemin(G8, mk)); out.impose_GD = imimposemin(GD, mk);",
+          "C = logical(CELLS); D = -bwdist(~C); D2 = imimposemin(D, imextendedmin(D, 1));",
+          "out.ws_marked = watershed(D2); D(~C) = -Inf; out.ws_two_cells = watershed(D);"]
 lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]
 for src in ("L", "BW"):
     img = "GI" if src == "L" else "G8"
@@ -119,7 +131,7 @@ lines += ["out.rgb2lab_u8 = rgb2lab(RGB8);", "out.rgb2lab_d = rgb2lab(RGBD);", "
 
 with tempfile.TemporaryDirectory() as d:
     savemat(Path(d) / "in.mat", {"BW": BW.astype(np.uint8), "G8": G8, "GD": GD, "L": L, "GI": GI, "RGB8": RGB8,
-                                 "RGBD": RGBD, "LAB": LAB, "DISK5": DISK5, "WS": WS})
+                                 "RGBD": RGBD, "LAB": LAB, "DISK5": DISK5, "WS": WS, "CELLS": CELLS})
     script = f"d = '{d}';\n" + "\n".join(lines)
     run = subprocess.run(["octave", "--no-gui", "--quiet", "--eval", script], capture_output=True, text=True)
     if run.returncode:
@@ -129,6 +141,6 @@ with tempfile.TemporaryDirectory() as d:
 version = subprocess.run(["octave", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 outputs = {k: v for k, v in got.items() if not k.startswith("__")}
 OUT.parent.mkdir(exist_ok=True)
-np.savez_compressed(OUT, oracle=np.array(f"{version} + image package"), in_BW=BW, in_G8=G8, in_GD=GD, in_L=L, in_WS=WS,
+np.savez_compressed(OUT, oracle=np.array(f"{version} + image package"), in_BW=BW, in_G8=G8, in_GD=GD, in_L=L, in_WS=WS, in_CELLS=CELLS,
                     in_GI=GI, in_RGB8=RGB8, in_RGBD=RGBD, in_LAB=LAB, **outputs)
 print(f"{len(outputs)} outputs written to {OUT}")

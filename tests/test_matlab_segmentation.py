@@ -10,7 +10,8 @@ import pytest
 from scipy.ndimage import distance_transform_edt
 
 from leuknet.errors import ConfigError
-from leuknet.matlab import bwdist, imregionalmax, imregionalmin, watershed
+from leuknet.matlab import (bwdist, imextendedmax, imextendedmin, imhmax, imhmin, imimposemin, imreconstruct,
+                            imregionalmax, imregionalmin, watershed)
 
 FIX = np.load(Path(__file__).parent / "fixtures" / "octave_image.npz")
 BW = FIX["in_BW"].astype(bool)
@@ -78,7 +79,46 @@ def test_watershed_where_matlab_differs_from_meyers_flooding():
     assert np.argwhere(watershed(full) != matlab).tolist() == [[2, 3], [2, 4]]
 
 
+def test_reconstruction_family_matches_octave():
+    G8, GD = FIX["in_G8"], FIX["in_GD"]
+    marker = np.maximum(G8.astype(float) - 60, 0).astype(np.uint8)
+    np.testing.assert_array_equal(imreconstruct(marker, G8), FIX["recon_G8"])
+    np.testing.assert_array_equal(imreconstruct(marker, G8, 4), FIX["recon_G8_4"])
+    seed = np.zeros(BW.shape, bool)
+    seed[11, 7] = True
+    np.testing.assert_array_equal(imreconstruct(seed & BW, BW), FIX["recon_BW"].astype(bool))
+    np.testing.assert_array_equal(imhmin(G8, 40), FIX["hmin_G8"])
+    np.testing.assert_allclose(imhmin(GD, 0.2), FIX["hmin_GD"], atol=1e-15)
+    np.testing.assert_array_equal(imhmax(G8, 40), FIX["hmax_G8"])
+    np.testing.assert_array_equal(imextendedmin(G8, 40), FIX["emin_G8"].astype(bool))
+    np.testing.assert_array_equal(imextendedmin(G8, 40, 4), FIX["emin_G8_4"].astype(bool))
+    np.testing.assert_array_equal(imextendedmax(GD, 0.2), FIX["emax_GD"].astype(bool))
+    marks = np.zeros(G8.shape, bool)
+    marks[4, 4] = marks[17, 13] = True
+    np.testing.assert_array_equal(imimposemin(G8, marks), FIX["impose_G8"])
+    np.testing.assert_allclose(imimposemin(GD, marks), FIX["impose_GD"], atol=1e-15)
+    assert np.argwhere(imregionalmin(imimposemin(G8, marks))).tolist() == [[4, 4], [17, 13]]
+
+
+def test_marker_controlled_watershed_splits_two_touching_cells():
+    """MathWorks' recipes on two overlapping discs, through Octave: D(~BW) = -Inf then watershed; and markers from
+    imextendedmin imposed with imimposemin."""
+    C = FIX["in_CELLS"].astype(bool)
+    D = -bwdist(~C).astype(np.float64)
+    marked = watershed(imimposemin(D, imextendedmin(D, 1)))
+    np.testing.assert_array_equal(marked, FIX["ws_marked"])
+    D[~C] = -np.inf
+    L = watershed(D)
+    np.testing.assert_array_equal(L, FIX["ws_two_cells"])
+    # two cells (the background's basin also takes part of the cells' outermost ring, at distance 1)
+    assert set(np.unique(L[~C])) == {1.0} and np.sum(L[C] == 2) > 40 and np.sum(L[C] == 3) > 40
+
+
 @pytest.mark.parametrize("call, words", [
+    (lambda: imreconstruct(np.zeros((3, 3)), np.zeros((4, 4))), "one size"),
+    (lambda: imreconstruct(np.zeros((3, 3), np.uint8), np.zeros((3, 3))), "one class"),
+    (lambda: imhmin(FIX["in_G8"], -1), "H must be"),
+    (lambda: imimposemin(FIX["in_G8"], BW[:3]), "size"),
     (lambda: bwdist(BW, "quasi-euclidean"), "quasi"),
     (lambda: bwdist(BW, "manhattan"), "method"),
     (lambda: watershed(np.zeros((3, 3, 3))), "2-D"),
