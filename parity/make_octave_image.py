@@ -104,6 +104,12 @@ lines += ["[D, IDX] = bwdist(BW); out.bwdist_e = double(D); out.bwdist_e_idx = d
           "out.emin_G8_4 = double(imextendedmin(G8, 40, 4));",
           "mk = false(size(G8)); mk(5, 5) = true; mk(18, 14) = true;",
           "out.impose_G8 = double(imimposemin(G8, mk)); out.impose_GD = imimposemin(GD, mk);",
+          "out.regmax_8 = double(imregionalmax(WS)); out.regmax_4 = double(imregionalmax(WS, 4));",
+          "B = uint8([9 9 9 9 9; 9 5 9 2 9; 9 9 9 9 9]); out.hmax_frac = double(imhmax(B, 2.5));",
+          "out.hmin_frac = double(imhmin(B, 2.6)); out.emin_frac = double(imextendedmin(B, 3.6));",
+          "G16 = uint16(G8) * 257; out.hmin_G16 = double(imhmin(G16, 9000));",
+          "GI16 = int16(double(G8) * 100 - 12000); out.hmin_GI16 = double(imhmin(GI16, 3000));",
+          "out.impose_GI16 = double(imimposemin(GI16, mk));",
           "C = logical(CELLS); D = -bwdist(~C); D2 = imimposemin(D, imextendedmin(D, 1));",
           "out.ws_marked = watershed(D2); D(~C) = -Inf; out.ws_two_cells = watershed(D);"]
 lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.ndimage import distance_transform_edt
-
 from leuknet.errors import ConfigError
 from leuknet.matlab import (bwdist, imextendedmax, imextendedmin, imhmax, imhmin, imimposemin, imreconstruct,
                             imregionalmax, imregionalmin, watershed)
@@ -27,7 +25,6 @@ def test_bwdist_matches_octave_and_scipy():
     D, IDX = bwdist(BW, nargout=2)
     assert D.dtype == np.float32  # MATLAB's class
     np.testing.assert_array_equal(D, FIX["bwdist_e"].astype(np.float32))
-    np.testing.assert_allclose(D, distance_transform_edt(~BW), rtol=1e-7)
     np.testing.assert_array_equal(bwdist(BW, "cityblock"), FIX["bwdist_c"])
     np.testing.assert_array_equal(bwdist(BW, "chessboard"), FIX["bwdist_q"])
     # IDX: a nonzero pixel at that distance (where several are as near, the pick may differ from MATLAB's)
@@ -35,13 +32,18 @@ def test_bwdist_matches_octave_and_scipy():
     assert BW[rows, cols].all()
     rr, cc = np.mgrid[0:BW.shape[0], 0:BW.shape[1]]
     np.testing.assert_allclose(np.hypot(rows - rr, cols - cc), D, rtol=1e-6)
-    assert np.isinf(bwdist(np.zeros((3, 3), bool))).all()
+    theirs = FIX["bwdist_e_idx"].astype(np.int64) - 1  # where Octave picked another pixel, it is as near
+    r2, c2 = np.unravel_index(theirs, BW.shape, order="F")
+    np.testing.assert_allclose(np.hypot(r2 - rr, c2 - cc), D, rtol=1e-6)
+    none, idx = bwdist(np.zeros((3, 3), bool), nargout=2)
+    assert np.isinf(none).all() and (idx == -1).all()
 
 
 def test_regional_minima_and_maxima_match_octave():
     np.testing.assert_array_equal(imregionalmin(WS), FIX["regmin_8"].astype(bool))
     np.testing.assert_array_equal(imregionalmin(WS, 4), FIX["regmin_4"].astype(bool))
-    np.testing.assert_array_equal(imregionalmax(-WS), imregionalmin(WS))
+    np.testing.assert_array_equal(imregionalmax(WS), FIX["regmax_8"].astype(bool))
+    np.testing.assert_array_equal(imregionalmax(WS, 4), FIX["regmax_4"].astype(bool))
     assert imregionalmin(np.array([[3, 3], [3, 3]])).all()  # a flat image is one regional minimum
 
 
@@ -98,6 +100,15 @@ def test_reconstruction_family_matches_octave():
     np.testing.assert_array_equal(imimposemin(G8, marks), FIX["impose_G8"])
     np.testing.assert_allclose(imimposemin(GD, marks), FIX["impose_GD"], atol=1e-15)
     assert np.argwhere(imregionalmin(imimposemin(G8, marks))).tolist() == [[4, 4], [17, 13]]
+    # other classes, and a non-integer H on integer images (the class's arithmetic rounds I - H)
+    B = np.array([[9, 9, 9, 9, 9], [9, 5, 9, 2, 9], [9, 9, 9, 9, 9]], np.uint8)
+    np.testing.assert_array_equal(imhmax(B, 2.5), FIX["hmax_frac"])
+    np.testing.assert_array_equal(imhmin(B, 2.6), FIX["hmin_frac"])
+    np.testing.assert_array_equal(imextendedmin(B, 3.6), FIX["emin_frac"].astype(bool))
+    np.testing.assert_array_equal(imhmin(G8.astype(np.uint16) * 257, 9000), FIX["hmin_G16"])
+    GI16 = (G8.astype(np.float64) * 100 - 12000).astype(np.int16)
+    np.testing.assert_array_equal(imhmin(GI16, 3000), FIX["hmin_GI16"])
+    np.testing.assert_array_equal(imimposemin(GI16, marks), FIX["impose_GI16"])
 
 
 def test_marker_controlled_watershed_splits_two_touching_cells():
@@ -118,6 +129,9 @@ def test_marker_controlled_watershed_splits_two_touching_cells():
     (lambda: imreconstruct(np.zeros((3, 3)), np.zeros((4, 4))), "one size"),
     (lambda: imreconstruct(np.zeros((3, 3), np.uint8), np.zeros((3, 3))), "one class"),
     (lambda: imhmin(FIX["in_G8"], -1), "H must be"),
+    (lambda: imhmin(BW, 1), "logical"),
+    (lambda: imhmin(FIX["in_G8"].astype(np.uint64), 1), "64-bit"),
+    (lambda: imregionalmax(FIX["in_G8"].astype(np.int64)), "64-bit"),
     (lambda: imimposemin(FIX["in_G8"], BW[:3]), "size"),
     (lambda: bwdist(BW, "quasi-euclidean"), "quasi"),
     (lambda: bwdist(BW, "manhattan"), "method"),

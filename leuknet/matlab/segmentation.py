@@ -6,7 +6,8 @@ chain them (``D = -bwdist(~BW); D(~BW) = -Inf; L = watershed(D); BW(L == 0) = 0`
   (https://www.mathworks.com/help/images/ref/bwdist.html): each pixel's distance to the nearest nonzero pixel,
   'euclidean' (exact, the default), 'cityblock' or 'chessboard', as single (MATLAB's class); ``IDX`` the nearest
   nonzero pixel's 0-based column-major index (``BW.T.flat[IDX]`` reads it; where several are equally near, the one
-  picked may differ from MATLAB's). With no nonzero pixel the distances are Inf. 'quasi-euclidean' is refused.
+  picked may differ from MATLAB's). With no nonzero pixel the distances are Inf and IDX -1 (MATLAB's 0, "none").
+  'quasi-euclidean' is refused.
 - ``BW = imregionalmin(I[, conn])`` / ``imregionalmax``: the regional minima (maxima): connected plateaus
   (8-connected by default) whose every outside neighbour is higher (lower)
   (https://www.mathworks.com/help/images/ref/imregionalmin.html).
@@ -20,17 +21,21 @@ chain them (``D = -bwdist(~BW); D(~BW) = -Inf; L = watershed(D); BW(L == 0) = 0`
 
 - ``J = imreconstruct(marker, mask[, conn])`` (https://www.mathworks.com/help/images/ref/imreconstruct.html):
   morphological reconstruction by dilation, the marker dilated (8-connected by default) and kept under the mask
-  until nothing changes; binary or grey (a marker above the mask is held under it).
-- ``imhmin(I, H[, conn])`` / ``imhmax``: minima shallower (maxima lower) than H suppressed, reconstruction by
-  erosion of I + H over I (saturating for integer classes); ``imextendedmin(I, H)`` / ``imextendedmax``: the
+  until nothing changes; binary or grey (a marker above the mask is held under it), computed level by level
+  (the components of each threshold of the mask that hold a marker pixel) where there are up to 1024 grey levels.
+- ``imhmin(I, H[, conn])`` / ``imhmax``: minima shallower (maxima lower) than H suppressed (MathWorks' imhmin.m:
+  ``imcomplement(imreconstruct(imcomplement(I) - H, imcomplement(I)))``; imhmax ``imreconstruct(I - H, I)``; in
+  the class's arithmetic, rounded and saturated for integers; logical and 64-bit integer images refused); ``imextendedmin(I, H)`` / ``imextendedmax``: the
   regional minima (maxima) of that; ``imimposemin(I, BW[, conn])``: I modified so that its only regional minima
   are BW's pixels (MathWorks' imimposemin.m: the marker -Inf on BW and Inf elsewhere, min(I + h, marker) with h 1
   for integer classes and 0.1 % of the range for floating point, reconstructed by erosion). MathWorks'
   marker-controlled watershed: ``D2 = imimposemin(D, imextendedmin(D, 2)); L = watershed(D2)``.
 
+Connectivity is 4 or 8 (a 3 x 3 connectivity matrix is refused).
+
 Checked against Octave (bwdist's distances, imregionalmin, watershed on random images and on the MATLAB results
-in Octave's tests; imreconstruct, imhmin, imhmax, imextendedmin, imextendedmax and imimposemin on uint8 and double
-images) and SciPy's exact Euclidean distance transform.
+in Octave's tests; imreconstruct, imhmin, imhmax, imextendedmin, imextendedmax and imimposemin on uint8, uint16,
+int16 and double images, non-integer H).
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def bwdist(BW, method="euclidean", nargout=None):
                           "is exact")
     method = choice(fn, "the method", method, ("euclidean", "cityblock", "chessboard"))
     if not a.any():  # no nonzero pixel: MATLAB gives Inf everywhere
-        return outputs(fn, (np.full(a.shape, np.inf, np.float32), np.zeros(a.shape, np.int64)), nargout)
+        return outputs(fn, (np.full(a.shape, np.inf, np.float32), np.full(a.shape, -1, np.int64)), nargout)
     if method == "euclidean":
         D, ind = distance_transform_edt(~a, return_indices=True)
     else:
@@ -124,6 +129,7 @@ def imregionalmin(I, conn=8):
 def imregionalmax(I, conn=8):
     """``BW = imregionalmax(I[, conn])``: the regional minima of the negated image."""
     a = _grey("imregionalmax", I)
+    _refuse_64_bit("imregionalmax", a)
     negated = -a.astype(np.float64) if a.dtype.kind != "f" else -a
     return _regional_minima(negated, _conn("imregionalmax", conn))
 
@@ -188,9 +194,16 @@ def _neighbourhood(conn):
     return np.ones((3, 3), np.uint8) if conn == 8 else np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 
 
+def _refuse_64_bit(fn, a):
+    if a.dtype.kind in "iu" and a.dtype.itemsize == 8:
+        raise ConfigError(f"{fn}: 64-bit integer images are not provided (their complements do not fit a double "
+                          "exactly); convert to int32 or double first")
+
+
 def imreconstruct(marker, mask, conn=8):
     """``J = imreconstruct(marker, mask[, conn])``: see the module's docstring."""
     import cv2
+    from scipy.ndimage import label
 
     fn = "imreconstruct"
     m = np.asarray(marker)
@@ -200,46 +213,68 @@ def imreconstruct(marker, mask, conn=8):
                           f"{list(m.shape)} and {list(k.shape)}")
     if m.dtype != k.dtype:
         raise ConfigError(f"{fn}: marker and mask must be of one class, received {m.dtype.name} and {k.dtype.name}")
+    _refuse_64_bit(fn, m)
     conn = _conn(fn, conn)
-    if (m.dtype.kind == "f" and (np.isnan(m).any() or np.isnan(k).any())):
+    if m.dtype.kind == "f" and (np.isnan(m).any() or np.isnan(k).any()):
         raise ConfigError(f"{fn}: the images hold NaN")
-    limit = k.astype(np.float64)  # exact for every class but 64-bit integers beyond 2^53
-    work = np.minimum(m.astype(np.float64), limit)  # a marker above the mask is held under it
-    kernel = _neighbourhood(conn)
-    while True:
-        grown = np.minimum(cv2.dilate(work, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf), limit)
-        if np.array_equal(grown, work):
-            break
-        work = grown
+    limit = k.astype(np.float64)
+    start = np.minimum(m.astype(np.float64), limit)  # a marker above the mask is held under it
+    structure = _neighbourhood(conn).astype(bool)
+    levels = np.unique(np.concatenate([np.unique(start), np.unique(limit)]))
+    if len(levels) <= 1024:
+        # threshold decomposition: at each level t, the components of (mask >= t) that hold a marker pixel >= t
+        out = np.full(start.shape, levels[0])
+        for t in levels[1:]:
+            comps, _ = label(limit >= t, structure=structure)
+            seeded = np.unique(comps[start >= t])
+            out[np.isin(comps, seeded[seeded > 0])] = t
+        work = out
+    else:  # many grey levels: geodesic dilations until nothing changes
+        work, kernel = start, _neighbourhood(conn)
+        while True:
+            grown = np.minimum(cv2.dilate(work, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf), limit)
+            if np.array_equal(grown, work):
+                break
+            work = grown
     return work.astype(m.dtype) if m.dtype != bool else work.astype(bool)
 
 
 def _plus(a, h):
-    """a + h in a's class (saturating for integers, as MATLAB's arithmetic)."""
+    """a + h in a's class (rounded half away from zero and saturated for integers, as MATLAB's arithmetic)."""
     if a.dtype.kind in "ui":
         info = np.iinfo(a.dtype)
-        return np.clip(a.astype(np.float64) + h, info.min, info.max).astype(a.dtype)
+        x = a.astype(np.float64) + h
+        return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), info.min, info.max).astype(a.dtype)
     return (a + h).astype(a.dtype)
+
+
+def _numeric_grey(fn, I):
+    a = _grey(fn, I)
+    if a.dtype == bool:
+        raise ConfigError(f"{fn}: I must be a grey image of numbers, received a logical image")
+    _refuse_64_bit(fn, a)
+    return a
 
 
 def _height(fn, H):
     from leuknet.matlab.conventions import number
 
-    return number(fn, "H", H, low=0)
+    return number(fn, "H", H, low=0, allow_inf=True)
 
 
 def imhmin(I, H, conn=8):
     """``J = imhmin(I, H[, conn])``: see the module's docstring."""
     fn = "imhmin"
-    a = _grey(fn, I)
+    a = _numeric_grey(fn, I)
     h = _height(fn, H)
-    return _complement(imreconstruct(_complement(_plus(a, h)), _complement(a), _conn(fn, conn)))
+    c = _complement(a)  # MathWorks' imhmin.m: imcomplement(imreconstruct(imcomplement(I) - H, imcomplement(I)))
+    return _complement(imreconstruct(_plus(c, -h), c, _conn(fn, conn)))
 
 
 def imhmax(I, H, conn=8):
     """``J = imhmax(I, H[, conn])``: maxima lower than H suppressed (reconstruction of I - H under I)."""
     fn = "imhmax"
-    a = _grey(fn, I)
+    a = _numeric_grey(fn, I)
     h = _height(fn, H)
     return imreconstruct(_plus(a, -h), a, _conn(fn, conn))
 
@@ -261,7 +296,7 @@ def imimposemin(I, BW, conn=8):
     from leuknet.matlab.binary import _binary
 
     fn = "imimposemin"
-    a = _grey(fn, I)
+    a = _numeric_grey(fn, I)
     mask = _binary(fn, BW, nonzero=True)
     if mask.shape != a.shape:
         raise ConfigError(f"{fn}: the marker mask must be the image's size {list(a.shape)}, received "
