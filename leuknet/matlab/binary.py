@@ -135,19 +135,24 @@ def imfill(BW, *args):
     return binary_fill_holes(a, structure=structure)  # the background's connectivity floods from the border
 
 
-def bwlabel(BW, n=8, nargout=None):
-    """``L = bwlabel(BW)`` / ``[L, num] = bwlabel(BW, n)``: see the module's docstring."""
+def label_column_major(fn, BW, conn):
+    """The components of a logical image (4- or 8-connected) numbered 1..n in MATLAB's column-major order of
+    their first pixel, as an int64 matrix, and n."""
     from scipy.ndimage import label
 
-    fn = "bwlabel"
-    a = _binary(fn, BW, nonzero=True)
-    raw, count = label(a, structure=_conn(fn, n))
-    # MATLAB numbers the components in column-major order of their first pixel
+    raw, count = label(BW, structure=_conn(fn, conn))
     firsts = raw.T.ravel()
-    order = [v for v in dict.fromkeys(firsts[firsts > 0].tolist())]
-    remap = np.zeros(count + 1, np.float64)
+    order = list(dict.fromkeys(firsts[firsts > 0].tolist()))
+    remap = np.zeros(count + 1, np.int64)
     remap[order] = np.arange(1, count + 1)
-    return outputs(fn, (remap[raw], float(count)), nargout)
+    return remap[raw], int(count)
+
+
+def bwlabel(BW, n=8, nargout=None):
+    """``L = bwlabel(BW)`` / ``[L, num] = bwlabel(BW, n)``: see the module's docstring."""
+    fn = "bwlabel"
+    L, count = label_column_major(fn, _binary(fn, BW, nonzero=True), n)
+    return outputs(fn, (L.astype(np.float64), float(count)), nargout)
 
 
 def bwareaopen(BW, P, conn=8):

@@ -255,6 +255,7 @@ def imsegkmeans(I, k, *args, nargout=None, **kwargs):
     centers = C * std + mean if normalise else C
     L = (idx + 1).astype(np.uint8).reshape(a.shape[:2])
     if a.dtype.kind in "ui":  # the input's class, rounded and saturated as MATLAB's cast
-        info = np.iinfo(a.dtype)
-        centers = np.clip(np.sign(centers) * np.floor(np.abs(centers) + 0.5), info.min, info.max)
+        from leuknet.matlab.images import _to_integer_class
+
+        return outputs(fn, (L, _to_integer_class(centers, a.dtype)), nargout)
     return outputs(fn, (L, centers.astype(a.dtype)), nargout)

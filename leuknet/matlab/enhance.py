@@ -55,6 +55,7 @@ import numpy as np
 
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import as_vector, choice, number, options_only, shown
+from leuknet.matlab.images import _to_integer_class
 
 __all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "histeq", "medfilt2", "bwperim",
            "imoverlay", "labeloverlay"]
@@ -65,12 +66,6 @@ def _numeric(fn, A, what="an array"):
     if a.dtype.kind not in "buif":
         raise ConfigError(f"{fn}: expected {what} of numbers, received {a.dtype.name}")
     return a
-
-
-def _round_to(x, dtype):
-    """MATLAB's conversion of doubles to an integer class: round half away from zero, saturate."""
-    info = np.iinfo(dtype)
-    return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), info.min, info.max).astype(dtype)
 
 
 def _bound(fn, name, v):
@@ -234,7 +229,7 @@ def imadjust(I, low_high_in=(), low_high_out=(), gamma=1.0):
     y = out[0] if channels == 1 else np.stack(out, axis=-1)
     if a.dtype.kind in "ui" and a.dtype != bool:
         info = np.iinfo(a.dtype)
-        return _round_to(y * (float(info.max) - info.min) + info.min, a.dtype)
+        return _to_integer_class(y * (float(info.max) - info.min) + info.min, a.dtype)
     return y.astype(a.dtype) if a.dtype.kind == "f" else y
 
 
@@ -275,12 +270,11 @@ def histeq(I, n_or_hgram=64, nargout=None):
     err[err < -a.size * np.sqrt(np.finfo(float).eps)] = a.size
     with np.errstate(invalid="ignore"):  # one level: MATLAB's (T - 1) / (n - 1) is 0 / 0 = NaN
         T = np.argmin(err, axis=0) / (len(target) - 1.0)  # argmin: the first of equal minima, as MATLAB's min
-    T_int = np.nan_to_num(T, nan=0.0)  # MATLAB's uint8(NaN) is 0
-    if a.dtype == np.uint8:
-        J = _round_to(255.0 * T_int[a.astype(np.int64)], np.uint8)
+    if a.dtype == np.uint8:  # (MATLAB's uint8(NaN), where n = 1 makes T NaN, is 0)
+        J = _to_integer_class(255.0 * T[a.astype(np.int64)], np.uint8)
     elif a.dtype == np.uint16:
         index = np.ceil(a.astype(np.float64) * 255 / 65535 + 0.5).astype(np.int64) - 1
-        J = _round_to(65535.0 * T_int[index], np.uint16)
+        J = _to_integer_class(65535.0 * T[index], np.uint16)
     else:
         x = a.astype(np.float64)
         index = np.floor(np.clip(np.nan_to_num(x), 0, 1) * 255 + 0.5).astype(np.int64)
@@ -325,7 +319,7 @@ def medfilt2(A, *args):
     if a.dtype == bool:
         return (lo | hi).astype(bool)
     mean = 0.5 * lo.astype(np.float64) + 0.5 * hi.astype(np.float64)  # imlincomb: in double, rounded once
-    return _round_to(mean, a.dtype) if a.dtype.kind in "ui" else mean.astype(a.dtype)
+    return _to_integer_class(mean, a.dtype) if a.dtype.kind in "ui" else mean.astype(a.dtype)
 
 
 def bwperim(BW, conn=4):
@@ -370,7 +364,7 @@ def imoverlay(A, BW, color=(1, 1, 0)):
                           f"received {a.dtype.name}")
     img = im2uint8(a)
     out = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img.copy()
-    out[mask] = _round_to(rgb * 255, np.uint8)
+    out[mask] = _to_integer_class(rgb * 255, np.uint8)
     return out
 
 
@@ -436,4 +430,4 @@ def labeloverlay(A, L, *args, **kwargs):
     chosen = np.isin(labels, included) & (labels > 0)
     colours = cmap[labels[chosen].astype(np.int64) - 1]
     rgb[chosen] = (1 - t) * colours + t * rgb[chosen]
-    return _round_to(np.clip(rgb, 0, 1) * 255, np.uint8)
+    return _to_integer_class(np.clip(rgb, 0, 1) * 255, np.uint8)

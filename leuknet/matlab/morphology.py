@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+from leuknet.colorspace import round_half_away
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import as_vector, choice, number, shown
 
@@ -135,27 +136,22 @@ def _intline(x1, x2, y1, y2):
         if x1 > x2:
             x1, x2, y1, y2, flip = x2, x1, y2, y1, True
         x = np.arange(x1, x2 + 1, dtype=np.float64)
-        y = _round(y1 + (y2 - y1) / (x2 - x1) * (x - x1))
+        y = round_half_away(y1 + (y2 - y1) / (x2 - x1) * (x - x1))
     else:
         if y1 > y2:
             x1, x2, y1, y2, flip = x2, x1, y2, y1, True
         y = np.arange(y1, y2 + 1, dtype=np.float64)
-        x = _round(x1 + (x2 - x1) / (y2 - y1) * (y - y1))
+        x = round_half_away(x1 + (x2 - x1) / (y2 - y1) * (y - y1))
     x, y = x.astype(np.int64), y.astype(np.int64)
     return (x[::-1], y[::-1]) if flip else (x, y)
-
-
-def _round(x):
-    """MATLAB's round: halves away from zero."""
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
 def _line(length, degrees):
     if length < 1:
         return np.zeros((0, 0), bool)
     theta = degrees * math.pi / 180
-    x = int(_round((length - 1) / 2 * math.cos(theta)))
-    y = -int(_round((length - 1) / 2 * math.sin(theta)))
+    x = int(round_half_away((length - 1) / 2 * math.cos(theta)))
+    y = -int(round_half_away((length - 1) / 2 * math.sin(theta)))
     c, r = _intline(-x, x, -y, y)
     return _from_offsets(np.stack([r, c], axis=1))
 

@@ -52,6 +52,7 @@ import math
 import numpy as np
 
 from leuknet.errors import ConfigError
+from leuknet.matlab.binary import label_column_major
 from leuknet.matlab.conventions import Struct, choice, shown
 
 __all__ = ["bwboundaries", "bwconncomp", "labelmatrix", "regionprops", "StructArray"]
@@ -89,20 +90,6 @@ class StructArray(list):
         return values
 
 
-def _labels_column_major(fn, BW, conn):
-    """The 8- or 4-connected components of a binary image, numbered in MATLAB's column-major order."""
-    from scipy.ndimage import label
-
-    from leuknet.matlab.binary import _conn
-
-    raw, count = label(BW, structure=_conn(fn, conn))
-    firsts = raw.T.ravel()
-    order = list(dict.fromkeys(firsts[firsts > 0].tolist()))
-    remap = np.zeros(count + 1, np.int64)
-    remap[order] = np.arange(1, count + 1)
-    return remap[raw], int(count)
-
-
 def _pixel_lists(L, n):
     """Per label 1..n, its pixels' 0-based column-major indices, ascending (MATLAB's PixelIdxList)."""
     flat = L.T.ravel()  # column-major
@@ -117,7 +104,7 @@ def bwconncomp(BW, conn=8):
     from leuknet.matlab.binary import _binary
 
     a = _binary("bwconncomp", BW, nonzero=True)
-    L, n = _labels_column_major("bwconncomp", a, conn)
+    L, n = label_column_major("bwconncomp", a, conn)
     return Struct(Connectivity=float(conn), ImageSize=[float(s) for s in a.shape], NumObjects=float(n),
                   PixelIdxList=_pixel_lists(L, n))
 
@@ -157,7 +144,7 @@ def _regions(fn, source):
         raise ConfigError(f"{fn}: expected a 2-D binary image, label matrix or bwconncomp struct, received "
                           f"{a.dtype.name} of shape {list(a.shape)}")
     if a.dtype == bool:
-        L, n = _labels_column_major(fn, a, 8)
+        L, n = label_column_major(fn, a, 8)
         return a.shape, _pixel_lists(L, n)
     if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.round(a)):
         raise ConfigError(f"{fn}: a label matrix holds non-negative integers (0 the background); for a binary image "
@@ -457,10 +444,10 @@ def bwboundaries(BW, *args, nargout=None):
             conn = int(v)
         else:
             raise ConfigError(f"{fn}: expected a connectivity (4 or 8) or 'holes' / 'noholes', received {shown(v)}")
-    L, n = _labels_column_major(fn, a, conn)
+    L, n = label_column_major(fn, a, conn)
     B = _boundaries(L, n, conn)
     background_conn = 4 if conn == 8 else 8  # MathWorks: holes take the other connectivity
-    H, nh = _labels_column_major(fn, imclearborder(~a, background_conn), background_conn)
+    H, nh = label_column_major(fn, imclearborder(~a, background_conn), background_conn)
     combined = L + np.where(H > 0, H + n, 0)
     if holes:
         B += _boundaries(H, nh, background_conn)

@@ -136,7 +136,7 @@ def imregionalmax(I, conn=8):
 
 def watershed(A, conn=8):
     """``L = watershed(A[, conn])``: see the module's docstring."""
-    from leuknet.matlab.regions import _labels_column_major
+    from leuknet.matlab.binary import label_column_major
 
     from leuknet.matlab.conventions import note
 
@@ -146,7 +146,7 @@ def watershed(A, conn=8):
     note(f"{fn}: Meyer's flooding as GNU Octave implements it to match MATLAB; on some ties MATLAB's watershed "
          "lines differ by a pixel or two (docs/matlab.md)")
     values = a.astype(np.float64)
-    L, _ = _labels_column_major(fn, _regional_minima(a, conn), conn)
+    L, _ = label_column_major(fn, _regional_minima(a, conn), conn)
     m, n = a.shape
     # a frame of one pixel: its pixels are never queued nor labelled
     label = np.zeros((m + 2, n + 2), np.int64)
@@ -191,7 +191,9 @@ def _complement(a):
 
 
 def _neighbourhood(conn):
-    return np.ones((3, 3), np.uint8) if conn == 8 else np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    from leuknet.matlab.binary import _conn as structure
+
+    return structure("imreconstruct", conn).astype(np.uint8)
 
 
 def _refuse_64_bit(fn, a):
@@ -242,9 +244,9 @@ def imreconstruct(marker, mask, conn=8):
 def _plus(a, h):
     """a + h in a's class (rounded half away from zero and saturated for integers, as MATLAB's arithmetic)."""
     if a.dtype.kind in "ui":
-        info = np.iinfo(a.dtype)
-        x = a.astype(np.float64) + h
-        return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), info.min, info.max).astype(a.dtype)
+        from leuknet.matlab.images import _to_integer_class
+
+        return _to_integer_class(a.astype(np.float64) + h, a.dtype)
     return (a + h).astype(a.dtype)
 
 
