@@ -110,6 +110,7 @@ lines += ["[D, IDX] = bwdist(BW); out.bwdist_e = double(D); out.bwdist_e_idx = d
           "G16 = uint16(G8) * 257; out.hmin_G16 = double(imhmin(G16, 9000));",
           "GI16 = int16(double(G8) * 100 - 12000); out.hmin_GI16 = double(imhmin(GI16, 3000));",
           "out.impose_GI16 = double(imimposemin(GI16, mk));",
+          "out.imfill_G8 = double(imfill(G8)); out.imfill_G8_8 = double(imfill(G8, 8)); out.imfill_GD = imfill(GD);",
           "C = logical(CELLS); D = -bwdist(~C); D2 = imimposemin(D, imextendedmin(D, 1));",
           "out.ws_marked = watershed(D2); D(~C) = -Inf; out.ws_two_cells = watershed(D);"]
 lines += ["out.imclearborder_8 = double(imclearborder(BW));", "out.imclearborder_4 = double(imclearborder(BW, 4));"]

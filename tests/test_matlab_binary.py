@@ -63,10 +63,24 @@ def test_imfill_fills_holes_with_four_connected_background():
     diag[0, 1:] = True
     assert imfill(diag, "holes")[1, 1]  # default: a hole
     assert not imfill(diag, 8, "holes")[1, 1]  # 8-connected background reaches it
-    with pytest.raises(ConfigError, match="fill locations and grey images are not provided"):
+    with pytest.raises(ConfigError, match="fill locations and interactive filling are not provided"):
         imfill(ring, [3, 3])
-    with pytest.raises(ConfigError, match="expected a binary image"):
-        imfill(np.full((3, 3), 7, np.uint8), "holes")
+    with pytest.raises(ConfigError, match="fill locations"):
+        imfill(ring)  # a logical image without 'holes' is MATLAB's interactive fill
+    np.testing.assert_array_equal(imfill(np.full((3, 3), 7, np.uint8), "holes"), np.full((3, 3), 7))  # grey: flat
+
+
+def test_grey_imfill_matches_octave():
+    """A numeric image is grey (MATLAB decides by class): dark regions the border cannot reach rise to their
+    surroundings (MathWorks' and Octave's reconstruction of the complement from the border)."""
+    from pathlib import Path
+
+    fix = np.load(Path(__file__).parent / "fixtures" / "octave_image.npz")
+    np.testing.assert_array_equal(imfill(fix["in_G8"]), fix["imfill_G8"])
+    np.testing.assert_array_equal(imfill(fix["in_G8"], 8), fix["imfill_G8_8"])
+    np.testing.assert_allclose(imfill(fix["in_GD"], "holes"), fix["imfill_GD"], atol=1e-15)
+    pit = np.array([[5, 5, 5, 5, 5], [5, 1, 2, 1, 5], [5, 2, 9, 2, 5], [5, 1, 2, 1, 5], [5, 5, 5, 5, 5]], np.uint8)
+    np.testing.assert_array_equal(imfill(pit), np.where(pit == 9, 9, 5))  # the pit rises to its rim, the peak stays
 
 
 def test_bwlabel_is_mathworks_example_and_numbers_down_the_columns():

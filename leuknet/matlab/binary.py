@@ -12,7 +12,9 @@ cell for a network: ``graythresh``, ``otsuthresh``, ``imbinarize``, ``imfill(BW,
   refused (its local statistics are not reproduced).
 - ``BW2 = imfill(BW, 'holes')`` (https://www.mathworks.com/help/images/ref/imfill.html): background pixels that
   cannot be reached from the border through 4-connected background become 1 (``conn`` 8 gives 8-connected
-  background); grey images and fill locations are refused.
+  background). A numeric image is grey, as MATLAB's class decides: ``I2 = imfill(I[, conn][, 'holes'])`` raises
+  every dark region the border cannot reach to its surroundings' level (the complement reconstructed from the
+  border, complemented back). Fill locations and interactive filling are refused.
 - ``BW2 = bwareaopen(BW, P)`` / ``bwareaopen(BW, P, conn)``: components (8-connected by default) of fewer than P
   pixels removed (https://www.mathworks.com/help/images/ref/bwareaopen.html); as for bwlabel, a numeric image's
   nonzero pixels are its foreground.
@@ -118,21 +120,46 @@ def imbinarize(I, method="global", *args):
     return a > level
 
 
+def _border_marker(a, inside):
+    """``a`` on the image's border, ``inside`` within: the marker of a reconstruction from the border."""
+    marker = np.full(a.shape, inside, dtype=a.dtype)
+    marker[0], marker[-1], marker[:, 0], marker[:, -1] = a[0], a[-1], a[:, 0], a[:, -1]
+    return marker
+
+
+def _lowest(a):
+    return -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
+
+
 def imfill(BW, *args):
-    """``BW2 = imfill(BW, 'holes')`` / ``imfill(BW, conn, 'holes')``: see the module's docstring."""
+    """``BW2 = imfill(BW, 'holes')`` / ``imfill(BW, conn, 'holes')`` / ``I2 = imfill(I[, conn])``: see the
+    module's docstring."""
     from scipy.ndimage import binary_fill_holes
+
+    from leuknet.matlab.enhance import imcomplement
+    from leuknet.matlab.segmentation import imreconstruct
 
     fn = "imfill"
     conn = 4
     rest = list(args)
     if rest and not isinstance(rest[0], str):
         conn = rest.pop(0)
-    if rest != ["holes"] and [r.lower() if isinstance(r, str) else r for r in rest] != ["holes"]:
-        raise ConfigError(f"{fn}: leuknet fills holes of a binary image, imfill(BW, 'holes') (or imfill(BW, conn, "
-                          "'holes')); fill locations and grey images are not provided")
-    a = _binary(fn, BW)
+    flags = [r.lower() if isinstance(r, str) else r for r in rest]
+    a = np.asarray(BW)
+    grey = a.dtype != bool
+    if flags not in ([], ["holes"]) or (not grey and flags != ["holes"]):
+        raise ConfigError(f"{fn}: leuknet fills holes: imfill(BW, 'holes') or imfill(BW, conn, 'holes') for a "
+                          "logical image, imfill(I[, conn]) for a grey one; fill locations and interactive filling "
+                          "are not provided")
     structure = _conn(fn, conn)
-    return binary_fill_holes(a, structure=structure)  # the background's connectivity floods from the border
+    if not grey:
+        return binary_fill_holes(_binary(fn, a), structure=structure)  # background floods from the border
+    if a.ndim != 2 or a.dtype.kind not in "uif" or a.size == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
+        raise ConfigError(f"{fn}: expected a 2-D grey image of numbers, received {a.dtype.name} of shape "
+                          f"{list(a.shape)}")
+    # MATLAB's grey fill: the complement reconstructed from its border values, complemented back
+    mask = imcomplement(a)
+    return imcomplement(imreconstruct(_border_marker(mask, _lowest(mask)), mask, conn))
 
 
 def label_column_major(fn, BW, conn):

@@ -24,8 +24,9 @@ before cropping a cell for a network: ``strel``, ``imerode``, ``imdilate``, ``im
 - ``imopen`` = imdilate(imerode(I, SE), SE); ``imclose`` = imerode(imdilate(I, SE), SE); ``imtophat`` = I -
   imopen(I, SE); ``imbothat`` = imclose(I, SE) - I (for logical images, and-not).
 - ``BW2 = imclearborder(BW[, conn])`` (https://www.mathworks.com/help/images/ref/imclearborder.html): the
-  components of a binary image (8-connected by default) that touch the image's border removed; grey images are
-  refused.
+  components of a logical image (8-connected by default) that touch the image's border removed; a numeric image
+  is grey, as MATLAB's class decides: the structures brighter than their surroundings that the border reaches
+  removed (I minus the reconstruction of I from its border values).
 
 Checked against GNU Octave's image package (imdilate, imerode, imopen, imclose, imtophat, imbothat,
 imclearborder on binary and grey images with asymmetric elements, the 'line', 'diamond', 'octagon' and n = 0
@@ -415,17 +416,25 @@ def imclearborder(BW, conn=8):
     """``BW2 = imclearborder(BW)`` / ``imclearborder(BW, conn)``: see the module's docstring."""
     from scipy.ndimage import label
 
-    from leuknet.matlab.binary import _binary, _conn
+    from leuknet.matlab.binary import _binary, _border_marker, _conn, _lowest
+    from leuknet.matlab.segmentation import imreconstruct
 
     fn = "imclearborder"
     a = np.asarray(BW)
-    if a.dtype != bool and a.ndim == 2 and a.dtype.kind in "uif" and not np.all((a == 0) | (a == 1)):
-        raise ConfigError(f"{fn}: leuknet clears the border of binary images; grey images (MATLAB's reconstruction "
-                          "of bright structures) are not provided")
-    mask = _binary(fn, BW)
+    if a.dtype != bool:  # grey, as MATLAB's class decides: what the border reaches by reconstruction, removed
+        if a.ndim != 2 or a.dtype.kind not in "uif" or (a.dtype.kind == "f" and np.isnan(a).any()):
+            raise ConfigError(f"{fn}: expected a 2-D binary or grey image, received {a.dtype.name} of shape "
+                              f"{list(a.shape)}")
+        if a.size == 0:
+            return a.copy()
+        _conn(fn, conn)
+        reached = imreconstruct(_border_marker(a, _lowest(a)), a, conn)
+        if a.dtype.kind == "u":
+            return (a - reached).astype(a.dtype)  # reached <= a: no wrap
+        return (a.astype(np.float64) - reached).astype(a.dtype)
+    mask = _binary(fn, a)
     if mask.size == 0:
         return a.copy()
     raw, _ = label(mask, structure=_conn(fn, conn))
     touching = np.unique(np.concatenate([raw[0], raw[-1], raw[:, 0], raw[:, -1]]))
-    kept = mask & ~np.isin(raw, touching[touching > 0])
-    return kept if a.dtype == bool else kept.astype(a.dtype)  # a numeric 0/1 image keeps its class
+    return mask & ~np.isin(raw, touching[touching > 0])
