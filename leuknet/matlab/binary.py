@@ -10,7 +10,8 @@ cell for a network: ``graythresh``, ``otsuthresh``, ``imbinarize``, ``imfill(BW,
 - ``BW = imbinarize(I)`` (global, Otsu) or ``imbinarize(I, T)`` (T in [0, 1] of the class's range): the pixels
   above the threshold, as logical (https://www.mathworks.com/help/images/ref/imbinarize.html). 'adaptive' is
   refused (its local statistics are not reproduced).
-- ``BW2 = imfill(BW, 'holes')`` (https://www.mathworks.com/help/images/ref/imfill.html): background pixels that
+- ``BW2 = imfill(BW, 'holes')`` (https://www.mathworks.com/help/images/ref/imfill.html; in segmentation.py, beside
+  the reconstruction its grey form uses): background pixels that
   cannot be reached from the border through 4-connected background become 1 (``conn`` 8 gives 8-connected
   background). A numeric image is grey, as MATLAB's class decides: ``I2 = imfill(I[, conn][, 'holes'])`` raises
   every dark region the border cannot reach to its surroundings' level (the complement reconstructed from the
@@ -30,7 +31,7 @@ import numpy as np
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import outputs
 
-__all__ = ["bwareaopen", "bwlabel", "graythresh", "imbinarize", "imfill", "otsuthresh"]
+__all__ = ["bwareaopen", "bwlabel", "graythresh", "imbinarize", "otsuthresh"]
 
 
 def _grey(fn, I):
@@ -129,37 +130,6 @@ def _border_marker(a, inside):
 
 def _lowest(a):
     return -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
-
-
-def imfill(BW, *args):
-    """``BW2 = imfill(BW, 'holes')`` / ``imfill(BW, conn, 'holes')`` / ``I2 = imfill(I[, conn])``: see the
-    module's docstring."""
-    from scipy.ndimage import binary_fill_holes
-
-    from leuknet.matlab.enhance import imcomplement
-    from leuknet.matlab.segmentation import imreconstruct
-
-    fn = "imfill"
-    conn = 4
-    rest = list(args)
-    if rest and not isinstance(rest[0], str):
-        conn = rest.pop(0)
-    flags = [r.lower() if isinstance(r, str) else r for r in rest]
-    a = np.asarray(BW)
-    grey = a.dtype != bool
-    if flags not in ([], ["holes"]) or (not grey and flags != ["holes"]):
-        raise ConfigError(f"{fn}: leuknet fills holes: imfill(BW, 'holes') or imfill(BW, conn, 'holes') for a "
-                          "logical image, imfill(I[, conn]) for a grey one; fill locations and interactive filling "
-                          "are not provided")
-    structure = _conn(fn, conn)
-    if not grey:
-        return binary_fill_holes(_binary(fn, a), structure=structure)  # background floods from the border
-    if a.ndim != 2 or a.dtype.kind not in "uif" or a.size == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
-        raise ConfigError(f"{fn}: expected a 2-D grey image of numbers, received {a.dtype.name} of shape "
-                          f"{list(a.shape)}")
-    # MATLAB's grey fill: the complement reconstructed from its border values, complemented back
-    mask = imcomplement(a)
-    return imcomplement(imreconstruct(_border_marker(mask, _lowest(mask)), mask, conn))
 
 
 def label_column_major(fn, BW, conn):

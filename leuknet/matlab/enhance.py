@@ -7,8 +7,7 @@ classifying a cell: ``rescale``, ``mat2gray``, ``imcomplement``, ``stretchlim``,
   default); a constant array gives l; double (single for single input).
 - ``I = mat2gray(A[, [amin amax]])`` (https://www.mathworks.com/help/images/ref/mat2gray.html): (A - amin) /
   (amax - amin) clipped to [0, 1], double; where amin = amax, MathWorks' mat2gray.m returns double(A) clipped.
-- ``J = imcomplement(I)``: logical not; for integers max + min - I (255 - I for uint8, -1 - I for int8); 1 - I
-  for floating point.
+- ``imcomplement`` lives in images.py (the other modules build on it).
 - ``lowhigh = stretchlim(I[, tol])`` (https://www.mathworks.com/help/images/ref/stretchlim.html, MathWorks'
   stretchlim.m): per channel, from the image's histogram (256 bins for uint8, 65536 for every other class) and
   its cumulative fraction, the first bin where it exceeds tol_low (0.01) and the first where it reaches tol_high
@@ -55,9 +54,9 @@ import numpy as np
 
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import as_vector, choice, number, options_only, shown
-from leuknet.matlab.images import _to_integer_class
+from leuknet.matlab.images import _to_integer_class, imcomplement  # noqa: F401 (imcomplement: images.py)
 
-__all__ = ["rescale", "mat2gray", "imcomplement", "stretchlim", "imadjust", "histeq", "medfilt2", "bwperim",
+__all__ = ["rescale", "mat2gray", "stretchlim", "imadjust", "histeq", "medfilt2", "bwperim",
            "imoverlay", "labeloverlay"]
 
 
@@ -119,18 +118,6 @@ def mat2gray(A, limits=None):
         amin, amax = lim
     out = a if amax == amin else (a - amin) / (amax - amin)
     return np.clip(out, 0.0, 1.0)
-
-
-def imcomplement(I):
-    """``J = imcomplement(I)``: see the module's docstring."""
-    a = _numeric("imcomplement", I, "an image")
-    if a.dtype == bool:
-        return ~a
-    if a.dtype.kind == "u":
-        return np.iinfo(a.dtype).max - a  # max + min - I, min 0
-    if a.dtype.kind == "i":
-        return -1 - a  # max + min = -1 for every signed class, with no overflow
-    return (1 - a).astype(a.dtype)
 
 
 def _bins(a):

@@ -33,8 +33,8 @@ from leuknet import colorspace as _cs
 from leuknet.errors import ConfigError, DataError
 from leuknet.matlab.conventions import boolean, choice, number, options_only, outputs, parse
 
-__all__ = ["imread", "imwrite", "imresize", "im2double", "im2single", "im2uint8", "im2uint16", "rgb2gray",
-           "im2gray", "rgb2hsv", "hsv2rgb", "rgb2ycbcr", "ycbcr2rgb"]
+__all__ = ["imcomplement", "imread", "imwrite", "imresize", "im2double", "im2single", "im2uint8", "im2uint16",
+           "rgb2gray", "im2gray", "rgb2hsv", "hsv2rgb", "rgb2ycbcr", "ycbcr2rgb"]
 
 _READ_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff")
 
@@ -609,3 +609,18 @@ def _write_bytes(fn, path, data):
             f.write(data)
     except OSError as e:
         raise DataError(f"{fn}: cannot write {path!r}: {e.strerror or e}") from None
+
+
+def imcomplement(I):
+    """``J = imcomplement(I)``: logical not; for integers max + min - I (255 - I for uint8, -1 - I for int8); 1 - I
+    for floating point (https://www.mathworks.com/help/images/ref/imcomplement.html)."""
+    a = np.asarray(I)
+    if a.dtype.kind not in "buif":
+        raise ConfigError(f"imcomplement: expected an image of numbers, received {a.dtype.name}")
+    if a.dtype == bool:
+        return ~a
+    if a.dtype.kind == "u":
+        return np.iinfo(a.dtype).max - a  # max + min - I, min 0
+    if a.dtype.kind == "i":
+        return -1 - a  # max + min = -1 for every signed class, with no overflow
+    return (1 - a).astype(a.dtype)

@@ -31,6 +31,10 @@ chain them (``D = -bwdist(~BW); D(~BW) = -Inf; L = watershed(D); BW(L == 0) = 0`
   for integer classes and 0.1 % of the range for floating point, reconstructed by erosion). MathWorks'
   marker-controlled watershed: ``D2 = imimposemin(D, imextendedmin(D, 2)); L = watershed(D2)``.
 
+- ``BW2 = imfill(BW, 'holes')`` / ``imfill(BW, conn, 'holes')`` and ``I2 = imfill(I[, conn])``
+  (https://www.mathworks.com/help/images/ref/imfill.html): here, beside the reconstruction it uses; described
+  with the other binary clean-up in binary.py's docstring.
+
 Connectivity is 4 or 8 (a 3 x 3 connectivity matrix is refused).
 
 Checked against Octave (bwdist's distances, imregionalmin, watershed on random images and on the MATLAB results
@@ -47,8 +51,8 @@ import numpy as np
 from leuknet.errors import ConfigError
 from leuknet.matlab.conventions import choice, outputs, shown
 
-__all__ = ["bwdist", "imextendedmax", "imextendedmin", "imhmax", "imhmin", "imimposemin", "imreconstruct",
-           "imregionalmax", "imregionalmin", "watershed"]
+__all__ = ["bwdist", "imextendedmax", "imextendedmin", "imfill", "imhmax", "imhmin", "imimposemin",
+           "imreconstruct", "imregionalmax", "imregionalmin", "watershed"]
 
 
 def _conn(fn, conn):
@@ -185,7 +189,7 @@ def watershed(A, conn=8):
 
 
 def _complement(a):
-    from leuknet.matlab.enhance import imcomplement
+    from leuknet.matlab.images import imcomplement
 
     return imcomplement(a)
 
@@ -317,3 +321,34 @@ def imimposemin(I, BW, conn=8):
     with np.errstate(invalid="ignore"):
         g = np.fmin(_plus(a, h), marker)  # MATLAB's min ignores NaN (-Inf + Inf where I holds -Inf)
     return _complement(imreconstruct(_complement(marker), _complement(g), conn))
+
+
+def imfill(BW, *args):
+    """``BW2 = imfill(BW, 'holes')`` / ``imfill(BW, conn, 'holes')`` / ``I2 = imfill(I[, conn])``: see the
+    module's docstring."""
+    from scipy.ndimage import binary_fill_holes
+
+    from leuknet.matlab.binary import _binary, _border_marker, _conn, _lowest
+    from leuknet.matlab.images import imcomplement
+
+    fn = "imfill"
+    conn = 4
+    rest = list(args)
+    if rest and not isinstance(rest[0], str):
+        conn = rest.pop(0)
+    flags = [r.lower() if isinstance(r, str) else r for r in rest]
+    a = np.asarray(BW)
+    grey = a.dtype != bool
+    if flags not in ([], ["holes"]) or (not grey and flags != ["holes"]):
+        raise ConfigError(f"{fn}: leuknet fills holes: imfill(BW, 'holes') or imfill(BW, conn, 'holes') for a "
+                          "logical image, imfill(I[, conn]) for a grey one; fill locations and interactive filling "
+                          "are not provided")
+    structure = _conn(fn, conn)
+    if not grey:
+        return binary_fill_holes(_binary(fn, a), structure=structure)  # background floods from the border
+    if a.ndim != 2 or a.dtype.kind not in "uif" or a.size == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
+        raise ConfigError(f"{fn}: expected a 2-D grey image of numbers, received {a.dtype.name} of shape "
+                          f"{list(a.shape)}")
+    # MATLAB's grey fill: the complement reconstructed from its border values, complemented back
+    mask = imcomplement(a)
+    return imcomplement(imreconstruct(_border_marker(mask, _lowest(mask)), mask, conn))
