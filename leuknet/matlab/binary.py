@@ -128,8 +128,14 @@ def _border_marker(a, inside):
     return marker
 
 
-def _lowest(a):
-    return -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
+def _extremes(a):
+    """The lowest and highest values of a's class (False/True, -Inf/Inf, the integer class's range)."""
+    if a.dtype == bool:
+        return False, True
+    if a.dtype.kind == "f":
+        return -np.inf, np.inf
+    info = np.iinfo(a.dtype)
+    return info.min, info.max
 
 
 def label_column_major(fn, BW, conn):

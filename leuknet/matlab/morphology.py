@@ -42,6 +42,7 @@ import numpy as np
 
 from leuknet.colorspace import round_half_away
 from leuknet.errors import ConfigError
+from leuknet.matlab.binary import _extremes
 from leuknet.matlab.conventions import as_vector, choice, number, shown
 
 __all__ = ["strel", "imdilate", "imerode", "imopen", "imclose", "imtophat", "imbothat", "imclearborder",
@@ -301,15 +302,6 @@ def _image(fn, I):
     return a
 
 
-def _extremes(a):
-    if a.dtype == bool:
-        return False, True
-    if a.dtype.kind == "f":
-        return -np.inf, np.inf
-    info = np.iinfo(a.dtype)
-    return info.min, info.max
-
-
 def _morph(fn, I, SE, dilate, shape="same"):
     """MATLAB's flat dilation (``dilate``) or erosion of ``I`` by ``SE``, 'same' or 'full'."""
     import cv2
@@ -416,7 +408,7 @@ def imclearborder(BW, conn=8):
     """``BW2 = imclearborder(BW)`` / ``imclearborder(BW, conn)``: see the module's docstring."""
     from scipy.ndimage import label
 
-    from leuknet.matlab.binary import _binary, _border_marker, _conn, _lowest
+    from leuknet.matlab.binary import _binary, _border_marker, _conn
     from leuknet.matlab.segmentation import imreconstruct
 
     fn = "imclearborder"
@@ -428,7 +420,7 @@ def imclearborder(BW, conn=8):
         if a.size == 0:
             return a.copy()
         _conn(fn, conn)
-        reached = imreconstruct(_border_marker(a, _lowest(a)), a, conn)
+        reached = imreconstruct(_border_marker(a, _extremes(a)[0]), a, conn)
         if a.dtype.kind == "u":
             return (a - reached).astype(a.dtype)  # reached <= a: no wrap
         return (a.astype(np.float64) - reached).astype(a.dtype)

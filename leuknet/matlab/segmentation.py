@@ -328,7 +328,7 @@ def imfill(BW, *args):
     module's docstring."""
     from scipy.ndimage import binary_fill_holes
 
-    from leuknet.matlab.binary import _binary, _border_marker, _conn, _lowest
+    from leuknet.matlab.binary import _binary, _border_marker, _conn, _extremes
     from leuknet.matlab.images import imcomplement
 
     fn = "imfill"
@@ -351,4 +351,4 @@ def imfill(BW, *args):
                           f"{list(a.shape)}")
     # MATLAB's grey fill: the complement reconstructed from its border values, complemented back
     mask = imcomplement(a)
-    return imcomplement(imreconstruct(_border_marker(mask, _lowest(mask)), mask, conn))
+    return imcomplement(imreconstruct(_border_marker(mask, _extremes(mask)[0]), mask, conn))
